@@ -1,0 +1,273 @@
+//! The Lambdas use cases: create, retrieve, replace, merge, delete.
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use lamba_lambda::{BodyError, Limits};
+use lamba_model::{Clock, Lambda, LambdaId, LambdaType};
+use lamba_store::{DynStore, StoreError};
+use tokio::sync::Semaphore;
+use uuid::Uuid;
+
+use crate::validation::{ErrorKind, ValidationErrors};
+
+/// How many bodies may be checked in the JavaScript engine at once; each
+/// check may take the whole memory limit.
+const CONCURRENT_BODY_CHECKS: usize = 4;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LambdaError {
+    #[error("the request is invalid")]
+    Invalid(ValidationErrors),
+    #[error("no such lambda")]
+    NotFound,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<ValidationErrors> for LambdaError {
+    fn from(errors: ValidationErrors) -> Self {
+        LambdaError::Invalid(errors)
+    }
+}
+
+/// What a create or replace request says, before validation. `None` means
+/// the field was absent (or `null`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LambdaInput {
+    pub name: Option<String>,
+    pub body: Option<String>,
+    pub lambda_type: Option<String>,
+    pub debug: Option<bool>,
+    pub enabled: Option<bool>,
+}
+
+pub struct LambdaService {
+    store: DynStore,
+    clock: Arc<dyn Clock>,
+    limits: Limits,
+    body_checks: Semaphore,
+}
+
+impl LambdaService {
+    pub fn new(store: DynStore, clock: Arc<dyn Clock>, limits: Limits) -> Self {
+        Self {
+            store,
+            clock,
+            limits,
+            body_checks: Semaphore::new(CONCURRENT_BODY_CHECKS),
+        }
+    }
+
+    pub async fn get(&self, id: LambdaId) -> Result<Lambda, LambdaError> {
+        self.store
+            .lookup_lambda(id)
+            .await?
+            .ok_or(LambdaError::NotFound)
+    }
+
+    pub async fn list(&self, lambda_type: Option<LambdaType>) -> Result<Vec<Lambda>, LambdaError> {
+        Ok(self.store.list_lambdas(lambda_type).await?)
+    }
+
+    /// Creates a lambda, with `id` when given, else a random one.
+    pub async fn create(
+        &self,
+        id: Option<LambdaId>,
+        input: LambdaInput,
+    ) -> Result<Lambda, LambdaError> {
+        let mut errors = ValidationErrors::new();
+        let lambda_type = match input.lambda_type.as_deref() {
+            None => {
+                errors.field(
+                    "lambda.type",
+                    ErrorKind::Blank,
+                    "You must specify lambda.type.",
+                );
+                None
+            }
+            Some(raw) => parse_type(raw, "lambda.type", &mut errors),
+        };
+        let (name, body) = required_text(&input, &mut errors);
+        if let Some(id) = id
+            && self.store.lookup_lambda(id).await?.is_some()
+        {
+            errors.field(
+                "lambdaId",
+                ErrorKind::Duplicate,
+                format!("A lambda with id {id} already exists."),
+            );
+        }
+        if let (Some(body), Some(lambda_type)) = (&body, lambda_type) {
+            self.check_body(body, lambda_type, &mut errors).await;
+        }
+        errors.into_result()?;
+        let (Some(name), Some(body), Some(lambda_type)) = (name, body, lambda_type) else {
+            // Unreachable: each `None` above recorded an error.
+            return Err(LambdaError::Invalid(ValidationErrors::new()));
+        };
+        let now = self.clock.now();
+        let lambda = Lambda {
+            id: id.unwrap_or_else(|| LambdaId::from_uuid(Uuid::new_v4())),
+            name,
+            lambda_type,
+            body,
+            debug: input.debug.unwrap_or(false),
+            enabled: input.enabled.unwrap_or(true),
+            insert_instant: now,
+            last_update_instant: now,
+        };
+        match self.store.add_lambda(&lambda).await {
+            Ok(()) => Ok(lambda),
+            // Another request took the id between our check and the insert.
+            Err(StoreError::Conflict(_)) => Err(ValidationErrors::with_field(
+                "lambdaId",
+                ErrorKind::Duplicate,
+                format!("A lambda with id {} already exists.", lambda.id),
+            )
+            .into()),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Replaces a lambda's mutable fields (PUT). Absent optional fields take
+    /// their defaults; the type may be repeated but not changed.
+    pub async fn replace(&self, id: LambdaId, input: LambdaInput) -> Result<Lambda, LambdaError> {
+        let existing = self.get(id).await?;
+        let mut errors = ValidationErrors::new();
+        if let Some(raw) = input.lambda_type.as_deref()
+            && raw != existing.lambda_type.as_str()
+        {
+            errors.field(
+                "lambda.type",
+                ErrorKind::Immutable,
+                format!(
+                    "The type of a lambda cannot change; this one is {}.",
+                    existing.lambda_type
+                ),
+            );
+        }
+        let (name, body) = required_text(&input, &mut errors);
+        if let Some(body) = &body {
+            self.check_body(body, existing.lambda_type, &mut errors)
+                .await;
+        }
+        errors.into_result()?;
+        let (Some(name), Some(body)) = (name, body) else {
+            return Err(LambdaError::Invalid(ValidationErrors::new()));
+        };
+        let lambda = Lambda {
+            name,
+            body,
+            debug: input.debug.unwrap_or(false),
+            enabled: input.enabled.unwrap_or(true),
+            last_update_instant: self.clock.now(),
+            ..existing
+        };
+        if self.store.update_lambda(&lambda).await? {
+            Ok(lambda)
+        } else {
+            Err(LambdaError::NotFound)
+        }
+    }
+
+    /// Deletes a lambda.
+    pub async fn delete(&self, id: LambdaId) -> Result<(), LambdaError> {
+        // Applications and identity providers do not exist yet; when they do,
+        // a lambda they name is refused here with `[inUse]lambdaId`.
+        if self.store.delete_lambda(id).await? {
+            Ok(())
+        } else {
+            Err(LambdaError::NotFound)
+        }
+    }
+
+    async fn check_body(&self, body: &str, lambda_type: LambdaType, errors: &mut ValidationErrors) {
+        let Ok(_permit) = self.body_checks.acquire().await else {
+            errors.general("[internal]", "The JavaScript engine is shutting down.");
+            return;
+        };
+        let owned = body.to_owned();
+        let limits = self.limits;
+        let checked = tokio::task::spawn_blocking(move || {
+            lamba_lambda::check_body(&owned, lambda_type, limits)
+        })
+        .await;
+        let message = match checked {
+            Ok(Ok(())) => return,
+            Ok(Err(error @ BodyError::Script { .. })) => {
+                format!("The body does not compile: {error}.")
+            }
+            Ok(Err(error)) => format!("{}.", first_upper(&error.to_string())),
+            Err(join) => {
+                tracing::error!(error = %join, "lambda body check did not finish");
+                "The body could not be checked.".to_owned()
+            }
+        };
+        errors.field("lambda.body", ErrorKind::Invalid, message);
+    }
+}
+
+fn first_upper(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+fn parse_type(raw: &str, path: &str, errors: &mut ValidationErrors) -> Option<LambdaType> {
+    match LambdaType::from_str(raw) {
+        Ok(t) => Some(t),
+        Err(_) => {
+            let allowed: Vec<&str> = LambdaType::ALL.iter().map(|t| t.as_str()).collect();
+            errors.field(
+                path,
+                ErrorKind::Invalid,
+                format!(
+                    "{raw:?} is not a lambda type; use one of {}.",
+                    allowed.join(", ")
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// Parses a `type` query parameter for listing.
+pub fn parse_type_filter(raw: &str) -> Result<LambdaType, ValidationErrors> {
+    let mut errors = ValidationErrors::new();
+    parse_type(raw, "type", &mut errors).ok_or(errors)
+}
+
+fn required_text(
+    input: &LambdaInput,
+    errors: &mut ValidationErrors,
+) -> (Option<String>, Option<String>) {
+    let name = text_field(input.name.as_deref(), "lambda.name", errors);
+    let body = text_field(input.body.as_deref(), "lambda.body", errors);
+    (name, body)
+}
+
+fn text_field(value: Option<&str>, path: &str, errors: &mut ValidationErrors) -> Option<String> {
+    match value {
+        None => {
+            errors.field(path, ErrorKind::Blank, format!("You must specify {path}."));
+            None
+        }
+        Some(v) if v.trim().is_empty() => {
+            errors.field(path, ErrorKind::Blank, format!("You must specify {path}."));
+            None
+        }
+        // PostgreSQL text cannot hold U+0000, and no name or script needs it.
+        Some(v) if v.contains('\0') => {
+            errors.field(
+                path,
+                ErrorKind::Invalid,
+                format!("{path} may not contain the character U+0000."),
+            );
+            None
+        }
+        Some(v) => Some(v.to_owned()),
+    }
+}

@@ -1,0 +1,84 @@
+//! The one mapping from operator-API failures to responses.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use lamba_core::ValidationErrors;
+use lamba_core::lambdas::LambdaError;
+use serde_json::{Map, Value, json};
+
+#[derive(Debug)]
+pub enum OperatorError {
+    /// No key, or a key that does not exist: 401, empty body.
+    Unauthorized,
+    /// Unknown id: 404, empty body.
+    NotFound,
+    /// 400 with FusionAuth's Errors object.
+    Invalid(ValidationErrors),
+    /// 413 with a general error naming the limit.
+    PayloadTooLarge { limit_bytes: usize },
+    /// 500, empty body; the cause was logged where it happened.
+    Internal,
+}
+
+impl OperatorError {
+    pub fn general(code: &str, message: impl Into<String>) -> Self {
+        let mut errors = ValidationErrors::new();
+        errors.general(code, message);
+        OperatorError::Invalid(errors)
+    }
+}
+
+impl From<ValidationErrors> for OperatorError {
+    fn from(errors: ValidationErrors) -> Self {
+        OperatorError::Invalid(errors)
+    }
+}
+
+impl From<LambdaError> for OperatorError {
+    fn from(error: LambdaError) -> Self {
+        match error {
+            LambdaError::Invalid(errors) => OperatorError::Invalid(errors),
+            LambdaError::NotFound => OperatorError::NotFound,
+            LambdaError::Store(store) => {
+                tracing::error!(error = %store, "storage failed");
+                OperatorError::Internal
+            }
+        }
+    }
+}
+
+fn errors_body(errors: &ValidationErrors) -> Value {
+    let entry =
+        |e: &lamba_core::validation::ErrorEntry| json!({"code": e.code, "message": e.message});
+    let fields: Map<String, Value> = errors
+        .fields
+        .iter()
+        .map(|(path, entries)| (path.clone(), entries.iter().map(entry).collect()))
+        .collect();
+    json!({
+        "fieldErrors": fields,
+        "generalErrors": errors.general.iter().map(entry).collect::<Vec<_>>(),
+    })
+}
+
+impl IntoResponse for OperatorError {
+    fn into_response(self) -> Response {
+        match self {
+            OperatorError::Unauthorized => StatusCode::UNAUTHORIZED.into_response(),
+            OperatorError::NotFound => StatusCode::NOT_FOUND.into_response(),
+            OperatorError::Invalid(errors) => {
+                (StatusCode::BAD_REQUEST, Json(errors_body(&errors))).into_response()
+            }
+            OperatorError::PayloadTooLarge { limit_bytes } => {
+                let mut errors = ValidationErrors::new();
+                errors.general(
+                    "[tooLarge]",
+                    format!("The request body is larger than the limit of {limit_bytes} bytes."),
+                );
+                (StatusCode::PAYLOAD_TOO_LARGE, Json(errors_body(&errors))).into_response()
+            }
+            OperatorError::Internal => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        }
+    }
+}

@@ -1,0 +1,32 @@
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+
+use super::{LambdaResponse, parse_id, parse_input};
+use crate::AppState;
+use crate::operator::OperatorError;
+use crate::operator::extract::{JsonObject, Operator};
+
+/// `POST /api/lambda`: creates a lambda with a random id.
+pub async fn create_with_random_id(
+    _operator: Operator,
+    State(state): State<AppState>,
+    JsonObject(body): JsonObject,
+) -> Result<Response, OperatorError> {
+    let input = parse_input(&body)?;
+    let lambda = state.core.lambdas.create(None, input).await?;
+    Ok(Json(LambdaResponse::from(&lambda)).into_response())
+}
+
+/// `POST /api/lambda/{lambdaId}`: creates a lambda with the given id.
+pub async fn create_with_id(
+    _operator: Operator,
+    State(state): State<AppState>,
+    Path(raw_id): Path<String>,
+    JsonObject(body): JsonObject,
+) -> Result<Response, OperatorError> {
+    let id = parse_id(&raw_id)?;
+    let input = parse_input(&body)?;
+    let lambda = state.core.lambdas.create(Some(id), input).await?;
+    Ok(Json(LambdaResponse::from(&lambda)).into_response())
+}

@@ -1,0 +1,45 @@
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use lamba_core::lambdas::parse_type_filter;
+use serde::Serialize;
+
+use super::{LambdaJson, LambdaResponse, parse_id};
+use crate::AppState;
+use crate::operator::OperatorError;
+use crate::operator::extract::Operator;
+
+#[derive(Serialize)]
+struct LambdasResponse<'a> {
+    lambdas: Vec<LambdaJson<'a>>,
+}
+
+/// `GET /api/lambda` and `GET /api/lambda?type={type}`.
+pub async fn list(
+    _operator: Operator,
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, OperatorError> {
+    let raw_type = query.as_deref().and_then(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(key, _)| key == "type")
+            .map(|(_, value)| value.into_owned())
+    });
+    let lambda_type = raw_type.as_deref().map(parse_type_filter).transpose()?;
+    let lambdas = state.core.lambdas.list(lambda_type).await?;
+    let body = LambdasResponse {
+        lambdas: lambdas.iter().map(LambdaJson::from).collect(),
+    };
+    Ok(Json(body).into_response())
+}
+
+/// `GET /api/lambda/{lambdaId}`.
+pub async fn get_one(
+    _operator: Operator,
+    State(state): State<AppState>,
+    Path(raw_id): Path<String>,
+) -> Result<Response, OperatorError> {
+    let id = parse_id(&raw_id)?;
+    let lambda = state.core.lambdas.get(id).await?;
+    Ok(Json(LambdaResponse::from(&lambda)).into_response())
+}

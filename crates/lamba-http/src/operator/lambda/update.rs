@@ -1,0 +1,41 @@
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+
+use super::{LambdaResponse, parse_id, parse_input};
+use crate::AppState;
+use crate::operator::OperatorError;
+use crate::operator::extract::{JsonObject, Operator};
+
+/// `PUT /api/lambda/{lambdaId}`: replaces the lambda's fields.
+pub async fn replace(
+    _operator: Operator,
+    State(state): State<AppState>,
+    Path(raw_id): Path<String>,
+    JsonObject(body): JsonObject,
+) -> Result<Response, OperatorError> {
+    let id = parse_id(&raw_id)?;
+    let input = parse_input(&body)?;
+    let lambda = state.core.lambdas.replace(id, input).await?;
+    Ok(Json(LambdaResponse::from(&lambda)).into_response())
+}
+
+/// `PATCH /api/lambda/{lambdaId}`: merges the body into the lambda (RFC 7396)
+/// and validates the result as a replacement.
+pub async fn merge(
+    _operator: Operator,
+    State(state): State<AppState>,
+    Path(raw_id): Path<String>,
+    JsonObject(patch): JsonObject,
+) -> Result<Response, OperatorError> {
+    let id = parse_id(&raw_id)?;
+    let existing = state.core.lambdas.get(id).await?;
+    let mut merged = serde_json::to_value(LambdaResponse::from(&existing)).map_err(|error| {
+        tracing::error!(%error, "could not render a lambda as JSON");
+        OperatorError::Internal
+    })?;
+    json_patch::merge(&mut merged, &patch);
+    let input = parse_input(&merged)?;
+    let lambda = state.core.lambdas.replace(id, input).await?;
+    Ok(Json(LambdaResponse::from(&lambda)).into_response())
+}

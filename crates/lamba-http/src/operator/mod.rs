@@ -1,0 +1,25 @@
+//! The operator API (`/api/...`): what the console calls, FusionAuth-shaped.
+//! API-key authentication, FusionAuth's Errors object for 400s, empty
+//! bodies for 401 and 404.
+
+mod error;
+mod extract;
+mod lambda;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+
+pub use error::OperatorError;
+
+use crate::AppState;
+
+/// The largest request body the operator API reads. Lambda bodies are the
+/// largest thing it takes; two megabytes leaves room for a big script even
+/// with every character escaped.
+pub const BODY_LIMIT_BYTES: usize = 2 * 1024 * 1024;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .merge(lambda::routes())
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+}

@@ -1,0 +1,49 @@
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+macro_rules! typed_id {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            pub const fn from_uuid(uuid: Uuid) -> Self {
+                Self(uuid)
+            }
+
+            pub const fn as_uuid(&self) -> &Uuid {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = uuid::Error;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                // Only the hyphenated form is an id on the wire; `Uuid::parse_str`
+                // would also accept braces, URNs and bare hex.
+                uuid::fmt::Hyphenated::from_str(s).map(|h| Self(h.into_uuid()))
+            }
+        }
+    };
+}
+
+typed_id!(
+    /// The id of a lambda.
+    LambdaId
+);
+typed_id!(
+    /// The id of an operator API key (not the key itself).
+    ApiKeyId
+);

@@ -1,0 +1,266 @@
+//! The scale-out storage backend: PostgreSQL, shared by every node.
+//!
+//! Migrations run under sqlx's advisory lock, so any number of nodes may
+//! start at once on one database.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use lamba_model::{ApiKey, ApiKeyDigest, ApiKeyId, Instant, Lambda, LambdaId, LambdaType};
+use lamba_store::{ApiKeyRepository, LambdaRepository, Store, StoreError, StoreResult};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Row};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// An arbitrary constant naming the advisory lock that serialises
+/// "add the first API key" across nodes ("lamba" + 1 in ASCII).
+const FIRST_KEY_LOCK: i64 = 0x6c61_6d62_6101;
+
+#[derive(Clone, Debug)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let options = PgConnectOptions::from_str(url).map_err(backend)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(backend)?;
+        Ok(Self { pool })
+    }
+
+    pub async fn migrate(&self) -> StoreResult<()> {
+        MIGRATOR.run(&self.pool).await.map_err(backend)
+    }
+}
+
+fn backend(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Backend(Box::new(error))
+}
+
+fn write_error(error: sqlx::Error, what: &'static str) -> StoreError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what),
+        _ => backend(error),
+    }
+}
+
+fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+const LAMBDA_COLUMNS: &str =
+    "id, name, lambda_type, body, debug, enabled, insert_instant, last_update_instant";
+
+fn lambda_from_row(row: &sqlx::postgres::PgRow) -> StoreResult<Lambda> {
+    let lambda_type: String = row.try_get("lambda_type").map_err(backend)?;
+    Ok(Lambda {
+        id: LambdaId::from_uuid(row.try_get("id").map_err(backend)?),
+        name: row.try_get("name").map_err(backend)?,
+        lambda_type: LambdaType::from_str(&lambda_type).map_err(corrupt)?,
+        body: row.try_get("body").map_err(backend)?,
+        debug: row.try_get("debug").map_err(backend)?,
+        enabled: row.try_get("enabled").map_err(backend)?,
+        insert_instant: Instant::from_millis(row.try_get("insert_instant").map_err(backend)?),
+        last_update_instant: Instant::from_millis(
+            row.try_get("last_update_instant").map_err(backend)?,
+        ),
+    })
+}
+
+fn api_key_from_row(row: &sqlx::postgres::PgRow) -> StoreResult<ApiKey> {
+    let digest: Vec<u8> = row.try_get("digest").map_err(backend)?;
+    Ok(ApiKey {
+        id: ApiKeyId::from_uuid(row.try_get("id").map_err(backend)?),
+        digest: ApiKeyDigest(
+            digest
+                .try_into()
+                .map_err(|_| corrupt("api key digest is not 32 bytes"))?,
+        ),
+        description: row.try_get("description").map_err(backend)?,
+        is_superuser: row.try_get("is_superuser").map_err(backend)?,
+        insert_instant: Instant::from_millis(row.try_get("insert_instant").map_err(backend)?),
+    })
+}
+
+#[async_trait]
+impl LambdaRepository for PostgresStore {
+    async fn lookup_lambda(&self, id: LambdaId) -> StoreResult<Option<Lambda>> {
+        let row = sqlx::query(&format!(
+            "SELECT {LAMBDA_COLUMNS} FROM lambdas WHERE id = $1"
+        ))
+        .bind(id.as_uuid())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(lambda_from_row).transpose()
+    }
+
+    async fn list_lambdas(&self, lambda_type: Option<LambdaType>) -> StoreResult<Vec<Lambda>> {
+        // COLLATE "C" orders names by code point, as SQLite does, so both
+        // backends list in the same order whatever the database's locale.
+        let rows = match lambda_type {
+            Some(t) => {
+                sqlx::query(&format!(
+                    "SELECT {LAMBDA_COLUMNS} FROM lambdas WHERE lambda_type = $1 \
+                 ORDER BY name COLLATE \"C\", id"
+                ))
+                .bind(t.as_str())
+                .fetch_all(&self.pool)
+                .await
+            }
+            None => {
+                sqlx::query(&format!(
+                    "SELECT {LAMBDA_COLUMNS} FROM lambdas ORDER BY name COLLATE \"C\", id"
+                ))
+                .fetch_all(&self.pool)
+                .await
+            }
+        }
+        .map_err(backend)?;
+        rows.iter().map(lambda_from_row).collect()
+    }
+
+    async fn add_lambda(&self, lambda: &Lambda) -> StoreResult<()> {
+        sqlx::query(&format!(
+            "INSERT INTO lambdas ({LAMBDA_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        ))
+        .bind(lambda.id.as_uuid())
+        .bind(&lambda.name)
+        .bind(lambda.lambda_type.as_str())
+        .bind(&lambda.body)
+        .bind(lambda.debug)
+        .bind(lambda.enabled)
+        .bind(lambda.insert_instant.as_millis())
+        .bind(lambda.last_update_instant.as_millis())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| write_error(e, "id"))?;
+        Ok(())
+    }
+
+    async fn update_lambda(&self, lambda: &Lambda) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE lambdas SET name = $1, body = $2, debug = $3, enabled = $4, \
+             last_update_instant = $5 WHERE id = $6",
+        )
+        .bind(&lambda.name)
+        .bind(&lambda.body)
+        .bind(lambda.debug)
+        .bind(lambda.enabled)
+        .bind(lambda.last_update_instant.as_millis())
+        .bind(lambda.id.as_uuid())
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_lambda(&self, id: LambdaId) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM lambdas WHERE id = $1")
+            .bind(id.as_uuid())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+const API_KEY_COLUMNS: &str = "id, digest, description, is_superuser, insert_instant";
+
+#[async_trait]
+impl ApiKeyRepository for PostgresStore {
+    async fn find_api_key_by_digest(&self, digest: &ApiKeyDigest) -> StoreResult<Option<ApiKey>> {
+        let row = sqlx::query(&format!(
+            "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE digest = $1"
+        ))
+        .bind(digest.0.as_slice())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(api_key_from_row).transpose()
+    }
+
+    async fn add_api_key(&self, key: &ApiKey) -> StoreResult<()> {
+        sqlx::query(&format!(
+            "INSERT INTO api_keys ({API_KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5)"
+        ))
+        .bind(key.id.as_uuid())
+        .bind(key.digest.0.as_slice())
+        .bind(&key.description)
+        .bind(key.is_superuser)
+        .bind(key.insert_instant.as_millis())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| write_error(e, "key"))?;
+        Ok(())
+    }
+
+    async fn add_first_api_key(&self, key: &ApiKey) -> StoreResult<bool> {
+        // Under READ COMMITTED two nodes could both see no key and both
+        // insert; the transaction-scoped advisory lock makes the check and
+        // the insert one step across every node.
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(FIRST_KEY_LOCK)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let done = sqlx::query(&format!(
+            "INSERT INTO api_keys ({API_KEY_COLUMNS}) SELECT $1, $2, $3, $4, $5 \
+             WHERE NOT EXISTS (SELECT 1 FROM api_keys)"
+        ))
+        .bind(key.id.as_uuid())
+        .bind(key.digest.0.as_slice())
+        .bind(&key.description)
+        .bind(key.is_superuser)
+        .bind(key.insert_instant.as_millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| write_error(e, "key"))?;
+        tx.commit().await.map_err(backend)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn ensure_api_key(&self, key: &ApiKey) -> StoreResult<bool> {
+        let done = sqlx::query(&format!(
+            "INSERT INTO api_keys ({API_KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (digest) DO NOTHING"
+        ))
+        .bind(key.id.as_uuid())
+        .bind(key.digest.0.as_slice())
+        .bind(&key.description)
+        .bind(key.is_superuser)
+        .bind(key.insert_instant.as_millis())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| write_error(e, "key"))?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    fn backend_name(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,17 @@
+//! The storage conformance suite on SQLite, each case on a fresh file.
+
+use std::sync::Arc;
+
+use lamba_store::DynStore;
+use lamba_store_sqlite::SqliteStore;
+use lamba_testkit::TempDir;
+
+async fn fresh_store() -> (DynStore, TempDir) {
+    let dir = TempDir::new("store-sqlite");
+    let url = format!("sqlite://{}", dir.path().join("lamba.db").display());
+    let store = SqliteStore::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    (Arc::new(store), dir)
+}
+
+lamba_store::conformance_tests!(fresh_store());

@@ -1,0 +1,68 @@
+//! The storage interface: one trait per aggregate, and [`Store`], which a
+//! backend implements once. `lamba-store-sqlite` and `lamba-store-postgres`
+//! are the two backends; the binary picks one from the database URL and
+//! everything above sees only `Arc<dyn Store>`.
+//!
+//! Lookups return `Ok(None)` for "not found"; `Err` always means the
+//! database failed or answered something it should not have.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use lamba_model::{ApiKey, ApiKeyDigest, Lambda, LambdaId, LambdaType};
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A row with the same unique key already exists.
+    #[error("a record with this {0} already exists")]
+    Conflict(&'static str),
+    /// The database holds something this version cannot read.
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    /// The database could not be reached or refused the statement.
+    #[error("database error: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait LambdaRepository: Send + Sync {
+    async fn lookup_lambda(&self, id: LambdaId) -> StoreResult<Option<Lambda>>;
+    /// All lambdas, or those of one type, ordered by name then id.
+    async fn list_lambdas(&self, lambda_type: Option<LambdaType>) -> StoreResult<Vec<Lambda>>;
+    /// Fails with [`StoreError::Conflict`] when the id is taken.
+    async fn add_lambda(&self, lambda: &Lambda) -> StoreResult<()>;
+    /// Replaces every mutable field; `Ok(false)` when the lambda does not exist.
+    async fn update_lambda(&self, lambda: &Lambda) -> StoreResult<bool>;
+    /// `Ok(false)` when the lambda does not exist.
+    async fn delete_lambda(&self, id: LambdaId) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait ApiKeyRepository: Send + Sync {
+    async fn find_api_key_by_digest(&self, digest: &ApiKeyDigest) -> StoreResult<Option<ApiKey>>;
+    /// Fails with [`StoreError::Conflict`] when the id or the key exists.
+    async fn add_api_key(&self, key: &ApiKey) -> StoreResult<()>;
+    /// Adds `key` only when no API key exists at all, atomically even when
+    /// several servers start at once on one database. `Ok(true)` if added.
+    async fn add_first_api_key(&self, key: &ApiKey) -> StoreResult<bool>;
+    /// Adds `key` unless a key with the same digest exists. `Ok(true)` if added.
+    async fn ensure_api_key(&self, key: &ApiKey) -> StoreResult<bool>;
+}
+
+/// Everything the server keeps, behind one object.
+#[async_trait]
+pub trait Store: LambdaRepository + ApiKeyRepository + Send + Sync + 'static {
+    /// The backend's name, for logs: `sqlite` or `postgres`.
+    fn backend_name(&self) -> &'static str;
+    /// Checks that the database answers.
+    async fn ping(&self) -> StoreResult<()>;
+    /// Waits for in-flight statements and closes every connection.
+    async fn close(&self);
+}
+
+pub type DynStore = Arc<dyn Store>;

@@ -1,0 +1,172 @@
+//! Starting, running and stopping the server.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use lamba_core::api_keys::{self, Bootstrap};
+use lamba_core::clock::SystemClock;
+use lamba_core::{Core, CoreSettings};
+use lamba_http::AppState;
+use lamba_lambda::Limits;
+use lamba_model::Clock;
+use lamba_store::DynStore;
+use lamba_store_postgres::PostgresStore;
+use lamba_store_sqlite::SqliteStore;
+use tokio::net::TcpListener;
+
+use crate::config::{self, Database, DatabaseArgs, LogFormat, ServeArgs};
+
+fn init_logging(args: &DatabaseArgs) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&args.log)
+        .with_context(|| format!("LAMBA_LOG is not a valid log filter: {:?}", args.log))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let installed = match args.log_format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+    installed.map_err(|e| anyhow::anyhow!("cannot install the logger: {e}"))
+}
+
+/// Opens the database the URL names and brings its schema up to date.
+async fn open_store(database: &Database) -> anyhow::Result<DynStore> {
+    let shown = database.display();
+    let store: DynStore = match database {
+        Database::Sqlite { url, path } => {
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).with_context(|| {
+                    format!("cannot create the data directory {}", parent.display())
+                })?;
+            }
+            let store = SqliteStore::connect(url)
+                .await
+                .with_context(|| format!("cannot open database {shown}"))?;
+            store
+                .migrate()
+                .await
+                .with_context(|| format!("cannot migrate database {shown}"))?;
+            Arc::new(store)
+        }
+        Database::Postgres { url } => {
+            let store = PostgresStore::connect(url)
+                .await
+                .with_context(|| format!("cannot connect to database {shown}"))?;
+            store
+                .migrate()
+                .await
+                .with_context(|| format!("cannot migrate database {shown}"))?;
+            Arc::new(store)
+        }
+    };
+    Ok(store)
+}
+
+pub async fn migrate(args: DatabaseArgs) -> anyhow::Result<()> {
+    init_logging(&args)?;
+    let database = Database::from_arg(args.database_url.as_deref())?;
+    let store = open_store(&database).await?;
+    store.close().await;
+    println!("{} is up to date", database.display());
+    Ok(())
+}
+
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging(&args.database)?;
+    let database = Database::from_arg(args.database.database_url.as_deref())?;
+    let listen = config::parse_listen(&args.listen)?;
+    if args.lambda_timeout_ms == 0 || args.lambda_memory_mb == 0 {
+        anyhow::bail!("LAMBA_LAMBDA_TIMEOUT_MS and LAMBA_LAMBDA_MEMORY_MB must be positive");
+    }
+    let settings = CoreSettings {
+        lambda_limits: Limits {
+            time: Duration::from_millis(args.lambda_timeout_ms),
+            memory_bytes: args.lambda_memory_mb.saturating_mul(1024 * 1024),
+        },
+    };
+
+    let store = open_store(&database).await?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let bootstrap = api_keys::bootstrap(&store, clock.as_ref(), args.bootstrap_api_key.as_deref())
+        .await
+        .context("cannot prepare the operator API key")?;
+
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let local = listener
+        .local_addr()
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let issuer = config::issuer(args.issuer.as_deref(), local)?;
+
+    let core = Arc::new(Core::new(store.clone(), clock, settings));
+    let app = lamba_http::router(AppState { core });
+
+    print_banner(local, &issuer, &database, &bootstrap);
+    tracing::info!(address = %local, storage = %database.display(), "server started");
+
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("the server stopped unexpectedly")?;
+    tracing::info!("in-flight requests finished; closing the database");
+    store.close().await;
+    Ok(())
+}
+
+/// What a person starting the server needs: where it is, and how to reach
+/// the operator API.
+fn print_banner(
+    local: std::net::SocketAddr,
+    issuer: &url::Url,
+    database: &Database,
+    bootstrap: &Bootstrap,
+) {
+    let base = format!("http://{local}");
+    println!("Lamba {} listening on {base}", env!("CARGO_PKG_VERSION"));
+    println!("  issuer:   {issuer}");
+    println!("  storage:  {}", database.display());
+    println!("  health:   {base}/health");
+    match bootstrap {
+        Bootstrap::Generated(key) => {
+            println!("  Admin API key (shown only now, store it safely): {key}");
+            println!("  try:      curl -H 'Authorization: {key}' {base}/api/lambda");
+        }
+        Bootstrap::Configured => {
+            println!("  Admin API key: the value of LAMBA_BOOTSTRAP_API_KEY");
+        }
+        Bootstrap::Existing => {
+            println!(
+                "  Admin API key: the one printed at the first start; or restart with LAMBA_BOOTSTRAP_API_KEY=<a new key of 16+ characters>"
+            );
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM; axum then stops accepting connections and
+/// lets in-flight requests finish.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested");
+}
