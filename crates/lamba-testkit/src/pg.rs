@@ -33,6 +33,21 @@ impl PgTestDb {
     pub fn url(&self) -> &str {
         &self.url
     }
+
+    /// Drops the database now, terminating every connection to it: a
+    /// database that vanishes under a running server.
+    pub async fn drop_database(&self) {
+        let mut conn = PgConnection::connect(&admin_url())
+            .await
+            .expect("connect to PostgreSQL");
+        sqlx::query(&format!(
+            "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+            self.name
+        ))
+        .execute(&mut conn)
+        .await
+        .expect("drop the test database");
+    }
 }
 
 fn url_without_db(url: &str) -> String {

@@ -103,11 +103,16 @@ impl TestServerBuilder {
             tokio::spawn(async move {
                 let mut lines = BufReader::new(stdout).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
-                    if let Some(rest) = line.split("listening on ").nth(1) {
-                        let url = rest.split_whitespace().next().unwrap_or_default();
-                        let _ = address_tx.send(Some(url.to_owned()));
-                    }
+                    let url = line
+                        .split("listening on ")
+                        .nth(1)
+                        .and_then(|rest| rest.split_whitespace().next())
+                        .map(str::to_owned);
                     output.stdout.lock().unwrap().push(line);
+                    // The banner's last line: everything before it is recorded.
+                    if let Some(url) = url {
+                        let _ = address_tx.send(Some(url));
+                    }
                 }
             });
         }

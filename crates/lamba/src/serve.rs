@@ -125,9 +125,9 @@ fn print_banner(
     bootstrap: &Bootstrap,
 ) {
     let base = format!("http://{local}");
-    println!("Lamba {} listening on {base}", env!("CARGO_PKG_VERSION"));
-    println!("  issuer:   {issuer}");
+    println!("Lamba {}", env!("CARGO_PKG_VERSION"));
     println!("  storage:  {}", database.display());
+    println!("  issuer:   {issuer}");
     println!("  health:   {base}/health");
     match bootstrap {
         Bootstrap::Generated(key) => {
@@ -143,6 +143,8 @@ fn print_banner(
             );
         }
     }
+    // Last, so that whoever waits for this line has the whole banner.
+    println!("Lamba {} listening on {base}", env!("CARGO_PKG_VERSION"));
 }
 
 /// Resolves on Ctrl-C or SIGTERM; axum then stops accepting connections and

@@ -1,8 +1,8 @@
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
-use super::{LambdaResponse, parse_id, parse_input};
+use super::{LambdaIdPath, LambdaResponse, parse_input};
 use crate::AppState;
 use crate::operator::OperatorError;
 use crate::operator::extract::{JsonObject, Operator};
@@ -22,10 +22,9 @@ pub async fn create_with_random_id(
 pub async fn create_with_id(
     _operator: Operator,
     State(state): State<AppState>,
-    Path(raw_id): Path<String>,
+    LambdaIdPath(id): LambdaIdPath,
     JsonObject(body): JsonObject,
 ) -> Result<Response, OperatorError> {
-    let id = parse_id(&raw_id)?;
     let input = parse_input(&body)?;
     let lambda = state.core.lambdas.create(Some(id), input).await?;
     Ok(Json(LambdaResponse::from(&lambda)).into_response())

@@ -1,7 +1,7 @@
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 
-use super::parse_id;
+use super::LambdaIdPath;
 use crate::AppState;
 use crate::operator::OperatorError;
 use crate::operator::extract::Operator;
@@ -10,9 +10,8 @@ use crate::operator::extract::Operator;
 pub async fn delete(
     _operator: Operator,
     State(state): State<AppState>,
-    Path(raw_id): Path<String>,
+    LambdaIdPath(id): LambdaIdPath,
 ) -> Result<StatusCode, OperatorError> {
-    let id = parse_id(&raw_id)?;
     state.core.lambdas.delete(id).await?;
     Ok(StatusCode::OK)
 }

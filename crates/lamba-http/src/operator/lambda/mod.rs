@@ -8,6 +8,8 @@ mod update;
 use std::str::FromStr;
 
 use axum::Router;
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
 use axum::routing::get;
 use lamba_core::lambdas::LambdaInput;
 use lamba_core::{ErrorKind, ValidationErrors};
@@ -75,16 +77,39 @@ impl<'a> From<&'a Lambda> for LambdaResponse<'a> {
     }
 }
 
-/// The `{lambdaId}` of a path: only a hyphenated UUID is an id.
-pub fn parse_id(raw: &str) -> Result<LambdaId, OperatorError> {
-    LambdaId::from_str(raw).map_err(|_| {
-        ValidationErrors::with_field(
-            "lambdaId",
-            ErrorKind::Invalid,
-            format!("{raw:?} is not a UUID."),
-        )
-        .into()
-    })
+/// The `{lambdaId}` of a path: only a hyphenated UUID is an id. A segment
+/// that is not even UTF-8 gets the same 400.
+pub struct LambdaIdPath(pub LambdaId);
+
+impl FromRequestParts<AppState> for LambdaIdPath {
+    type Rejection = OperatorError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let invalid = |shown: &str| -> OperatorError {
+            ValidationErrors::with_field(
+                "lambdaId",
+                ErrorKind::Invalid,
+                format!("{shown} is not a UUID."),
+            )
+            .into()
+        };
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| invalid("The path segment"))?;
+        LambdaId::from_str(&raw)
+            .map(LambdaIdPath)
+            .map_err(|_| invalid(&format!("{:?}", truncate(&raw, 64))))
+    }
+}
+
+fn truncate(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        Some((end, _)) => format!("{}…", text.get(..end).unwrap_or_default()),
+        None => text.to_owned(),
+    }
 }
 
 /// Reads `{"lambda": {...}}` into a [`LambdaInput`], reporting every field

@@ -1,10 +1,10 @@
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use lamba_core::lambdas::parse_type_filter;
 use serde::Serialize;
 
-use super::{LambdaJson, LambdaResponse, parse_id};
+use super::{LambdaIdPath, LambdaJson, LambdaResponse};
 use crate::AppState;
 use crate::operator::OperatorError;
 use crate::operator::extract::Operator;
@@ -37,9 +37,8 @@ pub async fn list(
 pub async fn get_one(
     _operator: Operator,
     State(state): State<AppState>,
-    Path(raw_id): Path<String>,
+    LambdaIdPath(id): LambdaIdPath,
 ) -> Result<Response, OperatorError> {
-    let id = parse_id(&raw_id)?;
     let lambda = state.core.lambdas.get(id).await?;
     Ok(Json(LambdaResponse::from(&lambda)).into_response())
 }

@@ -1,8 +1,8 @@
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
-use super::{LambdaResponse, parse_id, parse_input};
+use super::{LambdaIdPath, LambdaResponse, parse_input};
 use crate::AppState;
 use crate::operator::OperatorError;
 use crate::operator::extract::{JsonObject, Operator};
@@ -11,10 +11,9 @@ use crate::operator::extract::{JsonObject, Operator};
 pub async fn replace(
     _operator: Operator,
     State(state): State<AppState>,
-    Path(raw_id): Path<String>,
+    LambdaIdPath(id): LambdaIdPath,
     JsonObject(body): JsonObject,
 ) -> Result<Response, OperatorError> {
-    let id = parse_id(&raw_id)?;
     let input = parse_input(&body)?;
     let lambda = state.core.lambdas.replace(id, input).await?;
     Ok(Json(LambdaResponse::from(&lambda)).into_response())
@@ -25,10 +24,9 @@ pub async fn replace(
 pub async fn merge(
     _operator: Operator,
     State(state): State<AppState>,
-    Path(raw_id): Path<String>,
+    LambdaIdPath(id): LambdaIdPath,
     JsonObject(patch): JsonObject,
 ) -> Result<Response, OperatorError> {
-    let id = parse_id(&raw_id)?;
     let existing = state.core.lambdas.get(id).await?;
     let mut merged = serde_json::to_value(LambdaResponse::from(&existing)).map_err(|error| {
         tracing::error!(%error, "could not render a lambda as JSON");
