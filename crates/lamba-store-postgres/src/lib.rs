@@ -1,16 +1,25 @@
 //! The scale-out storage backend: PostgreSQL, shared by every node.
 //!
 //! Migrations run under sqlx's advisory lock, so any number of nodes may
-//! start at once on one database.
+//! start at once on one database. Every write also sends a `NOTIFY` in the
+//! same statement, delivered when it commits; each node `LISTEN`s, which is
+//! how caches on every node hear of every other node's writes.
 
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use lamba_model::{ApiKey, ApiKeyDigest, ApiKeyId, Instant, Lambda, LambdaId, LambdaType};
-use lamba_store::{ApiKeyRepository, LambdaRepository, Store, StoreError, StoreResult};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use lamba_store::{ApiKeyRepository, Change, LambdaRepository, Store, StoreError, StoreResult};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::{PgPool, Row};
+use tokio::sync::broadcast;
+use tokio::task::AbortHandle;
+
+/// The channel every node's writes are announced on.
+const CHANGES_CHANNEL: &str = "lamba_changes";
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -18,26 +27,90 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 /// "add the first API key" across nodes ("lamba" + 1 in ASCII).
 const FIRST_KEY_LOCK: i64 = 0x6c61_6d62_6101;
 
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct PostgresStore {
     pool: PgPool,
+    changes: broadcast::Sender<Change>,
+    live: Arc<AtomicBool>,
+    follower: AbortHandle,
 }
 
 impl PostgresStore {
     pub async fn connect(url: &str) -> StoreResult<Self> {
         let options = PgConnectOptions::from_str(url).map_err(backend)?;
         let pool = PgPoolOptions::new()
+            // A ping before every checkout doubles the round trips of a point
+            // read; a broken connection fails its statement instead, and the
+            // pool drops it.
+            .test_before_acquire(false)
             .max_connections(16)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await
             .map_err(backend)?;
-        Ok(Self { pool })
+        let (changes, _) = broadcast::channel(1024);
+        let live = Arc::new(AtomicBool::new(false));
+        let follower = tokio::spawn(follow_changes(pool.clone(), changes.clone(), live.clone()))
+            .abort_handle();
+        Ok(Self {
+            pool,
+            changes,
+            live,
+            follower,
+        })
     }
 
     pub async fn migrate(&self) -> StoreResult<()> {
         MIGRATOR.run(&self.pool).await.map_err(backend)
+    }
+}
+
+/// Listens for every node's change announcements and repeats them on
+/// `changes`, reporting when the listening connection is lost and back.
+async fn follow_changes(pool: PgPool, changes: broadcast::Sender<Change>, live: Arc<AtomicBool>) {
+    loop {
+        match PgListener::connect_with(&pool).await {
+            Ok(mut listener) => {
+                listener.eager_reconnect(false);
+                if let Err(error) = listener.listen(CHANGES_CHANNEL).await {
+                    tracing::warn!(%error, "cannot LISTEN for changes; caches stay off");
+                } else {
+                    live.store(true, Ordering::SeqCst);
+                    let _ = changes.send(Change::Live);
+                    // Ok(None): the connection dropped, and what was sent
+                    // meanwhile is lost.
+                    while let Ok(Some(notification)) = listener.try_recv().await {
+                        if let Some(change) = parse_change(notification.payload()) {
+                            let _ = changes.send(change);
+                        }
+                    }
+                    live.store(false, Ordering::SeqCst);
+                    let _ = changes.send(Change::Lost);
+                    tracing::warn!(
+                        "lost the change feed connection; caches are off until it is back"
+                    );
+                }
+            }
+            Err(error) => {
+                if pool.is_closed() {
+                    return;
+                }
+                tracing::warn!(%error, "cannot connect the change feed; caches stay off");
+            }
+        }
+        if pool.is_closed() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+fn parse_change(payload: &str) -> Option<Change> {
+    let (kind, id) = payload.split_once(':')?;
+    match kind {
+        "lambda" => LambdaId::from_str(id).ok().map(Change::Lambda),
+        _ => None,
     }
 }
 
@@ -130,7 +203,9 @@ impl LambdaRepository for PostgresStore {
 
     async fn add_lambda(&self, lambda: &Lambda) -> StoreResult<()> {
         sqlx::query(&format!(
-            "INSERT INTO lambdas ({LAMBDA_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            "WITH written AS (INSERT INTO lambdas ({LAMBDA_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id) \
+             SELECT pg_notify('{CHANGES_CHANNEL}', 'lambda:' || id::text) FROM written"
         ))
         .bind(lambda.id.as_uuid())
         .bind(&lambda.name)
@@ -143,14 +218,16 @@ impl LambdaRepository for PostgresStore {
         .execute(&self.pool)
         .await
         .map_err(|e| write_error(e, "id"))?;
+        let _ = self.changes.send(Change::Lambda(lambda.id));
         Ok(())
     }
 
     async fn update_lambda(&self, lambda: &Lambda) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "UPDATE lambdas SET name = $1, body = $2, debug = $3, enabled = $4, \
-             last_update_instant = $5 WHERE id = $6",
-        )
+        let done = sqlx::query(&format!(
+            "WITH written AS (UPDATE lambdas SET name = $1, body = $2, debug = $3, \
+             enabled = $4, last_update_instant = $5 WHERE id = $6 RETURNING id) \
+             SELECT pg_notify('{CHANGES_CHANNEL}', 'lambda:' || id::text) FROM written"
+        ))
         .bind(&lambda.name)
         .bind(&lambda.body)
         .bind(lambda.debug)
@@ -160,15 +237,20 @@ impl LambdaRepository for PostgresStore {
         .execute(&self.pool)
         .await
         .map_err(backend)?;
+        let _ = self.changes.send(Change::Lambda(lambda.id));
         Ok(done.rows_affected() == 1)
     }
 
     async fn delete_lambda(&self, id: LambdaId) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM lambdas WHERE id = $1")
-            .bind(id.as_uuid())
-            .execute(&self.pool)
-            .await
-            .map_err(backend)?;
+        let done = sqlx::query(&format!(
+            "WITH written AS (DELETE FROM lambdas WHERE id = $1 RETURNING id) \
+             SELECT pg_notify('{CHANGES_CHANNEL}', 'lambda:' || id::text) FROM written"
+        ))
+        .bind(id.as_uuid())
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        let _ = self.changes.send(Change::Lambda(id));
         Ok(done.rows_affected() == 1)
     }
 }
@@ -261,6 +343,15 @@ impl Store for PostgresStore {
     }
 
     async fn close(&self) {
+        self.follower.abort();
         self.pool.close().await;
+    }
+
+    fn changes(&self) -> broadcast::Receiver<Change> {
+        self.changes.subscribe()
+    }
+
+    fn is_change_feed_live(&self) -> bool {
+        self.live.load(Ordering::SeqCst)
     }
 }

@@ -1,16 +1,17 @@
-#![expect(
-    clippy::unwrap_used,
-    reason = "a test suite: a failed unwrap is a failed test"
-)]
 //! The behaviour every storage backend must show. A backend's tests call
 //! [`conformance_tests!`] with an async expression that yields a fresh,
 //! migrated, empty store and a guard that removes its database when dropped;
 //! each case gets its own.
+#![expect(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "a test suite: a failed unwrap is a failed test"
+)]
 
 use lamba_model::{ApiKey, ApiKeyDigest, ApiKeyId, Instant, Lambda, LambdaId, LambdaType};
 use uuid::Uuid;
 
-use crate::{DynStore, StoreError};
+use crate::{Change, DynStore, StoreError};
 
 /// Generates one `#[tokio::test]` per conformance case.
 #[macro_export]
@@ -27,6 +28,7 @@ macro_rules! conformance_tests {
             api_key_first_key_added_once,
             api_key_ensure_is_idempotent,
             ping_answers,
+            changes_report_lambda_writes,
         );
     };
     (@cases $make_store:expr; $($case:ident),* $(,)?) => {
@@ -193,4 +195,44 @@ pub async fn api_key_ensure_is_idempotent(store: DynStore) {
 
 pub async fn ping_answers(store: DynStore) {
     store.ping().await.unwrap();
+}
+
+/// Waits (up to five seconds) until the store's change feed is live.
+pub async fn wait_until_live(store: &DynStore) {
+    for _ in 0..500 {
+        if store.is_change_feed_live() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the change feed never became live");
+}
+
+/// Waits (up to five seconds) for `Change::Lambda(id)` on `changes`.
+pub async fn expect_lambda_change(
+    changes: &mut tokio::sync::broadcast::Receiver<Change>,
+    id: LambdaId,
+) {
+    let waited = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            if changes.recv().await.unwrap() == Change::Lambda(id) {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(waited.is_ok(), "no change reported for lambda {id}");
+}
+
+pub async fn changes_report_lambda_writes(store: DynStore) {
+    wait_until_live(&store).await;
+    let mut changes = store.changes();
+    let mut l = lambda("one", LambdaType::JwtPopulate);
+    store.add_lambda(&l).await.unwrap();
+    expect_lambda_change(&mut changes, l.id).await;
+    l.name = "two".into();
+    store.update_lambda(&l).await.unwrap();
+    expect_lambda_change(&mut changes, l.id).await;
+    store.delete_lambda(l.id).await.unwrap();
+    expect_lambda_change(&mut changes, l.id).await;
 }

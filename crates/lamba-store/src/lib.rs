@@ -11,8 +11,23 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use lamba_model::{ApiKey, ApiKeyDigest, Lambda, LambdaId, LambdaType};
 
+mod cache;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+
+pub use cache::CachedStore;
+
+/// A change to stored data that caches must hear of. Backends report every
+/// write they make; PostgreSQL also reports the writes of other nodes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    Lambda(LambdaId),
+    /// The feed may have missed changes (its connection dropped): forget
+    /// everything cached, and cache nothing until [`Change::Live`].
+    Lost,
+    /// The feed is live again: every change from now on is reported.
+    Live,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -63,6 +78,11 @@ pub trait Store: LambdaRepository + ApiKeyRepository + Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<()>;
     /// Waits for in-flight statements and closes every connection.
     async fn close(&self);
+    /// Changes to stored data, from this process and, where the backend
+    /// is shared, from every other node.
+    fn changes(&self) -> tokio::sync::broadcast::Receiver<Change>;
+    /// Whether [`Store::changes`] reports every change right now.
+    fn is_change_feed_live(&self) -> bool;
 }
 
 pub type DynStore = Arc<dyn Store>;

@@ -10,7 +10,7 @@ use lamba_core::{Core, CoreSettings};
 use lamba_http::AppState;
 use lamba_lambda::Limits;
 use lamba_model::Clock;
-use lamba_store::DynStore;
+use lamba_store::{CachedStore, DynStore};
 use lamba_store_postgres::PostgresStore;
 use lamba_store_sqlite::SqliteStore;
 use tokio::net::TcpListener;
@@ -87,7 +87,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
     };
 
-    let store = open_store(&database).await?;
+    // Hot reads are served from a cache that the backend's change feed
+    // keeps coherent across nodes.
+    let store: DynStore = CachedStore::new(open_store(&database).await?);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let bootstrap = api_keys::bootstrap(&store, clock.as_ref(), args.bootstrap_api_key.as_deref())
         .await

@@ -23,3 +23,16 @@ async fn fresh_store() -> (DynStore, TempDir) {
 }
 
 lamba_store::conformance_tests!(fresh_store());
+
+/// The same suite through the read cache: caching changes no behaviour.
+mod cached {
+    use lamba_store::{CachedStore, DynStore};
+    use lamba_testkit::TempDir;
+
+    async fn fresh_cached_store() -> (DynStore, TempDir) {
+        let (store, dir) = super::fresh_store().await;
+        (CachedStore::new(store), dir)
+    }
+
+    lamba_store::conformance_tests!(fresh_cached_store());
+}

@@ -1,0 +1,340 @@
+//! A read-through cache in front of any backend, kept coherent by the
+//! backend's change feed.
+//!
+//! Hot reads (a lambda by id now; applications, keys and revocations as
+//! they arrive) must not cost a database round trip each. Every write that
+//! goes through this node invalidates at once; writes of other nodes arrive
+//! through the feed (PostgreSQL `LISTEN`/`NOTIFY`) within milliseconds. When
+//! the feed drops, the cache empties and stays off until the feed is back,
+//! so a missed notification can never leave a stale entry behind.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+use async_trait::async_trait;
+use lamba_model::{ApiKey, ApiKeyDigest, Lambda, LambdaId, LambdaType};
+use tokio::sync::broadcast;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::{ApiKeyRepository, Change, DynStore, LambdaRepository, Store, StoreResult};
+
+/// Entries beyond this empty the cache; lambdas are few, so this is a
+/// guard against a pathological workload, not an eviction policy.
+const CAPACITY: usize = 10_000;
+
+pub struct CachedStore {
+    inner: DynStore,
+    lambdas: Mutex<HashMap<LambdaId, Lambda>>,
+    /// Bumped by every invalidation. A read that started before a bump does
+    /// not fill the cache: it may have read the value the bump replaced.
+    generation: AtomicU64,
+    live: AtomicBool,
+}
+
+impl CachedStore {
+    /// Wraps `inner`; must be called inside a Tokio runtime, which runs the
+    /// task that follows the change feed.
+    pub fn new(inner: DynStore) -> Arc<Self> {
+        let mut changes = inner.changes();
+        let cache = Arc::new(Self {
+            live: AtomicBool::new(inner.is_change_feed_live()),
+            inner,
+            lambdas: Mutex::new(HashMap::new()),
+            generation: AtomicU64::new(0),
+        });
+        let weak: Weak<Self> = Arc::downgrade(&cache);
+        tokio::spawn(async move {
+            loop {
+                let change = changes.recv().await;
+                let Some(cache) = weak.upgrade() else { return };
+                match change {
+                    Ok(Change::Lambda(id)) => cache.forget_lambda(id),
+                    Ok(Change::Lost) => {
+                        cache.live.store(false, Ordering::SeqCst);
+                        cache.forget_all();
+                    }
+                    Ok(Change::Live) => cache.live.store(true, Ordering::SeqCst),
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "cache fell behind the change feed; emptying it");
+                        cache.forget_all();
+                    }
+                    Err(RecvError::Closed) => {
+                        cache.live.store(false, Ordering::SeqCst);
+                        cache.forget_all();
+                        return;
+                    }
+                }
+            }
+        });
+        cache
+    }
+
+    fn forget_lambda(&self, id: LambdaId) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut lambdas) = self.lambdas.lock() {
+            lambdas.remove(&id);
+        }
+    }
+
+    fn forget_all(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut lambdas) = self.lambdas.lock() {
+            lambdas.clear();
+        }
+    }
+}
+
+#[async_trait]
+impl LambdaRepository for CachedStore {
+    async fn lookup_lambda(&self, id: LambdaId) -> StoreResult<Option<Lambda>> {
+        let live = self.live.load(Ordering::SeqCst);
+        if live && let Some(hit) = self.lambdas.lock().ok().and_then(|l| l.get(&id).cloned()) {
+            return Ok(Some(hit));
+        }
+        let generation = self.generation.load(Ordering::SeqCst);
+        let found = self.inner.lookup_lambda(id).await?;
+        if live
+            && let Some(lambda) = &found
+            && let Ok(mut lambdas) = self.lambdas.lock()
+            // Checked under the lock, so that no invalidation slips between
+            // the check and the insert.
+            && self.generation.load(Ordering::SeqCst) == generation
+            && self.live.load(Ordering::SeqCst)
+        {
+            if lambdas.len() >= CAPACITY {
+                lambdas.clear();
+            }
+            lambdas.insert(id, lambda.clone());
+        }
+        Ok(found)
+    }
+
+    async fn list_lambdas(&self, lambda_type: Option<LambdaType>) -> StoreResult<Vec<Lambda>> {
+        self.inner.list_lambdas(lambda_type).await
+    }
+
+    async fn add_lambda(&self, lambda: &Lambda) -> StoreResult<()> {
+        let result = self.inner.add_lambda(lambda).await;
+        self.forget_lambda(lambda.id);
+        result
+    }
+
+    async fn update_lambda(&self, lambda: &Lambda) -> StoreResult<bool> {
+        let result = self.inner.update_lambda(lambda).await;
+        self.forget_lambda(lambda.id);
+        result
+    }
+
+    async fn delete_lambda(&self, id: LambdaId) -> StoreResult<bool> {
+        let result = self.inner.delete_lambda(id).await;
+        self.forget_lambda(id);
+        result
+    }
+}
+
+#[async_trait]
+impl ApiKeyRepository for CachedStore {
+    async fn find_api_key_by_digest(&self, digest: &ApiKeyDigest) -> StoreResult<Option<ApiKey>> {
+        self.inner.find_api_key_by_digest(digest).await
+    }
+
+    async fn add_api_key(&self, key: &ApiKey) -> StoreResult<()> {
+        self.inner.add_api_key(key).await
+    }
+
+    async fn add_first_api_key(&self, key: &ApiKey) -> StoreResult<bool> {
+        self.inner.add_first_api_key(key).await
+    }
+
+    async fn ensure_api_key(&self, key: &ApiKey) -> StoreResult<bool> {
+        self.inner.ensure_api_key(key).await
+    }
+}
+
+#[async_trait]
+impl Store for CachedStore {
+    fn backend_name(&self) -> &'static str {
+        self.inner.backend_name()
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.inner.ping().await
+    }
+
+    async fn close(&self) {
+        self.inner.close().await;
+    }
+
+    fn changes(&self) -> broadcast::Receiver<Change> {
+        self.inner.changes()
+    }
+
+    fn is_change_feed_live(&self) -> bool {
+        self.inner.is_change_feed_live()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use lamba_model::Instant;
+
+    use super::*;
+
+    /// A backend of one lambda that counts its reads and whose feed the
+    /// test drives.
+    struct Fake {
+        lambda: Mutex<Option<Lambda>>,
+        reads: AtomicUsize,
+        changes: broadcast::Sender<Change>,
+        live: AtomicBool,
+    }
+
+    #[async_trait]
+    impl LambdaRepository for Fake {
+        async fn lookup_lambda(&self, _id: LambdaId) -> StoreResult<Option<Lambda>> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            Ok(self.lambda.lock().unwrap().clone())
+        }
+        async fn list_lambdas(&self, _t: Option<LambdaType>) -> StoreResult<Vec<Lambda>> {
+            Ok(Vec::new())
+        }
+        async fn add_lambda(&self, lambda: &Lambda) -> StoreResult<()> {
+            *self.lambda.lock().unwrap() = Some(lambda.clone());
+            Ok(())
+        }
+        async fn update_lambda(&self, lambda: &Lambda) -> StoreResult<bool> {
+            *self.lambda.lock().unwrap() = Some(lambda.clone());
+            Ok(true)
+        }
+        async fn delete_lambda(&self, _id: LambdaId) -> StoreResult<bool> {
+            Ok(self.lambda.lock().unwrap().take().is_some())
+        }
+    }
+
+    #[async_trait]
+    impl ApiKeyRepository for Fake {
+        async fn find_api_key_by_digest(&self, _d: &ApiKeyDigest) -> StoreResult<Option<ApiKey>> {
+            Ok(None)
+        }
+        async fn add_api_key(&self, _k: &ApiKey) -> StoreResult<()> {
+            Ok(())
+        }
+        async fn add_first_api_key(&self, _k: &ApiKey) -> StoreResult<bool> {
+            Ok(false)
+        }
+        async fn ensure_api_key(&self, _k: &ApiKey) -> StoreResult<bool> {
+            Ok(false)
+        }
+    }
+
+    #[async_trait]
+    impl Store for Fake {
+        fn backend_name(&self) -> &'static str {
+            "fake"
+        }
+        async fn ping(&self) -> StoreResult<()> {
+            Ok(())
+        }
+        async fn close(&self) {}
+        fn changes(&self) -> broadcast::Receiver<Change> {
+            self.changes.subscribe()
+        }
+        fn is_change_feed_live(&self) -> bool {
+            self.live.load(Ordering::SeqCst)
+        }
+    }
+
+    fn fixture() -> (Arc<Fake>, Arc<CachedStore>, Lambda) {
+        let lambda = Lambda {
+            id: LambdaId::from_uuid(uuid::Uuid::new_v4()),
+            name: "n".into(),
+            lambda_type: LambdaType::JwtPopulate,
+            body: "function populate(){}".into(),
+            debug: false,
+            enabled: true,
+            insert_instant: Instant::from_millis(1),
+            last_update_instant: Instant::from_millis(1),
+        };
+        let fake = Arc::new(Fake {
+            lambda: Mutex::new(Some(lambda.clone())),
+            reads: AtomicUsize::new(0),
+            changes: broadcast::channel(16).0,
+            live: AtomicBool::new(true),
+        });
+        let cache = CachedStore::new(fake.clone());
+        (fake, cache, lambda)
+    }
+
+    async fn settle() {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
+    #[tokio::test]
+    async fn hits_do_not_reach_the_backend() {
+        let (fake, cache, lambda) = fixture();
+        for _ in 0..5 {
+            assert_eq!(
+                cache.lookup_lambda(lambda.id).await.unwrap(),
+                Some(lambda.clone())
+            );
+        }
+        assert_eq!(fake.reads.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn own_writes_and_feed_changes_invalidate() {
+        let (fake, cache, mut lambda) = fixture();
+        cache.lookup_lambda(lambda.id).await.unwrap();
+        lambda.name = "mine".into();
+        cache.update_lambda(&lambda).await.unwrap();
+        assert_eq!(
+            cache.lookup_lambda(lambda.id).await.unwrap().unwrap().name,
+            "mine"
+        );
+
+        // Another node writes straight to the database and announces it.
+        lambda.name = "theirs".into();
+        fake.update_lambda(&lambda).await.unwrap();
+        fake.changes.send(Change::Lambda(lambda.id)).unwrap();
+        settle().await;
+        assert_eq!(
+            cache.lookup_lambda(lambda.id).await.unwrap().unwrap().name,
+            "theirs"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_lost_feed_turns_the_cache_off_until_it_is_back() {
+        let (fake, cache, mut lambda) = fixture();
+        cache.lookup_lambda(lambda.id).await.unwrap();
+        fake.changes.send(Change::Lost).unwrap();
+        settle().await;
+        // A write whose announcement was lost is still seen.
+        lambda.name = "unannounced".into();
+        fake.update_lambda(&lambda).await.unwrap();
+        assert_eq!(
+            cache.lookup_lambda(lambda.id).await.unwrap().unwrap().name,
+            "unannounced"
+        );
+        let reads = fake.reads.load(Ordering::SeqCst);
+        cache.lookup_lambda(lambda.id).await.unwrap();
+        assert_eq!(
+            fake.reads.load(Ordering::SeqCst),
+            reads + 1,
+            "no caching while the feed is down"
+        );
+
+        fake.changes.send(Change::Live).unwrap();
+        settle().await;
+        cache.lookup_lambda(lambda.id).await.unwrap();
+        cache.lookup_lambda(lambda.id).await.unwrap();
+        assert_eq!(
+            fake.reads.load(Ordering::SeqCst),
+            reads + 2,
+            "caching again"
+        );
+    }
+}
