@@ -171,14 +171,22 @@ impl LambdaService {
         }
     }
 
-    /// Deletes a lambda.
+    /// Deletes a lambda, unless an application names it (`[inUse]lambdaId`;
+    /// the database's foreign keys decide, so a concurrent change cannot slip
+    /// between a check and the delete).
     pub async fn delete(&self, id: LambdaId) -> Result<(), LambdaError> {
-        // Applications and identity providers do not exist yet; when they do,
-        // a lambda they name is refused here with `[inUse]lambdaId`.
-        if self.store.delete_lambda(id).await? {
-            Ok(())
-        } else {
-            Err(LambdaError::NotFound)
+        match self.store.delete_lambda(id).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(LambdaError::NotFound),
+            Err(StoreError::Reference) => Err(ValidationErrors::with_field(
+                "lambdaId",
+                ErrorKind::InUse,
+                format!(
+                    "Lambda {id} is used by an application; remove it from the application first."
+                ),
+            )
+            .into()),
+            Err(other) => Err(other.into()),
         }
     }
 

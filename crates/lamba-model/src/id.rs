@@ -47,3 +47,11 @@ typed_id!(
     /// The id of an operator API key (not the key itself).
     ApiKeyId
 );
+typed_id!(
+    /// The id of an application, which is also its OAuth `client_id`.
+    ApplicationId
+);
+typed_id!(
+    /// The id of a user.
+    UserId
+);

@@ -4,11 +4,19 @@
 //! This crate does no I/O and knows neither HTTP nor SQL.
 
 mod api_key;
+mod application;
 mod clock;
 mod id;
 mod lambda;
+mod user;
 
 pub use api_key::{ApiKey, ApiKeyDigest};
+pub use application::{
+    Application, ApplicationRole, ClientAuthenticationPolicy, Environment, FailurePolicy,
+    GrantType, JwtConfiguration, LambdaConfiguration, OAuthConfiguration, PkcePolicy,
+    RefreshExpirationPolicy, RefreshUsagePolicy, SigningAlgorithm, UnknownValue,
+};
 pub use clock::{Clock, Instant, MockClock};
-pub use id::{ApiKeyId, LambdaId};
+pub use id::{ApiKeyId, ApplicationId, LambdaId, UserId};
 pub use lambda::{Lambda, LambdaType, UnknownLambdaType};
+pub use user::{Registration, User};

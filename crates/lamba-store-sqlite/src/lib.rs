@@ -8,8 +8,14 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use lamba_model::{ApiKey, ApiKeyDigest, ApiKeyId, Instant, Lambda, LambdaId, LambdaType};
-use lamba_store::{ApiKeyRepository, Change, LambdaRepository, Store, StoreError, StoreResult};
+use lamba_model::{
+    ApiKey, ApiKeyDigest, ApiKeyId, Application, ApplicationId, Instant, JwtConfiguration, Lambda,
+    LambdaConfiguration, LambdaId, LambdaType, OAuthConfiguration, Registration, User, UserId,
+};
+use lamba_store::{
+    ApiKeyRepository, ApplicationRepository, Change, LambdaRepository, Store, StoreError,
+    StoreResult, UserRepository, codec,
+};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 use tokio::sync::broadcast;
@@ -82,8 +88,13 @@ fn backend(error: impl std::error::Error + Send + Sync + 'static) -> StoreError 
 fn write_error(error: sqlx::Error, what: &'static str) -> StoreError {
     match &error {
         sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what),
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::Reference,
         _ => backend(error),
     }
+}
+
+fn parse_uuid<T: FromStr>(raw: &str, what: &str) -> StoreResult<T> {
+    T::from_str(raw).map_err(|_| corrupt(format!("{what} {raw:?} is not a UUID")))
 }
 
 fn corrupt(what: impl std::fmt::Display) -> StoreError {
@@ -202,7 +213,7 @@ impl LambdaRepository for SqliteStore {
             .bind(id.to_string())
             .execute(&self.pool)
             .await
-            .map_err(backend)?;
+            .map_err(|e| write_error(e, "id"))?;
         let _ = self.changes.send(Change::Lambda(id));
         Ok(done.rows_affected() == 1)
     }
@@ -271,6 +282,322 @@ impl ApiKeyRepository for SqliteStore {
         .map_err(|e| write_error(e, "key"))?;
         Ok(done.rows_affected() == 1)
     }
+}
+
+const APPLICATION_COLUMNS: &str = "id, name, config, client_secret_digest, \
+     access_token_populate_id, id_token_populate_id, insert_instant, last_update_instant";
+
+fn application_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<Application> {
+    let id: String = row.try_get("id").map_err(backend)?;
+    let lambda_id = |column: &str| -> StoreResult<Option<LambdaId>> {
+        let raw: Option<String> = row.try_get(column).map_err(backend)?;
+        raw.as_deref()
+            .map(|r| parse_uuid(r, "lambda id"))
+            .transpose()
+    };
+    let mut application = Application {
+        id: parse_uuid(&id, "application id")?,
+        name: row.try_get("name").map_err(backend)?,
+        project_id: None,
+        environment: None,
+        roles: Vec::new(),
+        oauth: OAuthConfiguration {
+            client_secret_digest: row.try_get("client_secret_digest").map_err(backend)?,
+            client_authentication_policy: lamba_model::ClientAuthenticationPolicy::Required,
+            proof_key_for_code_exchange_policy: lamba_model::PkcePolicy::Required,
+            authorized_redirect_urls: Vec::new(),
+            logout_url: None,
+            enabled_grants: Vec::new(),
+        },
+        jwt: JwtConfiguration::default(),
+        lambda: LambdaConfiguration {
+            access_token_populate_id: lambda_id("access_token_populate_id")?,
+            id_token_populate_id: lambda_id("id_token_populate_id")?,
+            failure_policy: lamba_model::FailurePolicy::Closed,
+        },
+        insert_instant: Instant::from_millis(row.try_get("insert_instant").map_err(backend)?),
+        last_update_instant: Instant::from_millis(
+            row.try_get("last_update_instant").map_err(backend)?,
+        ),
+    };
+    let config: String = row.try_get("config").map_err(backend)?;
+    codec::apply_application_config(&mut application, &config)?;
+    Ok(application)
+}
+
+#[async_trait]
+impl ApplicationRepository for SqliteStore {
+    async fn lookup_application(&self, id: ApplicationId) -> StoreResult<Option<Application>> {
+        let row = sqlx::query(&format!(
+            "SELECT {APPLICATION_COLUMNS} FROM applications WHERE id = ?"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(application_from_row).transpose()
+    }
+
+    async fn list_applications(&self) -> StoreResult<Vec<Application>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {APPLICATION_COLUMNS} FROM applications ORDER BY name, id"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(application_from_row).collect()
+    }
+
+    async fn add_application(&self, application: &Application) -> StoreResult<()> {
+        sqlx::query(&format!(
+            "INSERT INTO applications ({APPLICATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(application.id.to_string())
+        .bind(&application.name)
+        .bind(codec::application_config(application)?)
+        .bind(application.oauth.client_secret_digest.as_deref())
+        .bind(
+            application
+                .lambda
+                .access_token_populate_id
+                .map(|l| l.to_string()),
+        )
+        .bind(
+            application
+                .lambda
+                .id_token_populate_id
+                .map(|l| l.to_string()),
+        )
+        .bind(application.insert_instant.as_millis())
+        .bind(application.last_update_instant.as_millis())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| write_error(e, "id"))?;
+        Ok(())
+    }
+
+    async fn update_application(&self, application: &Application) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE applications SET name = ?, config = ?, client_secret_digest = ?, \
+             access_token_populate_id = ?, id_token_populate_id = ?, last_update_instant = ? \
+             WHERE id = ?",
+        )
+        .bind(&application.name)
+        .bind(codec::application_config(application)?)
+        .bind(application.oauth.client_secret_digest.as_deref())
+        .bind(
+            application
+                .lambda
+                .access_token_populate_id
+                .map(|l| l.to_string()),
+        )
+        .bind(
+            application
+                .lambda
+                .id_token_populate_id
+                .map(|l| l.to_string()),
+        )
+        .bind(application.last_update_instant.as_millis())
+        .bind(application.id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| write_error(e, "id"))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_application(&self, id: ApplicationId) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM applications WHERE id = ?")
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+const USER_COLUMNS: &str = "id, email, email_normalized, password_hash, first_name, last_name, \
+     data, insert_instant, last_update_instant";
+
+fn user_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<User> {
+    let id: String = row.try_get("id").map_err(backend)?;
+    let data: String = row.try_get("data").map_err(backend)?;
+    Ok(User {
+        id: parse_uuid(&id, "user id")?,
+        email: row.try_get("email").map_err(backend)?,
+        password_hash: row.try_get("password_hash").map_err(backend)?,
+        first_name: row.try_get("first_name").map_err(backend)?,
+        last_name: row.try_get("last_name").map_err(backend)?,
+        data: codec::parse_user_data(&data)?,
+        insert_instant: Instant::from_millis(row.try_get("insert_instant").map_err(backend)?),
+        last_update_instant: Instant::from_millis(
+            row.try_get("last_update_instant").map_err(backend)?,
+        ),
+    })
+}
+
+const REGISTRATION_COLUMNS: &str =
+    "user_id, application_id, roles, insert_instant, last_update_instant";
+
+fn registration_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<Registration> {
+    let user_id: String = row.try_get("user_id").map_err(backend)?;
+    let application_id: String = row.try_get("application_id").map_err(backend)?;
+    let roles: String = row.try_get("roles").map_err(backend)?;
+    Ok(Registration {
+        user_id: parse_uuid(&user_id, "user id")?,
+        application_id: parse_uuid(&application_id, "application id")?,
+        roles: codec::parse_roles(&roles)?,
+        insert_instant: Instant::from_millis(row.try_get("insert_instant").map_err(backend)?),
+        last_update_instant: Instant::from_millis(
+            row.try_get("last_update_instant").map_err(backend)?,
+        ),
+    })
+}
+
+#[async_trait]
+impl UserRepository for SqliteStore {
+    async fn lookup_user(&self, id: UserId) -> StoreResult<Option<User>> {
+        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?"))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE email_normalized = ?"
+        ))
+        .bind(User::normalize_email(email))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn add_user(&self, user: &User) -> StoreResult<()> {
+        sqlx::query(&format!(
+            "INSERT INTO users ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(user.id.to_string())
+        .bind(&user.email)
+        .bind(User::normalize_email(&user.email))
+        .bind(&user.password_hash)
+        .bind(&user.first_name)
+        .bind(&user.last_name)
+        .bind(codec::user_data(&user.data)?)
+        .bind(user.insert_instant.as_millis())
+        .bind(user.last_update_instant.as_millis())
+        .execute(&self.pool)
+        .await
+        .map_err(user_write_error)?;
+        Ok(())
+    }
+
+    async fn update_user(&self, user: &User) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE users SET email = ?, email_normalized = ?, password_hash = ?, first_name = ?, \
+             last_name = ?, data = ?, last_update_instant = ? WHERE id = ?",
+        )
+        .bind(&user.email)
+        .bind(User::normalize_email(&user.email))
+        .bind(&user.password_hash)
+        .bind(&user.first_name)
+        .bind(&user.last_name)
+        .bind(codec::user_data(&user.data)?)
+        .bind(user.last_update_instant.as_millis())
+        .bind(user.id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(user_write_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_user(&self, id: UserId) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM users WHERE id = ?")
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn lookup_registration(
+        &self,
+        user_id: UserId,
+        application_id: ApplicationId,
+    ) -> StoreResult<Option<Registration>> {
+        let row = sqlx::query(&format!(
+            "SELECT {REGISTRATION_COLUMNS} FROM registrations WHERE user_id = ? AND application_id = ?"
+        ))
+        .bind(user_id.to_string())
+        .bind(application_id.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(registration_from_row).transpose()
+    }
+
+    async fn list_registrations(&self, user_id: UserId) -> StoreResult<Vec<Registration>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {REGISTRATION_COLUMNS} FROM registrations WHERE user_id = ? ORDER BY application_id"
+        ))
+        .bind(user_id.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(registration_from_row).collect()
+    }
+
+    async fn add_registration(&self, registration: &Registration) -> StoreResult<()> {
+        sqlx::query(&format!(
+            "INSERT INTO registrations ({REGISTRATION_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
+        ))
+        .bind(registration.user_id.to_string())
+        .bind(registration.application_id.to_string())
+        .bind(codec::roles(&registration.roles)?)
+        .bind(registration.insert_instant.as_millis())
+        .bind(registration.last_update_instant.as_millis())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| write_error(e, "registration"))?;
+        Ok(())
+    }
+
+    async fn update_registration(&self, registration: &Registration) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE registrations SET roles = ?, last_update_instant = ? \
+             WHERE user_id = ? AND application_id = ?",
+        )
+        .bind(codec::roles(&registration.roles)?)
+        .bind(registration.last_update_instant.as_millis())
+        .bind(registration.user_id.to_string())
+        .bind(registration.application_id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_registration(
+        &self,
+        user_id: UserId,
+        application_id: ApplicationId,
+    ) -> StoreResult<bool> {
+        let done =
+            sqlx::query("DELETE FROM registrations WHERE user_id = ? AND application_id = ?")
+                .bind(user_id.to_string())
+                .bind(application_id.to_string())
+                .execute(&self.pool)
+                .await
+                .map_err(backend)?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+/// A unique violation on users is the email (the id is random).
+fn user_write_error(error: sqlx::Error) -> StoreError {
+    write_error(error, "email")
 }
 
 #[async_trait]

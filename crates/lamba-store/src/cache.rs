@@ -13,11 +13,17 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use async_trait::async_trait;
-use lamba_model::{ApiKey, ApiKeyDigest, Lambda, LambdaId, LambdaType};
+use lamba_model::{
+    ApiKey, ApiKeyDigest, Application, ApplicationId, Lambda, LambdaId, LambdaType, Registration,
+    User, UserId,
+};
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::{ApiKeyRepository, Change, DynStore, LambdaRepository, Store, StoreResult};
+use crate::{
+    ApiKeyRepository, ApplicationRepository, Change, DynStore, LambdaRepository, Store,
+    StoreResult, UserRepository,
+};
 
 /// Entries beyond this empty the cache; lambdas are few, so this is a
 /// guard against a pathological workload, not an eviction policy.
@@ -153,6 +159,84 @@ impl ApiKeyRepository for CachedStore {
 }
 
 #[async_trait]
+impl ApplicationRepository for CachedStore {
+    async fn lookup_application(&self, id: ApplicationId) -> StoreResult<Option<Application>> {
+        self.inner.lookup_application(id).await
+    }
+
+    async fn list_applications(&self) -> StoreResult<Vec<Application>> {
+        self.inner.list_applications().await
+    }
+
+    async fn add_application(&self, application: &Application) -> StoreResult<()> {
+        self.inner.add_application(application).await
+    }
+
+    async fn update_application(&self, application: &Application) -> StoreResult<bool> {
+        self.inner.update_application(application).await
+    }
+
+    async fn delete_application(&self, id: ApplicationId) -> StoreResult<bool> {
+        self.inner.delete_application(id).await
+    }
+}
+
+#[async_trait]
+impl UserRepository for CachedStore {
+    async fn lookup_user(&self, id: UserId) -> StoreResult<Option<User>> {
+        self.inner.lookup_user(id).await
+    }
+
+    async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        self.inner.find_user_by_email(email).await
+    }
+
+    async fn add_user(&self, user: &User) -> StoreResult<()> {
+        self.inner.add_user(user).await
+    }
+
+    async fn update_user(&self, user: &User) -> StoreResult<bool> {
+        self.inner.update_user(user).await
+    }
+
+    async fn delete_user(&self, id: UserId) -> StoreResult<bool> {
+        self.inner.delete_user(id).await
+    }
+
+    async fn lookup_registration(
+        &self,
+        user_id: UserId,
+        application_id: ApplicationId,
+    ) -> StoreResult<Option<Registration>> {
+        self.inner
+            .lookup_registration(user_id, application_id)
+            .await
+    }
+
+    async fn list_registrations(&self, user_id: UserId) -> StoreResult<Vec<Registration>> {
+        self.inner.list_registrations(user_id).await
+    }
+
+    async fn add_registration(&self, registration: &Registration) -> StoreResult<()> {
+        self.inner.add_registration(registration).await
+    }
+
+    async fn update_registration(&self, registration: &Registration) -> StoreResult<bool> {
+        self.inner.update_registration(registration).await
+    }
+
+    async fn delete_registration(
+        &self,
+        user_id: UserId,
+        application_id: ApplicationId,
+    ) -> StoreResult<bool> {
+        self.inner
+            .delete_registration(user_id, application_id)
+            .await
+    }
+}
+
+#[async_trait]
 impl Store for CachedStore {
     fn backend_name(&self) -> &'static str {
         self.inner.backend_name()
@@ -226,6 +310,63 @@ mod tests {
             Ok(false)
         }
         async fn ensure_api_key(&self, _k: &ApiKey) -> StoreResult<bool> {
+            Ok(false)
+        }
+    }
+
+    #[async_trait]
+    impl ApplicationRepository for Fake {
+        async fn lookup_application(&self, _id: ApplicationId) -> StoreResult<Option<Application>> {
+            Ok(None)
+        }
+        async fn list_applications(&self) -> StoreResult<Vec<Application>> {
+            Ok(Vec::new())
+        }
+        async fn add_application(&self, _a: &Application) -> StoreResult<()> {
+            Ok(())
+        }
+        async fn update_application(&self, _a: &Application) -> StoreResult<bool> {
+            Ok(false)
+        }
+        async fn delete_application(&self, _id: ApplicationId) -> StoreResult<bool> {
+            Ok(false)
+        }
+    }
+
+    #[async_trait]
+    impl UserRepository for Fake {
+        async fn lookup_user(&self, _id: UserId) -> StoreResult<Option<User>> {
+            Ok(None)
+        }
+        async fn find_user_by_email(&self, _e: &str) -> StoreResult<Option<User>> {
+            Ok(None)
+        }
+        async fn add_user(&self, _u: &User) -> StoreResult<()> {
+            Ok(())
+        }
+        async fn update_user(&self, _u: &User) -> StoreResult<bool> {
+            Ok(false)
+        }
+        async fn delete_user(&self, _id: UserId) -> StoreResult<bool> {
+            Ok(false)
+        }
+        async fn lookup_registration(
+            &self,
+            _u: UserId,
+            _a: ApplicationId,
+        ) -> StoreResult<Option<Registration>> {
+            Ok(None)
+        }
+        async fn list_registrations(&self, _u: UserId) -> StoreResult<Vec<Registration>> {
+            Ok(Vec::new())
+        }
+        async fn add_registration(&self, _r: &Registration) -> StoreResult<()> {
+            Ok(())
+        }
+        async fn update_registration(&self, _r: &Registration) -> StoreResult<bool> {
+            Ok(false)
+        }
+        async fn delete_registration(&self, _u: UserId, _a: ApplicationId) -> StoreResult<bool> {
             Ok(false)
         }
     }

@@ -8,7 +8,12 @@
     reason = "a test suite: a failed unwrap is a failed test"
 )]
 
-use lamba_model::{ApiKey, ApiKeyDigest, ApiKeyId, Instant, Lambda, LambdaId, LambdaType};
+use lamba_model::{
+    ApiKey, ApiKeyDigest, ApiKeyId, Application, ApplicationId, ApplicationRole,
+    ClientAuthenticationPolicy, Environment, FailurePolicy, GrantType, Instant, JwtConfiguration,
+    Lambda, LambdaConfiguration, LambdaId, LambdaType, OAuthConfiguration, PkcePolicy,
+    RefreshExpirationPolicy, RefreshUsagePolicy, Registration, SigningAlgorithm, User, UserId,
+};
 use uuid::Uuid;
 
 use crate::{Change, DynStore, StoreError};
@@ -29,6 +34,11 @@ macro_rules! conformance_tests {
             api_key_ensure_is_idempotent,
             ping_answers,
             changes_report_lambda_writes,
+            application_round_trips,
+            application_naming_a_missing_lambda_is_refused,
+            lambda_in_use_cannot_be_deleted,
+            user_round_trips_and_emails_are_case_insensitive,
+            registrations_round_trip_and_follow_their_user,
         );
     };
     (@cases $make_store:expr; $($case:ident),* $(,)?) => {
@@ -235,4 +245,273 @@ pub async fn changes_report_lambda_writes(store: DynStore) {
     expect_lambda_change(&mut changes, l.id).await;
     store.delete_lambda(l.id).await.unwrap();
     expect_lambda_change(&mut changes, l.id).await;
+}
+
+fn application(name: &str) -> Application {
+    Application {
+        id: ApplicationId::from_uuid(Uuid::new_v4()),
+        name: name.to_owned(),
+        project_id: Some(Uuid::new_v4()),
+        environment: Some(Environment::Prod),
+        roles: vec![
+            ApplicationRole {
+                name: "admin".into(),
+                is_default: false,
+            },
+            ApplicationRole {
+                name: "user".into(),
+                is_default: true,
+            },
+        ],
+        oauth: OAuthConfiguration {
+            client_secret_digest: Some(vec![9; 32]),
+            client_authentication_policy: ClientAuthenticationPolicy::NotRequiredWhenUsingPkce,
+            proof_key_for_code_exchange_policy:
+                PkcePolicy::NotRequiredWhenUsingClientAuthentication,
+            authorized_redirect_urls: vec![
+                "https://app.example.com/cb".into(),
+                "com.example.app:/cb".into(),
+            ],
+            logout_url: Some("https://app.example.com/bye".into()),
+            enabled_grants: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+        },
+        jwt: JwtConfiguration {
+            access_token_time_to_live_in_seconds: 600,
+            id_token_time_to_live_in_seconds: 300,
+            refresh_token_time_to_live_in_minutes: 60,
+            refresh_token_usage_policy: RefreshUsagePolicy::Reusable,
+            refresh_token_expiration_policy: RefreshExpirationPolicy::SlidingWindow,
+            access_token_signing_algorithm: SigningAlgorithm::EdDsa,
+        },
+        lambda: LambdaConfiguration {
+            access_token_populate_id: None,
+            id_token_populate_id: None,
+            failure_policy: FailurePolicy::Open,
+        },
+        insert_instant: Instant::from_millis(1_700_000_000_000),
+        last_update_instant: Instant::from_millis(1_700_000_000_000),
+    }
+}
+
+fn user(email: &str) -> User {
+    let mut data = serde_json::Map::new();
+    data.insert(
+        "plan".into(),
+        serde_json::json!({"tier": "pro", "seats": 5, "tags": ["a", "ü"]}),
+    );
+    User {
+        id: UserId::from_uuid(Uuid::new_v4()),
+        email: email.to_owned(),
+        password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
+        first_name: Some("Zoë".into()),
+        last_name: None,
+        data,
+        insert_instant: Instant::from_millis(1_700_000_000_000),
+        last_update_instant: Instant::from_millis(1_700_000_000_000),
+    }
+}
+
+pub async fn application_round_trips(store: DynStore) {
+    let mut a = application("b app");
+    let public = Application {
+        id: ApplicationId::from_uuid(Uuid::new_v4()),
+        name: "a app".into(),
+        project_id: None,
+        environment: None,
+        oauth: OAuthConfiguration {
+            client_secret_digest: None,
+            ..a.oauth.clone()
+        },
+        ..a.clone()
+    };
+    store.add_application(&a).await.unwrap();
+    store.add_application(&public).await.unwrap();
+    assert_eq!(
+        store.lookup_application(a.id).await.unwrap(),
+        Some(a.clone())
+    );
+    assert_eq!(
+        store.lookup_application(public.id).await.unwrap(),
+        Some(public.clone())
+    );
+    assert_eq!(
+        store.list_applications().await.unwrap(),
+        vec![public.clone(), a.clone()]
+    );
+    assert!(matches!(
+        store.add_application(&a).await,
+        Err(StoreError::Conflict(_))
+    ));
+
+    a.name = "renamed".into();
+    a.oauth.enabled_grants = vec![GrantType::ClientCredentials];
+    a.oauth.client_secret_digest = Some(vec![7; 32]);
+    a.last_update_instant = Instant::from_millis(1_800_000_000_000);
+    assert!(store.update_application(&a).await.unwrap());
+    assert_eq!(
+        store.lookup_application(a.id).await.unwrap(),
+        Some(a.clone())
+    );
+
+    assert!(store.delete_application(a.id).await.unwrap());
+    assert!(!store.delete_application(a.id).await.unwrap());
+    assert_eq!(store.lookup_application(a.id).await.unwrap(), None);
+    a.id = ApplicationId::from_uuid(Uuid::new_v4());
+    assert!(!store.update_application(&a).await.unwrap());
+}
+
+pub async fn application_naming_a_missing_lambda_is_refused(store: DynStore) {
+    let mut a = application("app");
+    a.lambda.access_token_populate_id = Some(LambdaId::from_uuid(Uuid::new_v4()));
+    assert!(matches!(
+        store.add_application(&a).await,
+        Err(StoreError::Reference)
+    ));
+    assert_eq!(store.lookup_application(a.id).await.unwrap(), None);
+}
+
+pub async fn lambda_in_use_cannot_be_deleted(store: DynStore) {
+    let l = lambda("populate", LambdaType::JwtPopulate);
+    store.add_lambda(&l).await.unwrap();
+    let mut a = application("app");
+    a.lambda.id_token_populate_id = Some(l.id);
+    store.add_application(&a).await.unwrap();
+    assert!(matches!(
+        store.delete_lambda(l.id).await,
+        Err(StoreError::Reference)
+    ));
+    assert!(
+        store.lookup_lambda(l.id).await.unwrap().is_some(),
+        "still there"
+    );
+    a.lambda.id_token_populate_id = None;
+    store.update_application(&a).await.unwrap();
+    assert!(store.delete_lambda(l.id).await.unwrap());
+}
+
+pub async fn user_round_trips_and_emails_are_case_insensitive(store: DynStore) {
+    let mut u = user("Zoe.Example@Example.COM");
+    store.add_user(&u).await.unwrap();
+    assert_eq!(store.lookup_user(u.id).await.unwrap(), Some(u.clone()));
+    assert_eq!(
+        store
+            .find_user_by_email("zoe.example@example.com")
+            .await
+            .unwrap(),
+        Some(u.clone())
+    );
+    assert_eq!(
+        store
+            .find_user_by_email("  ZOE.EXAMPLE@EXAMPLE.COM ")
+            .await
+            .unwrap(),
+        Some(u.clone())
+    );
+    assert_eq!(
+        store
+            .find_user_by_email("nobody@example.com")
+            .await
+            .unwrap(),
+        None
+    );
+    let twin = user("zoe.example@example.com");
+    assert!(matches!(
+        store.add_user(&twin).await,
+        Err(StoreError::Conflict("email"))
+    ));
+
+    u.email = "new@example.com".into();
+    u.password_hash = None;
+    u.last_name = Some("Ng".into());
+    u.data = serde_json::Map::new();
+    assert!(store.update_user(&u).await.unwrap());
+    assert_eq!(store.lookup_user(u.id).await.unwrap(), Some(u.clone()));
+    assert_eq!(
+        store
+            .find_user_by_email("zoe.example@example.com")
+            .await
+            .unwrap(),
+        None
+    );
+    store.add_user(&twin).await.unwrap();
+    let mut clash = u.clone();
+    clash.email = "ZOE.example@example.com".into();
+    assert!(matches!(
+        store.update_user(&clash).await,
+        Err(StoreError::Conflict("email"))
+    ));
+
+    assert!(store.delete_user(u.id).await.unwrap());
+    assert!(!store.delete_user(u.id).await.unwrap());
+}
+
+pub async fn registrations_round_trip_and_follow_their_user(store: DynStore) {
+    let u = user("r@example.com");
+    store.add_user(&u).await.unwrap();
+    let a = application("a");
+    let b = application("b");
+    store.add_application(&a).await.unwrap();
+    store.add_application(&b).await.unwrap();
+    let mut ra = Registration {
+        user_id: u.id,
+        application_id: a.id,
+        roles: vec!["admin".into(), "user".into()],
+        insert_instant: Instant::from_millis(1),
+        last_update_instant: Instant::from_millis(1),
+    };
+    let rb = Registration {
+        application_id: b.id,
+        roles: vec![],
+        ..ra.clone()
+    };
+    store.add_registration(&ra).await.unwrap();
+    store.add_registration(&rb).await.unwrap();
+    assert!(matches!(
+        store.add_registration(&ra).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store.lookup_registration(u.id, a.id).await.unwrap(),
+        Some(ra.clone())
+    );
+    let mut expected = vec![ra.clone(), rb.clone()];
+    expected.sort_by_key(|r| r.application_id.to_string());
+    assert_eq!(store.list_registrations(u.id).await.unwrap(), expected);
+
+    ra.roles = vec!["user".into()];
+    ra.last_update_instant = Instant::from_millis(2);
+    assert!(store.update_registration(&ra).await.unwrap());
+    assert_eq!(
+        store.lookup_registration(u.id, a.id).await.unwrap(),
+        Some(ra.clone())
+    );
+
+    let orphan = Registration {
+        user_id: UserId::from_uuid(Uuid::new_v4()),
+        ..ra.clone()
+    };
+    assert!(matches!(
+        store.add_registration(&orphan).await,
+        Err(StoreError::Reference)
+    ));
+    let nowhere = Registration {
+        application_id: ApplicationId::from_uuid(Uuid::new_v4()),
+        ..ra.clone()
+    };
+    assert!(matches!(
+        store.add_registration(&nowhere).await,
+        Err(StoreError::Reference)
+    ));
+
+    assert!(store.delete_registration(u.id, b.id).await.unwrap());
+    assert!(!store.delete_registration(u.id, b.id).await.unwrap());
+    // Deleting the application, then the user, takes their registrations along.
+    store.add_registration(&rb).await.unwrap();
+    store.delete_application(b.id).await.unwrap();
+    assert_eq!(
+        store.list_registrations(u.id).await.unwrap(),
+        vec![ra.clone()]
+    );
+    store.delete_user(u.id).await.unwrap();
+    assert_eq!(store.lookup_registration(u.id, a.id).await.unwrap(), None);
 }

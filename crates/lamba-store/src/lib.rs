@@ -9,9 +9,13 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use lamba_model::{ApiKey, ApiKeyDigest, Lambda, LambdaId, LambdaType};
+use lamba_model::{
+    ApiKey, ApiKeyDigest, Application, ApplicationId, Lambda, LambdaId, LambdaType, Registration,
+    User, UserId,
+};
 
 mod cache;
+pub mod codec;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
@@ -34,6 +38,10 @@ pub enum StoreError {
     /// A row with the same unique key already exists.
     #[error("a record with this {0} already exists")]
     Conflict(&'static str),
+    /// The write names a row that does not exist, or removes one that
+    /// others still name (a foreign key refused it).
+    #[error("a referenced record is missing or still referenced")]
+    Reference,
     /// The database holds something this version cannot read.
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
@@ -53,7 +61,8 @@ pub trait LambdaRepository: Send + Sync {
     async fn add_lambda(&self, lambda: &Lambda) -> StoreResult<()>;
     /// Replaces every mutable field; `Ok(false)` when the lambda does not exist.
     async fn update_lambda(&self, lambda: &Lambda) -> StoreResult<bool>;
-    /// `Ok(false)` when the lambda does not exist.
+    /// `Ok(false)` when the lambda does not exist; [`StoreError::Reference`]
+    /// when an application still names it.
     async fn delete_lambda(&self, id: LambdaId) -> StoreResult<bool>;
 }
 
@@ -69,9 +78,53 @@ pub trait ApiKeyRepository: Send + Sync {
     async fn ensure_api_key(&self, key: &ApiKey) -> StoreResult<bool>;
 }
 
+#[async_trait]
+pub trait ApplicationRepository: Send + Sync {
+    async fn lookup_application(&self, id: ApplicationId) -> StoreResult<Option<Application>>;
+    /// All applications, ordered by name then id.
+    async fn list_applications(&self) -> StoreResult<Vec<Application>>;
+    /// [`StoreError::Conflict`] when the id is taken; [`StoreError::Reference`]
+    /// when a named lambda does not exist.
+    async fn add_application(&self, application: &Application) -> StoreResult<()>;
+    async fn update_application(&self, application: &Application) -> StoreResult<bool>;
+    /// Removes the application and its registrations.
+    async fn delete_application(&self, id: ApplicationId) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait UserRepository: Send + Sync {
+    async fn lookup_user(&self, id: UserId) -> StoreResult<Option<User>>;
+    /// Case-insensitive, by [`User::normalize_email`].
+    async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
+    /// [`StoreError::Conflict`] with `"email"` when the email is taken.
+    async fn add_user(&self, user: &User) -> StoreResult<()>;
+    async fn update_user(&self, user: &User) -> StoreResult<bool>;
+    /// Removes the user and their registrations.
+    async fn delete_user(&self, id: UserId) -> StoreResult<bool>;
+
+    async fn lookup_registration(
+        &self,
+        user_id: UserId,
+        application_id: ApplicationId,
+    ) -> StoreResult<Option<Registration>>;
+    /// A user's registrations, ordered by application id.
+    async fn list_registrations(&self, user_id: UserId) -> StoreResult<Vec<Registration>>;
+    /// [`StoreError::Conflict`] when it exists; [`StoreError::Reference`]
+    /// when the user or the application does not.
+    async fn add_registration(&self, registration: &Registration) -> StoreResult<()>;
+    async fn update_registration(&self, registration: &Registration) -> StoreResult<bool>;
+    async fn delete_registration(
+        &self,
+        user_id: UserId,
+        application_id: ApplicationId,
+    ) -> StoreResult<bool>;
+}
+
 /// Everything the server keeps, behind one object.
 #[async_trait]
-pub trait Store: LambdaRepository + ApiKeyRepository + Send + Sync + 'static {
+pub trait Store:
+    LambdaRepository + ApiKeyRepository + ApplicationRepository + UserRepository + Send + Sync + 'static
+{
     /// The backend's name, for logs: `sqlite` or `postgres`.
     fn backend_name(&self) -> &'static str;
     /// Checks that the database answers.

@@ -1,0 +1,41 @@
+-- Applications (OAuth clients). What no query filters on lives in `config`
+-- (JSON); the lambda references are columns so that a lambda in use cannot
+-- be deleted (the foreign keys refuse it, atomically).
+CREATE TABLE applications (
+    id                       UUID PRIMARY KEY,
+    name                     TEXT NOT NULL,
+    config                   TEXT NOT NULL,
+    client_secret_digest     BYTEA,
+    access_token_populate_id UUID REFERENCES lambdas (id),
+    id_token_populate_id     UUID REFERENCES lambdas (id),
+    insert_instant           BIGINT NOT NULL,
+    last_update_instant      BIGINT NOT NULL
+);
+
+CREATE INDEX applications_by_access_lambda ON applications (access_token_populate_id);
+CREATE INDEX applications_by_id_lambda ON applications (id_token_populate_id);
+
+-- Users: one global identity; emails unique regardless of case.
+CREATE TABLE users (
+    id                  UUID PRIMARY KEY,
+    email               TEXT NOT NULL,
+    email_normalized    TEXT NOT NULL UNIQUE,
+    password_hash       TEXT,
+    first_name          TEXT,
+    last_name           TEXT,
+    data                TEXT NOT NULL,
+    insert_instant      BIGINT NOT NULL,
+    last_update_instant BIGINT NOT NULL
+);
+
+-- A user's registration with an application and its roles (JSON array).
+CREATE TABLE registrations (
+    user_id             UUID NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    application_id      UUID NOT NULL REFERENCES applications (id) ON DELETE CASCADE,
+    roles               TEXT NOT NULL,
+    insert_instant      BIGINT NOT NULL,
+    last_update_instant BIGINT NOT NULL,
+    PRIMARY KEY (user_id, application_id)
+);
+
+CREATE INDEX registrations_by_application ON registrations (application_id);
