@@ -5,8 +5,11 @@
 //! `lamba_store::DynStore` and time only through `lamba_model::Clock`.
 
 pub mod api_keys;
+pub mod applications;
 pub mod clock;
 pub mod lambdas;
+pub mod passwords;
+pub mod users;
 pub mod validation;
 
 use std::sync::Arc;
@@ -24,6 +27,8 @@ pub struct Core {
     pub clock: Arc<dyn Clock>,
     pub api_keys: ApiKeyAuthenticator,
     pub lambdas: lambdas::LambdaService,
+    pub applications: applications::ApplicationService,
+    pub users: users::UserService,
 }
 
 /// Settings the use cases need, validated by the binary at start.
@@ -41,6 +46,8 @@ impl Core {
                 clock.clone(),
                 settings.lambda_limits,
             ),
+            applications: applications::ApplicationService::new(store.clone(), clock.clone()),
+            users: users::UserService::new(store.clone(), clock.clone()),
             store,
             clock,
         }

@@ -2,9 +2,11 @@
 //! API-key authentication, FusionAuth's Errors object for 400s, empty
 //! bodies for 401 and 404.
 
+mod application;
 mod error;
 mod extract;
 mod lambda;
+mod user;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -21,5 +23,7 @@ pub const BODY_LIMIT_BYTES: usize = 2 * 1024 * 1024;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(lambda::routes())
+        .merge(application::routes())
+        .merge(user::routes())
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
 }

@@ -9,9 +9,11 @@
     clippy::indexing_slicing
 )]
 
+mod applications;
 mod lambdas;
 mod operator;
 mod server;
+mod users;
 
 use lamba_testkit::{Backend, TestServer, TestServerBuilder};
 use reqwest::{Method, Response, StatusCode};

@@ -1,0 +1,1 @@
+//! The Applications API over HTTP.
