@@ -7,6 +7,7 @@ mod api_key;
 mod application;
 mod clock;
 mod id;
+mod key;
 mod lambda;
 mod user;
 
@@ -18,5 +19,6 @@ pub use application::{
 };
 pub use clock::{Clock, Instant, MockClock};
 pub use id::{ApiKeyId, ApplicationId, LambdaId, UserId};
+pub use key::{ServerSecret, SigningKeyRecord};
 pub use lambda::{Lambda, LambdaType, UnknownLambdaType};
 pub use user::{Registration, User};

@@ -14,15 +14,15 @@ use std::sync::{Arc, Mutex, Weak};
 
 use async_trait::async_trait;
 use lamba_model::{
-    ApiKey, ApiKeyDigest, Application, ApplicationId, Lambda, LambdaId, LambdaType, Registration,
-    User, UserId,
+    ApiKey, ApiKeyDigest, Application, ApplicationId, Instant, Lambda, LambdaId, LambdaType,
+    Registration, ServerSecret, SigningKeyRecord, User, UserId,
 };
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::{
-    ApiKeyRepository, ApplicationRepository, Change, DynStore, LambdaRepository, Store,
-    StoreResult, UserRepository,
+    ApiKeyRepository, ApplicationRepository, Change, DynStore, KeyRepository, LambdaRepository,
+    Store, StoreResult, UserRepository,
 };
 
 /// Entries beyond this empty the cache; lambdas are few, so this is a
@@ -56,6 +56,7 @@ impl CachedStore {
                 let Some(cache) = weak.upgrade() else { return };
                 match change {
                     Ok(Change::Lambda(id)) => cache.forget_lambda(id),
+                    Ok(Change::SigningKeys) => {}
                     Ok(Change::Lost) => {
                         cache.live.store(false, Ordering::SeqCst);
                         cache.forget_all();
@@ -237,6 +238,34 @@ impl UserRepository for CachedStore {
 }
 
 #[async_trait]
+impl KeyRepository for CachedStore {
+    async fn ensure_server_secret(&self, secret: &ServerSecret) -> StoreResult<ServerSecret> {
+        self.inner.ensure_server_secret(secret).await
+    }
+
+    async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
+        self.inner.list_signing_keys().await
+    }
+
+    async fn add_first_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<bool> {
+        self.inner.add_first_signing_key(key).await
+    }
+
+    async fn rotate_signing_key(
+        &self,
+        key: &SigningKeyRecord,
+        now: Instant,
+        expires: Instant,
+    ) -> StoreResult<()> {
+        self.inner.rotate_signing_key(key, now, expires).await
+    }
+
+    async fn delete_expired_signing_keys(&self, now: Instant) -> StoreResult<u64> {
+        self.inner.delete_expired_signing_keys(now).await
+    }
+}
+
+#[async_trait]
 impl Store for CachedStore {
     fn backend_name(&self) -> &'static str {
         self.inner.backend_name()
@@ -368,6 +397,30 @@ mod tests {
         }
         async fn delete_registration(&self, _u: UserId, _a: ApplicationId) -> StoreResult<bool> {
             Ok(false)
+        }
+    }
+
+    #[async_trait]
+    impl KeyRepository for Fake {
+        async fn ensure_server_secret(&self, secret: &ServerSecret) -> StoreResult<ServerSecret> {
+            Ok(secret.clone())
+        }
+        async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
+            Ok(Vec::new())
+        }
+        async fn add_first_signing_key(&self, _k: &SigningKeyRecord) -> StoreResult<bool> {
+            Ok(false)
+        }
+        async fn rotate_signing_key(
+            &self,
+            _k: &SigningKeyRecord,
+            _n: Instant,
+            _e: Instant,
+        ) -> StoreResult<()> {
+            Ok(())
+        }
+        async fn delete_expired_signing_keys(&self, _n: Instant) -> StoreResult<u64> {
+            Ok(0)
         }
     }
 

@@ -5,6 +5,7 @@
 #![expect(
     clippy::unwrap_used,
     clippy::panic,
+    clippy::indexing_slicing,
     reason = "a test suite: a failed unwrap is a failed test"
 )]
 
@@ -12,7 +13,8 @@ use lamba_model::{
     ApiKey, ApiKeyDigest, ApiKeyId, Application, ApplicationId, ApplicationRole,
     ClientAuthenticationPolicy, Environment, FailurePolicy, GrantType, Instant, JwtConfiguration,
     Lambda, LambdaConfiguration, LambdaId, LambdaType, OAuthConfiguration, PkcePolicy,
-    RefreshExpirationPolicy, RefreshUsagePolicy, Registration, SigningAlgorithm, User, UserId,
+    RefreshExpirationPolicy, RefreshUsagePolicy, Registration, ServerSecret, SigningAlgorithm,
+    SigningKeyRecord, User, UserId,
 };
 use uuid::Uuid;
 
@@ -39,6 +41,8 @@ macro_rules! conformance_tests {
             lambda_in_use_cannot_be_deleted,
             user_round_trips_and_emails_are_case_insensitive,
             registrations_round_trip_and_follow_their_user,
+            server_secret_is_created_once,
+            signing_keys_first_rotate_expire,
         );
     };
     (@cases $make_store:expr; $($case:ident),* $(,)?) => {
@@ -514,4 +518,137 @@ pub async fn registrations_round_trip_and_follow_their_user(store: DynStore) {
     );
     store.delete_user(u.id).await.unwrap();
     assert_eq!(store.lookup_registration(u.id, a.id).await.unwrap(), None);
+}
+
+pub async fn server_secret_is_created_once(store: DynStore) {
+    let first = ServerSecret {
+        name: "client-secret-digest-key".into(),
+        value: vec![1; 32],
+        sealed: false,
+        insert_instant: Instant::from_millis(1),
+    };
+    assert_eq!(store.ensure_server_secret(&first).await.unwrap(), first);
+    let second = ServerSecret {
+        value: vec![2; 48],
+        sealed: true,
+        ..first.clone()
+    };
+    assert_eq!(
+        store.ensure_server_secret(&second).await.unwrap(),
+        first,
+        "the first one stays"
+    );
+    let other = ServerSecret {
+        name: "other".into(),
+        ..second.clone()
+    };
+    assert_eq!(store.ensure_server_secret(&other).await.unwrap(), other);
+}
+
+fn signing_key(kid: &str, algorithm: SigningAlgorithm, at: i64) -> SigningKeyRecord {
+    SigningKeyRecord {
+        kid: kid.to_owned(),
+        algorithm,
+        private_key: vec![0x30, 0x82, 1, 2, 3],
+        sealed: false,
+        public_jwk: format!("{{\"kid\":\"{kid}\"}}"),
+        insert_instant: Instant::from_millis(at),
+        retired_instant: None,
+        expires_instant: None,
+    }
+}
+
+pub async fn signing_keys_first_rotate_expire(store: DynStore) {
+    wait_until_live(&store).await;
+    let mut changes = store.changes();
+    // Several nodes at first start: one key per algorithm.
+    let mut tasks = Vec::new();
+    for n in 0..6 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .add_first_signing_key(&signing_key(
+                    &format!("es-{n}"),
+                    SigningAlgorithm::Es256,
+                    10,
+                ))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut added = 0;
+    for task in tasks {
+        added += usize::from(task.await.unwrap());
+    }
+    assert_eq!(added, 1);
+    assert!(
+        store
+            .add_first_signing_key(&signing_key("rs-1", SigningAlgorithm::Rs256, 20))
+            .await
+            .unwrap()
+    );
+    let keys = store.list_signing_keys().await.unwrap();
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[0].kid, "rs-1", "newest first");
+    assert!(keys.iter().all(SigningKeyRecord::is_active));
+    let waited = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while changes.recv().await.unwrap() != Change::SigningKeys {}
+    })
+    .await;
+    assert!(waited.is_ok(), "key changes are reported");
+
+    let es_old = keys
+        .iter()
+        .find(|k| k.algorithm == SigningAlgorithm::Es256)
+        .unwrap()
+        .kid
+        .clone();
+    store
+        .rotate_signing_key(
+            &signing_key("es-new", SigningAlgorithm::Es256, 30),
+            Instant::from_millis(30),
+            Instant::from_millis(1_000),
+        )
+        .await
+        .unwrap();
+    let keys = store.list_signing_keys().await.unwrap();
+    assert_eq!(keys.len(), 3);
+    let new = keys.iter().find(|k| k.kid == "es-new").unwrap();
+    assert!(new.is_active());
+    let old = keys.iter().find(|k| k.kid == es_old).unwrap();
+    assert_eq!(old.retired_instant, Some(Instant::from_millis(30)));
+    assert_eq!(old.expires_instant, Some(Instant::from_millis(1_000)));
+    assert!(old.is_published_at(Instant::from_millis(999)));
+    assert!(!old.is_published_at(Instant::from_millis(1_000)));
+    let rs = keys.iter().find(|k| k.kid == "rs-1").unwrap();
+    assert!(rs.is_active(), "rotation touches one algorithm");
+    assert!(
+        !store
+            .add_first_signing_key(&signing_key("es-x", SigningAlgorithm::Es256, 40))
+            .await
+            .unwrap()
+    );
+
+    assert_eq!(
+        store
+            .delete_expired_signing_keys(Instant::from_millis(999))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .delete_expired_signing_keys(Instant::from_millis(1_000))
+            .await
+            .unwrap(),
+        1
+    );
+    let kids: Vec<String> = store
+        .list_signing_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.kid)
+        .collect();
+    assert_eq!(kids, ["es-new", "rs-1"]);
 }

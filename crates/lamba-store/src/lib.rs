@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use lamba_model::{
-    ApiKey, ApiKeyDigest, Application, ApplicationId, Lambda, LambdaId, LambdaType, Registration,
-    User, UserId,
+    ApiKey, ApiKeyDigest, Application, ApplicationId, Instant, Lambda, LambdaId, LambdaType,
+    Registration, ServerSecret, SigningKeyRecord, User, UserId,
 };
 
 mod cache;
@@ -26,6 +26,8 @@ pub use cache::CachedStore;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Change {
     Lambda(LambdaId),
+    /// Signing keys were added, rotated or removed.
+    SigningKeys,
     /// The feed may have missed changes (its connection dropped): forget
     /// everything cached, and cache nothing until [`Change::Live`].
     Lost,
@@ -120,10 +122,39 @@ pub trait UserRepository: Send + Sync {
     ) -> StoreResult<bool>;
 }
 
+#[async_trait]
+pub trait KeyRepository: Send + Sync {
+    /// Stores `secret` unless one of that name exists, and returns the one
+    /// stored: every node ends up with the same secret.
+    async fn ensure_server_secret(&self, secret: &ServerSecret) -> StoreResult<ServerSecret>;
+    /// Every signing key, newest first.
+    async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>>;
+    /// Adds `key` only when no active key of its algorithm exists, atomically
+    /// across nodes. `Ok(true)` if added.
+    async fn add_first_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<bool>;
+    /// Retires the active keys of `key.algorithm` (no longer signing from
+    /// `now`, published until `expires`) and adds `key`, in one transaction.
+    async fn rotate_signing_key(
+        &self,
+        key: &SigningKeyRecord,
+        now: Instant,
+        expires: Instant,
+    ) -> StoreResult<()>;
+    /// Removes keys whose publication ended before `now`; returns how many.
+    async fn delete_expired_signing_keys(&self, now: Instant) -> StoreResult<u64>;
+}
+
 /// Everything the server keeps, behind one object.
 #[async_trait]
 pub trait Store:
-    LambdaRepository + ApiKeyRepository + ApplicationRepository + UserRepository + Send + Sync + 'static
+    LambdaRepository
+    + ApiKeyRepository
+    + ApplicationRepository
+    + UserRepository
+    + KeyRepository
+    + Send
+    + Sync
+    + 'static
 {
     /// The backend's name, for logs: `sqlite` or `postgres`.
     fn backend_name(&self) -> &'static str;

@@ -1,0 +1,64 @@
+//! Server-held secrets and token signing keys, as stored.
+
+use std::fmt;
+
+use crate::{Instant, SigningAlgorithm};
+
+/// A secret the server generated once and every node shares.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ServerSecret {
+    pub name: String,
+    /// The raw secret, or its sealed form when `sealed`.
+    pub value: Vec<u8>,
+    /// Encrypted with the key derived from `LAMBA_SECRET_KEY`.
+    pub sealed: bool,
+    pub insert_instant: Instant,
+}
+
+impl fmt::Debug for ServerSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerSecret")
+            .field("name", &self.name)
+            .field("sealed", &self.sealed)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A token signing key as stored: the private key (PKCS#8 DER, sealed when
+/// `LAMBA_SECRET_KEY` is set) and the public JWK that JWKS publishes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SigningKeyRecord {
+    pub kid: String,
+    pub algorithm: SigningAlgorithm,
+    pub private_key: Vec<u8>,
+    pub sealed: bool,
+    pub public_jwk: String,
+    pub insert_instant: Instant,
+    /// From this instant the key no longer signs.
+    pub retired_instant: Option<Instant>,
+    /// From this instant the key is no longer published.
+    pub expires_instant: Option<Instant>,
+}
+
+impl fmt::Debug for SigningKeyRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKeyRecord")
+            .field("kid", &self.kid)
+            .field("algorithm", &self.algorithm)
+            .field("sealed", &self.sealed)
+            .field("insert_instant", &self.insert_instant)
+            .field("retired_instant", &self.retired_instant)
+            .field("expires_instant", &self.expires_instant)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SigningKeyRecord {
+    pub fn is_active(&self) -> bool {
+        self.retired_instant.is_none()
+    }
+
+    pub fn is_published_at(&self, now: Instant) -> bool {
+        self.expires_instant.is_none_or(|expires| now < expires)
+    }
+}
