@@ -7,8 +7,12 @@
 pub mod api_keys;
 pub mod applications;
 pub mod clock;
+pub mod keys;
 pub mod lambdas;
+pub mod oauth;
 pub mod passwords;
+pub mod revocation;
+pub mod sealing;
 pub mod users;
 pub mod validation;
 
@@ -16,6 +20,7 @@ use std::sync::Arc;
 
 use lamba_lambda::Limits;
 use lamba_model::Clock;
+use lamba_oidc::secret::SecretDigester;
 use lamba_store::DynStore;
 
 pub use api_keys::ApiKeyAuthenticator;
@@ -29,16 +34,53 @@ pub struct Core {
     pub lambdas: lambdas::LambdaService,
     pub applications: applications::ApplicationService,
     pub users: users::UserService,
+    pub keys: Arc<keys::KeyRing>,
+    pub oauth: oauth::OAuthService,
+    pub revocations: Arc<revocation::RevocationList>,
 }
 
 /// Settings the use cases need, validated by the binary at start.
-#[derive(Clone, Debug, Default)]
 pub struct CoreSettings {
     pub lambda_limits: Limits,
+    /// The key of the client-secret digest, shared by every node.
+    pub client_secret_key: [u8; 32],
+    pub oauth: oauth::OAuthSettings,
 }
 
+/// Old keys stay published this long beyond the longest token lifetime,
+/// for clocks that run a little behind.
+const KEY_PUBLICATION_LEEWAY_MILLIS: i64 = 5 * 60 * 1000;
+
 impl Core {
-    pub fn new(store: DynStore, clock: Arc<dyn Clock>, settings: CoreSettings) -> Self {
+    /// Rotates every signing key; the old ones stay published until the
+    /// longest-lived access or ID token any application issues has expired.
+    pub async fn rotate_keys(&self) -> Result<Vec<String>, keys::KeyError> {
+        let longest_seconds = self
+            .store
+            .list_applications()
+            .await?
+            .iter()
+            .map(|a| {
+                a.jwt
+                    .access_token_time_to_live_in_seconds
+                    .max(a.jwt.id_token_time_to_live_in_seconds)
+            })
+            .max()
+            .unwrap_or(
+                lamba_model::JwtConfiguration::default().access_token_time_to_live_in_seconds,
+            );
+        self.keys
+            .rotate(longest_seconds.saturating_mul(1000) + KEY_PUBLICATION_LEEWAY_MILLIS)
+            .await
+    }
+
+    pub fn new(
+        store: DynStore,
+        clock: Arc<dyn Clock>,
+        keys: Arc<keys::KeyRing>,
+        revocations: Arc<revocation::RevocationList>,
+        settings: CoreSettings,
+    ) -> Self {
         Self {
             api_keys: ApiKeyAuthenticator::new(store.clone(), clock.clone()),
             lambdas: lambdas::LambdaService::new(
@@ -46,10 +88,24 @@ impl Core {
                 clock.clone(),
                 settings.lambda_limits,
             ),
-            applications: applications::ApplicationService::new(store.clone(), clock.clone()),
+            applications: applications::ApplicationService::new(
+                store.clone(),
+                clock.clone(),
+                SecretDigester::new(settings.client_secret_key),
+            ),
             users: users::UserService::new(store.clone(), clock.clone()),
+            oauth: oauth::OAuthService::new(
+                store.clone(),
+                clock.clone(),
+                keys.clone(),
+                SecretDigester::new(settings.client_secret_key),
+                revocations.clone(),
+                settings.oauth,
+            ),
             store,
             clock,
+            keys,
+            revocations,
         }
     }
 }

@@ -4,6 +4,7 @@
 //! Handlers extract, authorise, call one `lamba-core` use case and map the
 //! result; business rules live in `lamba-core`.
 
+mod connect;
 mod health;
 mod operator;
 
@@ -28,6 +29,24 @@ pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id"
 #[derive(Clone)]
 pub struct AppState {
     pub core: Arc<Core>,
+    pub web: Arc<connect::Web>,
+}
+
+/// What the HTTP layer needs beyond the use cases.
+pub struct HttpSettings {
+    /// Signs the browser's session cookie.
+    pub cookie_key: [u8; 32],
+    /// Marks cookies `Secure` (the issuer is https).
+    pub secure_cookies: bool,
+}
+
+impl AppState {
+    pub fn new(core: Arc<Core>, settings: HttpSettings) -> Self {
+        Self {
+            core,
+            web: Arc::new(connect::Web::new(settings)),
+        }
+    }
 }
 
 /// The whole application: every surface, with the layers every request
@@ -35,6 +54,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::routes())
+        .merge(connect::routes())
         .nest("/api", operator::routes())
         .fallback(not_found)
         .with_state(state)

@@ -9,6 +9,7 @@ mod clock;
 mod id;
 mod key;
 mod lambda;
+mod session;
 mod user;
 
 pub use api_key::{ApiKey, ApiKeyDigest};
@@ -21,4 +22,5 @@ pub use clock::{Clock, Instant, MockClock};
 pub use id::{ApiKeyId, ApplicationId, LambdaId, UserId};
 pub use key::{ServerSecret, SigningKeyRecord};
 pub use lambda::{Lambda, LambdaType, UnknownLambdaType};
+pub use session::{AuthorizationCode, CodeConsumption, LoginSession, RefreshToken, Rotation};
 pub use user::{Registration, User};

@@ -21,9 +21,11 @@ use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::{
-    ApiKeyRepository, ApplicationRepository, Change, DynStore, KeyRepository, LambdaRepository,
+    ApiKeyRepository, ApplicationRepository, AuthorizationCode, Change, CodeConsumption, DynStore,
+    KeyRepository, LambdaRepository, LoginSession, RefreshToken, Rotation, SessionRepository,
     Store, StoreResult, UserRepository,
 };
+use uuid::Uuid;
 
 /// Entries beyond this empty the cache; lambdas are few, so this is a
 /// guard against a pathological workload, not an eviction policy.
@@ -56,7 +58,11 @@ impl CachedStore {
                 let Some(cache) = weak.upgrade() else { return };
                 match change {
                     Ok(Change::Lambda(id)) => cache.forget_lambda(id),
-                    Ok(Change::SigningKeys) => {}
+                    Ok(
+                        Change::SigningKeys
+                        | Change::SessionEnded(_)
+                        | Change::AccessTokenRevoked(_),
+                    ) => {}
                     Ok(Change::Lost) => {
                         cache.live.store(false, Ordering::SeqCst);
                         cache.forget_all();
@@ -266,6 +272,98 @@ impl KeyRepository for CachedStore {
 }
 
 #[async_trait]
+impl SessionRepository for CachedStore {
+    async fn add_login_session(&self, session: &LoginSession) -> StoreResult<()> {
+        self.inner.add_login_session(session).await
+    }
+
+    async fn lookup_login_session(&self, id: Uuid) -> StoreResult<Option<LoginSession>> {
+        self.inner.lookup_login_session(id).await
+    }
+
+    async fn list_login_sessions(&self, user_id: UserId) -> StoreResult<Vec<LoginSession>> {
+        self.inner.list_login_sessions(user_id).await
+    }
+
+    async fn touch_login_session(&self, id: Uuid, now: Instant) -> StoreResult<()> {
+        self.inner.touch_login_session(id, now).await
+    }
+
+    async fn end_login_session(&self, id: Uuid, now: Instant, reason: &str) -> StoreResult<bool> {
+        self.inner.end_login_session(id, now, reason).await
+    }
+
+    async fn list_sessions_ended_since(&self, since: Instant) -> StoreResult<Vec<Uuid>> {
+        self.inner.list_sessions_ended_since(since).await
+    }
+
+    async fn add_authorization_code(&self, code: &AuthorizationCode) -> StoreResult<()> {
+        self.inner.add_authorization_code(code).await
+    }
+
+    async fn consume_authorization_code(
+        &self,
+        code_digest: &[u8],
+        now: Instant,
+    ) -> StoreResult<CodeConsumption> {
+        self.inner
+            .consume_authorization_code(code_digest, now)
+            .await
+    }
+
+    async fn add_refresh_token(&self, token: &RefreshToken) -> StoreResult<()> {
+        self.inner.add_refresh_token(token).await
+    }
+
+    async fn find_refresh_token(&self, token_digest: &[u8]) -> StoreResult<Option<RefreshToken>> {
+        self.inner.find_refresh_token(token_digest).await
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        old_id: Uuid,
+        new: &RefreshToken,
+        now: Instant,
+    ) -> StoreResult<Rotation> {
+        self.inner.rotate_refresh_token(old_id, new, now).await
+    }
+
+    async fn extend_refresh_token(&self, id: Uuid, expires: Instant) -> StoreResult<()> {
+        self.inner.extend_refresh_token(id, expires).await
+    }
+
+    async fn revoke_refresh_token(&self, id: Uuid, now: Instant) -> StoreResult<bool> {
+        self.inner.revoke_refresh_token(id, now).await
+    }
+
+    async fn revoke_refresh_family(&self, family_id: Uuid, now: Instant) -> StoreResult<u64> {
+        self.inner.revoke_refresh_family(family_id, now).await
+    }
+
+    async fn revoke_refresh_tokens_of_code(
+        &self,
+        code_digest: &[u8],
+        now: Instant,
+    ) -> StoreResult<u64> {
+        self.inner
+            .revoke_refresh_tokens_of_code(code_digest, now)
+            .await
+    }
+
+    async fn revoke_access_token(&self, jti: Uuid, expires: Instant) -> StoreResult<()> {
+        self.inner.revoke_access_token(jti, expires).await
+    }
+
+    async fn list_revoked_access_tokens(&self, now: Instant) -> StoreResult<Vec<Uuid>> {
+        self.inner.list_revoked_access_tokens(now).await
+    }
+
+    async fn prune_sessions(&self, now: Instant, ended_before: Instant) -> StoreResult<u64> {
+        self.inner.prune_sessions(now, ended_before).await
+    }
+}
+
+#[async_trait]
 impl Store for CachedStore {
     fn backend_name(&self) -> &'static str {
         self.inner.backend_name()
@@ -420,6 +518,102 @@ mod tests {
             Ok(())
         }
         async fn delete_expired_signing_keys(&self, _n: Instant) -> StoreResult<u64> {
+            Ok(0)
+        }
+    }
+
+    #[async_trait]
+    impl SessionRepository for Fake {
+        async fn add_login_session(&self, _session: &LoginSession) -> StoreResult<()> {
+            Ok(())
+        }
+
+        async fn lookup_login_session(&self, _id: Uuid) -> StoreResult<Option<LoginSession>> {
+            Ok(None)
+        }
+
+        async fn list_login_sessions(&self, _user_id: UserId) -> StoreResult<Vec<LoginSession>> {
+            Ok(Vec::new())
+        }
+
+        async fn touch_login_session(&self, _id: Uuid, _now: Instant) -> StoreResult<()> {
+            Ok(())
+        }
+
+        async fn end_login_session(
+            &self,
+            _id: Uuid,
+            _now: Instant,
+            _reason: &str,
+        ) -> StoreResult<bool> {
+            Ok(false)
+        }
+
+        async fn list_sessions_ended_since(&self, _since: Instant) -> StoreResult<Vec<Uuid>> {
+            Ok(Vec::new())
+        }
+
+        async fn add_authorization_code(&self, _code: &AuthorizationCode) -> StoreResult<()> {
+            Ok(())
+        }
+
+        async fn consume_authorization_code(
+            &self,
+            _code_digest: &[u8],
+            _now: Instant,
+        ) -> StoreResult<CodeConsumption> {
+            Ok(CodeConsumption::Unknown)
+        }
+
+        async fn add_refresh_token(&self, _token: &RefreshToken) -> StoreResult<()> {
+            Ok(())
+        }
+
+        async fn find_refresh_token(
+            &self,
+            _token_digest: &[u8],
+        ) -> StoreResult<Option<RefreshToken>> {
+            Ok(None)
+        }
+
+        async fn rotate_refresh_token(
+            &self,
+            _old_id: Uuid,
+            _new: &RefreshToken,
+            _now: Instant,
+        ) -> StoreResult<Rotation> {
+            Ok(Rotation::AlreadyUsed)
+        }
+
+        async fn extend_refresh_token(&self, _id: Uuid, _expires: Instant) -> StoreResult<()> {
+            Ok(())
+        }
+
+        async fn revoke_refresh_token(&self, _id: Uuid, _now: Instant) -> StoreResult<bool> {
+            Ok(false)
+        }
+
+        async fn revoke_refresh_family(&self, _family_id: Uuid, _now: Instant) -> StoreResult<u64> {
+            Ok(0)
+        }
+
+        async fn revoke_refresh_tokens_of_code(
+            &self,
+            _code_digest: &[u8],
+            _now: Instant,
+        ) -> StoreResult<u64> {
+            Ok(0)
+        }
+
+        async fn revoke_access_token(&self, _jti: Uuid, _expires: Instant) -> StoreResult<()> {
+            Ok(())
+        }
+
+        async fn list_revoked_access_tokens(&self, _now: Instant) -> StoreResult<Vec<Uuid>> {
+            Ok(Vec::new())
+        }
+
+        async fn prune_sessions(&self, _now: Instant, _ended_before: Instant) -> StoreResult<u64> {
             Ok(0)
         }
     }

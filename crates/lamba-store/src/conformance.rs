@@ -18,7 +18,10 @@ use lamba_model::{
 };
 use uuid::Uuid;
 
-use crate::{Change, DynStore, StoreError};
+use crate::{
+    AuthorizationCode, Change, CodeConsumption, DynStore, LoginSession, RefreshToken, Rotation,
+    StoreError,
+};
 
 /// Generates one `#[tokio::test]` per conformance case.
 #[macro_export]
@@ -43,6 +46,10 @@ macro_rules! conformance_tests {
             registrations_round_trip_and_follow_their_user,
             server_secret_is_created_once,
             signing_keys_first_rotate_expire,
+            login_sessions_end_once_and_take_their_refresh_tokens,
+            authorization_codes_are_single_use,
+            refresh_tokens_rotate_once_and_revoke_by_family,
+            revoked_access_tokens_are_listed_until_expiry,
         );
     };
     (@cases $make_store:expr; $($case:ident),* $(,)?) => {
@@ -651,4 +658,355 @@ pub async fn signing_keys_first_rotate_expire(store: DynStore) {
         .map(|k| k.kid)
         .collect();
     assert_eq!(kids, ["es-new", "rs-1"]);
+}
+
+/// A user and an application for the session cases to hang off.
+async fn user_and_app(store: &DynStore) -> (UserId, ApplicationId) {
+    let u = user(&format!("{}@example.com", Uuid::new_v4()));
+    store.add_user(&u).await.unwrap();
+    let a = application("app");
+    store.add_application(&a).await.unwrap();
+    (u.id, a.id)
+}
+
+fn session(user_id: UserId, application_id: ApplicationId, at: i64) -> LoginSession {
+    LoginSession {
+        id: Uuid::new_v4(),
+        user_id,
+        application_id,
+        auth_time: Instant::from_millis(at),
+        insert_instant: Instant::from_millis(at),
+        last_used_instant: Instant::from_millis(at),
+        ended_instant: None,
+        end_reason: None,
+        ip_address: Some("127.0.0.1".into()),
+        user_agent: Some("test agent/1.0 ü".into()),
+    }
+}
+
+fn refresh(s: &LoginSession, family: Uuid, byte: u8) -> RefreshToken {
+    RefreshToken {
+        id: Uuid::new_v4(),
+        token_digest: vec![byte; 32],
+        family_id: family,
+        application_id: s.application_id,
+        user_id: s.user_id,
+        session_id: s.id,
+        scope: "openid offline_access".into(),
+        resource: None,
+        code_digest: Some(vec![0xc0; 32]),
+        family_insert_instant: Instant::from_millis(100),
+        insert_instant: Instant::from_millis(100),
+        expires_instant: Instant::from_millis(10_000),
+        used_instant: None,
+        revoked_instant: None,
+    }
+}
+
+pub async fn login_sessions_end_once_and_take_their_refresh_tokens(store: DynStore) {
+    wait_until_live(&store).await;
+    let (user_id, app_id) = user_and_app(&store).await;
+    let older = session(user_id, app_id, 100);
+    let newer = session(user_id, app_id, 200);
+    store.add_login_session(&older).await.unwrap();
+    store.add_login_session(&newer).await.unwrap();
+    assert_eq!(
+        store.lookup_login_session(older.id).await.unwrap(),
+        Some(older.clone())
+    );
+    assert_eq!(
+        store.lookup_login_session(Uuid::new_v4()).await.unwrap(),
+        None
+    );
+    let listed = store.list_login_sessions(user_id).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|s| s.id).collect::<Vec<_>>(),
+        vec![newer.id, older.id]
+    );
+
+    store
+        .touch_login_session(older.id, Instant::from_millis(150))
+        .await
+        .unwrap();
+    let touched = store.lookup_login_session(older.id).await.unwrap().unwrap();
+    assert_eq!(touched.last_used_instant, Instant::from_millis(150));
+
+    let token = refresh(&older, Uuid::new_v4(), 1);
+    store.add_refresh_token(&token).await.unwrap();
+    let mut changes = store.changes();
+    assert!(
+        store
+            .end_login_session(older.id, Instant::from_millis(300), "logout")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .end_login_session(older.id, Instant::from_millis(301), "again")
+            .await
+            .unwrap()
+    );
+    let ended = store.lookup_login_session(older.id).await.unwrap().unwrap();
+    assert_eq!(ended.ended_instant, Some(Instant::from_millis(300)));
+    assert_eq!(ended.end_reason.as_deref(), Some("logout"));
+    let revoked = store
+        .find_refresh_token(&token.token_digest)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        revoked.revoked_instant,
+        Some(Instant::from_millis(300)),
+        "ending a session revokes its refresh tokens"
+    );
+    let waited = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while changes.recv().await.unwrap() != Change::SessionEnded(older.id) {}
+    })
+    .await;
+    assert!(waited.is_ok(), "the end is reported");
+    assert_eq!(
+        store
+            .list_sessions_ended_since(Instant::from_millis(300))
+            .await
+            .unwrap(),
+        vec![older.id]
+    );
+    assert!(
+        store
+            .list_sessions_ended_since(Instant::from_millis(301))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    assert!(
+        store
+            .prune_sessions(Instant::from_millis(20_000), Instant::from_millis(301))
+            .await
+            .unwrap()
+            >= 2
+    );
+    assert_eq!(
+        store.lookup_login_session(older.id).await.unwrap(),
+        None,
+        "pruned"
+    );
+    assert!(
+        store
+            .lookup_login_session(newer.id)
+            .await
+            .unwrap()
+            .is_some(),
+        "active sessions stay"
+    );
+}
+
+pub async fn authorization_codes_are_single_use(store: DynStore) {
+    let (user_id, app_id) = user_and_app(&store).await;
+    let code = AuthorizationCode {
+        code_digest: vec![7; 32],
+        application_id: app_id,
+        user_id,
+        session_id: Uuid::new_v4(),
+        redirect_uri: "https://app.example.com/cb".into(),
+        scope: "openid profile".into(),
+        nonce: Some("n-0S6_WzA2Mj".into()),
+        code_challenge: Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into()),
+        resource: Some("https://api.example.com".into()),
+        insert_instant: Instant::from_millis(1),
+        expires_instant: Instant::from_millis(60_001),
+        used_instant: None,
+    };
+    store.add_authorization_code(&code).await.unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .consume_authorization_code(&[7; 32], Instant::from_millis(5))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut fresh = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            CodeConsumption::Fresh(found) => {
+                fresh += 1;
+                assert_eq!(
+                    found,
+                    AuthorizationCode {
+                        used_instant: Some(Instant::from_millis(5)),
+                        ..code.clone()
+                    }
+                );
+            }
+            CodeConsumption::Replayed(found) => {
+                assert_eq!(found.used_instant, Some(Instant::from_millis(5)))
+            }
+            CodeConsumption::Unknown => panic!("the code exists"),
+        }
+    }
+    assert_eq!(fresh, 1, "exactly one exchange wins");
+    assert_eq!(
+        store
+            .consume_authorization_code(&[8; 32], Instant::from_millis(5))
+            .await
+            .unwrap(),
+        CodeConsumption::Unknown
+    );
+}
+
+pub async fn refresh_tokens_rotate_once_and_revoke_by_family(store: DynStore) {
+    let (user_id, app_id) = user_and_app(&store).await;
+    let s = session(user_id, app_id, 100);
+    store.add_login_session(&s).await.unwrap();
+    let family = Uuid::new_v4();
+    let first = refresh(&s, family, 1);
+    store.add_refresh_token(&first).await.unwrap();
+    assert_eq!(
+        store.find_refresh_token(&[1; 32]).await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(store.find_refresh_token(&[9; 32]).await.unwrap(), None);
+
+    let mut tasks = Vec::new();
+    for byte in 20..28u8 {
+        let store = store.clone();
+        let next = RefreshToken {
+            id: Uuid::new_v4(),
+            token_digest: vec![byte; 32],
+            code_digest: None,
+            ..first.clone()
+        };
+        let old = first.id;
+        tasks.push(tokio::spawn(async move {
+            store
+                .rotate_refresh_token(old, &next, Instant::from_millis(200))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut rotated = 0;
+    for task in tasks {
+        if task.await.unwrap() == Rotation::Rotated {
+            rotated += 1;
+        }
+    }
+    assert_eq!(rotated, 1, "exactly one rotation wins");
+    let used = store.find_refresh_token(&[1; 32]).await.unwrap().unwrap();
+    assert_eq!(used.used_instant, Some(Instant::from_millis(200)));
+
+    store
+        .extend_refresh_token(first.id, Instant::from_millis(50_000))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .find_refresh_token(&[1; 32])
+            .await
+            .unwrap()
+            .unwrap()
+            .expires_instant,
+        Instant::from_millis(50_000)
+    );
+
+    // A second family, started by the same code, and one of another code.
+    let other_family = refresh(&s, Uuid::new_v4(), 40);
+    store.add_refresh_token(&other_family).await.unwrap();
+    let unrelated = RefreshToken {
+        code_digest: Some(vec![0xdd; 32]),
+        ..refresh(&s, Uuid::new_v4(), 41)
+    };
+    store.add_refresh_token(&unrelated).await.unwrap();
+
+    let live_in_family = store
+        .revoke_refresh_family(family, Instant::from_millis(300))
+        .await
+        .unwrap();
+    assert!(
+        live_in_family >= 2,
+        "the used token and its successor: {live_in_family}"
+    );
+    assert_eq!(
+        store
+            .rotate_refresh_token(
+                first.id,
+                &refresh(&s, family, 50),
+                Instant::from_millis(301)
+            )
+            .await
+            .unwrap(),
+        Rotation::AlreadyUsed
+    );
+    assert_eq!(
+        store
+            .revoke_refresh_tokens_of_code(&[0xc0; 32], Instant::from_millis(400))
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(
+        store
+            .find_refresh_token(&[40; 32])
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_instant
+            .is_some()
+    );
+    assert!(
+        store
+            .find_refresh_token(&[41; 32])
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_instant
+            .is_none()
+    );
+    assert!(
+        store
+            .revoke_refresh_token(unrelated.id, Instant::from_millis(500))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .revoke_refresh_token(unrelated.id, Instant::from_millis(501))
+            .await
+            .unwrap()
+    );
+}
+
+pub async fn revoked_access_tokens_are_listed_until_expiry(store: DynStore) {
+    wait_until_live(&store).await;
+    let mut changes = store.changes();
+    let jti = Uuid::new_v4();
+    store
+        .revoke_access_token(jti, Instant::from_millis(1_000))
+        .await
+        .unwrap();
+    store
+        .revoke_access_token(jti, Instant::from_millis(1_000))
+        .await
+        .unwrap();
+    let waited = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while changes.recv().await.unwrap() != Change::AccessTokenRevoked(jti) {}
+    })
+    .await;
+    assert!(waited.is_ok());
+    assert_eq!(
+        store
+            .list_revoked_access_tokens(Instant::from_millis(999))
+            .await
+            .unwrap(),
+        vec![jti]
+    );
+    assert!(
+        store
+            .list_revoked_access_tokens(Instant::from_millis(1_000))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

@@ -13,6 +13,8 @@ use lamba_model::{
     ApiKey, ApiKeyDigest, Application, ApplicationId, Instant, Lambda, LambdaId, LambdaType,
     Registration, ServerSecret, SigningKeyRecord, User, UserId,
 };
+pub use lamba_model::{AuthorizationCode, CodeConsumption, LoginSession, RefreshToken, Rotation};
+use uuid::Uuid;
 
 mod cache;
 pub mod codec;
@@ -28,6 +30,10 @@ pub enum Change {
     Lambda(LambdaId),
     /// Signing keys were added, rotated or removed.
     SigningKeys,
+    /// A login session ended: its tokens are dead on every node.
+    SessionEnded(Uuid),
+    /// An access token (by `jti`) was revoked.
+    AccessTokenRevoked(Uuid),
     /// The feed may have missed changes (its connection dropped): forget
     /// everything cached, and cache nothing until [`Change::Live`].
     Lost,
@@ -144,6 +150,67 @@ pub trait KeyRepository: Send + Sync {
     async fn delete_expired_signing_keys(&self, now: Instant) -> StoreResult<u64>;
 }
 
+/// Login sessions, authorization codes, refresh tokens and revoked access
+/// tokens. Every method that ends or revokes something reports it on the
+/// change feed, so that every node rejects the dead tokens at once.
+#[async_trait]
+pub trait SessionRepository: Send + Sync {
+    async fn add_login_session(&self, session: &LoginSession) -> StoreResult<()>;
+    async fn lookup_login_session(&self, id: Uuid) -> StoreResult<Option<LoginSession>>;
+    /// A user's sessions, newest first (ended ones included).
+    async fn list_login_sessions(&self, user_id: UserId) -> StoreResult<Vec<LoginSession>>;
+    /// Sets `last_used_instant` of an active session.
+    async fn touch_login_session(&self, id: Uuid, now: Instant) -> StoreResult<()>;
+    /// Ends an active session and revokes its refresh tokens, in one
+    /// transaction; reports [`Change::SessionEnded`]. `Ok(false)` when it
+    /// was not active (unknown or already ended).
+    async fn end_login_session(&self, id: Uuid, now: Instant, reason: &str) -> StoreResult<bool>;
+    /// Ids of sessions that ended at or after `since`: the set a node keeps
+    /// in memory to reject their unexpired tokens without a query.
+    async fn list_sessions_ended_since(&self, since: Instant) -> StoreResult<Vec<Uuid>>;
+
+    async fn add_authorization_code(&self, code: &AuthorizationCode) -> StoreResult<()>;
+    /// Marks the code used, atomically: of two concurrent exchanges exactly
+    /// one sees [`CodeConsumption::Fresh`].
+    async fn consume_authorization_code(
+        &self,
+        code_digest: &[u8],
+        now: Instant,
+    ) -> StoreResult<CodeConsumption>;
+
+    async fn add_refresh_token(&self, token: &RefreshToken) -> StoreResult<()>;
+    async fn find_refresh_token(&self, token_digest: &[u8]) -> StoreResult<Option<RefreshToken>>;
+    /// Marks `old_id` used and stores `new`, atomically: of two concurrent
+    /// rotations of one token exactly one sees [`Rotation::Rotated`].
+    async fn rotate_refresh_token(
+        &self,
+        old_id: Uuid,
+        new: &RefreshToken,
+        now: Instant,
+    ) -> StoreResult<Rotation>;
+    /// Moves a reusable token's expiry (the `SlidingWindow` policy).
+    async fn extend_refresh_token(&self, id: Uuid, expires: Instant) -> StoreResult<()>;
+    /// Revokes one token; `Ok(false)` when it was unknown or revoked already.
+    async fn revoke_refresh_token(&self, id: Uuid, now: Instant) -> StoreResult<bool>;
+    /// Revokes every token of a family; returns how many were live.
+    async fn revoke_refresh_family(&self, family_id: Uuid, now: Instant) -> StoreResult<u64>;
+    /// Revokes every token whose family began with this code exchange.
+    async fn revoke_refresh_tokens_of_code(
+        &self,
+        code_digest: &[u8],
+        now: Instant,
+    ) -> StoreResult<u64>;
+
+    /// Records a revoked access token until it would have expired anyway;
+    /// reports [`Change::AccessTokenRevoked`].
+    async fn revoke_access_token(&self, jti: Uuid, expires: Instant) -> StoreResult<()>;
+    /// The revoked access tokens that have not expired at `now`.
+    async fn list_revoked_access_tokens(&self, now: Instant) -> StoreResult<Vec<Uuid>>;
+    /// Deletes what can no longer matter: expired codes, refresh tokens and
+    /// revocations, and sessions ended before `ended_before`.
+    async fn prune_sessions(&self, now: Instant, ended_before: Instant) -> StoreResult<u64>;
+}
+
 /// Everything the server keeps, behind one object.
 #[async_trait]
 pub trait Store:
@@ -152,6 +219,7 @@ pub trait Store:
     + ApplicationRepository
     + UserRepository
     + KeyRepository
+    + SessionRepository
     + Send
     + Sync
     + 'static

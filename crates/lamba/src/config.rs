@@ -44,6 +44,11 @@ pub struct ServeArgs {
     /// prints it once.
     #[arg(long, env = "LAMBA_BOOTSTRAP_API_KEY", hide_env_values = true)]
     pub bootstrap_api_key: Option<String>,
+    /// Encrypts signing keys and server secrets at rest (32+ characters).
+    /// Without it they are stored unencrypted; once set, keep it: sealed
+    /// data does not open without it.
+    #[arg(long, env = "LAMBA_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
     /// Wall-time limit of one lambda evaluation, in milliseconds.
     #[arg(long, env = "LAMBA_LAMBDA_TIMEOUT_MS", default_value_t = 100)]
     pub lambda_timeout_ms: u64,

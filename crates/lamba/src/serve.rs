@@ -6,8 +6,12 @@ use std::time::Duration;
 use anyhow::Context;
 use lamba_core::api_keys::{self, Bootstrap};
 use lamba_core::clock::SystemClock;
+use lamba_core::keys::{self, KeyRing};
+use lamba_core::oauth::OAuthSettings;
+use lamba_core::revocation::RevocationList;
+use lamba_core::sealing::Sealer;
 use lamba_core::{Core, CoreSettings};
-use lamba_http::AppState;
+use lamba_http::{AppState, HttpSettings};
 use lamba_lambda::Limits;
 use lamba_model::Clock;
 use lamba_store::{CachedStore, DynStore};
@@ -80,12 +84,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if args.lambda_timeout_ms == 0 || args.lambda_memory_mb == 0 {
         anyhow::bail!("LAMBA_LAMBDA_TIMEOUT_MS and LAMBA_LAMBDA_MEMORY_MB must be positive");
     }
-    let settings = CoreSettings {
-        lambda_limits: Limits {
-            time: Duration::from_millis(args.lambda_timeout_ms),
-            memory_bytes: args.lambda_memory_mb.saturating_mul(1024 * 1024),
-        },
-    };
+    let sealer = Arc::new(Sealer::new(args.secret_key.as_deref()).context("LAMBA_SECRET_KEY")?);
 
     // Hot reads are served from a cache that the backend's change feed
     // keeps coherent across nodes.
@@ -95,6 +94,20 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .context("cannot prepare the operator API key")?;
 
+    let client_secret_key =
+        keys::server_secret(&store, &sealer, clock.as_ref(), keys::CLIENT_SECRET_KEY)
+            .await
+            .context("cannot load the server secrets")?;
+    let cookie_key = keys::server_secret(&store, &sealer, clock.as_ref(), keys::COOKIE_KEY)
+        .await
+        .context("cannot load the server secrets")?;
+    let revocations = RevocationList::load(store.clone(), clock.clone())
+        .await
+        .context("cannot load the revocation list")?;
+    let key_ring = KeyRing::load(store.clone(), sealer.clone(), clock.clone())
+        .await
+        .context("cannot load the signing keys")?;
+
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -102,17 +115,43 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .local_addr()
         .with_context(|| format!("cannot listen on {listen}"))?;
     let issuer = config::issuer(args.issuer.as_deref(), local)?;
+    let settings = CoreSettings {
+        lambda_limits: Limits {
+            time: Duration::from_millis(args.lambda_timeout_ms),
+            memory_bytes: args.lambda_memory_mb.saturating_mul(1024 * 1024),
+        },
+        client_secret_key,
+        oauth: OAuthSettings {
+            issuer: issuer.as_str().trim_end_matches('/').to_owned(),
+        },
+    };
 
-    let core = Arc::new(Core::new(store.clone(), clock, settings));
-    let app = lamba_http::router(AppState { core });
+    let core = Arc::new(Core::new(
+        store.clone(),
+        clock,
+        key_ring,
+        revocations,
+        settings,
+    ));
+    let app = lamba_http::router(AppState::new(
+        core,
+        HttpSettings {
+            cookie_key,
+            secure_cookies: issuer.scheme() == "https",
+        },
+    ));
 
     print_banner(local, &issuer, &database, &bootstrap);
     tracing::info!(address = %local, storage = %database.display(), "server started");
 
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("the server stopped unexpectedly")?;
+    // The peer address is recorded on login sessions.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("the server stopped unexpectedly")?;
     tracing::info!("in-flight requests finished; closing the database");
     store.close().await;
     Ok(())

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use lamba_core::ValidationErrors;
+use lamba_core::applications::ApplicationError;
 use lamba_core::lambdas::LambdaError;
 use serde_json::{Map, Value, json};
 
@@ -32,6 +33,23 @@ impl OperatorError {
 impl From<ValidationErrors> for OperatorError {
     fn from(errors: ValidationErrors) -> Self {
         OperatorError::Invalid(errors)
+    }
+}
+
+impl From<ApplicationError> for OperatorError {
+    fn from(error: ApplicationError) -> Self {
+        match error {
+            ApplicationError::Invalid(errors) => OperatorError::Invalid(errors),
+            ApplicationError::NotFound => OperatorError::NotFound,
+            ApplicationError::Random => {
+                tracing::error!("the system random generator failed");
+                OperatorError::Internal
+            }
+            ApplicationError::Store(store) => {
+                tracing::error!(error = %store, "storage failed");
+                OperatorError::Internal
+            }
+        }
     }
 }
 

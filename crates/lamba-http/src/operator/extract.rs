@@ -95,6 +95,53 @@ impl FromRequest<AppState> for JsonObject {
     }
 }
 
+/// An id type that can appear as a path segment, with the field name a
+/// malformed one is reported under.
+pub trait NamedId: std::str::FromStr + Send {
+    const FIELD: &'static str;
+}
+
+impl NamedId for lamba_model::ApplicationId {
+    const FIELD: &'static str = "applicationId";
+}
+
+impl NamedId for lamba_model::UserId {
+    const FIELD: &'static str = "userId";
+}
+
+/// The one `{id}` of a path: only a hyphenated UUID is an id; anything else
+/// (not even UTF-8 included) is a 400 naming the field.
+pub struct IdPath<T>(pub T);
+
+impl<T: NamedId> FromRequestParts<AppState> for IdPath<T> {
+    type Rejection = OperatorError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(raw) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| invalid_id(T::FIELD, "The path segment"))?;
+        T::from_str(&raw).map(IdPath).map_err(|_| {
+            invalid_id(
+                T::FIELD,
+                &format!("{:?}", raw.chars().take(64).collect::<String>()),
+            )
+        })
+    }
+}
+
+fn invalid_id(field: &str, shown: &str) -> OperatorError {
+    lamba_core::ValidationErrors::with_field(
+        field,
+        lamba_core::ErrorKind::Invalid,
+        format!("{shown} is not a UUID."),
+    )
+    .into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::strip_bearer;

@@ -5,8 +5,10 @@
 mod application;
 mod error;
 mod extract;
+mod key;
 mod lambda;
 mod user;
+mod wire;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -24,6 +26,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(lambda::routes())
         .merge(application::routes())
+        .merge(key::routes())
         .merge(user::routes())
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
 }

@@ -11,6 +11,7 @@
 
 mod applications;
 mod lambdas;
+mod oidc;
 mod operator;
 mod server;
 mod users;

@@ -1,7 +1,115 @@
+//! `/api/application`: OAuth clients (CONTRACTS.md 2.2).
+
+mod create;
+mod delete;
+mod retrieve;
+mod update;
+
 use axum::Router;
+use axum::routing::get;
+use lamba_core::ValidationErrors;
+use lamba_core::applications::{ApplicationInput, RoleInput};
+use lamba_model::Application;
+use serde_json::{Value, json};
 
 use crate::AppState;
+use crate::operator::wire::Fields;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route(
+            "/application",
+            get(retrieve::list).post(create::create_with_random_id),
+        )
+        .route(
+            "/application/{application_id}",
+            get(retrieve::get_one)
+                .post(create::create_with_id)
+                .put(update::replace)
+                .patch(update::merge)
+                .delete(delete::delete),
+        )
+}
+
+/// An application on the wire. The client secret appears only when this
+/// request created or replaced it.
+pub fn application_json(application: &Application, client_secret: Option<&str>) -> Value {
+    let oauth = &application.oauth;
+    let jwt = &application.jwt;
+    let lambda = &application.lambda;
+    let mut oauth_json = json!({
+        "clientId": application.id,
+        "clientAuthenticationPolicy": oauth.client_authentication_policy.as_str(),
+        "proofKeyForCodeExchangePolicy": oauth.proof_key_for_code_exchange_policy.as_str(),
+        "authorizedRedirectURLs": oauth.authorized_redirect_urls,
+        "logoutURL": oauth.logout_url,
+        "enabledGrants": oauth.enabled_grants.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+    });
+    if let (Some(secret), Some(object)) = (client_secret, oauth_json.as_object_mut()) {
+        object.insert("clientSecret".to_owned(), Value::String(secret.to_owned()));
+    }
+    json!({
+        "id": application.id,
+        "name": application.name,
+        "projectId": application.project_id,
+        "environment": application.environment.map(|e| e.as_str()),
+        "roles": application.roles.iter().map(|r| json!({"name": r.name, "isDefault": r.is_default})).collect::<Vec<_>>(),
+        "oauthConfiguration": oauth_json,
+        "jwtConfiguration": {
+            "accessTokenTimeToLiveInSeconds": jwt.access_token_time_to_live_in_seconds,
+            "idTokenTimeToLiveInSeconds": jwt.id_token_time_to_live_in_seconds,
+            "refreshTokenTimeToLiveInMinutes": jwt.refresh_token_time_to_live_in_minutes,
+            "refreshTokenUsagePolicy": jwt.refresh_token_usage_policy.as_str(),
+            "refreshTokenExpirationPolicy": jwt.refresh_token_expiration_policy.as_str(),
+            "accessTokenSigningAlgorithm": jwt.access_token_signing_algorithm.as_str(),
+        },
+        "lambdaConfiguration": {
+            "accessTokenPopulateId": lambda.access_token_populate_id,
+            "idTokenPopulateId": lambda.id_token_populate_id,
+            "failurePolicy": lambda.failure_policy.as_str(),
+        },
+        "insertInstant": application.insert_instant.as_millis(),
+        "lastUpdateInstant": application.last_update_instant.as_millis(),
+    })
+}
+
+pub fn wrapped(application: &Application, client_secret: Option<&str>) -> Value {
+    json!({ "application": application_json(application, client_secret) })
+}
+
+/// Reads `{"application": {...}}` into an [`ApplicationInput`].
+pub fn parse_input(body: &Value) -> Result<ApplicationInput, ValidationErrors> {
+    let mut errors = ValidationErrors::new();
+    let app = Fields::root(body, "application", &mut errors);
+    let oauth = app.object("oauthConfiguration", &mut errors);
+    let jwt = app.object("jwtConfiguration", &mut errors);
+    let lambda = app.object("lambdaConfiguration", &mut errors);
+    let input = ApplicationInput {
+        name: app.string("name", &mut errors),
+        project_id: app.string("projectId", &mut errors),
+        environment: app.string("environment", &mut errors),
+        roles: app.objects("roles", &mut errors, |role, errors| RoleInput {
+            name: role.string("name", errors),
+            is_default: role.bool("isDefault", errors),
+        }),
+        client_secret: oauth.string("clientSecret", &mut errors),
+        client_authentication_policy: oauth.string("clientAuthenticationPolicy", &mut errors),
+        proof_key_for_code_exchange_policy: oauth
+            .string("proofKeyForCodeExchangePolicy", &mut errors),
+        authorized_redirect_urls: oauth.strings("authorizedRedirectURLs", &mut errors),
+        logout_url: oauth.string("logoutURL", &mut errors),
+        enabled_grants: oauth.strings("enabledGrants", &mut errors),
+        access_token_time_to_live_in_seconds: jwt
+            .integer("accessTokenTimeToLiveInSeconds", &mut errors),
+        id_token_time_to_live_in_seconds: jwt.integer("idTokenTimeToLiveInSeconds", &mut errors),
+        refresh_token_time_to_live_in_minutes: jwt
+            .integer("refreshTokenTimeToLiveInMinutes", &mut errors),
+        refresh_token_usage_policy: jwt.string("refreshTokenUsagePolicy", &mut errors),
+        refresh_token_expiration_policy: jwt.string("refreshTokenExpirationPolicy", &mut errors),
+        access_token_signing_algorithm: jwt.string("accessTokenSigningAlgorithm", &mut errors),
+        access_token_populate_id: lambda.string("accessTokenPopulateId", &mut errors),
+        id_token_populate_id: lambda.string("idTokenPopulateId", &mut errors),
+        failure_policy: lambda.string("failurePolicy", &mut errors),
+    };
+    errors.into_result().map(|()| input)
 }

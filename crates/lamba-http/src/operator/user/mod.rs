@@ -1,7 +1,265 @@
-use axum::Router;
+//! `/api/user` and `/api/user/registration`: FusionAuth's Users and
+//! Registrations APIs (CONTRACTS.md 2.2). No response carries a password or
+//! its hash: the wire types below have no field for either.
 
+mod create;
+mod delete;
+mod registration;
+mod retrieve;
+mod update;
+
+use std::str::FromStr;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
+use axum::routing::get;
+use lamba_core::passwords::Password;
+use lamba_core::users::{UserError, UserInput};
+use lamba_core::{ErrorKind, ValidationErrors};
+use lamba_model::{User, UserId};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::OperatorError;
 use crate::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route(
+            "/user",
+            get(retrieve::find_by_email).post(create::create_with_random_id),
+        )
+        .route(
+            "/user/{user_id}",
+            get(retrieve::get_one)
+                .post(create::create_with_id)
+                .put(update::replace)
+                .patch(update::merge)
+                .delete(delete::delete),
+        )
+        .merge(registration::routes())
+}
+
+impl From<UserError> for OperatorError {
+    fn from(error: UserError) -> Self {
+        match error {
+            UserError::Invalid(errors) => OperatorError::Invalid(errors),
+            UserError::NotFound => OperatorError::NotFound,
+            UserError::Store(store) => {
+                tracing::error!(error = %store, "storage failed");
+                OperatorError::Internal
+            }
+            UserError::Password(password) => {
+                tracing::error!(error = %password, "password hashing failed");
+                OperatorError::Internal
+            }
+        }
+    }
+}
+
+/// A user on the wire. There is deliberately no password field.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserJson<'a> {
+    id: UserId,
+    email: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    first_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_name: Option<&'a str>,
+    data: &'a Map<String, Value>,
+    insert_instant: i64,
+    last_update_instant: i64,
+}
+
+impl<'a> From<&'a User> for UserJson<'a> {
+    fn from(u: &'a User) -> Self {
+        Self {
+            id: u.id,
+            email: &u.email,
+            first_name: u.first_name.as_deref(),
+            last_name: u.last_name.as_deref(),
+            data: &u.data,
+            insert_instant: u.insert_instant.as_millis(),
+            last_update_instant: u.last_update_instant.as_millis(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct UserResponse<'a> {
+    user: UserJson<'a>,
+}
+
+impl<'a> From<&'a User> for UserResponse<'a> {
+    fn from(u: &'a User) -> Self {
+        Self { user: u.into() }
+    }
+}
+
+/// The `{userId}` of a path: only a hyphenated UUID is an id.
+pub struct UserIdPath(pub UserId);
+
+impl FromRequestParts<AppState> for UserIdPath {
+    type Rejection = OperatorError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| invalid_id("userId", "The path segment"))?;
+        parse_id(&raw, "userId")
+            .map(UserIdPath)
+            .map_err(OperatorError::from)
+    }
+}
+
+/// Parses one id of a path, or records `[invalid]{path}`.
+fn parse_id<T: FromStr>(raw: &str, path: &str) -> Result<T, ValidationErrors> {
+    T::from_str(raw).map_err(|_| {
+        ValidationErrors::with_field(
+            path,
+            ErrorKind::Invalid,
+            format!("{:?} is not a UUID.", truncate(raw, 64)),
+        )
+    })
+}
+
+fn invalid_id(path: &str, shown: &str) -> OperatorError {
+    ValidationErrors::with_field(path, ErrorKind::Invalid, format!("{shown} is not a UUID.")).into()
+}
+
+fn truncate(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        Some((end, _)) => format!("{}…", text.get(..end).unwrap_or_default()),
+        None => text.to_owned(),
+    }
+}
+
+/// Reads `{"user": {...}}` into a [`UserInput`], reporting every field of
+/// the wrong JSON type. Unknown fields are ignored, as FusionAuth does.
+pub fn parse_input(body: &Value) -> Result<UserInput, ValidationErrors> {
+    let object = wrapped_object(body, "user")?;
+    let mut errors = ValidationErrors::new();
+    let input = UserInput {
+        email: string_field(object, "user", "email", &mut errors),
+        password: string_field(object, "user", "password", &mut errors).map(Password::new),
+        first_name: string_field(object, "user", "firstName", &mut errors),
+        last_name: string_field(object, "user", "lastName", &mut errors),
+        data: object_field(object, "user", "data", &mut errors),
+    };
+    errors.into_result().map(|()| input)
+}
+
+/// The object under `wrapper` (`{"user": {...}}`); absent or `null` is an
+/// empty object, so that the required fields report themselves.
+fn wrapped_object<'a>(
+    body: &'a Value,
+    wrapper: &str,
+) -> Result<&'a Map<String, Value>, ValidationErrors> {
+    static EMPTY: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
+    match body.get(wrapper) {
+        None | Some(Value::Null) => Ok(&EMPTY),
+        Some(Value::Object(object)) => Ok(object),
+        Some(_) => Err(ValidationErrors::with_field(
+            wrapper,
+            ErrorKind::Invalid,
+            format!("{wrapper} must be a JSON object."),
+        )),
+    }
+}
+
+fn string_field(
+    object: &Map<String, Value>,
+    wrapper: &str,
+    key: &str,
+    errors: &mut ValidationErrors,
+) -> Option<String> {
+    match object.get(key) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(other) => {
+            let path = format!("{wrapper}.{key}");
+            errors.field(
+                &path,
+                ErrorKind::Invalid,
+                format!("{path} must be a string, not {}.", json_type(other)),
+            );
+            None
+        }
+    }
+}
+
+fn object_field(
+    object: &Map<String, Value>,
+    wrapper: &str,
+    key: &str,
+    errors: &mut ValidationErrors,
+) -> Option<Map<String, Value>> {
+    match object.get(key) {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(map)) => Some(map.clone()),
+        Some(other) => {
+            let path = format!("{wrapper}.{key}");
+            errors.field(
+                &path,
+                ErrorKind::Invalid,
+                format!("{path} must be a JSON object, not {}.", json_type(other)),
+            );
+            None
+        }
+    }
+}
+
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Renders a wire object as JSON for a PATCH to merge into.
+fn to_json(value: impl Serialize, what: &str) -> Result<Value, OperatorError> {
+    serde_json::to_value(value).map_err(|error| {
+        tracing::error!(%error, "could not render a {what} as JSON");
+        OperatorError::Internal
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn wrong_json_types_are_invalid_fields() {
+        let errors = parse_input(&json!({"user": {
+            "email": 1, "password": true, "firstName": [], "lastName": {}, "data": "x"
+        }}))
+        .unwrap_err();
+        for path in [
+            "user.email",
+            "user.password",
+            "user.firstName",
+            "user.lastName",
+            "user.data",
+        ] {
+            assert_eq!(
+                errors.fields[path][0].code,
+                format!("[invalid]{path}"),
+                "{errors:?}"
+            );
+        }
+        let errors = parse_input(&json!({"user": []})).unwrap_err();
+        assert_eq!(errors.fields["user"][0].code, "[invalid]user");
+        assert_eq!(parse_input(&json!({})).unwrap(), UserInput::default());
+    }
 }

@@ -1,0 +1,264 @@
+//! The key ring: the signing keys every node shares, parsed once, and the
+//! JWKS that publishes their public halves.
+//!
+//! On first start each algorithm gets one key (created once across nodes).
+//! Rotation adds a new active key per algorithm; the old ones stop signing
+//! at once and stay published until every token they signed has expired.
+//! Nodes reload the ring when the change feed reports key changes.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock, Weak};
+
+use lamba_model::{Clock, Instant, ServerSecret, SigningAlgorithm, SigningKeyRecord};
+use lamba_oidc::jose::{Algorithm, JoseError, KeySet, SigningKey};
+use lamba_store::{Change, DynStore, StoreError};
+use serde_json::{Map, Value};
+use tokio::sync::broadcast::error::RecvError;
+use zeroize::Zeroizing;
+
+use crate::sealing::{Sealer, SealingError};
+
+/// The server secret that keys client-secret digests.
+pub const CLIENT_SECRET_KEY: &str = "client-secret-digest-key";
+/// The server secret that signs the browser's session cookie.
+pub const COOKIE_KEY: &str = "session-cookie-key";
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error(transparent)]
+    Sealing(#[from] SealingError),
+    #[error("signing key {kid}: {source}")]
+    Jose {
+        kid: String,
+        #[source]
+        source: JoseError,
+    },
+    #[error("a stored public key is not valid JSON")]
+    Corrupt,
+    #[error("no active {0} signing key")]
+    NoActiveKey(SigningAlgorithm),
+    #[error("the system random generator failed")]
+    Random,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub fn to_jose(alg: SigningAlgorithm) -> Algorithm {
+    match alg {
+        SigningAlgorithm::Es256 => Algorithm::Es256,
+        SigningAlgorithm::Rs256 => Algorithm::Rs256,
+        SigningAlgorithm::EdDsa => Algorithm::EdDsa,
+    }
+}
+
+struct Ring {
+    signers: HashMap<SigningAlgorithm, Arc<SigningKey>>,
+    verifiers: KeySet,
+    jwks: Arc<str>,
+}
+
+pub struct KeyRing {
+    store: DynStore,
+    sealer: Arc<Sealer>,
+    clock: Arc<dyn Clock>,
+    ring: RwLock<Arc<Ring>>,
+}
+
+impl KeyRing {
+    /// Makes sure each algorithm has a key, then loads them all.
+    pub async fn load(
+        store: DynStore,
+        sealer: Arc<Sealer>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Arc<Self>, KeyError> {
+        let existing = store.list_signing_keys().await?;
+        for alg in SigningAlgorithm::ALL {
+            if existing
+                .iter()
+                .any(|k| k.algorithm == *alg && k.is_active())
+            {
+                continue;
+            }
+            let record = new_record(*alg, &sealer, clock.now())?;
+            // Losing the race to another node is fine: its key is the one.
+            store.add_first_signing_key(&record).await?;
+        }
+        let ring = read_ring(&store, &sealer, clock.now()).await?;
+        let keys = Arc::new(Self {
+            store,
+            sealer,
+            clock,
+            ring: RwLock::new(Arc::new(ring)),
+        });
+        keys.follow_changes();
+        Ok(keys)
+    }
+
+    fn current(&self) -> Option<Arc<Ring>> {
+        self.ring.read().ok().map(|r| r.clone())
+    }
+
+    /// The key that signs with `alg` now.
+    pub fn signer(&self, alg: SigningAlgorithm) -> Result<Arc<SigningKey>, KeyError> {
+        self.current()
+            .and_then(|ring| ring.signers.get(&alg).cloned())
+            .ok_or(KeyError::NoActiveKey(alg))
+    }
+
+    /// The JWKS document, rendered once per key change.
+    pub fn jwks(&self) -> Arc<str> {
+        self.current()
+            .map(|ring| ring.jwks.clone())
+            .unwrap_or_else(|| Arc::from("{\"keys\":[]}"))
+    }
+
+    /// Verifies a token this server signed with one of the published keys.
+    pub fn verify(
+        &self,
+        token: &str,
+        expected_typ: Option<&str>,
+        allowed: &[Algorithm],
+    ) -> Result<Map<String, Value>, JoseError> {
+        match self.current() {
+            Some(ring) => ring.verifiers.verify(token, expected_typ, allowed),
+            None => Err(JoseError::UnknownKey),
+        }
+    }
+
+    pub async fn reload(&self) -> Result<(), KeyError> {
+        let ring = read_ring(&self.store, &self.sealer, self.clock.now()).await?;
+        if let Ok(mut current) = self.ring.write() {
+            *current = Arc::new(ring);
+        }
+        Ok(())
+    }
+
+    /// Adds a new active key for every algorithm; the old keys stay
+    /// published for `publish_old_for_millis`. Returns the new kids.
+    pub async fn rotate(&self, publish_old_for_millis: i64) -> Result<Vec<String>, KeyError> {
+        let now = self.clock.now();
+        let expires = Instant::from_millis(now.as_millis().saturating_add(publish_old_for_millis));
+        let mut kids = Vec::new();
+        for alg in SigningAlgorithm::ALL {
+            let record = new_record(*alg, &self.sealer, now)?;
+            self.store.rotate_signing_key(&record, now, expires).await?;
+            kids.push(record.kid);
+        }
+        self.store.delete_expired_signing_keys(now).await?;
+        self.reload().await?;
+        Ok(kids)
+    }
+
+    /// Reloads the ring whenever any node changes the keys.
+    fn follow_changes(self: &Arc<Self>) {
+        let mut changes = self.store.changes();
+        let weak: Weak<Self> = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                let change = changes.recv().await;
+                let Some(keys) = weak.upgrade() else { return };
+                match change {
+                    Ok(Change::SigningKeys | Change::Live) | Err(RecvError::Lagged(_)) => {
+                        if let Err(error) = keys.reload().await {
+                            tracing::error!(%error, "could not reload the signing keys");
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(RecvError::Closed) => return,
+                }
+            }
+        });
+    }
+}
+
+fn new_record(
+    alg: SigningAlgorithm,
+    sealer: &Sealer,
+    now: Instant,
+) -> Result<SigningKeyRecord, KeyError> {
+    let kid = format!(
+        "{}-{}",
+        alg.as_str().to_ascii_lowercase(),
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    let (key, der) =
+        SigningKey::generate(to_jose(alg), kid.clone()).map_err(|source| KeyError::Jose {
+            kid: kid.clone(),
+            source,
+        })?;
+    let (private_key, sealed) = sealer.seal(&row_name(&kid), &der)?;
+    Ok(SigningKeyRecord {
+        public_jwk: key.public_jwk().to_string(),
+        kid,
+        algorithm: alg,
+        private_key,
+        sealed,
+        insert_instant: now,
+        retired_instant: None,
+        expires_instant: None,
+    })
+}
+
+fn row_name(kid: &str) -> String {
+    format!("signing_keys:{kid}")
+}
+
+async fn read_ring(store: &DynStore, sealer: &Sealer, now: Instant) -> Result<Ring, KeyError> {
+    let records = store.list_signing_keys().await?;
+    let mut signers = HashMap::new();
+    let mut verifiers = Vec::new();
+    // Newest first: the first active key of an algorithm signs.
+    for record in records.iter().filter(|r| r.is_published_at(now)) {
+        let der: Zeroizing<Vec<u8>> =
+            sealer.open(&row_name(&record.kid), &record.private_key, record.sealed)?;
+        let key = SigningKey::from_pkcs8(to_jose(record.algorithm), record.kid.clone(), &der)
+            .map_err(|source| KeyError::Jose {
+                kid: record.kid.clone(),
+                source,
+            })?;
+        verifiers.push(key.verifying_key());
+        if record.is_active() {
+            signers
+                .entry(record.algorithm)
+                .or_insert_with(|| Arc::new(key));
+        }
+    }
+    let verifiers = KeySet::new(verifiers).map_err(|source| KeyError::Jose {
+        kid: String::new(),
+        source,
+    })?;
+    let jwks = Arc::from(verifiers.jwks().to_string());
+    Ok(Ring {
+        signers,
+        verifiers,
+        jwks,
+    })
+}
+
+/// A 256-bit server secret (see [`CLIENT_SECRET_KEY`], [`COOKIE_KEY`]):
+/// generated once, shared by every node.
+pub async fn server_secret(
+    store: &DynStore,
+    sealer: &Sealer,
+    clock: &dyn Clock,
+    name: &str,
+) -> Result<[u8; 32], KeyError> {
+    let mut fresh = Zeroizing::new([0u8; 32]);
+    aws_lc_rs::rand::fill(fresh.as_mut()).map_err(|_| KeyError::Random)?;
+    let (value, sealed) = sealer.seal(name, fresh.as_ref())?;
+    let stored = store
+        .ensure_server_secret(&ServerSecret {
+            name: name.to_owned(),
+            value,
+            sealed,
+            insert_instant: clock.now(),
+        })
+        .await?;
+    let plain = sealer.open(name, &stored.value, stored.sealed)?;
+    let mut key = [0u8; 32];
+    if plain.len() != key.len() {
+        return Err(KeyError::Corrupt);
+    }
+    key.copy_from_slice(&plain);
+    Ok(key)
+}

@@ -1,0 +1,103 @@
+//! Client authentication at the token, introspection and revocation
+//! endpoints (RFC 6749 §2.3): `client_secret_basic`, `client_secret_post`,
+//! or none for a public client.
+
+use std::str::FromStr;
+
+use lamba_model::{Application, ApplicationId};
+
+use super::{OAuthFailure, OAuthService};
+
+/// What a request presented to identify its client.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClientCredentials {
+    /// From `Authorization: Basic` (already URL-decoded per RFC 6749 §2.3.1).
+    pub basic: Option<(String, String)>,
+    /// The `client_id` form parameter.
+    pub client_id: Option<String>,
+    /// The `client_secret` form parameter.
+    pub client_secret: Option<String>,
+}
+
+/// A client the request named, and whether it proved it is that client.
+pub struct Client {
+    pub application: Application,
+    pub authenticated: bool,
+}
+
+impl OAuthService {
+    /// Finds the client and checks its secret when one is presented. A
+    /// public client is never "authenticated"; a confidential one that
+    /// presented no secret is returned unauthenticated, for the grant to
+    /// decide (PKCE may stand in for it). A wrong secret, an unknown client
+    /// or a secret for a public client is `invalid_client`.
+    pub(super) async fn identify_client(
+        &self,
+        credentials: &ClientCredentials,
+    ) -> Result<Client, OAuthFailure> {
+        let (client_id, secret) = match (&credentials.basic, &credentials.client_secret) {
+            (Some(_), Some(_)) => {
+                return Err(OAuthFailure::invalid_request(
+                    "Use one client authentication method, not both Basic and client_secret.",
+                ));
+            }
+            (Some((id, secret)), None) => {
+                if credentials
+                    .client_id
+                    .as_ref()
+                    .is_some_and(|form_id| form_id != id)
+                {
+                    return Err(OAuthFailure::invalid_request(
+                        "client_id differs from the Basic credentials.",
+                    ));
+                }
+                (id.as_str(), Some(secret.as_str()))
+            }
+            (None, secret) => match &credentials.client_id {
+                Some(id) => (id.as_str(), secret.as_deref()),
+                None => return Err(OAuthFailure::invalid_client()),
+            },
+        };
+        let Ok(id) = ApplicationId::from_str(client_id) else {
+            return Err(OAuthFailure::invalid_client());
+        };
+        let application = self.store.lookup_application(id).await?;
+        // Equal work whether the client exists or not, and constant-time
+        // comparison of the digests.
+        let dummy = [0u8; 32];
+        let stored = application
+            .as_ref()
+            .and_then(|a| a.oauth.client_secret_digest.as_deref())
+            .unwrap_or(&dummy);
+        let secret_ok = secret.map(|s| self.digester.verify(s, stored));
+        let Some(application) = application else {
+            return Err(OAuthFailure::invalid_client());
+        };
+        match (application.is_confidential(), secret_ok) {
+            (_, Some(false)) => Err(OAuthFailure::invalid_client()),
+            (true, Some(true)) => Ok(Client {
+                application,
+                authenticated: true,
+            }),
+            (true, None) | (false, None) => Ok(Client {
+                application,
+                authenticated: false,
+            }),
+            // A public client has no secret to present.
+            (false, Some(true)) => Err(OAuthFailure::invalid_client()),
+        }
+    }
+
+    /// Like [`Self::identify_client`], but a confidential client must have
+    /// authenticated (introspection, revocation, client credentials).
+    pub(super) async fn authenticate_client(
+        &self,
+        credentials: &ClientCredentials,
+    ) -> Result<Client, OAuthFailure> {
+        let client = self.identify_client(credentials).await?;
+        if client.application.is_confidential() && !client.authenticated {
+            return Err(OAuthFailure::invalid_client());
+        }
+        Ok(client)
+    }
+}

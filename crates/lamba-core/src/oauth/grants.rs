@@ -1,0 +1,419 @@
+//! The token endpoint's grants: `authorization_code`, `refresh_token`,
+//! `client_credentials` (RFC 6749 §4.1.3, §6, §4.4).
+
+use lamba_model::{
+    Application, ClientAuthenticationPolicy, CodeConsumption, GrantType, Instant, LoginSession,
+    RefreshExpirationPolicy, RefreshToken, RefreshUsagePolicy, Rotation, User,
+};
+use lamba_oidc::OAuthError;
+use uuid::Uuid;
+
+use super::client::{Client, ClientCredentials};
+use super::mint::Subject;
+use super::{OAuthFailure, OAuthService, USER_SCOPES, parse_scope, random_token, token_digest};
+
+/// A token request's form, as received.
+#[derive(Clone, Debug, Default)]
+pub struct TokenRequest {
+    pub grant_type: Option<String>,
+    pub code: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub code_verifier: Option<String>,
+    pub refresh_token: Option<String>,
+    pub scope: Option<String>,
+    pub resource: Option<String>,
+    pub credentials: ClientCredentials,
+}
+
+/// A successful token response (RFC 6749 §5.1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub expires_in: i64,
+    pub scope: String,
+    pub id_token: Option<String>,
+    pub refresh_token: Option<String>,
+}
+
+impl OAuthService {
+    pub async fn token(&self, request: TokenRequest) -> Result<TokenResponse, OAuthFailure> {
+        let grant = match request.grant_type.as_deref() {
+            None | Some("") => {
+                return Err(OAuthFailure::invalid_request("grant_type is required."));
+            }
+            Some("authorization_code") => GrantType::AuthorizationCode,
+            Some("refresh_token") => GrantType::RefreshToken,
+            Some("client_credentials") => GrantType::ClientCredentials,
+            Some(other) => {
+                return Err(OAuthFailure::new(
+                    OAuthError::UnsupportedGrantType,
+                    format!("The grant type {other:?} is not supported."),
+                ));
+            }
+        };
+        let client = self.identify_client(&request.credentials).await?;
+        if !client.application.has_grant(grant) {
+            return Err(OAuthFailure::new(
+                OAuthError::UnauthorizedClient,
+                format!("This client may not use the {} grant.", grant.as_str()),
+            ));
+        }
+        match grant {
+            GrantType::AuthorizationCode => self.exchange_code(client, request).await,
+            GrantType::RefreshToken => self.refresh(client, request).await,
+            GrantType::ClientCredentials => self.client_credentials(client, request).await,
+        }
+    }
+
+    async fn client_credentials(
+        &self,
+        client: Client,
+        request: TokenRequest,
+    ) -> Result<TokenResponse, OAuthFailure> {
+        if !client.authenticated {
+            return Err(OAuthFailure::invalid_client());
+        }
+        let scopes = parse_scope(request.scope.as_deref());
+        if let Some(user_scope) = scopes.iter().find(|s| USER_SCOPES.contains(&s.as_str())) {
+            return Err(OAuthFailure::new(
+                OAuthError::InvalidScope,
+                format!("The scope {user_scope:?} needs a user; client credentials have none."),
+            ));
+        }
+        let resource = checked_resource(request.resource.as_deref())?;
+        let scope = scopes.join(" ");
+        let access =
+            self.mint_access_token(&client.application, &Subject::Client, &scope, resource)?;
+        Ok(TokenResponse {
+            access_token: access.token,
+            expires_in: access.expires_in,
+            scope,
+            id_token: None,
+            refresh_token: None,
+        })
+    }
+
+    async fn exchange_code(
+        &self,
+        client: Client,
+        request: TokenRequest,
+    ) -> Result<TokenResponse, OAuthFailure> {
+        let code = request
+            .code
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| OAuthFailure::invalid_request("code is required."))?;
+        let now = self.clock.now();
+        let digest = token_digest(code);
+        let code = match self.store.consume_authorization_code(&digest, now).await? {
+            CodeConsumption::Fresh(code) => code,
+            CodeConsumption::Replayed(code) => {
+                // A code used twice was stolen or replayed: what the first
+                // exchange issued is revoked, by ending its session.
+                tracing::warn!(session.id = %code.session_id, "authorization code replayed; revoking its grant");
+                self.store
+                    .revoke_refresh_tokens_of_code(&digest, now)
+                    .await?;
+                if self
+                    .store
+                    .end_login_session(code.session_id, now, "code_replay")
+                    .await?
+                {
+                    self.revocations.note_session_ended(code.session_id);
+                }
+                return Err(OAuthFailure::invalid_grant(
+                    "The authorization code was already used.",
+                ));
+            }
+            CodeConsumption::Unknown => {
+                return Err(OAuthFailure::invalid_grant(
+                    "The authorization code is invalid.",
+                ));
+            }
+        };
+        if code.application_id != client.application.id {
+            return Err(OAuthFailure::invalid_grant(
+                "The authorization code was issued to another client.",
+            ));
+        }
+        if now >= code.expires_instant {
+            return Err(OAuthFailure::invalid_grant(
+                "The authorization code has expired.",
+            ));
+        }
+        if request.redirect_uri.as_deref() != Some(code.redirect_uri.as_str()) {
+            return Err(OAuthFailure::invalid_grant(
+                "redirect_uri differs from the authorization request's.",
+            ));
+        }
+        match (&code.code_challenge, request.code_verifier.as_deref()) {
+            (Some(challenge), Some(verifier)) => lamba_oidc::pkce::verify_s256(verifier, challenge)
+                .map_err(|_| {
+                    OAuthFailure::invalid_grant(
+                        "The code_verifier does not match the code_challenge.",
+                    )
+                })?,
+            (Some(_), None) => {
+                return Err(OAuthFailure::invalid_grant("code_verifier is required."));
+            }
+            (None, Some(_)) => {
+                return Err(OAuthFailure::invalid_grant(
+                    "The authorization request had no code_challenge.",
+                ));
+            }
+            (None, None) => {}
+        }
+        let application = &client.application;
+        if application.is_confidential() && !client.authenticated {
+            let pkce_stands_in = application.oauth.client_authentication_policy
+                == ClientAuthenticationPolicy::NotRequiredWhenUsingPkce
+                && code.code_challenge.is_some();
+            if !pkce_stands_in {
+                return Err(OAuthFailure::invalid_client());
+            }
+        }
+        let session = self.live_session(code.session_id).await?;
+        let user = self.user_of(&session).await?;
+        let scopes = parse_scope(Some(&code.scope));
+        let refresh = if scopes.iter().any(|s| s == "offline_access")
+            && application.has_grant(GrantType::RefreshToken)
+        {
+            let token = random_token()?;
+            let ttl_millis = application
+                .jwt
+                .refresh_token_time_to_live_in_minutes
+                .saturating_mul(60_000);
+            self.store
+                .add_refresh_token(&RefreshToken {
+                    id: Uuid::new_v4(),
+                    token_digest: token_digest(&token),
+                    family_id: Uuid::new_v4(),
+                    application_id: application.id,
+                    user_id: user.id,
+                    session_id: session.id,
+                    scope: code.scope.clone(),
+                    resource: code.resource.clone(),
+                    code_digest: Some(digest.clone()),
+                    family_insert_instant: now,
+                    insert_instant: now,
+                    expires_instant: Instant::from_millis(
+                        now.as_millis().saturating_add(ttl_millis),
+                    ),
+                    used_instant: None,
+                    revoked_instant: None,
+                })
+                .await?;
+            Some(token)
+        } else {
+            None
+        };
+        self.issue_user_tokens(
+            application,
+            &user,
+            &session,
+            &scopes,
+            code.nonce.as_deref(),
+            code.resource.as_deref(),
+            refresh,
+        )
+        .await
+    }
+
+    async fn refresh(
+        &self,
+        client: Client,
+        request: TokenRequest,
+    ) -> Result<TokenResponse, OAuthFailure> {
+        let application = &client.application;
+        if application.is_confidential() && !client.authenticated {
+            return Err(OAuthFailure::invalid_client());
+        }
+        let presented = request
+            .refresh_token
+            .as_deref()
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| OAuthFailure::invalid_request("refresh_token is required."))?;
+        let now = self.clock.now();
+        let invalid =
+            || OAuthFailure::invalid_grant("The refresh token is invalid, expired or revoked.");
+        let Some(token) = self
+            .store
+            .find_refresh_token(&token_digest(presented))
+            .await?
+        else {
+            return Err(invalid());
+        };
+        if token.application_id != application.id {
+            return Err(invalid());
+        }
+        if token.revoked_instant.is_some() || now >= token.expires_instant {
+            return Err(invalid());
+        }
+        let one_time = application.jwt.refresh_token_usage_policy == RefreshUsagePolicy::OneTimeUse;
+        if one_time && token.used_instant.is_some() {
+            return Err(self.reuse_detected(&token, now).await?);
+        }
+        // The scope may only narrow (RFC 6749 §6).
+        let granted = parse_scope(Some(&token.scope));
+        let scopes = match request.scope.as_deref() {
+            None | Some("") => granted.clone(),
+            Some(raw) => {
+                let asked = parse_scope(Some(raw));
+                if let Some(extra) = asked.iter().find(|s| !granted.contains(s)) {
+                    return Err(OAuthFailure::new(
+                        OAuthError::InvalidScope,
+                        format!("The scope {extra:?} was not granted."),
+                    ));
+                }
+                asked
+            }
+        };
+        let session = match self.live_session(token.session_id).await {
+            Ok(session) => session,
+            Err(_) => return Err(invalid()),
+        };
+        let user = self.user_of(&session).await?;
+        let ttl_millis = application
+            .jwt
+            .refresh_token_time_to_live_in_minutes
+            .saturating_mul(60_000);
+        let expires = match application.jwt.refresh_token_expiration_policy {
+            RefreshExpirationPolicy::Fixed => token
+                .family_insert_instant
+                .as_millis()
+                .saturating_add(ttl_millis),
+            RefreshExpirationPolicy::SlidingWindow => now.as_millis().saturating_add(ttl_millis),
+        };
+        let expires = Instant::from_millis(expires);
+        let refresh = if one_time {
+            let next = random_token()?;
+            let rotated = RefreshToken {
+                id: Uuid::new_v4(),
+                token_digest: token_digest(&next),
+                code_digest: None,
+                insert_instant: now,
+                expires_instant: expires,
+                used_instant: None,
+                revoked_instant: None,
+                ..token.clone()
+            };
+            match self
+                .store
+                .rotate_refresh_token(token.id, &rotated, now)
+                .await?
+            {
+                Rotation::Rotated => next,
+                // Another request rotated it first: this one is the reuse.
+                Rotation::AlreadyUsed => return Err(self.reuse_detected(&token, now).await?),
+            }
+        } else {
+            if expires != token.expires_instant {
+                self.store.extend_refresh_token(token.id, expires).await?;
+            }
+            presented.to_owned()
+        };
+        self.store.touch_login_session(session.id, now).await?;
+        self.issue_user_tokens(
+            application,
+            &user,
+            &session,
+            &scopes,
+            None,
+            token.resource.as_deref(),
+            Some(refresh),
+        )
+        .await
+    }
+
+    /// A rotated refresh token came back: someone holds a copy. The whole
+    /// family is revoked, so neither copy works any more.
+    async fn reuse_detected(
+        &self,
+        token: &RefreshToken,
+        now: Instant,
+    ) -> Result<OAuthFailure, OAuthFailure> {
+        tracing::warn!(session.id = %token.session_id, "refresh token reused; revoking its family");
+        self.store
+            .revoke_refresh_family(token.family_id, now)
+            .await?;
+        Ok(OAuthFailure::invalid_grant(
+            "The refresh token was already used.",
+        ))
+    }
+
+    /// The session, if it is still active.
+    pub(super) async fn live_session(&self, id: Uuid) -> Result<LoginSession, OAuthFailure> {
+        match self.store.lookup_login_session(id).await? {
+            Some(session) if session.is_active() => Ok(session),
+            _ => Err(OAuthFailure::invalid_grant("The login session has ended.")),
+        }
+    }
+
+    pub(super) async fn user_of(&self, session: &LoginSession) -> Result<User, OAuthFailure> {
+        self.store
+            .lookup_user(session.user_id)
+            .await?
+            .ok_or_else(|| OAuthFailure::invalid_grant("The user no longer exists."))
+    }
+
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one call site per grant; a struct would only rename them"
+    )]
+    async fn issue_user_tokens(
+        &self,
+        application: &Application,
+        user: &User,
+        session: &LoginSession,
+        scopes: &[String],
+        nonce: Option<&str>,
+        resource: Option<&str>,
+        refresh_token: Option<String>,
+    ) -> Result<TokenResponse, OAuthFailure> {
+        let roles = self
+            .store
+            .lookup_registration(user.id, application.id)
+            .await?
+            .map(|r| r.roles)
+            .unwrap_or_default();
+        let scope = scopes.join(" ");
+        let access = self.mint_access_token(
+            application,
+            &Subject::User {
+                user,
+                session,
+                roles: &roles,
+            },
+            &scope,
+            resource,
+        )?;
+        let id_token = if scopes.iter().any(|s| s == "openid") {
+            Some(self.mint_id_token(application, user, session, scopes, nonce, &access.token)?)
+        } else {
+            None
+        };
+        Ok(TokenResponse {
+            access_token: access.token,
+            expires_in: access.expires_in,
+            scope,
+            id_token,
+            refresh_token,
+        })
+    }
+}
+
+/// A `resource` (RFC 8707) must be an absolute URI without a fragment.
+pub(super) fn checked_resource(resource: Option<&str>) -> Result<Option<&str>, OAuthFailure> {
+    let Some(resource) = resource.filter(|r| !r.is_empty()) else {
+        return Ok(None);
+    };
+    match url::Url::parse(resource) {
+        Ok(url) if url.fragment().is_none() && matches!(url.scheme(), "https" | "http") => {
+            Ok(Some(resource))
+        }
+        _ => Err(OAuthFailure::new(
+            OAuthError::InvalidTarget,
+            "resource must be an absolute http(s) URI without a fragment.",
+        )),
+    }
+}

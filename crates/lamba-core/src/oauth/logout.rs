@@ -1,0 +1,99 @@
+//! RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0).
+
+use std::str::FromStr;
+
+use lamba_model::ApplicationId;
+use lamba_oidc::jose::Algorithm;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{OAuthFailure, OAuthService};
+
+#[derive(Clone, Debug, Default)]
+pub struct LogoutRequest {
+    pub id_token_hint: Option<String>,
+    pub post_logout_redirect_uri: Option<String>,
+    pub state: Option<String>,
+    pub client_id: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LogoutOutcome {
+    /// Signed out; back to the client's registered logout URL.
+    Redirect { uri: String, state: Option<String> },
+    /// Signed out; no (acceptable) place to return to.
+    SignedOut,
+    /// The request was malformed (an `id_token_hint` that is not ours).
+    Invalid(String),
+}
+
+impl OAuthService {
+    /// Ends the browser's login session (or the one the ID token names), with
+    /// its tokens and refresh tokens, then says where to send the browser:
+    /// only ever to the client's registered `logoutURL`.
+    pub async fn end_session(
+        &self,
+        request: LogoutRequest,
+        browser_session: Option<Uuid>,
+    ) -> Result<LogoutOutcome, OAuthFailure> {
+        let mut client_id = request
+            .client_id
+            .as_deref()
+            .and_then(|c| ApplicationId::from_str(c).ok());
+        let mut hinted_session = None;
+        if let Some(hint) = request.id_token_hint.as_deref().filter(|h| !h.is_empty()) {
+            // An expired ID token is still a fine hint (the spec says so);
+            // its signature is what matters.
+            let Ok(claims) = self.keys.verify(hint, None, &[Algorithm::Rs256]) else {
+                return Ok(LogoutOutcome::Invalid(
+                    "The id_token_hint was not issued by this server.".into(),
+                ));
+            };
+            if claims.get("iss").and_then(Value::as_str) != Some(self.issuer.as_str()) {
+                return Ok(LogoutOutcome::Invalid(
+                    "The id_token_hint was not issued by this server.".into(),
+                ));
+            }
+            let aud = claims
+                .get("aud")
+                .and_then(Value::as_str)
+                .and_then(|a| ApplicationId::from_str(a).ok());
+            if client_id.is_some() && aud.is_some() && client_id != aud {
+                return Ok(LogoutOutcome::Invalid(
+                    "client_id differs from the id_token_hint's audience.".into(),
+                ));
+            }
+            client_id = client_id.or(aud);
+            hinted_session = claims
+                .get("sid")
+                .and_then(Value::as_str)
+                .and_then(|s| Uuid::from_str(s).ok());
+        }
+        let now = self.clock.now();
+        for session in [browser_session, hinted_session].into_iter().flatten() {
+            if self.store.end_login_session(session, now, "logout").await? {
+                self.revocations.note_session_ended(session);
+                tracing::info!(session.id = %session, "signed out");
+            }
+        }
+        let Some(uri) = request.post_logout_redirect_uri.filter(|u| !u.is_empty()) else {
+            return Ok(LogoutOutcome::SignedOut);
+        };
+        let Some(client_id) = client_id else {
+            return Ok(LogoutOutcome::SignedOut);
+        };
+        let registered = self
+            .store
+            .lookup_application(client_id)
+            .await?
+            .and_then(|a| a.oauth.logout_url);
+        if registered.as_deref() == Some(uri.as_str()) {
+            Ok(LogoutOutcome::Redirect {
+                uri,
+                state: request.state,
+            })
+        } else {
+            Ok(LogoutOutcome::SignedOut)
+        }
+    }
+}

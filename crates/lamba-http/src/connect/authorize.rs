@@ -1,0 +1,246 @@
+//! `/connect/authorize`: the authorization request (GET) and the hosted
+//! sign-in form it shows (POST back to the same path).
+
+use std::collections::HashMap;
+
+use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::http::header::{CACHE_CONTROL, LOCATION, SET_COOKIE, USER_AGENT};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use lamba_core::oauth::{AuthorizeOutcome, AuthorizeRequest};
+use serde_json::json;
+use subtle::ConstantTimeEq;
+
+use super::form::parse_form;
+use super::web::{CSRF_COOKIE, SESSION_COOKIE, cookie_value, new_csrf_token};
+use crate::AppState;
+
+/// The authorization request's parameters, carried through the sign-in form
+/// as hidden fields and validated again when it comes back.
+const CARRIED: &[&str] = &[
+    "client_id",
+    "redirect_uri",
+    "response_type",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "prompt",
+    "max_age",
+    "login_hint",
+    "resource",
+];
+
+fn request_from(params: &HashMap<String, String>) -> AuthorizeRequest {
+    let get = |name: &str| params.get(name).cloned();
+    AuthorizeRequest {
+        client_id: get("client_id"),
+        redirect_uri: get("redirect_uri"),
+        response_type: get("response_type"),
+        scope: get("scope"),
+        state: get("state"),
+        nonce: get("nonce"),
+        code_challenge: get("code_challenge"),
+        code_challenge_method: get("code_challenge_method"),
+        prompt: get("prompt"),
+        max_age: get("max_age"),
+        login_hint: get("login_hint"),
+        resource: get("resource"),
+    }
+}
+
+/// `GET /connect/authorize`.
+pub async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let Ok(params) = parse_form(query.unwrap_or_default().as_bytes()) else {
+        return error_page(
+            &state,
+            "The authorization request is malformed (a parameter is repeated or badly encoded).",
+        );
+    };
+    let outcome = state
+        .core
+        .oauth
+        .authorize(request_from(&params), state.web.session_from(&headers))
+        .await;
+    respond(&state, &headers, outcome, None, None)
+}
+
+/// `POST /connect/authorize`: the sign-in form.
+pub async fn submit(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let Ok(params) = parse_form(&body) else {
+        return error_page(&state, "The sign-in form is malformed.");
+    };
+    // Double-submit CSRF check: the form's token must equal the cookie's,
+    // which another site can neither read nor set (HttpOnly, SameSite=Lax).
+    let cookie = cookie_value(&headers, CSRF_COOKIE).unwrap_or_default();
+    let submitted = params.get("csrf_token").cloned().unwrap_or_default();
+    if cookie.is_empty() || !bool::from(cookie.as_bytes().ct_eq(submitted.as_bytes())) {
+        return error_page(
+            &state,
+            "The sign-in form expired or did not come from this site. Go back and try again.",
+        );
+    }
+    let email = params.get("email").cloned().unwrap_or_default();
+    let password = params.get("password").cloned().unwrap_or_default();
+    let user_agent = headers
+        .get(USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.chars().take(512).collect());
+    let signed_in = state
+        .core
+        .oauth
+        .sign_in(
+            request_from(&params),
+            &email,
+            &password,
+            Some(peer.ip().to_string()),
+            user_agent,
+        )
+        .await;
+    let session_cookie = signed_in.session_id.map(|id| {
+        state
+            .web
+            .cookie(SESSION_COOKIE, &state.web.session_cookie_value(id), None)
+    });
+    respond(
+        &state,
+        &headers,
+        signed_in.outcome,
+        session_cookie,
+        Some(email),
+    )
+}
+
+fn respond(
+    state: &AppState,
+    headers: &HeaderMap,
+    outcome: AuthorizeOutcome,
+    session_cookie: Option<String>,
+    email: Option<String>,
+) -> Response {
+    let issuer = state.core.oauth.issuer();
+    let mut response = match outcome {
+        AuthorizeOutcome::ErrorPage { message } => return error_page(state, &message),
+        AuthorizeOutcome::RedirectError {
+            redirect_uri,
+            error,
+            description,
+            state: client_state,
+        } => redirect(&redirect_uri, |pairs| {
+            pairs.append_pair("error", error.as_str());
+            pairs.append_pair("error_description", &description);
+            if let Some(s) = &client_state {
+                pairs.append_pair("state", s);
+            }
+            pairs.append_pair("iss", issuer);
+        }),
+        AuthorizeOutcome::Code {
+            redirect_uri,
+            code,
+            state: client_state,
+        } => redirect(&redirect_uri, |pairs| {
+            pairs.append_pair("code", &code);
+            if let Some(s) = &client_state {
+                pairs.append_pair("state", s);
+            }
+            pairs.append_pair("iss", issuer);
+        }),
+        AuthorizeOutcome::SignIn { request, error } => {
+            let csrf = cookie_value(headers, CSRF_COOKIE)
+                .filter(|c| c.len() >= 32)
+                .or_else(new_csrf_token)
+                .unwrap_or_default();
+            let mut hidden: Vec<(&str, String)> = Vec::new();
+            let carried = [
+                request.request.client_id.clone(),
+                request.request.redirect_uri.clone(),
+                request.request.response_type.clone(),
+                request.request.scope.clone(),
+                request.request.state.clone(),
+                request.request.nonce.clone(),
+                request.request.code_challenge.clone(),
+                request.request.code_challenge_method.clone(),
+                // A sign-in just happened: prompt=login is satisfied.
+                None,
+                request.request.max_age.clone(),
+                request.request.login_hint.clone(),
+                request.request.resource.clone(),
+            ];
+            for (name, value) in CARRIED.iter().zip(carried) {
+                if let Some(value) = value {
+                    hidden.push((name, value));
+                }
+            }
+            let email = email
+                .or_else(|| request.request.login_hint.clone())
+                .unwrap_or_default();
+            let html = state.web.render(
+                "signin.html",
+                json!({
+                    "application": request.application.name,
+                    "error": error,
+                    "csrf_token": csrf,
+                    "hidden": hidden,
+                    "email": email,
+                }),
+            );
+            let status = if error.is_some() {
+                StatusCode::UNAUTHORIZED
+            } else {
+                StatusCode::OK
+            };
+            let mut response = (status, html).into_response();
+            if let Ok(cookie) = HeaderValue::from_str(&state.web.cookie(CSRF_COOKIE, &csrf, None)) {
+                response.headers_mut().append(SET_COOKIE, cookie);
+            }
+            response
+        }
+    };
+    if let Some(cookie) = session_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        response.headers_mut().append(SET_COOKIE, cookie);
+    }
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn redirect(
+    uri: &str,
+    add: impl FnOnce(&mut url::form_urlencoded::Serializer<'_, url::UrlQuery<'_>>),
+) -> Response {
+    match url::Url::parse(uri) {
+        Ok(mut url) => {
+            add(&mut url.query_pairs_mut());
+            let mut response = StatusCode::SEE_OTHER.into_response();
+            if let Ok(location) = HeaderValue::from_str(url.as_str()) {
+                response.headers_mut().insert(LOCATION, location);
+            }
+            response
+        }
+        Err(_) => StatusCode::BAD_REQUEST.into_response(),
+    }
+}
+
+fn error_page(state: &AppState, message: &str) -> Response {
+    let html = state.web.render(
+        "message.html",
+        json!({"heading": "Sign-in cannot continue", "message": message, "alert": true,
+               "detail": "If a link brought you here, tell the site you came from."}),
+    );
+    let mut response = (StatusCode::BAD_REQUEST, html).into_response();
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}

@@ -1,0 +1,55 @@
+//! The id host's OpenID Connect surface: discovery, JWKS, the hosted
+//! sign-in at `/connect/authorize`, and the `/connect/*` endpoints, with
+//! RFC 6749 §5.2 errors.
+
+mod authorize;
+mod discovery;
+mod endsession;
+mod error;
+mod form;
+mod introspect;
+mod jwks;
+mod revoke;
+mod token;
+mod userinfo;
+mod web;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+
+pub use web::Web;
+
+use crate::AppState;
+
+/// OAuth form bodies are small; anything larger is not one.
+const FORM_LIMIT_BYTES: usize = 64 * 1024;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            get(discovery::openid_configuration),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(discovery::openid_configuration),
+        )
+        .route("/.well-known/jwks.json", get(jwks::jwks))
+        .route(
+            "/connect/authorize",
+            get(authorize::show).post(authorize::submit),
+        )
+        .route("/connect/token", post(token::token))
+        .route(
+            "/connect/userinfo",
+            get(userinfo::userinfo).post(userinfo::userinfo),
+        )
+        .route("/connect/introspect", post(introspect::introspect))
+        .route("/connect/revocation", post(revoke::revoke))
+        .route(
+            "/connect/endsession",
+            get(endsession::end_session).post(endsession::end_session_form),
+        )
+        .layer(DefaultBodyLimit::max(FORM_LIMIT_BYTES))
+}

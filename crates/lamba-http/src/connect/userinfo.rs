@@ -1,0 +1,38 @@
+use axum::Json;
+use axum::extract::State;
+use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use crate::AppState;
+
+/// `GET|POST /connect/userinfo` with `Authorization: Bearer <access token>`.
+/// An invalid, expired or revoked token, or one of an ended session, is a
+/// 401 with an RFC 6750 challenge.
+pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(token) = bearer(&headers) else {
+        return challenge("Bearer realm=\"lamba\"");
+    };
+    match state.core.oauth.userinfo(token).await {
+        Ok(Some(claims)) => Json(claims).into_response(),
+        Ok(None) => challenge("Bearer realm=\"lamba\", error=\"invalid_token\""),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+fn challenge(value: &'static str) -> Response {
+    let mut response = StatusCode::UNAUTHORIZED.into_response();
+    response
+        .headers_mut()
+        .insert(WWW_AUTHENTICATE, HeaderValue::from_static(value));
+    response
+}

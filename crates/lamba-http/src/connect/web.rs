@@ -1,0 +1,163 @@
+//! What the browser-facing pages share: templates, signed session cookies,
+//! CSRF tokens.
+
+use aws_lc_rs::hmac;
+use axum::http::HeaderMap;
+use axum::http::header::COOKIE;
+use axum::response::Html;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use minijinja::Environment;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::HttpSettings;
+
+pub const SESSION_COOKIE: &str = "lamba_session";
+pub const CSRF_COOKIE: &str = "lamba_csrf";
+
+pub struct Web {
+    templates: Environment<'static>,
+    cookie_key: hmac::Key,
+    secure: bool,
+}
+
+impl Web {
+    pub fn new(settings: HttpSettings) -> Self {
+        let mut templates = Environment::new();
+        // Names end in .html, so minijinja escapes every value for HTML.
+        for (name, source) in [
+            ("base.html", include_str!("../../templates/base.html")),
+            ("signin.html", include_str!("../../templates/signin.html")),
+            ("message.html", include_str!("../../templates/message.html")),
+        ] {
+            if let Err(error) = templates.add_template(name, source) {
+                tracing::error!(%error, template = name, "a template does not compile");
+            }
+        }
+        Self {
+            templates,
+            cookie_key: hmac::Key::new(hmac::HMAC_SHA256, &settings.cookie_key),
+            secure: settings.secure_cookies,
+        }
+    }
+
+    pub fn render(&self, name: &str, context: impl Serialize) -> Html<String> {
+        match self
+            .templates
+            .get_template(name)
+            .and_then(|t| t.render(context))
+        {
+            Ok(html) => Html(html),
+            Err(error) => {
+                tracing::error!(%error, template = name, "rendering failed");
+                Html("<!doctype html><title>Error</title><p>Something went wrong.</p>".to_owned())
+            }
+        }
+    }
+
+    /// A `Set-Cookie` value: HttpOnly, SameSite=Lax, Secure on https.
+    pub fn cookie(&self, name: &str, value: &str, max_age_seconds: Option<i64>) -> String {
+        let mut cookie = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
+        if let Some(age) = max_age_seconds {
+            cookie.push_str(&format!("; Max-Age={age}"));
+        }
+        if self.secure {
+            cookie.push_str("; Secure");
+        }
+        cookie
+    }
+
+    /// The session cookie's value: the session id and an HMAC of it. The id
+    /// alone is no credential (it appears in tokens as `sid`); the HMAC,
+    /// under a key only the servers hold, is.
+    pub fn session_cookie_value(&self, session: Uuid) -> String {
+        let tag = hmac::sign(&self.cookie_key, session.as_bytes());
+        format!("{session}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()))
+    }
+
+    /// The login session the request's cookie names, if its signature holds.
+    pub fn session_from(&self, headers: &HeaderMap) -> Option<Uuid> {
+        let value = cookie_value(headers, SESSION_COOKIE)?;
+        let (id, tag) = value.split_once('.')?;
+        let id = Uuid::parse_str(id).ok()?;
+        let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
+        hmac::verify(&self.cookie_key, id.as_bytes(), &tag).ok()?;
+        Some(id)
+    }
+}
+
+/// One cookie's value from the request's `Cookie` headers.
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_owned())
+}
+
+/// A fresh CSRF token: 256 random bits.
+pub fn new_csrf_token() -> Option<String> {
+    let mut bytes = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut bytes).ok()?;
+    Some(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn web() -> Web {
+        Web::new(HttpSettings {
+            cookie_key: [7; 32],
+            secure_cookies: true,
+        })
+    }
+
+    #[test]
+    fn every_template_renders_and_escapes() {
+        let web = web();
+        let Html(page) = web.render(
+            "signin.html",
+            json!({"application": "<b>App</b>", "error": "bad", "csrf_token": "t", "hidden": [["state", "\"><x>"]], "email": "a@b"}),
+        );
+        assert!(
+            page.contains("Sign in to &lt;b&gt;App&lt;&#x2f;b&gt;"),
+            "{page}"
+        );
+        assert!(page.contains("value=\"&quot;&gt;&lt;x&gt;\""), "{page}");
+        assert!(page.contains("role=\"alert\""));
+        let Html(page) = web.render(
+            "message.html",
+            json!({"heading": "H", "message": "<i>m</i>"}),
+        );
+        assert!(page.contains("&lt;i&gt;m&lt;&#x2f;i&gt;"), "{page}");
+    }
+
+    #[test]
+    fn session_cookies_are_signed() {
+        let web = web();
+        let id = Uuid::new_v4();
+        let value = web.session_cookie_value(id);
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            COOKIE,
+            format!("other=1; {SESSION_COOKIE}={value}")
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(web.session_from(&headers), Some(id));
+        let forged = format!("{}.{}", Uuid::new_v4(), value.split_once('.').unwrap().1);
+        headers.insert(
+            COOKIE,
+            format!("{SESSION_COOKIE}={forged}").parse().unwrap(),
+        );
+        assert_eq!(web.session_from(&headers), None);
+        assert!(web.cookie("x", "y", None).contains("; Secure"));
+    }
+}

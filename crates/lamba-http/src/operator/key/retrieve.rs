@@ -1,0 +1,39 @@
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::AppState;
+use crate::operator::OperatorError;
+use crate::operator::extract::Operator;
+
+/// `GET /api/key`: every stored signing key, without its private half.
+pub async fn list(
+    _operator: Operator,
+    State(state): State<AppState>,
+) -> Result<Response, OperatorError> {
+    let records = state
+        .core
+        .store
+        .list_signing_keys()
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "could not list the signing keys");
+            OperatorError::Internal
+        })?;
+    let keys: Vec<_> = records
+        .iter()
+        .map(|k| {
+            json!({
+                "kid": k.kid,
+                "algorithm": k.algorithm.as_str(),
+                "active": k.is_active(),
+                "insertInstant": k.insert_instant.as_millis(),
+                "retiredInstant": k.retired_instant.map(|i| i.as_millis()),
+                "expiresInstant": k.expires_instant.map(|i| i.as_millis()),
+                "publicKey": serde_json::from_str::<serde_json::Value>(&k.public_jwk).ok(),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "keys": keys })).into_response())
+}

@@ -1,0 +1,22 @@
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::AppState;
+use crate::operator::OperatorError;
+use crate::operator::extract::Operator;
+
+/// `POST /api/key/rotate`: a new active key for every algorithm. The old
+/// keys stop signing now and stay in the JWKS until the longest-lived token
+/// any application issues has expired.
+pub async fn rotate(
+    _operator: Operator,
+    State(state): State<AppState>,
+) -> Result<Response, OperatorError> {
+    let kids = state.core.rotate_keys().await.map_err(|error| {
+        tracing::error!(%error, "key rotation failed");
+        OperatorError::Internal
+    })?;
+    Ok(Json(json!({ "activeKids": kids })).into_response())
+}

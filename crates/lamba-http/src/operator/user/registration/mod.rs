@@ -1,0 +1,174 @@
+//! `/api/user/registration/{userId}[/{applicationId}]`: a user's
+//! registrations with applications and their roles, the `registration` a
+//! JWTPopulate lambda sees.
+
+mod create;
+mod delete;
+mod retrieve;
+mod update;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
+use axum::routing::get;
+use lamba_core::users::RegistrationInput;
+use lamba_core::{ErrorKind, ValidationErrors};
+use lamba_model::{ApplicationId, Registration, UserId};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::{invalid_id, json_type, parse_id, string_field, wrapped_object};
+use crate::AppState;
+use crate::operator::OperatorError;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/user/registration/{user_id}",
+            get(retrieve::list).post(create::create),
+        )
+        .route(
+            "/user/registration/{user_id}/{application_id}",
+            get(retrieve::get_one)
+                .put(update::replace)
+                .patch(update::merge)
+                .delete(delete::delete),
+        )
+}
+
+/// A registration on the wire.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegistrationJson<'a> {
+    application_id: ApplicationId,
+    roles: &'a [String],
+    insert_instant: i64,
+    last_update_instant: i64,
+}
+
+impl<'a> From<&'a Registration> for RegistrationJson<'a> {
+    fn from(r: &'a Registration) -> Self {
+        Self {
+            application_id: r.application_id,
+            roles: &r.roles,
+            insert_instant: r.insert_instant.as_millis(),
+            last_update_instant: r.last_update_instant.as_millis(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct RegistrationResponse<'a> {
+    registration: RegistrationJson<'a>,
+}
+
+impl<'a> From<&'a Registration> for RegistrationResponse<'a> {
+    fn from(r: &'a Registration) -> Self {
+        Self {
+            registration: r.into(),
+        }
+    }
+}
+
+/// `{userId}/{applicationId}` of a path; both must be UUIDs, and both are
+/// reported when neither is.
+pub struct RegistrationPath(pub UserId, pub ApplicationId);
+
+impl FromRequestParts<AppState> for RegistrationPath {
+    type Rejection = OperatorError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Path((raw_user, raw_application)) =
+            Path::<(String, String)>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| invalid_id("userId", "A path segment"))?;
+        match (
+            parse_id::<UserId>(&raw_user, "userId"),
+            parse_id::<ApplicationId>(&raw_application, "applicationId"),
+        ) {
+            (Ok(user_id), Ok(application_id)) => Ok(RegistrationPath(user_id, application_id)),
+            (Err(mut errors), Err(more)) => {
+                errors.fields.extend(more.fields);
+                Err(errors.into())
+            }
+            (Err(errors), Ok(_)) | (Ok(_), Err(errors)) => Err(errors.into()),
+        }
+    }
+}
+
+/// Reads `{"registration": {...}}` into a [`RegistrationInput`], reporting
+/// every field of the wrong JSON type.
+pub fn parse_input(body: &Value) -> Result<RegistrationInput, ValidationErrors> {
+    let object = wrapped_object(body, "registration")?;
+    let mut errors = ValidationErrors::new();
+    let input = RegistrationInput {
+        application_id: string_field(object, "registration", "applicationId", &mut errors),
+        roles: roles_field(object, &mut errors),
+    };
+    errors.into_result().map(|()| input)
+}
+
+fn roles_field(object: &Map<String, Value>, errors: &mut ValidationErrors) -> Option<Vec<String>> {
+    const PATH: &str = "registration.roles";
+    let items = match object.get("roles") {
+        None | Some(Value::Null) => return None,
+        Some(Value::Array(items)) => items,
+        Some(other) => {
+            errors.field(
+                PATH,
+                ErrorKind::Invalid,
+                format!(
+                    "{PATH} must be an array of strings, not {}.",
+                    json_type(other)
+                ),
+            );
+            return None;
+        }
+    };
+    let roles: Option<Vec<String>> = items
+        .iter()
+        .map(|item| item.as_str().map(str::to_owned))
+        .collect();
+    if roles.is_none() {
+        let wrong = items
+            .iter()
+            .find(|item| !item.is_string())
+            .map_or("something else", json_type);
+        errors.field(
+            PATH,
+            ErrorKind::Invalid,
+            format!("{PATH} must be an array of strings; it holds {wrong}."),
+        );
+    }
+    roles
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn roles_must_be_an_array_of_strings() {
+        for bad in [json!("admin"), json!([1]), json!(["a", null]), json!({})] {
+            let errors = parse_input(&json!({"registration": {"roles": bad}})).unwrap_err();
+            assert_eq!(
+                errors.fields["registration.roles"][0].code,
+                "[invalid]registration.roles"
+            );
+        }
+        let input =
+            parse_input(&json!({"registration": {"applicationId": "x", "roles": ["a", "b"]}}))
+                .unwrap();
+        assert_eq!(input.roles, Some(vec!["a".to_owned(), "b".to_owned()]));
+        let errors = parse_input(&json!({"registration": {"applicationId": 7}})).unwrap_err();
+        assert_eq!(
+            errors.fields["registration.applicationId"][0].code,
+            "[invalid]registration.applicationId"
+        );
+    }
+}

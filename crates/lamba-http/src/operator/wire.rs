@@ -1,0 +1,168 @@
+//! Reading FusionAuth-shaped request bodies field by field, so that a
+//! member of the wrong JSON type is a field error naming its path, never a
+//! parse failure of the whole body.
+
+use lamba_core::{ErrorKind, ValidationErrors};
+use serde_json::{Map, Value};
+
+/// The members of one JSON object, at a path like `application.jwtConfiguration`.
+pub struct Fields<'a> {
+    object: Option<&'a Map<String, Value>>,
+    path: String,
+}
+
+impl<'a> Fields<'a> {
+    /// The object at `key` of the body (`{"application": {...}}`); absent or
+    /// `null` reads as an empty object.
+    pub fn root(body: &'a Value, key: &str, errors: &mut ValidationErrors) -> Fields<'a> {
+        let object = match body.get(key) {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(object)) => Some(object),
+            Some(other) => {
+                errors.field(
+                    key,
+                    ErrorKind::Invalid,
+                    format!("{key} must be a JSON object, not {}.", json_type(other)),
+                );
+                None
+            }
+        };
+        Fields {
+            object,
+            path: key.to_owned(),
+        }
+    }
+
+    fn member(&self, key: &str) -> Option<&'a Value> {
+        match self.object?.get(key)? {
+            Value::Null => None,
+            value => Some(value),
+        }
+    }
+
+    fn path_of(&self, key: &str) -> String {
+        format!("{}.{key}", self.path)
+    }
+
+    fn wrong_type(&self, key: &str, expected: &str, found: &Value, errors: &mut ValidationErrors) {
+        let path = self.path_of(key);
+        errors.field(
+            &path,
+            ErrorKind::Invalid,
+            format!("{path} must be {expected}, not {}.", json_type(found)),
+        );
+    }
+
+    /// A nested object; absent or `null` reads as an empty object.
+    pub fn object(&self, key: &str, errors: &mut ValidationErrors) -> Fields<'a> {
+        let object = match self.member(key) {
+            None => None,
+            Some(Value::Object(object)) => Some(object),
+            Some(other) => {
+                self.wrong_type(key, "a JSON object", other, errors);
+                None
+            }
+        };
+        Fields {
+            object,
+            path: self.path_of(key),
+        }
+    }
+
+    pub fn string(&self, key: &str, errors: &mut ValidationErrors) -> Option<String> {
+        match self.member(key)? {
+            Value::String(s) => Some(s.clone()),
+            other => {
+                self.wrong_type(key, "a string", other, errors);
+                None
+            }
+        }
+    }
+
+    pub fn bool(&self, key: &str, errors: &mut ValidationErrors) -> Option<bool> {
+        match self.member(key)? {
+            Value::Bool(b) => Some(*b),
+            other => {
+                self.wrong_type(key, "true or false", other, errors);
+                None
+            }
+        }
+    }
+
+    pub fn integer(&self, key: &str, errors: &mut ValidationErrors) -> Option<i64> {
+        match self.member(key)? {
+            Value::Number(n) if n.as_i64().is_some() => n.as_i64(),
+            other => {
+                self.wrong_type(key, "an integer", other, errors);
+                None
+            }
+        }
+    }
+
+    pub fn strings(&self, key: &str, errors: &mut ValidationErrors) -> Option<Vec<String>> {
+        match self.member(key)? {
+            Value::Array(items) => {
+                let mut strings = Vec::with_capacity(items.len());
+                for item in items {
+                    match item {
+                        Value::String(s) => strings.push(s.clone()),
+                        other => {
+                            self.wrong_type(key, "an array of strings", other, errors);
+                            return None;
+                        }
+                    }
+                }
+                Some(strings)
+            }
+            other => {
+                self.wrong_type(key, "an array of strings", other, errors);
+                None
+            }
+        }
+    }
+
+    /// An array of objects, each read with `read`.
+    pub fn objects<T>(
+        &self,
+        key: &str,
+        errors: &mut ValidationErrors,
+        mut read: impl FnMut(&Fields<'a>, &mut ValidationErrors) -> T,
+    ) -> Option<Vec<T>> {
+        match self.member(key)? {
+            Value::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    match item {
+                        Value::Object(object) => out.push(read(
+                            &Fields {
+                                object: Some(object),
+                                path: self.path_of(key),
+                            },
+                            errors,
+                        )),
+                        other => {
+                            self.wrong_type(key, "an array of objects", other, errors);
+                            return None;
+                        }
+                    }
+                }
+                Some(out)
+            }
+            other => {
+                self.wrong_type(key, "an array of objects", other, errors);
+                None
+            }
+        }
+    }
+}
+
+pub fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
