@@ -1229,7 +1229,8 @@ async fn garbage_requests_get_4xx(backend: Backend) {
         ("text/plain", b"hello".to_vec()),
     ];
     for (content_type, body) in bodies {
-        let response = client
+        // A client each: a refused oversized body closes its connection.
+        let response = reqwest::Client::new()
             .post(&url)
             .header("content-type", content_type)
             .basic_auth(&f.client_id, Some(&f.secret))
