@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::passwords::{
     MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS, Password, PasswordError, PasswordHasher,
 };
-use crate::validation::{ErrorEntry, ErrorKind, ValidationErrors};
+use crate::validation::{ErrorKind, ValidationErrors};
 
 /// RFC 5321 bounds a path to 256 octets, so an address to 254.
 pub const MAX_EMAIL_CHARS: usize = 254;
@@ -536,33 +536,18 @@ fn check_password(password: &Password, errors: &mut ValidationErrors) {
             "user.password may not contain the character U+0000.",
         );
     } else if password.chars().count() < MIN_PASSWORD_CHARS {
-        length_error(
-            errors,
+        errors.field(
             PATH,
-            "tooShort",
+            ErrorKind::TooShort,
             format!("user.password must be at least {MIN_PASSWORD_CHARS} characters long."),
         );
     } else if password.len() > MAX_PASSWORD_BYTES {
-        length_error(
-            errors,
+        errors.field(
             PATH,
-            "tooLong",
+            ErrorKind::TooLong,
             format!("user.password may be at most {MAX_PASSWORD_BYTES} bytes long (UTF-8)."),
         );
     }
-}
-
-/// FusionAuth's `[tooShort]` and `[tooLong]` codes, which `ErrorKind` does
-/// not name yet.
-fn length_error(errors: &mut ValidationErrors, path: &str, code: &str, message: String) {
-    errors
-        .fields
-        .entry(path.to_owned())
-        .or_default()
-        .push(ErrorEntry {
-            code: format!("[{code}]{path}"),
-            message,
-        });
 }
 
 /// The roles a registration gets: those asked for, each defined by the

@@ -11,6 +11,8 @@ pub enum ErrorKind {
     NotFound,
     Immutable,
     InUse,
+    TooShort,
+    TooLong,
 }
 
 impl ErrorKind {
@@ -22,6 +24,8 @@ impl ErrorKind {
             ErrorKind::NotFound => "notFound",
             ErrorKind::Immutable => "immutable",
             ErrorKind::InUse => "inUse",
+            ErrorKind::TooShort => "tooShort",
+            ErrorKind::TooLong => "tooLong",
         }
     }
 }

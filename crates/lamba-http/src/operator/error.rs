@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use lamba_core::ValidationErrors;
 use lamba_core::applications::ApplicationError;
 use lamba_core::lambdas::LambdaError;
+use lamba_core::users::UserError;
 use serde_json::{Map, Value, json};
 
 #[derive(Debug)]
@@ -47,6 +48,23 @@ impl From<ApplicationError> for OperatorError {
             }
             ApplicationError::Store(store) => {
                 tracing::error!(error = %store, "storage failed");
+                OperatorError::Internal
+            }
+        }
+    }
+}
+
+impl From<UserError> for OperatorError {
+    fn from(error: UserError) -> Self {
+        match error {
+            UserError::Invalid(errors) => OperatorError::Invalid(errors),
+            UserError::NotFound => OperatorError::NotFound,
+            UserError::Store(store) => {
+                tracing::error!(error = %store, "storage failed");
+                OperatorError::Internal
+            }
+            UserError::Password(password) => {
+                tracing::error!(error = %password, "password hashing failed");
                 OperatorError::Internal
             }
         }

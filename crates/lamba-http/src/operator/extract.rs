@@ -101,6 +101,10 @@ pub trait NamedId: std::str::FromStr + Send {
     const FIELD: &'static str;
 }
 
+impl NamedId for lamba_model::LambdaId {
+    const FIELD: &'static str = "lambdaId";
+}
+
 impl NamedId for lamba_model::ApplicationId {
     const FIELD: &'static str = "applicationId";
 }

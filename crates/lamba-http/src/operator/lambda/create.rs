@@ -2,10 +2,12 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
-use super::{LambdaIdPath, LambdaResponse, parse_input};
+use super::{LambdaResponse, parse_input};
+use lamba_model::LambdaId;
+
 use crate::AppState;
 use crate::operator::OperatorError;
-use crate::operator::extract::{JsonObject, Operator};
+use crate::operator::extract::{IdPath, JsonObject, Operator};
 
 /// `POST /api/lambda`: creates a lambda with a random id.
 pub async fn create_with_random_id(
@@ -22,7 +24,7 @@ pub async fn create_with_random_id(
 pub async fn create_with_id(
     _operator: Operator,
     State(state): State<AppState>,
-    LambdaIdPath(id): LambdaIdPath,
+    IdPath(id): IdPath<LambdaId>,
     JsonObject(body): JsonObject,
 ) -> Result<Response, OperatorError> {
     let input = parse_input(&body)?;

@@ -5,11 +5,7 @@ mod delete;
 mod retrieve;
 mod update;
 
-use std::str::FromStr;
-
 use axum::Router;
-use axum::extract::{FromRequestParts, Path};
-use axum::http::request::Parts;
 use axum::routing::get;
 use lamba_core::lambdas::LambdaInput;
 use lamba_core::{ErrorKind, ValidationErrors};
@@ -17,7 +13,6 @@ use lamba_model::{Lambda, LambdaId};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::OperatorError;
 use crate::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -74,41 +69,6 @@ pub struct LambdaResponse<'a> {
 impl<'a> From<&'a Lambda> for LambdaResponse<'a> {
     fn from(l: &'a Lambda) -> Self {
         Self { lambda: l.into() }
-    }
-}
-
-/// The `{lambdaId}` of a path: only a hyphenated UUID is an id. A segment
-/// that is not even UTF-8 gets the same 400.
-pub struct LambdaIdPath(pub LambdaId);
-
-impl FromRequestParts<AppState> for LambdaIdPath {
-    type Rejection = OperatorError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let invalid = |shown: &str| -> OperatorError {
-            ValidationErrors::with_field(
-                "lambdaId",
-                ErrorKind::Invalid,
-                format!("{shown} is not a UUID."),
-            )
-            .into()
-        };
-        let Path(raw) = Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| invalid("The path segment"))?;
-        LambdaId::from_str(&raw)
-            .map(LambdaIdPath)
-            .map_err(|_| invalid(&format!("{:?}", truncate(&raw, 64))))
-    }
-}
-
-fn truncate(text: &str, max_chars: usize) -> String {
-    match text.char_indices().nth(max_chars) {
-        Some((end, _)) => format!("{}…", text.get(..end).unwrap_or_default()),
-        None => text.to_owned(),
     }
 }
 

@@ -4,10 +4,12 @@ use axum::response::{IntoResponse, Response};
 use lamba_core::lambdas::parse_type_filter;
 use serde::Serialize;
 
-use super::{LambdaIdPath, LambdaJson, LambdaResponse};
+use super::{LambdaJson, LambdaResponse};
+use lamba_model::LambdaId;
+
 use crate::AppState;
 use crate::operator::OperatorError;
-use crate::operator::extract::Operator;
+use crate::operator::extract::{IdPath, Operator};
 
 #[derive(Serialize)]
 struct LambdasResponse<'a> {
@@ -37,7 +39,7 @@ pub async fn list(
 pub async fn get_one(
     _operator: Operator,
     State(state): State<AppState>,
-    LambdaIdPath(id): LambdaIdPath,
+    IdPath(id): IdPath<LambdaId>,
 ) -> Result<Response, OperatorError> {
     let lambda = state.core.lambdas.get(id).await?;
     Ok(Json(LambdaResponse::from(&lambda)).into_response())

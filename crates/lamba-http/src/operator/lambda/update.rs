@@ -2,16 +2,18 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
-use super::{LambdaIdPath, LambdaResponse, parse_input};
+use super::{LambdaResponse, parse_input};
+use lamba_model::LambdaId;
+
 use crate::AppState;
 use crate::operator::OperatorError;
-use crate::operator::extract::{JsonObject, Operator};
+use crate::operator::extract::{IdPath, JsonObject, Operator};
 
 /// `PUT /api/lambda/{lambdaId}`: replaces the lambda's fields.
 pub async fn replace(
     _operator: Operator,
     State(state): State<AppState>,
-    LambdaIdPath(id): LambdaIdPath,
+    IdPath(id): IdPath<LambdaId>,
     JsonObject(body): JsonObject,
 ) -> Result<Response, OperatorError> {
     let input = parse_input(&body)?;
@@ -24,7 +26,7 @@ pub async fn replace(
 pub async fn merge(
     _operator: Operator,
     State(state): State<AppState>,
-    LambdaIdPath(id): LambdaIdPath,
+    IdPath(id): IdPath<LambdaId>,
     JsonObject(patch): JsonObject,
 ) -> Result<Response, OperatorError> {
     let existing = state.core.lambdas.get(id).await?;

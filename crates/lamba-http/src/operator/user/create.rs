@@ -2,10 +2,11 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
-use super::{UserIdPath, UserResponse, parse_input};
+use super::{UserResponse, parse_input};
 use crate::AppState;
 use crate::operator::OperatorError;
-use crate::operator::extract::{JsonObject, Operator};
+use crate::operator::extract::{IdPath, JsonObject, Operator};
+use lamba_model::UserId;
 
 /// `POST /api/user`: creates a user with a random id.
 pub async fn create_with_random_id(
@@ -22,7 +23,7 @@ pub async fn create_with_random_id(
 pub async fn create_with_id(
     _operator: Operator,
     State(state): State<AppState>,
-    UserIdPath(id): UserIdPath,
+    IdPath(id): IdPath<UserId>,
     JsonObject(body): JsonObject,
 ) -> Result<Response, OperatorError> {
     let input = parse_input(&body)?;

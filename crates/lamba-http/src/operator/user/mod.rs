@@ -11,11 +11,9 @@ mod update;
 use std::str::FromStr;
 
 use axum::Router;
-use axum::extract::{FromRequestParts, Path};
-use axum::http::request::Parts;
 use axum::routing::get;
 use lamba_core::passwords::Password;
-use lamba_core::users::{UserError, UserInput};
+use lamba_core::users::UserInput;
 use lamba_core::{ErrorKind, ValidationErrors};
 use lamba_model::{User, UserId};
 use serde::Serialize;
@@ -39,23 +37,6 @@ pub fn routes() -> Router<AppState> {
                 .delete(delete::delete),
         )
         .merge(registration::routes())
-}
-
-impl From<UserError> for OperatorError {
-    fn from(error: UserError) -> Self {
-        match error {
-            UserError::Invalid(errors) => OperatorError::Invalid(errors),
-            UserError::NotFound => OperatorError::NotFound,
-            UserError::Store(store) => {
-                tracing::error!(error = %store, "storage failed");
-                OperatorError::Internal
-            }
-            UserError::Password(password) => {
-                tracing::error!(error = %password, "password hashing failed");
-                OperatorError::Internal
-            }
-        }
-    }
 }
 
 /// A user on the wire. There is deliberately no password field.
@@ -95,25 +76,6 @@ pub struct UserResponse<'a> {
 impl<'a> From<&'a User> for UserResponse<'a> {
     fn from(u: &'a User) -> Self {
         Self { user: u.into() }
-    }
-}
-
-/// The `{userId}` of a path: only a hyphenated UUID is an id.
-pub struct UserIdPath(pub UserId);
-
-impl FromRequestParts<AppState> for UserIdPath {
-    type Rejection = OperatorError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let Path(raw) = Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| invalid_id("userId", "The path segment"))?;
-        parse_id(&raw, "userId")
-            .map(UserIdPath)
-            .map_err(OperatorError::from)
     }
 }
 

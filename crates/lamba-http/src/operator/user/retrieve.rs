@@ -2,16 +2,17 @@ use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 
-use super::{UserIdPath, UserResponse};
+use super::UserResponse;
 use crate::AppState;
 use crate::operator::OperatorError;
-use crate::operator::extract::Operator;
+use crate::operator::extract::{IdPath, Operator};
+use lamba_model::UserId;
 
 /// `GET /api/user/{userId}`.
 pub async fn get_one(
     _operator: Operator,
     State(state): State<AppState>,
-    UserIdPath(id): UserIdPath,
+    IdPath(id): IdPath<UserId>,
 ) -> Result<Response, OperatorError> {
     let user = state.core.users.get(id).await?;
     Ok(Json(UserResponse::from(&user)).into_response())

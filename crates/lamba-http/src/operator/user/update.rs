@@ -2,17 +2,18 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
-use super::{UserIdPath, UserResponse, parse_input, to_json};
+use super::{UserResponse, parse_input, to_json};
 use crate::AppState;
 use crate::operator::OperatorError;
-use crate::operator::extract::{JsonObject, Operator};
+use crate::operator::extract::{IdPath, JsonObject, Operator};
+use lamba_model::UserId;
 
 /// `PUT /api/user/{userId}`: replaces the user's fields; without a password
 /// the current one stays.
 pub async fn replace(
     _operator: Operator,
     State(state): State<AppState>,
-    UserIdPath(id): UserIdPath,
+    IdPath(id): IdPath<UserId>,
     JsonObject(body): JsonObject,
 ) -> Result<Response, OperatorError> {
     let input = parse_input(&body)?;
@@ -26,7 +27,7 @@ pub async fn replace(
 pub async fn merge(
     _operator: Operator,
     State(state): State<AppState>,
-    UserIdPath(id): UserIdPath,
+    IdPath(id): IdPath<UserId>,
     JsonObject(patch): JsonObject,
 ) -> Result<Response, OperatorError> {
     let existing = state.core.users.get(id).await?;

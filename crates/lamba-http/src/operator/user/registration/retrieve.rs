@@ -6,8 +6,9 @@ use serde::Serialize;
 use super::{RegistrationJson, RegistrationPath, RegistrationResponse};
 use crate::AppState;
 use crate::operator::OperatorError;
+use crate::operator::extract::IdPath;
 use crate::operator::extract::Operator;
-use crate::operator::user::UserIdPath;
+use lamba_model::UserId;
 
 #[derive(Serialize)]
 struct RegistrationsResponse<'a> {
@@ -19,7 +20,7 @@ struct RegistrationsResponse<'a> {
 pub async fn list(
     _operator: Operator,
     State(state): State<AppState>,
-    UserIdPath(user_id): UserIdPath,
+    IdPath(user_id): IdPath<UserId>,
 ) -> Result<Response, OperatorError> {
     let registrations = state.core.users.list_registrations(user_id).await?;
     let body = RegistrationsResponse {
