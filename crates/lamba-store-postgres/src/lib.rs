@@ -122,6 +122,7 @@ fn parse_change(payload: &str) -> Option<Change> {
     let (kind, id) = payload.split_once(':')?;
     match kind {
         "lambda" => LambdaId::from_str(id).ok().map(Change::Lambda),
+        "application" => ApplicationId::from_str(id).ok().map(Change::Application),
         "signing_keys" => Some(Change::SigningKeys),
         "session_ended" => Uuid::from_str(id).ok().map(Change::SessionEnded),
         "access_token_revoked" => Uuid::from_str(id).ok().map(Change::AccessTokenRevoked),
@@ -407,28 +408,42 @@ impl ApplicationRepository for PostgresStore {
 
     async fn add_application(&self, application: &Application) -> StoreResult<()> {
         sqlx::query(&format!(
-            "INSERT INTO applications ({APPLICATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            "WITH written AS (INSERT INTO applications ({APPLICATION_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id) \
+             SELECT pg_notify('{CHANGES_CHANNEL}', 'application:' || id::text) FROM written"
         ))
         .bind(application.id.as_uuid())
         .bind(&application.name)
         .bind(codec::application_config(application)?)
         .bind(application.oauth.client_secret_digest.as_deref())
-        .bind(application.lambda.access_token_populate_id.map(|l| *l.as_uuid()))
-        .bind(application.lambda.id_token_populate_id.map(|l| *l.as_uuid()))
+        .bind(
+            application
+                .lambda
+                .access_token_populate_id
+                .map(|l| *l.as_uuid()),
+        )
+        .bind(
+            application
+                .lambda
+                .id_token_populate_id
+                .map(|l| *l.as_uuid()),
+        )
         .bind(application.insert_instant.as_millis())
         .bind(application.last_update_instant.as_millis())
         .execute(&self.pool)
         .await
         .map_err(|e| write_error(e, "id"))?;
+        let _ = self.changes.send(Change::Application(application.id));
         Ok(())
     }
 
     async fn update_application(&self, application: &Application) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "UPDATE applications SET name = $1, config = $2, client_secret_digest = $3, \
-             access_token_populate_id = $4, id_token_populate_id = $5, last_update_instant = $6 \
-             WHERE id = $7",
-        )
+        let done = sqlx::query(&format!(
+            "WITH written AS (UPDATE applications SET name = $1, config = $2, \
+             client_secret_digest = $3, access_token_populate_id = $4, id_token_populate_id = $5, \
+             last_update_instant = $6 WHERE id = $7 RETURNING id) \
+             SELECT pg_notify('{CHANGES_CHANNEL}', 'application:' || id::text) FROM written"
+        ))
         .bind(&application.name)
         .bind(codec::application_config(application)?)
         .bind(application.oauth.client_secret_digest.as_deref())
@@ -449,15 +464,20 @@ impl ApplicationRepository for PostgresStore {
         .execute(&self.pool)
         .await
         .map_err(|e| write_error(e, "id"))?;
+        let _ = self.changes.send(Change::Application(application.id));
         Ok(done.rows_affected() == 1)
     }
 
     async fn delete_application(&self, id: ApplicationId) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM applications WHERE id = $1")
-            .bind(id.as_uuid())
-            .execute(&self.pool)
-            .await
-            .map_err(backend)?;
+        let done = sqlx::query(&format!(
+            "WITH written AS (DELETE FROM applications WHERE id = $1 RETURNING id) \
+             SELECT pg_notify('{CHANGES_CHANNEL}', 'application:' || id::text) FROM written"
+        ))
+        .bind(id.as_uuid())
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        let _ = self.changes.send(Change::Application(id));
         Ok(done.rows_affected() == 1)
     }
 }

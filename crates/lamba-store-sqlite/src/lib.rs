@@ -376,6 +376,7 @@ impl ApplicationRepository for SqliteStore {
         .execute(&self.pool)
         .await
         .map_err(|e| write_error(e, "id"))?;
+        let _ = self.changes.send(Change::Application(application.id));
         Ok(())
     }
 
@@ -405,6 +406,7 @@ impl ApplicationRepository for SqliteStore {
         .execute(&self.pool)
         .await
         .map_err(|e| write_error(e, "id"))?;
+        let _ = self.changes.send(Change::Application(application.id));
         Ok(done.rows_affected() == 1)
     }
 
@@ -414,6 +416,7 @@ impl ApplicationRepository for SqliteStore {
             .execute(&self.pool)
             .await
             .map_err(backend)?;
+        let _ = self.changes.send(Change::Application(id));
         Ok(done.rows_affected() == 1)
     }
 }

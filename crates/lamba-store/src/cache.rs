@@ -34,6 +34,7 @@ const CAPACITY: usize = 10_000;
 pub struct CachedStore {
     inner: DynStore,
     lambdas: Mutex<HashMap<LambdaId, Lambda>>,
+    applications: Mutex<HashMap<ApplicationId, Application>>,
     /// Bumped by every invalidation. A read that started before a bump does
     /// not fill the cache: it may have read the value the bump replaced.
     generation: AtomicU64,
@@ -49,6 +50,7 @@ impl CachedStore {
             live: AtomicBool::new(inner.is_change_feed_live()),
             inner,
             lambdas: Mutex::new(HashMap::new()),
+            applications: Mutex::new(HashMap::new()),
             generation: AtomicU64::new(0),
         });
         let weak: Weak<Self> = Arc::downgrade(&cache);
@@ -58,6 +60,7 @@ impl CachedStore {
                 let Some(cache) = weak.upgrade() else { return };
                 match change {
                     Ok(Change::Lambda(id)) => cache.forget_lambda(id),
+                    Ok(Change::Application(id)) => cache.forget_application(id),
                     Ok(
                         Change::SigningKeys
                         | Change::SessionEnded(_)
@@ -90,37 +93,64 @@ impl CachedStore {
         }
     }
 
+    fn forget_application(&self, id: ApplicationId) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut applications) = self.applications.lock() {
+            applications.remove(&id);
+        }
+    }
+
     fn forget_all(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         if let Ok(mut lambdas) = self.lambdas.lock() {
             lambdas.clear();
         }
+        if let Ok(mut applications) = self.applications.lock() {
+            applications.clear();
+        }
+    }
+
+    /// Reads through `map`: a hit when the feed is live, else `read`, whose
+    /// result is kept only if no invalidation happened meanwhile.
+    async fn read_through<K, V, F>(
+        &self,
+        map: &Mutex<HashMap<K, V>>,
+        key: K,
+        read: F,
+    ) -> StoreResult<Option<V>>
+    where
+        K: std::hash::Hash + Eq + Copy,
+        V: Clone,
+        F: std::future::Future<Output = StoreResult<Option<V>>>,
+    {
+        let live = self.live.load(Ordering::SeqCst);
+        if live && let Some(hit) = map.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return Ok(Some(hit));
+        }
+        let generation = self.generation.load(Ordering::SeqCst);
+        let found = read.await?;
+        if live
+            && let Some(value) = &found
+            && let Ok(mut entries) = map.lock()
+            // Checked under the lock, so that no invalidation slips between
+            // the check and the insert.
+            && self.generation.load(Ordering::SeqCst) == generation
+            && self.live.load(Ordering::SeqCst)
+        {
+            if entries.len() >= CAPACITY {
+                entries.clear();
+            }
+            entries.insert(key, value.clone());
+        }
+        Ok(found)
     }
 }
 
 #[async_trait]
 impl LambdaRepository for CachedStore {
     async fn lookup_lambda(&self, id: LambdaId) -> StoreResult<Option<Lambda>> {
-        let live = self.live.load(Ordering::SeqCst);
-        if live && let Some(hit) = self.lambdas.lock().ok().and_then(|l| l.get(&id).cloned()) {
-            return Ok(Some(hit));
-        }
-        let generation = self.generation.load(Ordering::SeqCst);
-        let found = self.inner.lookup_lambda(id).await?;
-        if live
-            && let Some(lambda) = &found
-            && let Ok(mut lambdas) = self.lambdas.lock()
-            // Checked under the lock, so that no invalidation slips between
-            // the check and the insert.
-            && self.generation.load(Ordering::SeqCst) == generation
-            && self.live.load(Ordering::SeqCst)
-        {
-            if lambdas.len() >= CAPACITY {
-                lambdas.clear();
-            }
-            lambdas.insert(id, lambda.clone());
-        }
-        Ok(found)
+        self.read_through(&self.lambdas, id, self.inner.lookup_lambda(id))
+            .await
     }
 
     async fn list_lambdas(&self, lambda_type: Option<LambdaType>) -> StoreResult<Vec<Lambda>> {
@@ -168,7 +198,8 @@ impl ApiKeyRepository for CachedStore {
 #[async_trait]
 impl ApplicationRepository for CachedStore {
     async fn lookup_application(&self, id: ApplicationId) -> StoreResult<Option<Application>> {
-        self.inner.lookup_application(id).await
+        self.read_through(&self.applications, id, self.inner.lookup_application(id))
+            .await
     }
 
     async fn list_applications(&self) -> StoreResult<Vec<Application>> {
@@ -176,15 +207,21 @@ impl ApplicationRepository for CachedStore {
     }
 
     async fn add_application(&self, application: &Application) -> StoreResult<()> {
-        self.inner.add_application(application).await
+        let result = self.inner.add_application(application).await;
+        self.forget_application(application.id);
+        result
     }
 
     async fn update_application(&self, application: &Application) -> StoreResult<bool> {
-        self.inner.update_application(application).await
+        let result = self.inner.update_application(application).await;
+        self.forget_application(application.id);
+        result
     }
 
     async fn delete_application(&self, id: ApplicationId) -> StoreResult<bool> {
-        self.inner.delete_application(id).await
+        let result = self.inner.delete_application(id).await;
+        self.forget_application(id);
+        result
     }
 }
 

@@ -28,6 +28,7 @@ pub use cache::CachedStore;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Change {
     Lambda(LambdaId),
+    Application(ApplicationId),
     /// Signing keys were added, rotated or removed.
     SigningKeys,
     /// A login session ended: its tokens are dead on every node.
