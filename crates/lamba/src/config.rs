@@ -18,7 +18,7 @@ pub struct DatabaseArgs {
     #[arg(long = "database", env = "LAMBA_DATABASE_URL", value_name = "URL")]
     pub database_url: Option<String>,
     /// Log filter (`info`, `debug`, `lamba_http=debug,info`, …).
-    #[arg(long, env = "LAMBA_LOG", default_value = "info")]
+    #[arg(long, env = "LAMBA_LOG", default_value = "info,sqlx=warn")]
     pub log: String,
     /// Log format.
     #[arg(long, env = "LAMBA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]

@@ -405,3 +405,67 @@ async fn default_database_is_sqlite_under_lamba_data() {
     assert!(dir.path().join("lamba-data/lamba.db").exists());
     child.kill().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_sealed_with_lamba_secret_key_need_it_to_start() {
+    const KEY: &str = "an operator secret key of 32+ characters";
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let first = builder(backend).env("LAMBA_SECRET_KEY", KEY).start().await;
+        let jwks = |server: &TestServer| {
+            let request = server
+                .client()
+                .get(server.url("/.well-known/jwks.json"))
+                .send();
+            async move {
+                request
+                    .await
+                    .unwrap()
+                    .json::<serde_json::Value>()
+                    .await
+                    .unwrap()
+            }
+        };
+        let before = jwks(&first).await;
+        let database = first.database();
+        first.stop().await;
+
+        let again = builder(backend)
+            .env("LAMBA_SECRET_KEY", KEY)
+            .database(database.clone())
+            .start()
+            .await;
+        assert_eq!(jwks(&again).await, before, "the same keys open again");
+        again.stop().await;
+
+        let url = database.url();
+        let (code, _, stderr) = run(
+            &["serve"],
+            &[
+                ("LAMBA_LISTEN", "127.0.0.1:0"),
+                ("LAMBA_DATABASE_URL", &url),
+            ],
+        )
+        .await;
+        assert_one_clear_line(code, &stderr, "LAMBA_SECRET_KEY");
+        let (code, _, stderr) = run(
+            &["serve"],
+            &[
+                ("LAMBA_LISTEN", "127.0.0.1:0"),
+                ("LAMBA_DATABASE_URL", &url),
+                ("LAMBA_SECRET_KEY", "another key, also 32 characters long"),
+            ],
+        )
+        .await;
+        assert_one_clear_line(code, &stderr, "LAMBA_SECRET_KEY");
+        let (code, _, stderr) = run(
+            &["serve"],
+            &[
+                ("LAMBA_LISTEN", "127.0.0.1:0"),
+                ("LAMBA_DATABASE_URL", &url),
+                ("LAMBA_SECRET_KEY", "short"),
+            ],
+        )
+        .await;
+        assert_one_clear_line(code, &stderr, "LAMBA_SECRET_KEY");
+    }
+}
