@@ -2,7 +2,7 @@
 # OpenID Connect endpoint benchmarks: the server pinned to core 0, the load
 # generator on core 1.
 #   bench/oidc.sh sqlite|postgres
-# Needs `cargo build --release -p lamba --examples` and wrk.
+# Needs `cargo build --release -p lamba --bins --examples` and wrk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 backend=${1:-sqlite}

@@ -99,6 +99,7 @@ pub struct OAuthService {
     passwords: PasswordHasher,
     revocations: Arc<RevocationList>,
     issuer: String,
+    verified: inspect::VerifiedTokens,
 }
 
 impl OAuthService {
@@ -118,6 +119,7 @@ impl OAuthService {
             passwords: PasswordHasher::new(),
             revocations,
             issuer: settings.issuer.trim_end_matches('/').to_owned(),
+            verified: inspect::VerifiedTokens::default(),
         }
     }
 

@@ -11,7 +11,9 @@
 
 mod applications;
 mod lambdas;
+mod node_client;
 mod oidc;
+mod oidc_client;
 mod operator;
 mod server;
 mod users;

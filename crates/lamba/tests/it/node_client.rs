@@ -1,0 +1,231 @@
+//! A second, independent client: panva's `oauth4webapi` from npm, strict
+//! about the specs, drives the whole flow against the real server —
+//! discovery, PKCE, hosted sign-in, RFC 9207 `iss`, code exchange with the ID
+//! token validated, userinfo, refresh, introspection, revocation, client
+//! credentials, and a public client. The script is `tests/node/oauth4webapi.mjs`;
+//! its dependencies are installed here with `npm ci` when missing, so that
+//! `cargo test` alone works on a fresh clone (Node.js 20+ and npm required).
+
+use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use lamba_testkit::Backend;
+use serde_json::Value;
+use tokio::process::Command;
+
+use crate::oidc::{PASSWORD, REDIRECT, fixture};
+use crate::on_both_backends;
+
+const PUBLIC_REDIRECT: &str = "http://localhost:3000/cb";
+const NPM_CI_TIMEOUT: Duration = Duration::from_secs(300);
+/// Longer than the script's own 90-second watchdog, which says which step hung.
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Serialises the check-and-install within this test binary (both backends
+/// run at once); `InstallLock` does the same across processes.
+static NPM: Mutex<()> = Mutex::new(());
+
+fn node_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/node")
+}
+
+on_both_backends!(oauth4webapi_drives_the_whole_flow);
+
+async fn oauth4webapi_drives_the_whole_flow(backend: Backend) {
+    let dir = node_dir();
+    check_node().await;
+    tokio::task::spawn_blocking({
+        let dir = dir.clone();
+        move || ensure_node_modules(&dir)
+    })
+    .await
+    .unwrap();
+
+    let f = fixture(backend).await;
+    let started = Instant::now();
+    let run = Command::new("node")
+        .arg("oauth4webapi.mjs")
+        .args(["--issuer", &f.server.base_url])
+        .args(["--client-id", &f.client_id])
+        .args(["--client-secret", &f.secret])
+        .args(["--redirect-uri", REDIRECT])
+        .args(["--public-client-id", &f.public_id])
+        .args(["--public-redirect-uri", PUBLIC_REDIRECT])
+        .args(["--email", &f.email])
+        .args(["--password", PASSWORD])
+        .args(["--user-id", &f.user_id])
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(SCRIPT_TIMEOUT, run)
+        .await
+        .unwrap_or_else(|_| panic!("oauth4webapi.mjs did not finish in {SCRIPT_TIMEOUT:?}"))
+        .unwrap_or_else(|e| panic!("run node {}/oauth4webapi.mjs: {e}", dir.display()));
+    let took = started.elapsed();
+    assert!(
+        output.status.success(),
+        "oauth4webapi rejected the server ({:?}, {}, after {took:.1?}):\n{}\nserver stderr:\n{}",
+        backend,
+        output.status,
+        both(&output),
+        f.server.stderr().join("\n")
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("PASS oauth4webapi"),
+        "the script exited 0 without finishing:\n{}",
+        both(&output)
+    );
+    println!("{stdout}oauth4webapi ({backend:?}): {took:.2?}");
+}
+
+fn both(output: &Output) -> String {
+    format!(
+        "--- stdout\n{}--- stderr\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Node.js 20 or later, with a clear message when it is missing.
+async fn check_node() {
+    let output = Command::new("node")
+        .arg("--version")
+        .output()
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "this test needs Node.js 20+ and npm on PATH (`node --version` failed: {e}); \
+                 install them (e.g. `apt-get install nodejs npm`, or from nodejs.org)"
+            )
+        });
+    let version = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    let major: u32 = version
+        .trim_start_matches('v')
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        output.status.success() && major >= 20,
+        "this test needs Node.js 20 or later; `node --version` says {version:?}"
+    );
+}
+
+/// The oauth4webapi version package-lock.json pins, and the one installed.
+fn versions(dir: &Path) -> (String, Option<String>) {
+    let read = |path: PathBuf| -> Option<Value> {
+        serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+    };
+    let lock = read(dir.join("package-lock.json")).expect("tests/node/package-lock.json");
+    let locked = lock["packages"]["node_modules/oauth4webapi"]["version"]
+        .as_str()
+        .expect("package-lock.json pins oauth4webapi")
+        .to_owned();
+    let installed = read(dir.join("node_modules/oauth4webapi/package.json"))
+        .and_then(|p| p["version"].as_str().map(str::to_owned));
+    (locked, installed)
+}
+
+/// Runs `npm ci` in `dir` unless the locked oauth4webapi is installed.
+fn ensure_node_modules(dir: &Path) {
+    let _in_process = NPM.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let (locked, installed) = versions(dir);
+    if installed.as_ref() == Some(&locked) {
+        return;
+    }
+    let _across_processes = InstallLock::acquire();
+    let (locked, installed) = versions(dir);
+    if installed.as_ref() == Some(&locked) {
+        return;
+    }
+    let mut child = std::process::Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--ignore-scripts"])
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "this test needs npm on PATH to install tests/node's dependencies \
+                 (`npm ci` failed to start: {e}); install Node.js 20+ with npm"
+            )
+        });
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > NPM_CI_TIMEOUT {
+            let _ = child.kill();
+            let output = child.wait_with_output().unwrap();
+            panic!(
+                "`npm ci` in {} took longer than {NPM_CI_TIMEOUT:?}:\n{}",
+                dir.display(),
+                both(&output)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "`npm ci` in {} failed ({}):\n{}",
+        dir.display(),
+        output.status,
+        both(&output)
+    );
+    let (locked, installed) = versions(dir);
+    assert_eq!(
+        installed.as_ref(),
+        Some(&locked),
+        "`npm ci` did not install oauth4webapi {locked}"
+    );
+    println!(
+        "npm ci in {}: oauth4webapi {locked} in {:.1?}",
+        dir.display(),
+        started.elapsed()
+    );
+}
+
+/// A lock directory under Cargo's target tmp dir, so that two `cargo test`
+/// processes never run `npm ci` in the same folder at once. `create_dir` is
+/// atomic; a lock older than the install timeout is left by a killed run.
+struct InstallLock(PathBuf);
+
+impl InstallLock {
+    fn acquire() -> Self {
+        let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("lamba-tests-node-npm-ci.lock");
+        let started = Instant::now();
+        loop {
+            match std::fs::create_dir(&path) {
+                Ok(()) => return Self(path),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let age = std::fs::metadata(&path)
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|t| t.elapsed().ok())
+                        .unwrap_or_default();
+                    if age > NPM_CI_TIMEOUT {
+                        let _ = std::fs::remove_dir(&path);
+                        continue;
+                    }
+                    assert!(
+                        started.elapsed() < NPM_CI_TIMEOUT * 2,
+                        "waited too long for {}",
+                        path.display()
+                    );
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(e) => panic!("create {}: {e}", path.display()),
+            }
+        }
+    }
+}
+
+impl Drop for InstallLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
