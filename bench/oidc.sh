@@ -52,6 +52,7 @@ LUA
 cc_lua es "$es_id" "$es_secret"; cc_lua rs "$rs_id" "$rs_secret"
 echo "== $backend: client_credentials, ES256"
 taskset -c 1 wrk -t1 -c16 -d15s --latency -s "$tmp/cc-es.lua" "$base/connect/token"
+[ -n "${LAMBA_BENCH_PAUSE:-}" ] && { echo "server pid $server"; sleep "$LAMBA_BENCH_PAUSE"; }
 echo "== $backend: client_credentials, RS256"
 taskset -c 1 wrk -t1 -c16 -d15s --latency -s "$tmp/cc-rs.lua" "$base/connect/token"
 
@@ -65,8 +66,10 @@ LUA
 echo "== $backend: introspection of an ES256 access token"
 taskset -c 1 wrk -t1 -c16 -d15s --latency -s "$tmp/introspect.lua" "$base/connect/introspect"
 
-echo "== $backend: refresh-token rotation (OneTimeUse)"
+echo "== $backend: refresh-token rotation (OneTimeUse), access token only"
 taskset -c 1 "$load" refresh "$base" "$es_id" "$es_secret" bench@example.com "bench password 123" https://app.example.com/cb 15 16
+echo "== $backend: refresh-token rotation (OneTimeUse) with an RS256 ID token"
+taskset -c 1 "$load" refresh-oidc "$base" "$es_id" "$es_secret" bench@example.com "bench password 123" https://app.example.com/cb 15 16
 echo "== $backend: hosted sign-ins (argon2id m=19 MiB t=2 p=1)"
 taskset -c 1 "$load" signin "$base" "$es_id" "$es_secret" bench@example.com "bench password 123" https://app.example.com/cb 15 8
 echo "== $backend: server RSS after load: $(awk '/VmRSS/ {print $2/1024 " MiB"}' /proc/$server/status)"

@@ -2,7 +2,11 @@
 //! rotation (each request needs the token the previous one returned) and
 //! hosted sign-in (a GET for the form and its CSRF cookie, then the POST).
 //!
-//!     oidc_load refresh|signin <issuer> <client_id> <client_secret> <email> <password> <redirect_uri> [seconds] [concurrency]
+//! `refresh` rotates tokens granted `offline_access` only (no ID token), so it
+//! measures the rotation itself; `refresh-oidc` adds `openid`, so each
+//! rotation also signs an RS256 ID token.
+//!
+//!     oidc_load refresh|refresh-oidc|signin <issuer> <client_id> <client_secret> <email> <password> <redirect_uri> [seconds] [concurrency]
 //!
 //! Prints requests/s and latency percentiles. Run it pinned to another core
 //! than the server (see docs/PERFORMANCE.md).
@@ -50,7 +54,7 @@ fn hidden_inputs(html: &str) -> Vec<(String, String)> {
 }
 
 /// One hosted sign-in; returns the authorization code and the verifier.
-async fn sign_in(http: &reqwest::Client, c: &Config) -> (String, String) {
+async fn sign_in(http: &reqwest::Client, c: &Config, scope: &str) -> (String, String) {
     let verifier = format!(
         "{}{}",
         uuid::Uuid::new_v4().simple(),
@@ -62,7 +66,7 @@ async fn sign_in(http: &reqwest::Client, c: &Config) -> (String, String) {
         .append_pair("client_id", &c.client_id)
         .append_pair("redirect_uri", &c.redirect)
         .append_pair("response_type", "code")
-        .append_pair("scope", "openid offline_access")
+        .append_pair("scope", scope)
         .append_pair("code_challenge", &challenge)
         .append_pair("code_challenge_method", "S256")
         .append_pair("prompt", "login");
@@ -102,8 +106,8 @@ async fn sign_in(http: &reqwest::Client, c: &Config) -> (String, String) {
     (code, verifier)
 }
 
-async fn first_refresh_token(http: &reqwest::Client, c: &Config) -> String {
-    let (code, verifier) = sign_in(http, c).await;
+async fn first_refresh_token(http: &reqwest::Client, c: &Config, scope: &str) -> String {
+    let (code, verifier) = sign_in(http, c, scope).await;
     let tokens: serde_json::Value = http
         .post(format!("{}/connect/token", c.issuer))
         .basic_auth(&c.client_id, Some(&c.secret))
@@ -130,7 +134,7 @@ async fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 8 {
         eprintln!(
-            "usage: oidc_load refresh|signin <issuer> <client_id> <secret> <email> <password> <redirect_uri> [seconds] [concurrency]"
+            "usage: oidc_load refresh|refresh-oidc|signin <issuer> <client_id> <secret> <email> <password> <redirect_uri> [seconds] [concurrency]"
         );
         std::process::exit(2);
     }
@@ -157,10 +161,12 @@ async fn main() {
         let c = config.clone();
         let mode = mode.clone();
         tasks.push(tokio::spawn(async move {
-            let mut refresh = if mode == "refresh" {
-                Some(first_refresh_token(&http, &c).await)
-            } else {
-                None
+            let mut refresh = match mode.as_str() {
+                "refresh" => Some(first_refresh_token(&http, &c, "offline_access").await),
+                "refresh-oidc" => {
+                    Some(first_refresh_token(&http, &c, "openid offline_access").await)
+                }
+                _ => None,
             };
             let mut latencies = Vec::new();
             let deadline = Instant::now() + Duration::from_secs(seconds);
@@ -187,7 +193,7 @@ async fn main() {
                             .to_owned();
                     }
                     None => {
-                        sign_in(&http, &c).await;
+                        sign_in(&http, &c, "openid").await;
                     }
                 }
                 latencies.push(started.elapsed());
