@@ -13,24 +13,24 @@ pub struct Fields<'a> {
 
 impl<'a> Fields<'a> {
     /// The object at `key` of the body (`{"application": {...}}`); absent or
-    /// `null` reads as an empty object.
-    pub fn root(body: &'a Value, key: &str, errors: &mut ValidationErrors) -> Fields<'a> {
+    /// `null` reads as an empty object, so that required fields report
+    /// themselves. Anything else is the one error of the request.
+    pub fn root(body: &'a Value, key: &str) -> Result<Fields<'a>, ValidationErrors> {
         let object = match body.get(key) {
             None | Some(Value::Null) => None,
             Some(Value::Object(object)) => Some(object),
             Some(other) => {
-                errors.field(
+                return Err(ValidationErrors::with_field(
                     key,
                     ErrorKind::Invalid,
                     format!("{key} must be a JSON object, not {}.", json_type(other)),
-                );
-                None
+                ));
             }
         };
-        Fields {
+        Ok(Fields {
             object,
             path: key.to_owned(),
-        }
+        })
     }
 
     fn member(&self, key: &str) -> Option<&'a Value> {
@@ -66,6 +66,17 @@ impl<'a> Fields<'a> {
         Fields {
             object,
             path: self.path_of(key),
+        }
+    }
+
+    /// A nested object's raw members (free-form data such as `user.data`).
+    pub fn map(&self, key: &str, errors: &mut ValidationErrors) -> Option<Map<String, Value>> {
+        match self.member(key)? {
+            Value::Object(object) => Some(object.clone()),
+            other => {
+                self.wrong_type(key, "a JSON object", other, errors);
+                None
+            }
         }
     }
 

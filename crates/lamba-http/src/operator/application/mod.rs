@@ -80,7 +80,7 @@ pub fn wrapped(application: &Application, client_secret: Option<&str>) -> Value 
 /// Reads `{"application": {...}}` into an [`ApplicationInput`].
 pub fn parse_input(body: &Value) -> Result<ApplicationInput, ValidationErrors> {
     let mut errors = ValidationErrors::new();
-    let app = Fields::root(body, "application", &mut errors);
+    let app = Fields::root(body, "application")?;
     let oauth = app.object("oauthConfiguration", &mut errors);
     let jwt = app.object("jwtConfiguration", &mut errors);
     let lambda = app.object("lambdaConfiguration", &mut errors);

@@ -7,13 +7,14 @@ mod update;
 
 use axum::Router;
 use axum::routing::get;
+use lamba_core::ValidationErrors;
 use lamba_core::lambdas::LambdaInput;
-use lamba_core::{ErrorKind, ValidationErrors};
 use lamba_model::{Lambda, LambdaId};
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::AppState;
+use crate::operator::wire::Fields;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -75,77 +76,14 @@ impl<'a> From<&'a Lambda> for LambdaResponse<'a> {
 /// Reads `{"lambda": {...}}` into a [`LambdaInput`], reporting every field
 /// of the wrong JSON type. Unknown fields are ignored, as FusionAuth does.
 pub fn parse_input(body: &Value) -> Result<LambdaInput, ValidationErrors> {
+    let lambda = Fields::root(body, "lambda")?;
     let mut errors = ValidationErrors::new();
-    let empty = Map::new();
-    let object = match body.get("lambda") {
-        None | Some(Value::Null) => &empty,
-        Some(Value::Object(object)) => object,
-        Some(_) => {
-            errors.field(
-                "lambda",
-                ErrorKind::Invalid,
-                "lambda must be a JSON object.",
-            );
-            return Err(errors);
-        }
-    };
     let input = LambdaInput {
-        name: string_field(object, "name", &mut errors),
-        body: string_field(object, "body", &mut errors),
-        lambda_type: string_field(object, "type", &mut errors),
-        debug: bool_field(object, "debug", &mut errors),
-        enabled: bool_field(object, "enabled", &mut errors),
+        name: lambda.string("name", &mut errors),
+        body: lambda.string("body", &mut errors),
+        lambda_type: lambda.string("type", &mut errors),
+        debug: lambda.bool("debug", &mut errors),
+        enabled: lambda.bool("enabled", &mut errors),
     };
     errors.into_result().map(|()| input)
-}
-
-fn string_field(
-    object: &Map<String, Value>,
-    key: &str,
-    errors: &mut ValidationErrors,
-) -> Option<String> {
-    match object.get(key) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(other) => {
-            let path = format!("lambda.{key}");
-            errors.field(
-                &path,
-                ErrorKind::Invalid,
-                format!("{path} must be a string, not {}.", json_type(other)),
-            );
-            None
-        }
-    }
-}
-
-fn bool_field(
-    object: &Map<String, Value>,
-    key: &str,
-    errors: &mut ValidationErrors,
-) -> Option<bool> {
-    match object.get(key) {
-        None | Some(Value::Null) => None,
-        Some(Value::Bool(b)) => Some(*b),
-        Some(other) => {
-            let path = format!("lambda.{key}");
-            errors.field(
-                &path,
-                ErrorKind::Invalid,
-                format!("{path} must be true or false, not {}.", json_type(other)),
-            );
-            None
-        }
-    }
-}
-
-fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }

@@ -21,6 +21,7 @@ use serde_json::{Map, Value};
 
 use super::OperatorError;
 use crate::AppState;
+use crate::operator::wire::Fields;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -104,87 +105,16 @@ fn truncate(text: &str, max_chars: usize) -> String {
 /// Reads `{"user": {...}}` into a [`UserInput`], reporting every field of
 /// the wrong JSON type. Unknown fields are ignored, as FusionAuth does.
 pub fn parse_input(body: &Value) -> Result<UserInput, ValidationErrors> {
-    let object = wrapped_object(body, "user")?;
+    let user = Fields::root(body, "user")?;
     let mut errors = ValidationErrors::new();
     let input = UserInput {
-        email: string_field(object, "user", "email", &mut errors),
-        password: string_field(object, "user", "password", &mut errors).map(Password::new),
-        first_name: string_field(object, "user", "firstName", &mut errors),
-        last_name: string_field(object, "user", "lastName", &mut errors),
-        data: object_field(object, "user", "data", &mut errors),
+        email: user.string("email", &mut errors),
+        password: user.string("password", &mut errors).map(Password::new),
+        first_name: user.string("firstName", &mut errors),
+        last_name: user.string("lastName", &mut errors),
+        data: user.map("data", &mut errors),
     };
     errors.into_result().map(|()| input)
-}
-
-/// The object under `wrapper` (`{"user": {...}}`); absent or `null` is an
-/// empty object, so that the required fields report themselves.
-fn wrapped_object<'a>(
-    body: &'a Value,
-    wrapper: &str,
-) -> Result<&'a Map<String, Value>, ValidationErrors> {
-    static EMPTY: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
-    match body.get(wrapper) {
-        None | Some(Value::Null) => Ok(&EMPTY),
-        Some(Value::Object(object)) => Ok(object),
-        Some(_) => Err(ValidationErrors::with_field(
-            wrapper,
-            ErrorKind::Invalid,
-            format!("{wrapper} must be a JSON object."),
-        )),
-    }
-}
-
-fn string_field(
-    object: &Map<String, Value>,
-    wrapper: &str,
-    key: &str,
-    errors: &mut ValidationErrors,
-) -> Option<String> {
-    match object.get(key) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(other) => {
-            let path = format!("{wrapper}.{key}");
-            errors.field(
-                &path,
-                ErrorKind::Invalid,
-                format!("{path} must be a string, not {}.", json_type(other)),
-            );
-            None
-        }
-    }
-}
-
-fn object_field(
-    object: &Map<String, Value>,
-    wrapper: &str,
-    key: &str,
-    errors: &mut ValidationErrors,
-) -> Option<Map<String, Value>> {
-    match object.get(key) {
-        None | Some(Value::Null) => None,
-        Some(Value::Object(map)) => Some(map.clone()),
-        Some(other) => {
-            let path = format!("{wrapper}.{key}");
-            errors.field(
-                &path,
-                ErrorKind::Invalid,
-                format!("{path} must be a JSON object, not {}.", json_type(other)),
-            );
-            None
-        }
-    }
-}
-
-fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// Renders a wire object as JSON for a PATCH to merge into.

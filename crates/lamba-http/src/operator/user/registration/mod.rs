@@ -11,15 +11,16 @@ use axum::Router;
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use axum::routing::get;
+use lamba_core::ValidationErrors;
 use lamba_core::users::RegistrationInput;
-use lamba_core::{ErrorKind, ValidationErrors};
 use lamba_model::{ApplicationId, Registration, UserId};
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::{invalid_id, json_type, parse_id, string_field, wrapped_object};
+use super::{invalid_id, parse_id};
 use crate::AppState;
 use crate::operator::OperatorError;
+use crate::operator::wire::Fields;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -102,48 +103,13 @@ impl FromRequestParts<AppState> for RegistrationPath {
 /// Reads `{"registration": {...}}` into a [`RegistrationInput`], reporting
 /// every field of the wrong JSON type.
 pub fn parse_input(body: &Value) -> Result<RegistrationInput, ValidationErrors> {
-    let object = wrapped_object(body, "registration")?;
+    let registration = Fields::root(body, "registration")?;
     let mut errors = ValidationErrors::new();
     let input = RegistrationInput {
-        application_id: string_field(object, "registration", "applicationId", &mut errors),
-        roles: roles_field(object, &mut errors),
+        application_id: registration.string("applicationId", &mut errors),
+        roles: registration.strings("roles", &mut errors),
     };
     errors.into_result().map(|()| input)
-}
-
-fn roles_field(object: &Map<String, Value>, errors: &mut ValidationErrors) -> Option<Vec<String>> {
-    const PATH: &str = "registration.roles";
-    let items = match object.get("roles") {
-        None | Some(Value::Null) => return None,
-        Some(Value::Array(items)) => items,
-        Some(other) => {
-            errors.field(
-                PATH,
-                ErrorKind::Invalid,
-                format!(
-                    "{PATH} must be an array of strings, not {}.",
-                    json_type(other)
-                ),
-            );
-            return None;
-        }
-    };
-    let roles: Option<Vec<String>> = items
-        .iter()
-        .map(|item| item.as_str().map(str::to_owned))
-        .collect();
-    if roles.is_none() {
-        let wrong = items
-            .iter()
-            .find(|item| !item.is_string())
-            .map_or("something else", json_type);
-        errors.field(
-            PATH,
-            ErrorKind::Invalid,
-            format!("{PATH} must be an array of strings; it holds {wrong}."),
-        );
-    }
-    roles
 }
 
 #[cfg(test)]
