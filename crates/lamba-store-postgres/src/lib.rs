@@ -1119,28 +1119,45 @@ impl SessionRepository for PostgresStore {
         new: &RefreshToken,
         now: Instant,
     ) -> StoreResult<Rotation> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
-        let claimed = sqlx::query(
-            "UPDATE refresh_tokens SET used_instant = $1 \
-             WHERE id = $2 AND used_instant IS NULL AND revoked_instant IS NULL",
+        // One statement, one round trip: claim the old token, record the
+        // session's use and insert the successor only if the claim won.
+        // A concurrent rotation waits on the row lock, then finds the token
+        // used and inserts nothing.
+        let inserted = sqlx::query(
+            "WITH claimed AS (UPDATE refresh_tokens SET used_instant = $15 \
+             WHERE id = $16 AND used_instant IS NULL AND revoked_instant IS NULL RETURNING id), \
+             touched AS (UPDATE login_sessions SET last_used_instant = $15 \
+             WHERE id = $6 AND ended_instant IS NULL AND EXISTS (SELECT 1 FROM claimed)) \
+             INSERT INTO refresh_tokens (id, token_digest, family_id, application_id, user_id, \
+             session_id, scope, resource, code_digest, family_insert_instant, insert_instant, \
+             expires_instant, used_instant, revoked_instant) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 FROM claimed",
         )
+        .bind(new.id)
+        .bind(&new.token_digest)
+        .bind(new.family_id)
+        .bind(Uuid::from(new.application_id))
+        .bind(Uuid::from(new.user_id))
+        .bind(new.session_id)
+        .bind(&new.scope)
+        .bind(&new.resource)
+        .bind(&new.code_digest)
+        .bind(new.family_insert_instant.as_millis())
+        .bind(new.insert_instant.as_millis())
+        .bind(new.expires_instant.as_millis())
+        .bind(new.used_instant.map(Instant::as_millis))
+        .bind(new.revoked_instant.map(Instant::as_millis))
         .bind(now.as_millis())
         .bind(old_id)
-        .execute(&mut *tx)
+        .execute(&self.pool)
         .await
-        .map_err(backend)?
-        .rows_affected()
-            == 1;
-        if !claimed {
-            tx.rollback().await.map_err(backend)?;
-            return Ok(Rotation::AlreadyUsed);
-        }
-        insert_refresh(new)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| write_error(e, "token"))?;
-        tx.commit().await.map_err(backend)?;
-        Ok(Rotation::Rotated)
+        .map_err(|e| write_error(e, "token"))?
+        .rows_affected();
+        Ok(if inserted == 1 {
+            Rotation::Rotated
+        } else {
+            Rotation::AlreadyUsed
+        })
     }
 
     async fn extend_refresh_token(&self, id: Uuid, expires: Instant) -> StoreResult<()> {

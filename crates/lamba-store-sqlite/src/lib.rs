@@ -1037,6 +1037,14 @@ impl SessionRepository for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(|e| write_error(e, "token"))?;
+        sqlx::query(
+            "UPDATE login_sessions SET last_used_instant = ? WHERE id = ? AND ended_instant IS NULL",
+        )
+        .bind(now.as_millis())
+        .bind(new.session_id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
         Ok(Rotation::Rotated)
     }

@@ -896,6 +896,12 @@ pub async fn refresh_tokens_rotate_once_and_revoke_by_family(store: DynStore) {
     assert_eq!(rotated, 1, "exactly one rotation wins");
     let used = store.find_refresh_token(&[1; 32]).await.unwrap().unwrap();
     assert_eq!(used.used_instant, Some(Instant::from_millis(200)));
+    let touched = store.lookup_login_session(s.id).await.unwrap().unwrap();
+    assert_eq!(
+        touched.last_used_instant,
+        Instant::from_millis(200),
+        "a rotation records the session's use"
+    );
 
     store
         .extend_refresh_token(first.id, Instant::from_millis(50_000))

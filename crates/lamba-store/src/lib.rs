@@ -181,7 +181,8 @@ pub trait SessionRepository: Send + Sync {
 
     async fn add_refresh_token(&self, token: &RefreshToken) -> StoreResult<()>;
     async fn find_refresh_token(&self, token_digest: &[u8]) -> StoreResult<Option<RefreshToken>>;
-    /// Marks `old_id` used and stores `new`, atomically: of two concurrent
+    /// Marks `old_id` used, stores `new` and records the use of its login
+    /// session (`last_used_instant = now`), atomically: of two concurrent
     /// rotations of one token exactly one sees [`Rotation::Rotated`].
     async fn rotate_refresh_token(
         &self,

@@ -310,9 +310,10 @@ impl OAuthService {
             if expires != token.expires_instant {
                 self.store.extend_refresh_token(token.id, expires).await?;
             }
+            // A rotation records the session's use itself.
+            self.store.touch_login_session(session.id, now).await?;
             presented.to_owned()
         };
-        self.store.touch_login_session(session.id, now).await?;
         self.issue_user_tokens(
             application,
             &user,

@@ -16,6 +16,7 @@ mod oidc;
 mod oidc_client;
 mod operator;
 mod server;
+mod signin_ui;
 mod users;
 
 use lamba_testkit::{Backend, TestServer, TestServerBuilder};

@@ -131,7 +131,7 @@ fn versions(dir: &Path) -> (String, Option<String>) {
 }
 
 /// Runs `npm ci` in `dir` unless the locked oauth4webapi is installed.
-fn ensure_node_modules(dir: &Path) {
+pub(crate) fn ensure_node_modules(dir: &Path) {
     let _in_process = NPM.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let (locked, installed) = versions(dir);
     if installed.as_ref() == Some(&locked) {
