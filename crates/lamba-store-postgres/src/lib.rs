@@ -18,8 +18,8 @@ use lamba_model::{
 };
 use lamba_store::{
     ApiKeyRepository, ApplicationRepository, AuthorizationCode, Change, CodeConsumption,
-    KeyRepository, LambdaRepository, LoginSession, RefreshToken, Rotation, SessionRepository,
-    Store, StoreError, StoreResult, UserRepository, codec,
+    KeyRepository, LambdaRepository, LoginSession, RefreshGrant, RefreshToken, Rotation,
+    SessionRepository, Store, StoreError, StoreResult, UserRepository, codec,
 };
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::{PgPool, Row};
@@ -485,18 +485,35 @@ impl ApplicationRepository for PostgresStore {
 const USER_COLUMNS: &str = "id, email, email_normalized, password_hash, first_name, last_name, \
      data, insert_instant, last_update_instant";
 
-fn user_from_row(row: &sqlx::postgres::PgRow) -> StoreResult<User> {
-    let data: String = row.try_get("data").map_err(backend)?;
+fn user_from_row(row: &sqlx::postgres::PgRow, prefix: &str) -> StoreResult<User> {
+    let data: String = row
+        .try_get(format!("{prefix}data").as_str())
+        .map_err(backend)?;
     Ok(User {
-        id: UserId::from_uuid(row.try_get("id").map_err(backend)?),
-        email: row.try_get("email").map_err(backend)?,
-        password_hash: row.try_get("password_hash").map_err(backend)?,
-        first_name: row.try_get("first_name").map_err(backend)?,
-        last_name: row.try_get("last_name").map_err(backend)?,
+        id: UserId::from_uuid(
+            row.try_get(format!("{prefix}id").as_str())
+                .map_err(backend)?,
+        ),
+        email: row
+            .try_get(format!("{prefix}email").as_str())
+            .map_err(backend)?,
+        password_hash: row
+            .try_get(format!("{prefix}password_hash").as_str())
+            .map_err(backend)?,
+        first_name: row
+            .try_get(format!("{prefix}first_name").as_str())
+            .map_err(backend)?,
+        last_name: row
+            .try_get(format!("{prefix}last_name").as_str())
+            .map_err(backend)?,
         data: codec::parse_user_data(&data)?,
-        insert_instant: Instant::from_millis(row.try_get("insert_instant").map_err(backend)?),
+        insert_instant: Instant::from_millis(
+            row.try_get(format!("{prefix}insert_instant").as_str())
+                .map_err(backend)?,
+        ),
         last_update_instant: Instant::from_millis(
-            row.try_get("last_update_instant").map_err(backend)?,
+            row.try_get(format!("{prefix}last_update_instant").as_str())
+                .map_err(backend)?,
         ),
     })
 }
@@ -530,7 +547,7 @@ impl UserRepository for PostgresStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(backend)?;
-        row.as_ref().map(user_from_row).transpose()
+        row.as_ref().map(|row| user_from_row(row, "")).transpose()
     }
 
     async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
@@ -541,7 +558,7 @@ impl UserRepository for PostgresStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(backend)?;
-        row.as_ref().map(user_from_row).transpose()
+        row.as_ref().map(|row| user_from_row(row, "")).transpose()
     }
 
     async fn add_user(&self, user: &User) -> StoreResult<()> {
@@ -856,18 +873,24 @@ fn uuid_column<T: From<Uuid>>(row: &sqlx::postgres::PgRow, column: &str) -> Stor
     Ok(T::from(raw))
 }
 
-fn session_from_row(row: &sqlx::postgres::PgRow) -> StoreResult<LoginSession> {
+fn session_from_row(row: &sqlx::postgres::PgRow, prefix: &str) -> StoreResult<LoginSession> {
     Ok(LoginSession {
-        id: uuid_column(row, "id")?,
-        user_id: uuid_column(row, "user_id")?,
-        application_id: uuid_column(row, "application_id")?,
-        auth_time: instant(row, "auth_time")?,
-        insert_instant: instant(row, "insert_instant")?,
-        last_used_instant: instant(row, "last_used_instant")?,
-        ended_instant: optional_instant(row, "ended_instant")?,
-        end_reason: row.try_get("end_reason").map_err(backend)?,
-        ip_address: row.try_get("ip_address").map_err(backend)?,
-        user_agent: row.try_get("user_agent").map_err(backend)?,
+        id: uuid_column(row, &format!("{prefix}id"))?,
+        user_id: uuid_column(row, &format!("{prefix}user_id"))?,
+        application_id: uuid_column(row, &format!("{prefix}application_id"))?,
+        auth_time: instant(row, &format!("{prefix}auth_time"))?,
+        insert_instant: instant(row, &format!("{prefix}insert_instant"))?,
+        last_used_instant: instant(row, &format!("{prefix}last_used_instant"))?,
+        ended_instant: optional_instant(row, &format!("{prefix}ended_instant"))?,
+        end_reason: row
+            .try_get(format!("{prefix}end_reason").as_str())
+            .map_err(backend)?,
+        ip_address: row
+            .try_get(format!("{prefix}ip_address").as_str())
+            .map_err(backend)?,
+        user_agent: row
+            .try_get(format!("{prefix}user_agent").as_str())
+            .map_err(backend)?,
     })
 }
 
@@ -939,6 +962,33 @@ fn insert_refresh<'q>(
     .bind(token.revoked_instant.map(Instant::as_millis))
 }
 
+/// `table.column AS prefixcolumn, ...` for every column in `columns`.
+fn aliased(columns: &str, table: &str, prefix: &str) -> String {
+    columns
+        .split(',')
+        .map(|c| {
+            let c = c.trim();
+            format!("{table}.{c} AS {prefix}{c}")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The refresh token (unprefixed), its session (`s_`), user (`u_`) and
+/// registration roles (`r_roles`), joined.
+static REFRESH_GRANT_SELECT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT {}, {}, {}, r.roles AS r_roles FROM refresh_tokens rt \
+         JOIN login_sessions s ON s.id = rt.session_id \
+         JOIN users u ON u.id = rt.user_id \
+         LEFT JOIN registrations r ON r.user_id = rt.user_id AND r.application_id = rt.application_id \
+         WHERE rt.token_digest = $1",
+        aliased(REFRESH_COLUMNS, "rt", ""),
+        aliased(SESSION_COLUMNS, "s", "s_"),
+        aliased(USER_COLUMNS, "u", "u_"),
+    )
+});
+
 #[async_trait]
 impl SessionRepository for PostgresStore {
     async fn add_login_session(&self, session: &LoginSession) -> StoreResult<()> {
@@ -969,7 +1019,9 @@ impl SessionRepository for PostgresStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(backend)?;
-        row.as_ref().map(session_from_row).transpose()
+        row.as_ref()
+            .map(|row| session_from_row(row, ""))
+            .transpose()
     }
 
     async fn list_login_sessions(&self, user_id: UserId) -> StoreResult<Vec<LoginSession>> {
@@ -981,7 +1033,7 @@ impl SessionRepository for PostgresStore {
         .fetch_all(&self.pool)
         .await
         .map_err(backend)?;
-        rows.iter().map(session_from_row).collect()
+        rows.iter().map(|row| session_from_row(row, "")).collect()
     }
 
     async fn touch_login_session(&self, id: Uuid, now: Instant) -> StoreResult<()> {
@@ -1111,6 +1163,26 @@ impl SessionRepository for PostgresStore {
         .await
         .map_err(backend)?;
         row.as_ref().map(refresh_from_row).transpose()
+    }
+
+    async fn find_refresh_grant(&self, token_digest: &[u8]) -> StoreResult<Option<RefreshGrant>> {
+        let row = sqlx::query(&REFRESH_GRANT_SELECT)
+            .bind(token_digest)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        let Some(row) = row else { return Ok(None) };
+        let roles: Option<String> = row.try_get("r_roles").map_err(backend)?;
+        Ok(Some(RefreshGrant {
+            token: refresh_from_row(&row)?,
+            session: session_from_row(&row, "s_")?,
+            user: user_from_row(&row, "u_")?,
+            roles: roles
+                .as_deref()
+                .map(codec::parse_roles)
+                .transpose()?
+                .unwrap_or_default(),
+        }))
     }
 
     async fn rotate_refresh_token(

@@ -22,8 +22,8 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::{
     ApiKeyRepository, ApplicationRepository, AuthorizationCode, Change, CodeConsumption, DynStore,
-    KeyRepository, LambdaRepository, LoginSession, RefreshToken, Rotation, SessionRepository,
-    Store, StoreResult, UserRepository,
+    KeyRepository, LambdaRepository, LoginSession, RefreshGrant, RefreshToken, Rotation,
+    SessionRepository, Store, StoreResult, UserRepository,
 };
 use uuid::Uuid;
 
@@ -356,6 +356,10 @@ impl SessionRepository for CachedStore {
         self.inner.find_refresh_token(token_digest).await
     }
 
+    async fn find_refresh_grant(&self, token_digest: &[u8]) -> StoreResult<Option<RefreshGrant>> {
+        self.inner.find_refresh_grant(token_digest).await
+    }
+
     async fn rotate_refresh_token(
         &self,
         old_id: Uuid,
@@ -610,6 +614,13 @@ mod tests {
             &self,
             _token_digest: &[u8],
         ) -> StoreResult<Option<RefreshToken>> {
+            Ok(None)
+        }
+
+        async fn find_refresh_grant(
+            &self,
+            _token_digest: &[u8],
+        ) -> StoreResult<Option<RefreshGrant>> {
             Ok(None)
         }
 

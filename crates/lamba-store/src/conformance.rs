@@ -869,6 +869,24 @@ pub async fn refresh_tokens_rotate_once_and_revoke_by_family(store: DynStore) {
         Some(first.clone())
     );
     assert_eq!(store.find_refresh_token(&[9; 32]).await.unwrap(), None);
+    let grant = store.find_refresh_grant(&[1; 32]).await.unwrap().unwrap();
+    assert_eq!(grant.token, first);
+    assert_eq!(grant.session, s);
+    assert_eq!(grant.user.id, user_id);
+    assert!(grant.roles.is_empty(), "no registration: no roles");
+    store
+        .add_registration(&Registration {
+            user_id,
+            application_id: app_id,
+            roles: vec!["admin".into()],
+            insert_instant: Instant::from_millis(1),
+            last_update_instant: Instant::from_millis(1),
+        })
+        .await
+        .unwrap();
+    let grant = store.find_refresh_grant(&[1; 32]).await.unwrap().unwrap();
+    assert_eq!(grant.roles, ["admin"]);
+    assert_eq!(store.find_refresh_grant(&[9; 32]).await.unwrap(), None);
 
     let mut tasks = Vec::new();
     for byte in 20..28u8 {

@@ -151,6 +151,17 @@ pub trait KeyRepository: Send + Sync {
     async fn delete_expired_signing_keys(&self, now: Instant) -> StoreResult<u64>;
 }
 
+/// A refresh token with what rotating it needs, read in one query: its login
+/// session, its user, and the user's roles in the token's application
+/// (empty without a registration).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RefreshGrant {
+    pub token: RefreshToken,
+    pub session: LoginSession,
+    pub user: User,
+    pub roles: Vec<String>,
+}
+
 /// Login sessions, authorization codes, refresh tokens and revoked access
 /// tokens. Every method that ends or revokes something reports it on the
 /// change feed, so that every node rejects the dead tokens at once.
@@ -181,6 +192,8 @@ pub trait SessionRepository: Send + Sync {
 
     async fn add_refresh_token(&self, token: &RefreshToken) -> StoreResult<()>;
     async fn find_refresh_token(&self, token_digest: &[u8]) -> StoreResult<Option<RefreshToken>>;
+    /// The token with its session, user and roles, in one round trip.
+    async fn find_refresh_grant(&self, token_digest: &[u8]) -> StoreResult<Option<RefreshGrant>>;
     /// Marks `old_id` used, stores `new` and records the use of its login
     /// session (`last_used_instant = now`), atomically: of two concurrent
     /// rotations of one token exactly one sees [`Rotation::Rotated`].

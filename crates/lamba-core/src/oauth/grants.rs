@@ -215,6 +215,7 @@ impl OAuthService {
             code.nonce.as_deref(),
             code.resource.as_deref(),
             refresh,
+            None,
         )
         .await
     }
@@ -236,13 +237,15 @@ impl OAuthService {
         let now = self.clock.now();
         let invalid =
             || OAuthFailure::invalid_grant("The refresh token is invalid, expired or revoked.");
-        let Some(token) = self
+        // Token, session, user and roles in one round trip.
+        let Some(grant) = self
             .store
-            .find_refresh_token(&token_digest(presented))
+            .find_refresh_grant(&token_digest(presented))
             .await?
         else {
             return Err(invalid());
         };
+        let token = grant.token;
         if token.application_id != application.id {
             return Err(invalid());
         }
@@ -268,11 +271,11 @@ impl OAuthService {
                 asked
             }
         };
-        let session = match self.live_session(token.session_id).await {
-            Ok(session) => session,
-            Err(_) => return Err(invalid()),
-        };
-        let user = self.user_of(&session).await?;
+        let session = grant.session;
+        if !session.is_active() {
+            return Err(invalid());
+        }
+        let user = grant.user;
         let ttl_millis = application
             .jwt
             .refresh_token_time_to_live_in_minutes
@@ -322,6 +325,7 @@ impl OAuthService {
             None,
             token.resource.as_deref(),
             Some(refresh),
+            Some(grant.roles),
         )
         .await
     }
@@ -370,13 +374,17 @@ impl OAuthService {
         nonce: Option<&str>,
         resource: Option<&str>,
         refresh_token: Option<String>,
+        known_roles: Option<Vec<String>>,
     ) -> Result<TokenResponse, OAuthFailure> {
-        let roles = self
-            .store
-            .lookup_registration(user.id, application.id)
-            .await?
-            .map(|r| r.roles)
-            .unwrap_or_default();
+        let roles = match known_roles {
+            Some(roles) => roles,
+            None => self
+                .store
+                .lookup_registration(user.id, application.id)
+                .await?
+                .map(|r| r.roles)
+                .unwrap_or_default(),
+        };
         let scope = scopes.join(" ");
         let access = self.mint_access_token(
             application,
