@@ -115,31 +115,41 @@ async fn check_node() {
     );
 }
 
-/// The oauth4webapi version package-lock.json pins, and the one installed.
-fn versions(dir: &Path) -> (String, Option<String>) {
+/// The first top-level package whose installed version differs from the
+/// one package-lock.json pins (or is missing), as `(name, locked)`; `None`
+/// when node_modules matches the lock.
+fn stale_package(dir: &Path) -> Option<(String, String)> {
     let read = |path: PathBuf| -> Option<Value> {
         serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
     };
     let lock = read(dir.join("package-lock.json")).expect("tests/node/package-lock.json");
-    let locked = lock["packages"]["node_modules/oauth4webapi"]["version"]
-        .as_str()
-        .expect("package-lock.json pins oauth4webapi")
-        .to_owned();
-    let installed = read(dir.join("node_modules/oauth4webapi/package.json"))
-        .and_then(|p| p["version"].as_str().map(str::to_owned));
-    (locked, installed)
+    let packages = lock["packages"]
+        .as_object()
+        .expect("package-lock.json lists packages");
+    packages
+        .iter()
+        .filter(|(path, _)| {
+            path.starts_with("node_modules/")
+                && !path["node_modules/".len()..].contains("node_modules/")
+        })
+        .find_map(|(path, meta)| {
+            let locked = meta["version"].as_str()?.to_owned();
+            let installed = read(dir.join(path).join("package.json"))
+                .and_then(|p| p["version"].as_str().map(str::to_owned));
+            (installed.as_ref() != Some(&locked))
+                .then(|| (path.trim_start_matches("node_modules/").to_owned(), locked))
+        })
 }
 
-/// Runs `npm ci` in `dir` unless the locked oauth4webapi is installed.
+/// Runs `npm ci` in `dir` unless every package the lock pins is installed
+/// at its locked version.
 pub(crate) fn ensure_node_modules(dir: &Path) {
     let _in_process = NPM.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let (locked, installed) = versions(dir);
-    if installed.as_ref() == Some(&locked) {
+    if stale_package(dir).is_none() {
         return;
     }
     let _across_processes = InstallLock::acquire();
-    let (locked, installed) = versions(dir);
-    if installed.as_ref() == Some(&locked) {
+    if stale_package(dir).is_none() {
         return;
     }
     let mut child = std::process::Command::new("npm")
@@ -176,17 +186,10 @@ pub(crate) fn ensure_node_modules(dir: &Path) {
         output.status,
         both(&output)
     );
-    let (locked, installed) = versions(dir);
-    assert_eq!(
-        installed.as_ref(),
-        Some(&locked),
-        "`npm ci` did not install oauth4webapi {locked}"
-    );
-    println!(
-        "npm ci in {}: oauth4webapi {locked} in {:.1?}",
-        dir.display(),
-        started.elapsed()
-    );
+    if let Some((name, locked)) = stale_package(dir) {
+        panic!("`npm ci` did not install {name} {locked}");
+    }
+    println!("npm ci in {}: {:.1?}", dir.display(), started.elapsed());
 }
 
 /// A lock directory under Cargo's target tmp dir, so that two `cargo test`
