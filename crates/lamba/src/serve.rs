@@ -168,7 +168,11 @@ fn print_banner(
     let base = format!("http://{local}");
     println!("Lamba {}", env!("CARGO_PKG_VERSION"));
     println!("  storage:  {}", database.display());
-    println!("  issuer:   {issuer}");
+    let issuer_base = issuer.as_str().trim_end_matches('/');
+    println!("  issuer:   {issuer_base}");
+    println!(
+        "  sign-in:  {issuer_base}/connect/authorize (hosted; clients find every endpoint at {issuer_base}/.well-known/openid-configuration)"
+    );
     println!("  health:   {base}/health");
     match bootstrap {
         Bootstrap::Generated(key) => {
