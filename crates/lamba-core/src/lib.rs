@@ -51,7 +51,20 @@ pub struct CoreSettings {
 /// for clocks that run a little behind.
 const KEY_PUBLICATION_LEEWAY_MILLIS: i64 = 5 * 60 * 1000;
 
+/// Ended sessions, used codes and expired tokens are kept this long past
+/// their end, so that every token they could have issued has expired.
+const PRUNE_AFTER_MILLIS: i64 = 86_400_000 + 5 * 60_000;
+
 impl Core {
+    /// Deletes what can no longer matter: expired codes, refresh tokens and
+    /// revocations, and sessions ended more than a day ago.
+    pub async fn prune(&self) -> Result<u64, lamba_store::StoreError> {
+        let now = self.clock.now();
+        let ended_before =
+            lamba_model::Instant::from_millis(now.as_millis().saturating_sub(PRUNE_AFTER_MILLIS));
+        self.store.prune_sessions(now, ended_before).await
+    }
+
     /// Rotates every signing key; the old ones stay published until the
     /// longest-lived access or ID token any application issues has expired.
     pub async fn rotate_keys(&self) -> Result<Vec<String>, keys::KeyError> {

@@ -206,7 +206,18 @@ impl UserService {
     }
 
     /// Deletes a user and their registrations.
+    /// Deletes a user. Their login sessions are ended first, each reported on
+    /// the change feed, so that their tokens die on every node before the
+    /// rows go.
     pub async fn delete(&self, id: UserId) -> Result<(), UserError> {
+        let now = self.clock.now();
+        for session in self.store.list_login_sessions(id).await? {
+            if session.is_active() {
+                self.store
+                    .end_login_session(session.id, now, "user_deleted")
+                    .await?;
+            }
+        }
         if self.store.delete_user(id).await? {
             Ok(())
         } else {

@@ -133,6 +133,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         revocations,
         settings,
     ));
+    spawn_pruning(core.clone());
     let app = lamba_http::router(AppState::new(
         core,
         HttpSettings {
@@ -190,6 +191,22 @@ fn print_banner(
     }
     // Last, so that whoever waits for this line has the whole banner.
     println!("Lamba {} listening on {base}", env!("CARGO_PKG_VERSION"));
+}
+
+/// Every ten minutes, deletes expired codes and tokens and long-ended
+/// sessions. Every node does it; the deletes are idempotent.
+fn spawn_pruning(core: Arc<Core>) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(600));
+        loop {
+            every.tick().await;
+            match core.prune().await {
+                Ok(0) => {}
+                Ok(pruned) => tracing::info!(pruned, "pruned expired codes, tokens and sessions"),
+                Err(error) => tracing::warn!(%error, "pruning failed"),
+            }
+        }
+    });
 }
 
 /// Resolves on Ctrl-C or SIGTERM; axum then stops accepting connections and

@@ -68,7 +68,12 @@ impl LiveAccessToken {
 }
 
 /// `/connect/userinfo`'s answer.
-pub type UserInfo = Map<String, Value>;
+pub enum UserInfo {
+    Claims(Map<String, Value>),
+    /// A valid token without the `openid` scope: 403 `insufficient_scope`
+    /// (RFC 6750 §3.1).
+    InsufficientScope,
+}
 
 /// `/connect/introspect`'s answer: `{"active": false}` or the token's claims.
 pub type Introspection = Map<String, Value>;
@@ -122,7 +127,7 @@ impl OAuthService {
         };
         let scopes = parse_scope(live.string("scope"));
         if !scopes.iter().any(|s| s == "openid") || live.sid().is_none() {
-            return Ok(None);
+            return Ok(Some(UserInfo::InsufficientScope));
         }
         let Some(user_id) = live.string("sub").and_then(|s| UserId::from_str(s).ok()) else {
             return Ok(None);
@@ -133,7 +138,7 @@ impl OAuthService {
         let mut claims = Map::new();
         claims.insert("sub".into(), json!(user.id));
         user_claims(&user, &scopes, &mut claims);
-        Ok(Some(claims))
+        Ok(Some(UserInfo::Claims(claims)))
     }
 
     /// RFC 7662. A confidential client may introspect any token of this

@@ -44,7 +44,9 @@ impl OAuthService {
         if let Some(hint) = request.id_token_hint.as_deref().filter(|h| !h.is_empty()) {
             // An expired ID token is still a fine hint (the spec says so);
             // its signature is what matters.
-            let Ok(claims) = self.keys.verify(hint, None, &[Algorithm::Rs256]) else {
+            // Only an ID token (`typ: JWT`) is a hint; an access token is not,
+            // even one signed with the same algorithm.
+            let Ok(claims) = self.keys.verify(hint, Some("JWT"), &[Algorithm::Rs256]) else {
                 return Ok(LogoutOutcome::Invalid(
                     "The id_token_hint was not issued by this server.".into(),
                 ));

@@ -4,13 +4,14 @@
 use std::collections::HashMap;
 
 use axum::extract::{ConnectInfo, RawQuery, State};
-use axum::http::header::{CACHE_CONTROL, LOCATION, SET_COOKIE, USER_AGENT};
+use axum::http::header::{LOCATION, SET_COOKIE, USER_AGENT};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use lamba_core::oauth::{AuthorizeOutcome, AuthorizeRequest};
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
+use super::error::description_chars;
 use super::form::parse_form;
 use super::web::{CSRF_COOKIE, SESSION_COOKIE, cookie_value, new_csrf_token};
 use crate::AppState;
@@ -138,7 +139,7 @@ fn respond(
             state: client_state,
         } => redirect(&redirect_uri, |pairs| {
             pairs.append_pair("error", error.as_str());
-            pairs.append_pair("error_description", &description);
+            pairs.append_pair("error_description", &description_chars(&description));
             if let Some(s) = &client_state {
                 pairs.append_pair("state", s);
             }
@@ -209,9 +210,7 @@ fn respond(
     if let Some(cookie) = session_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
         response.headers_mut().append(SET_COOKIE, cookie);
     }
-    response
-        .headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    super::error::page_headers(&mut response);
     response
 }
 
@@ -239,8 +238,6 @@ fn error_page(state: &AppState, message: &str) -> Response {
                "detail": "If a link brought you here, tell the site you came from."}),
     );
     let mut response = (StatusCode::BAD_REQUEST, html).into_response();
-    response
-        .headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    super::error::page_headers(&mut response);
     response
 }

@@ -1,5 +1,5 @@
 use axum::extract::{RawQuery, State};
-use axum::http::header::{CACHE_CONTROL, LOCATION, SET_COOKIE};
+use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use lamba_core::oauth::{LogoutOutcome, LogoutRequest};
@@ -98,8 +98,6 @@ fn page(state: &AppState, status: StatusCode, heading: &str, message: &str) -> R
         json!({"heading": heading, "message": message, "alert": status != StatusCode::OK}),
     );
     let mut response = (status, html).into_response();
-    response
-        .headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    super::error::page_headers(&mut response);
     response
 }

@@ -26,7 +26,7 @@ impl IntoResponse for OAuthJson {
         let mut response = (
             status,
             Json(
-                json!({"error": failure.error.as_str(), "error_description": failure.description}),
+                json!({"error": failure.error.as_str(), "error_description": description_chars(&failure.description)}),
             ),
         )
             .into_response();
@@ -50,4 +50,55 @@ pub fn no_store(body: serde_json::Value) -> Response {
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
     response
+}
+
+/// RFC 6749 §5.2 allows only `%x20-21 / %x23-5B / %x5D-7E` in
+/// `error_description`: quotes become apostrophes, anything else outside
+/// the set a question mark (descriptions may quote client input).
+pub(super) fn description_chars(description: &str) -> String {
+    description
+        .chars()
+        .map(|c| match c {
+            '"' => '\'',
+            '\\' => '/',
+            ' '..='~' => c,
+            _ => '?',
+        })
+        .collect()
+}
+
+/// Headers every HTML page of the id host carries: no framing (clickjacking,
+/// RFC 6749 §10.13), no caching, no sniffing.
+pub(super) fn page_headers(response: &mut Response) {
+    let headers = response.headers_mut();
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        axum::http::header::X_FRAME_OPTIONS,
+        HeaderValue::from_static("DENY"),
+    );
+    headers.insert(
+        axum::http::header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("frame-ancestors 'none'; base-uri 'none'; object-src 'none'"),
+    );
+    headers.insert(
+        axum::http::header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        axum::http::header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::description_chars;
+
+    #[test]
+    fn descriptions_keep_to_the_allowed_characters() {
+        assert_eq!(
+            description_chars("The grant type \"x\\y\" é\n"),
+            "The grant type 'x/y' ??"
+        );
+    }
 }

@@ -3,6 +3,7 @@ use axum::extract::State;
 use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use lamba_core::oauth::UserInfo;
 
 use crate::AppState;
 
@@ -14,7 +15,13 @@ pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Resp
         return challenge("Bearer realm=\"lamba\"");
     };
     match state.core.oauth.userinfo(token).await {
-        Ok(Some(claims)) => Json(claims).into_response(),
+        Ok(Some(UserInfo::Claims(claims))) => Json(claims).into_response(),
+        Ok(Some(UserInfo::InsufficientScope)) => {
+            let mut response =
+                challenge("Bearer realm=\"lamba\", error=\"insufficient_scope\", scope=\"openid\"");
+            *response.status_mut() = StatusCode::FORBIDDEN;
+            response
+        }
         Ok(None) => challenge("Bearer realm=\"lamba\", error=\"invalid_token\""),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }

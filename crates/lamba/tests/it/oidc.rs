@@ -362,6 +362,7 @@ on_both_backends!(
     garbage_requests_get_4xx,
     sign_in_page_is_safe,
     expired_access_tokens_are_rejected,
+    deleting_a_user_ends_their_tokens,
 );
 
 async fn discovery_describes_what_is_supported(backend: Backend) {
@@ -455,8 +456,8 @@ async fn code_flow_issues_access_id_and_refresh_tokens(backend: Backend) {
     let (status, _) = userinfo(&f, tokens["access_token"].as_str().unwrap()).await;
     assert_eq!(
         status,
-        StatusCode::UNAUTHORIZED,
-        "userinfo needs the openid scope"
+        StatusCode::FORBIDDEN,
+        "userinfo needs the openid scope: insufficient_scope"
     );
 
     // RFC 8707: a resource becomes the audience.
@@ -1394,4 +1395,54 @@ async fn expired_access_tokens_are_rejected(backend: Backend) {
     tokio::time::sleep(std::time::Duration::from_millis(4200)).await;
     assert_eq!(userinfo(&f, access).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(introspect(&f, access).await, json!({"active": false}));
+}
+
+async fn deleting_a_user_ends_their_tokens(backend: Backend) {
+    let f = fixture(backend).await;
+    let mut browser = Browser::new();
+    let tokens = code_flow(&f, &mut browser, "openid offline_access").await;
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(introspect(&f, access).await["active"], true);
+
+    // An access token is no id_token_hint, even though it is a signed JWT.
+    let mut url = url::Url::parse(&f.server.url("/connect/endsession")).unwrap();
+    url.query_pairs_mut().append_pair("id_token_hint", access);
+    let (status, _, _) = Browser::new().get(url.as_str()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        introspect(&f, access).await["active"],
+        true,
+        "and nothing was ended"
+    );
+
+    // The id host's pages may not be framed.
+    let page = f
+        .server
+        .client()
+        .get(authorize_url(&f.server, &[("client_id", &f.client_id)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.headers()["x-frame-options"], "DENY");
+    assert!(
+        page.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+
+    let (status, _) = call(
+        &f.server,
+        Method::DELETE,
+        &format!("/api/user/{}", f.user_id),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(introspect(&f, access).await, json!({"active": false}));
+    assert_eq!(userinfo(&f, access).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        introspect(&f, tokens["refresh_token"].as_str().unwrap()).await,
+        json!({"active": false})
+    );
 }
