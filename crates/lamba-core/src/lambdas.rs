@@ -1,14 +1,21 @@
-//! The Lambdas use cases: create, retrieve, replace, merge, delete.
+//! The Lambdas use cases: create, retrieve, replace, merge, delete, and
+//! test runs.
 
 use std::str::FromStr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use lamba_lambda::{BodyError, Limits};
+use lamba_lambda::{
+    BodyError, Engine, Input, Limits, LogLine, Output, RESERVED_CLAIMS, RunError,
+    protect_reserved_claims,
+};
 use lamba_model::{Clock, Lambda, LambdaId, LambdaType};
 use lamba_store::{DynStore, StoreError};
+use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
 use uuid::Uuid;
 
+use crate::populate::{CONTEXT_CLAIMS, script_of};
 use crate::validation::{ErrorKind, ValidationErrors};
 
 /// How many bodies may be checked in the JavaScript engine at once; each
@@ -21,6 +28,9 @@ pub enum LambdaError {
     Invalid(ValidationErrors),
     #[error("no such lambda")]
     NotFound,
+    /// A test run failed: the lambda threw, ran out of time or memory.
+    #[error("the lambda failed: {0}")]
+    Run(RunError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -42,21 +52,136 @@ pub struct LambdaInput {
     pub enabled: Option<bool>,
 }
 
+/// The arguments of a test run, as received. Absent arguments are `{}`,
+/// except `context`, which is `null` (as it is where nothing is known).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LambdaTestInput {
+    pub jwt: Option<Value>,
+    pub user: Option<Value>,
+    pub registration: Option<Value>,
+    pub context: Option<Value>,
+    pub id_token: Option<Value>,
+    pub tokens: Option<Value>,
+    pub saml_response: Option<Value>,
+}
+
+/// A successful test run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LambdaTestOutcome {
+    /// What is read back: the `jwt` of a JWTPopulate lambda (with changes
+    /// to reserved claims undone, as a token would carry it), the
+    /// `samlResponse` of a SAMLv2Populate, `{user, registration}` of a
+    /// reconcile.
+    pub result: Value,
+    pub logs: Vec<LogLine>,
+    pub duration: Duration,
+    /// Reserved claims the lambda changed; a token would not carry the
+    /// changes.
+    pub discarded_claims: Vec<String>,
+}
+
 pub struct LambdaService {
     store: DynStore,
     clock: Arc<dyn Clock>,
     limits: Limits,
+    engine: Engine,
     body_checks: Semaphore,
 }
 
 impl LambdaService {
-    pub fn new(store: DynStore, clock: Arc<dyn Clock>, limits: Limits) -> Self {
+    pub fn new(store: DynStore, clock: Arc<dyn Clock>, limits: Limits, engine: Engine) -> Self {
         Self {
             store,
             clock,
             limits,
+            engine,
             body_checks: Semaphore::new(CONCURRENT_BODY_CHECKS),
         }
+    }
+
+    /// Runs a lambda on the given arguments, enabled or not (it is a test),
+    /// in the same engine and under the same limits as token issuance.
+    pub async fn test(
+        &self,
+        id: LambdaId,
+        input: LambdaTestInput,
+    ) -> Result<LambdaTestOutcome, LambdaError> {
+        let lambda = self.get(id).await?;
+        let object = |value: Option<Value>| value.unwrap_or_else(|| Value::Object(Map::new()));
+        let context = input.context.unwrap_or(Value::Null);
+        let original_jwt = match &input.jwt {
+            Some(Value::Object(jwt)) => jwt.clone(),
+            _ => Map::new(),
+        };
+        let engine_input = match lambda.lambda_type {
+            LambdaType::JwtPopulate => Input::JwtPopulate {
+                jwt: object(input.jwt),
+                user: object(input.user),
+                registration: object(input.registration),
+                context,
+            },
+            LambdaType::OpenIdReconcile => Input::OpenIdReconcile {
+                user: object(input.user),
+                registration: object(input.registration),
+                jwt: object(input.jwt),
+                id_token: object(input.id_token),
+                tokens: object(input.tokens),
+                context,
+            },
+            LambdaType::Samlv2Reconcile => Input::Samlv2Reconcile {
+                user: object(input.user),
+                registration: object(input.registration),
+                saml_response: object(input.saml_response),
+                context,
+            },
+            LambdaType::Samlv2Populate => Input::Samlv2Populate {
+                saml_response: object(input.saml_response),
+                user: object(input.user),
+                registration: object(input.registration),
+                context,
+            },
+        };
+        let outcome = self
+            .engine
+            .run(&script_of(&lambda), engine_input)
+            .await
+            .map_err(LambdaError::Run)?;
+        let mut discarded_claims = Vec::new();
+        let result = match outcome.output {
+            Output::JwtPopulate {
+                jwt: Value::Object(returned),
+            } => {
+                let protected = protect_reserved_claims(
+                    &original_jwt,
+                    returned,
+                    RESERVED_CLAIMS.iter().chain(CONTEXT_CLAIMS).copied(),
+                );
+                discarded_claims = protected.rejected;
+                Value::Object(protected.claims)
+            }
+            // A token request would fail on this; so does the test.
+            Output::JwtPopulate { .. } => {
+                return Err(LambdaError::Run(RunError {
+                    failure: lamba_lambda::Failure::Unreadable {
+                        argument: "jwt",
+                        reason: "it is no longer an object".into(),
+                    },
+                    logs: outcome.logs,
+                    duration: outcome.duration,
+                }));
+            }
+            Output::Samlv2Populate { saml_response } => saml_response,
+            Output::OpenIdReconcile { user, registration }
+            | Output::Samlv2Reconcile { user, registration } => {
+                serde_json::json!({"user": user, "registration": registration})
+            }
+        };
+        Ok(LambdaTestOutcome {
+            result,
+            logs: outcome.logs,
+            duration: outcome.duration,
+            discarded_claims,
+        })
     }
 
     pub async fn get(&self, id: LambdaId) -> Result<Lambda, LambdaError> {

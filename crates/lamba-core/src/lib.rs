@@ -7,18 +7,22 @@
 pub mod api_keys;
 pub mod applications;
 pub mod clock;
+pub mod event_log;
 pub mod keys;
 pub mod lambdas;
 pub mod oauth;
 pub mod passwords;
+pub mod populate;
 pub mod revocation;
 pub mod sealing;
+pub mod sessions;
+pub mod tenancy;
 pub mod users;
 pub mod validation;
 
 use std::sync::Arc;
 
-use lamba_lambda::Limits;
+use lamba_lambda::{Engine, Limits};
 use lamba_model::Clock;
 use lamba_oidc::secret::SecretDigester;
 use lamba_store::DynStore;
@@ -37,11 +41,18 @@ pub struct Core {
     pub keys: Arc<keys::KeyRing>,
     pub oauth: oauth::OAuthService,
     pub revocations: Arc<revocation::RevocationList>,
+    pub tenancy: tenancy::TenancyService,
+    pub sessions: sessions::SessionService,
+    pub event_log: Arc<event_log::EventLogService>,
 }
 
 /// Settings the use cases need, validated by the binary at start.
 pub struct CoreSettings {
+    /// The limits of a body check; the engine has its own copy for runs.
     pub lambda_limits: Limits,
+    /// Runs populate lambdas and `POST /api/lambda/{id}/test`.
+    pub lambda_engine: Engine,
+    pub event_log: event_log::EventLogSettings,
     /// The key of the client-secret digest, shared by every node.
     pub client_secret_key: [u8; 32],
     pub oauth: oauth::OAuthSettings,
@@ -57,12 +68,15 @@ const PRUNE_AFTER_MILLIS: i64 = 86_400_000 + 5 * 60_000;
 
 impl Core {
     /// Deletes what can no longer matter: expired codes, refresh tokens and
-    /// revocations, and sessions ended more than a day ago.
+    /// revocations, sessions ended more than a day ago, and event log
+    /// entries past its age and count limits.
     pub async fn prune(&self) -> Result<u64, lamba_store::StoreError> {
         let now = self.clock.now();
         let ended_before =
             lamba_model::Instant::from_millis(now.as_millis().saturating_sub(PRUNE_AFTER_MILLIS));
-        self.store.prune_sessions(now, ended_before).await
+        let sessions = self.store.prune_sessions(now, ended_before).await?;
+        let events = self.event_log.prune().await?;
+        Ok(sessions + events)
     }
 
     /// Rotates every signing key; the old ones stay published until the
@@ -94,12 +108,18 @@ impl Core {
         revocations: Arc<revocation::RevocationList>,
         settings: CoreSettings,
     ) -> Self {
+        let event_log = Arc::new(event_log::EventLogService::new(
+            store.clone(),
+            clock.clone(),
+            settings.event_log,
+        ));
         Self {
             api_keys: ApiKeyAuthenticator::new(store.clone(), clock.clone()),
             lambdas: lambdas::LambdaService::new(
                 store.clone(),
                 clock.clone(),
                 settings.lambda_limits,
+                settings.lambda_engine.clone(),
             ),
             applications: applications::ApplicationService::new(
                 store.clone(),
@@ -113,12 +133,24 @@ impl Core {
                 keys.clone(),
                 SecretDigester::new(settings.client_secret_key),
                 revocations.clone(),
+                populate::Populator::new(store.clone(), settings.lambda_engine, event_log.clone()),
                 settings.oauth,
+            ),
+            tenancy: tenancy::TenancyService::new(
+                store.clone(),
+                clock.clone(),
+                revocations.clone(),
+            ),
+            sessions: sessions::SessionService::new(
+                store.clone(),
+                clock.clone(),
+                revocations.clone(),
             ),
             store,
             clock,
             keys,
             revocations,
+            event_log,
         }
     }
 }

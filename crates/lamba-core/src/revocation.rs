@@ -1,5 +1,5 @@
 //! Which tokens are dead before their `exp`: tokens of ended login sessions
-//! and access tokens revoked one by one.
+//! and scoped sessions, and access tokens revoked one by one.
 //!
 //! Every request that presents a token asks this; it must cost little. Each
 //! node keeps both sets in memory (they hold only what ended within the
@@ -27,6 +27,7 @@ pub struct RevocationList {
     clock: Arc<dyn Clock>,
     ended_sessions: RwLock<HashSet<Uuid>>,
     revoked_tokens: RwLock<HashSet<Uuid>>,
+    ended_scopes: RwLock<HashSet<Uuid>>,
     live: AtomicBool,
 }
 
@@ -38,6 +39,7 @@ impl RevocationList {
             clock,
             ended_sessions: RwLock::new(HashSet::new()),
             revoked_tokens: RwLock::new(HashSet::new()),
+            ended_scopes: RwLock::new(HashSet::new()),
             live: AtomicBool::new(false),
         });
         // Subscribe before loading, so that nothing ending in between is lost.
@@ -63,8 +65,17 @@ impl RevocationList {
             .await?
             .into_iter()
             .collect();
+        let scopes: HashSet<Uuid> = self
+            .store
+            .list_scopes_ended_since(since)
+            .await?
+            .into_iter()
+            .collect();
         if let Ok(mut set) = self.ended_sessions.write() {
             set.extend(sessions);
+        }
+        if let Ok(mut set) = self.ended_scopes.write() {
+            set.extend(scopes);
         }
         if let Ok(mut set) = self.revoked_tokens.write() {
             set.extend(tokens);
@@ -85,6 +96,11 @@ impl RevocationList {
                 match change {
                     Ok(Change::SessionEnded(id)) => {
                         if let Ok(mut set) = list.ended_sessions.write() {
+                            set.insert(id);
+                        }
+                    }
+                    Ok(Change::ScopeEnded(id)) => {
+                        if let Ok(mut set) = list.ended_scopes.write() {
                             set.insert(id);
                         }
                     }
@@ -133,6 +149,22 @@ impl RevocationList {
             .is_none_or(|session| !session.is_active()))
     }
 
+    /// Whether the scoped session `id` has ended (or never existed).
+    pub async fn is_scope_ended(&self, id: Uuid) -> Result<bool, StoreError> {
+        if self.live.load(Ordering::SeqCst) {
+            return Ok(self
+                .ended_scopes
+                .read()
+                .map(|s| s.contains(&id))
+                .unwrap_or(true));
+        }
+        Ok(self
+            .store
+            .lookup_scoped_session(id)
+            .await?
+            .is_none_or(|scope| !scope.is_active()))
+    }
+
     /// Whether the access token `jti` was revoked.
     pub async fn is_token_revoked(&self, jti: Uuid) -> Result<bool, StoreError> {
         if self.live.load(Ordering::SeqCst) {
@@ -155,6 +187,12 @@ impl RevocationList {
     pub fn note_session_ended(&self, sid: Uuid) {
         if let Ok(mut set) = self.ended_sessions.write() {
             set.insert(sid);
+        }
+    }
+
+    pub fn note_scopes_ended(&self, ids: &[Uuid]) {
+        if let Ok(mut set) = self.ended_scopes.write() {
+            set.extend(ids.iter().copied());
         }
     }
 

@@ -7,14 +7,19 @@
 mod connect;
 mod health;
 mod operator;
+mod runtime;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
+use axum::extract::State;
 use axum::http::{HeaderName, Request, Response, StatusCode};
+use axum::middleware::{Next, from_fn_with_state};
+use axum::routing::any;
 use lamba_core::Core;
+pub use lamba_ratelimit::{Limits, RateLimiter};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{
@@ -30,6 +35,21 @@ pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id"
 pub struct AppState {
     pub core: Arc<Core>,
     pub web: Arc<connect::Web>,
+    pub limits: Arc<Limiting>,
+    hosts: Arc<Hosts>,
+}
+
+/// The rate limiter and the limits it enforces.
+pub struct Limiting {
+    pub limiter: Arc<dyn RateLimiter>,
+    pub limits: Limits,
+}
+
+/// Host names that confine the id-host and api-host routes (CONTRACTS.md 1).
+#[derive(Clone, Debug, Default)]
+pub struct Hosts {
+    pub id_host: Option<String>,
+    pub api_host: Option<String>,
 }
 
 /// What the HTTP layer needs beyond the use cases.
@@ -38,23 +58,84 @@ pub struct HttpSettings {
     pub cookie_key: [u8; 32],
     /// Marks cookies `Secure` (the issuer is https).
     pub secure_cookies: bool,
+    pub rate_limiter: Arc<dyn RateLimiter>,
+    pub rate_limits: Limits,
+    pub hosts: Hosts,
 }
 
 impl AppState {
     pub fn new(core: Arc<Core>, settings: HttpSettings) -> Self {
+        let limits = Arc::new(Limiting {
+            limiter: settings.rate_limiter.clone(),
+            limits: settings.rate_limits,
+        });
+        let hosts = Arc::new(settings.hosts.clone());
         Self {
             core,
             web: Arc::new(connect::Web::new(settings)),
+            limits,
+            hosts,
         }
     }
+}
+
+#[derive(Clone, Copy)]
+enum HostRole {
+    Id,
+    Api,
+}
+
+/// With `LAMBA_ID_HOST`/`LAMBA_API_HOST` set, a route of one host answers
+/// 404 on any other `Host`.
+async fn host_guard(
+    State((state, role)): State<(AppState, HostRole)>,
+    request: Request<Body>,
+    next: Next,
+) -> Response<Body> {
+    let expected = match role {
+        HostRole::Id => state.hosts.id_host.as_deref(),
+        HostRole::Api => state.hosts.api_host.as_deref(),
+    };
+    if let Some(expected) = expected {
+        let host = request
+            .headers()
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| request.uri().host())
+            .unwrap_or_default();
+        // The port is not part of the name compared.
+        let name = match host.rsplit_once(':') {
+            Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+            _ => host,
+        };
+        if !name.eq_ignore_ascii_case(expected) {
+            let mut response = Response::new(Body::empty());
+            *response.status_mut() = StatusCode::NOT_FOUND;
+            return response;
+        }
+    }
+    next.run(request).await
 }
 
 /// The whole application: every surface, with the layers every request
 /// passes through.
 pub fn router(state: AppState) -> Router {
+    let id_host = connect::routes()
+        .merge(runtime::id_host_routes())
+        .route_layer(from_fn_with_state(
+            (state.clone(), HostRole::Id),
+            host_guard,
+        ));
+    let api_host = runtime::api_host_routes()
+        .route("/v1/{*rest}", any(runtime::not_found))
+        .route_layer(from_fn_with_state(
+            (state.clone(), HostRole::Api),
+            host_guard,
+        ));
     Router::new()
         .merge(health::routes())
-        .merge(connect::routes())
+        .merge(id_host)
+        .merge(api_host)
         .nest("/api", operator::routes())
         .fallback(not_found)
         .with_state(state)
@@ -64,6 +145,7 @@ pub fn router(state: AppState) -> Router {
                 // and the response carries it even when a handler panicked.
                 .layer(SetRequestIdLayer::new(REQUEST_ID_HEADER, MakeRequestUuid))
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))
+                .layer(axum::middleware::from_fn(runtime::problem::trace_headers))
                 .layer(
                     TraceLayer::new_for_http()
                         .make_span_with(make_span)

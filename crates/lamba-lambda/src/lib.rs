@@ -1,21 +1,36 @@
 //! The JavaScript sandbox for lambdas, on QuickJS (`rquickjs`).
 //!
-//! Every evaluation gets a fresh runtime with a wall-time limit enforced by
-//! QuickJS's interrupt handler and a memory limit enforced by its allocator
-//! accounting. The context has the language's intrinsics only: no module
-//! loader, no `std`/`os` modules, no timers, no network, no filesystem.
+//! [`Engine`] runs lambdas: one typed [`Input`] per lambda type, arguments in
+//! and read back as JSON, each run in a fresh context under a wall-time limit
+//! (QuickJS's interrupt handler) and a memory limit (its allocator
+//! accounting), with `console.*` captured. [`check_body`] validates a body in
+//! the same sandbox. [`protect_reserved_claims`] undoes a populate lambda's
+//! changes to the claims the server owns.
+//!
+//! The sandbox has the language's intrinsics only: no module loader, no
+//! `std`/`os` modules, no `require`, `process` or `fetch`, no timers, no
+//! network, no filesystem.
 //!
 //! This crate knows neither HTTP nor storage.
 
-use std::time::{Duration, Instant as StdInstant};
+use std::time::Duration;
 
 use lamba_model::LambdaType;
-use rquickjs::context::EvalOptions;
-use rquickjs::{Context, Ctx, Error as JsError, Runtime, Value};
 
-/// The name lambda sources are evaluated under; it appears in stack traces,
-/// which is where a syntax error's line number is read from.
-const SOURCE_NAME: &str = "lambda.js";
+mod claims;
+mod console;
+mod engine;
+mod sandbox;
+
+pub use claims::{
+    ProtectedClaims, RESERVED_CLAIMS, SCOPED_SESSION_CLAIMS, protect_reserved_claims,
+};
+pub use console::{LogLevel, LogLine, MAX_LOG_BYTES, MAX_LOG_LINES, TRUNCATION_MARKER};
+pub use engine::{
+    Engine, EngineSettings, EngineStats, Failure, Input, Outcome, Output, RunError, Script,
+};
+
+use sandbox::{Deadline, SOURCE_NAME, Stop};
 
 /// Resource limits of one evaluation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,29 +80,24 @@ pub enum BodyError {
 /// The body's top-level code runs (in a throwaway sandbox) because a
 /// function may be defined by an assignment, not only by a declaration.
 pub fn check_body(body: &str, lambda_type: LambdaType, limits: Limits) -> Result<(), BodyError> {
-    let runtime = Runtime::new().map_err(|e| BodyError::Engine(e.to_string()))?;
-    runtime.set_memory_limit(limits.memory_bytes);
-    // A small native stack keeps deep recursion a catchable RangeError.
-    runtime.set_max_stack_size(512 * 1024);
-    let deadline = StdInstant::now() + limits.time;
-    runtime.set_interrupt_handler(Some(Box::new(move || StdInstant::now() >= deadline)));
-    let context = Context::full(&runtime).map_err(|e| BodyError::Engine(e.to_string()))?;
+    let runtime = sandbox::new_runtime(limits).map_err(|e| classify_engine_error(e, limits))?;
+    let deadline = Deadline::arm(&runtime, limits);
+    let (context, _console) =
+        sandbox::new_context(&runtime).map_err(|e| classify_engine_error(e, limits))?;
 
     context.with(|ctx| {
-        let mut options = EvalOptions::default();
-        options.global = true;
-        options.strict = false;
-        options.backtrace_barrier = true;
-        options.filename = Some(SOURCE_NAME.to_owned());
-        match ctx.eval_with_options::<(), _>(body, options) {
-            Ok(()) => {}
-            Err(JsError::Exception) => {
-                return Err(exception_to_error(&ctx, deadline, limits));
-            }
-            Err(other) => return Err(classify_engine_error(other, limits)),
+        if let Err(error) = sandbox::eval_body(&ctx, body) {
+            return Err(match sandbox::classify(&ctx, error, &deadline) {
+                Stop::Script { message, line } => BodyError::Script { message, line },
+                Stop::Timeout => BodyError::Timeout { limit: limits.time },
+                Stop::OutOfMemory => BodyError::OutOfMemory {
+                    limit_bytes: limits.memory_bytes,
+                },
+                Stop::Engine(message) => BodyError::Engine(message),
+            });
         }
         let function = lambda_type.function_name();
-        let defined: Value = ctx
+        let defined: rquickjs::Value = ctx
             .globals()
             .get(function)
             .map_err(|e| classify_engine_error(e, limits))?;
@@ -102,58 +112,18 @@ pub fn check_body(body: &str, lambda_type: LambdaType, limits: Limits) -> Result
     })
 }
 
-fn classify_engine_error(error: JsError, limits: Limits) -> BodyError {
+fn classify_engine_error(error: rquickjs::Error, limits: Limits) -> BodyError {
     match error {
-        JsError::Allocation => BodyError::OutOfMemory {
+        rquickjs::Error::Allocation => BodyError::OutOfMemory {
             limit_bytes: limits.memory_bytes,
         },
         other => BodyError::Engine(other.to_string()),
     }
 }
 
-fn exception_to_error(ctx: &Ctx<'_>, deadline: StdInstant, limits: Limits) -> BodyError {
-    let thrown = ctx.catch();
-    let (name, message, stack) = match thrown.as_object() {
-        Some(object) => (
-            object.get::<_, Option<String>>("name").ok().flatten(),
-            object.get::<_, Option<String>>("message").ok().flatten(),
-            object.get::<_, Option<String>>("stack").ok().flatten(),
-        ),
-        None => (None, None, None),
-    };
-    let message = match (name, message) {
-        (Some(name), Some(message)) => format!("{name}: {message}"),
-        (None, Some(message)) => message,
-        _ => describe_value(&thrown),
-    };
-    if message.contains("out of memory") {
-        return BodyError::OutOfMemory {
-            limit_bytes: limits.memory_bytes,
-        };
-    }
-    if message.contains("interrupted") && StdInstant::now() >= deadline {
-        return BodyError::Timeout { limit: limits.time };
-    }
-    BodyError::Script {
-        message,
-        line: stack.as_deref().and_then(line_in_stack),
-    }
-}
-
-/// A thrown non-error value (`throw 3`, `throw "x"`), as text.
-fn describe_value(value: &Value<'_>) -> String {
-    let text = value
-        .as_string()
-        .and_then(|s| s.to_string().ok())
-        .or_else(|| value.as_int().map(|n| n.to_string()))
-        .or_else(|| value.as_float().map(|n| n.to_string()))
-        .unwrap_or_else(|| format!("a value of type {}", value.type_name()));
-    format!("Uncaught {text}")
-}
-
 /// The first line number QuickJS reports for the lambda's source, from a
 /// stack line like `    at populate (lambda.js:3:7)` or `    at lambda.js:3:7`.
-fn line_in_stack(stack: &str) -> Option<u32> {
+pub(crate) fn line_in_stack(stack: &str) -> Option<u32> {
     let marker = format!("{SOURCE_NAME}:");
     let start = stack.find(&marker)? + marker.len();
     let digits: String = stack
@@ -254,7 +224,7 @@ mod tests {
             time: Duration::from_millis(50),
             ..Limits::default()
         };
-        let started = StdInstant::now();
+        let started = std::time::Instant::now();
         let error = check_body("while (true) {}", LambdaType::JwtPopulate, limits).unwrap_err();
         assert!(matches!(error, BodyError::Timeout { .. }), "{error:?}");
         assert!(started.elapsed() < Duration::from_secs(5));

@@ -1,50 +1,11 @@
 //! Applications: the OAuth clients a product registers.
 
-use std::fmt;
-use std::str::FromStr;
-
 use crate::{ApplicationId, Instant, LambdaId};
 
 /// A wire name that names none of an enum's values.
 #[derive(Debug, thiserror::Error)]
 #[error("unknown value {0:?}")]
 pub struct UnknownValue(pub String);
-
-/// Declares a fieldless enum with its wire names, `as_str`, `ALL`, `Display`
-/// and `FromStr`, so that every wire enum is spelled in exactly one place.
-macro_rules! wire_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $wire:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub const fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $wire),+ }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = UnknownValue;
-
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Self::ALL
-                    .iter()
-                    .copied()
-                    .find(|v| v.as_str() == s)
-                    .ok_or_else(|| UnknownValue(s.to_owned()))
-            }
-        }
-    };
-}
 
 wire_enum!(
     /// The two environments of a project.

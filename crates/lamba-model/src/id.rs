@@ -67,3 +67,15 @@ typed_id!(
     /// The id of a user.
     UserId
 );
+typed_id!(
+    /// The id of a workspace: a customer account.
+    WorkspaceId
+);
+typed_id!(
+    /// The id of a project: the runtime boundary inside a workspace.
+    ProjectId
+);
+typed_id!(
+    /// The id of a role in a project's catalog.
+    RoleId
+);

@@ -3,13 +3,51 @@
 //!
 //! This crate does no I/O and knows neither HTTP nor SQL.
 
+/// Declares a fieldless enum with its wire names, `as_str`, `ALL`, `Display`
+/// and `FromStr`, so that every wire enum is spelled in exactly one place.
+macro_rules! wire_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $wire:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub const fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $wire),+ }
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl ::std::str::FromStr for $name {
+            type Err = $crate::UnknownValue;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::ALL
+                    .iter()
+                    .copied()
+                    .find(|v| v.as_str() == s)
+                    .ok_or_else(|| $crate::UnknownValue(s.to_owned()))
+            }
+        }
+    };
+}
+
 mod api_key;
 mod application;
 mod clock;
+mod event_log;
 mod id;
 mod key;
 mod lambda;
 mod session;
+mod tenancy;
 mod user;
 
 pub use api_key::{ApiKey, ApiKeyDigest};
@@ -19,8 +57,14 @@ pub use application::{
     RefreshExpirationPolicy, RefreshUsagePolicy, SigningAlgorithm, UnknownValue,
 };
 pub use clock::{Clock, Instant, MockClock};
-pub use id::{ApiKeyId, ApplicationId, LambdaId, UserId};
+pub use event_log::{EventLog, EventLogFilter, EventLogType, NewEventLog};
+pub use id::{ApiKeyId, ApplicationId, LambdaId, ProjectId, RoleId, UserId, WorkspaceId};
 pub use key::{ServerSecret, SigningKeyRecord};
 pub use lambda::{Lambda, LambdaType, UnknownLambdaType};
 pub use session::{AuthorizationCode, CodeConsumption, LoginSession, RefreshToken, Rotation};
+pub use tenancy::{
+    EnvironmentSettings, EnvironmentState, Project, ProjectMember, ProjectRole, ProjectState,
+    ScopedRefreshToken, ScopedSession, SessionContract, VIEWER_PERMISSIONS, VIEWER_ROLE,
+    Visibility, Workspace,
+};
 pub use user::{Registration, User};

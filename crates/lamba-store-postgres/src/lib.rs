@@ -27,6 +27,9 @@ use tokio::sync::broadcast;
 use tokio::task::AbortHandle;
 use uuid::Uuid;
 
+mod event_log;
+mod tenancy;
+
 /// The channel every node's writes are announced on.
 const CHANGES_CHANNEL: &str = "lamba_changes";
 
@@ -126,6 +129,10 @@ fn parse_change(payload: &str) -> Option<Change> {
         "signing_keys" => Some(Change::SigningKeys),
         "session_ended" => Uuid::from_str(id).ok().map(Change::SessionEnded),
         "access_token_revoked" => Uuid::from_str(id).ok().map(Change::AccessTokenRevoked),
+        "project" => lamba_model::ProjectId::from_str(id)
+            .ok()
+            .map(Change::Project),
+        "scope_ended" => Uuid::from_str(id).ok().map(Change::ScopeEnded),
         _ => None,
     }
 }
@@ -1078,9 +1085,15 @@ impl SessionRepository for PostgresStore {
                 .await
                 .map_err(backend)?;
         }
+        let ended_scopes = if ended {
+            tenancy::end_scopes(&mut tx, tenancy::Target::Login(id), now, reason).await?
+        } else {
+            Vec::new()
+        };
         tx.commit().await.map_err(backend)?;
         if ended {
             let _ = self.changes.send(Change::SessionEnded(id));
+            self.report_ended(&ended_scopes);
         }
         Ok(ended)
     }
@@ -1331,6 +1344,20 @@ impl SessionRepository for PostgresStore {
             ),
             (
                 "DELETE FROM login_sessions WHERE ended_instant <= $1",
+                ended_before,
+            ),
+            (
+                "DELETE FROM scoped_refresh_tokens WHERE expires_instant <= $1",
+                now,
+            ),
+            // A pruned scope's tokens go with it; they are dead already.
+            (
+                "DELETE FROM scoped_refresh_tokens WHERE scoped_session_id IN \
+                 (SELECT id FROM scoped_sessions WHERE ended_instant <= $1)",
+                ended_before,
+            ),
+            (
+                "DELETE FROM scoped_sessions WHERE ended_instant <= $1",
                 ended_before,
             ),
         ] {

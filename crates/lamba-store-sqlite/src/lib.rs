@@ -23,6 +23,9 @@ use sqlx::{Row, SqlitePool};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
+mod event_log;
+mod tenancy;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// How long a statement waits for another writer before giving up.
@@ -975,9 +978,15 @@ impl SessionRepository for SqliteStore {
             .await
             .map_err(backend)?;
         }
+        let ended_scopes = if ended {
+            tenancy::end_scopes(&mut tx, tenancy::Target::Login(id), now, reason).await?
+        } else {
+            Vec::new()
+        };
         tx.commit().await.map_err(backend)?;
         if ended {
             let _ = self.changes.send(Change::SessionEnded(id));
+            self.report_ended(&ended_scopes);
         }
         Ok(ended)
     }
@@ -1209,6 +1218,20 @@ impl SessionRepository for SqliteStore {
             ),
             (
                 "DELETE FROM login_sessions WHERE ended_instant <= ?",
+                ended_before,
+            ),
+            (
+                "DELETE FROM scoped_refresh_tokens WHERE expires_instant <= ?",
+                now,
+            ),
+            // A pruned scope's tokens go with it; they are dead already.
+            (
+                "DELETE FROM scoped_refresh_tokens WHERE scoped_session_id IN \
+                 (SELECT id FROM scoped_sessions WHERE ended_instant <= ?)",
+                ended_before,
+            ),
+            (
+                "DELETE FROM scoped_sessions WHERE ended_instant <= ?",
                 ended_before,
             ),
         ] {

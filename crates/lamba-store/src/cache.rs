@@ -14,16 +14,19 @@ use std::sync::{Arc, Mutex, Weak};
 
 use async_trait::async_trait;
 use lamba_model::{
-    ApiKey, ApiKeyDigest, Application, ApplicationId, Instant, Lambda, LambdaId, LambdaType,
-    Registration, ServerSecret, SigningKeyRecord, User, UserId,
+    ApiKey, ApiKeyDigest, Application, ApplicationId, Environment, Instant, Lambda, LambdaId,
+    LambdaType, Project, ProjectId, ProjectMember, ProjectRole, Registration, RoleId,
+    ScopedRefreshToken, ScopedSession, ServerSecret, SigningKeyRecord, User, UserId, Workspace,
+    WorkspaceId,
 };
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::{
     ApiKeyRepository, ApplicationRepository, AuthorizationCode, Change, CodeConsumption, DynStore,
-    KeyRepository, LambdaRepository, LoginSession, RefreshGrant, RefreshToken, Rotation,
-    SessionRepository, Store, StoreResult, UserRepository,
+    EventLogRepository, KeyRepository, LambdaRepository, LoginSession, RefreshGrant, RefreshToken,
+    Rotation, ScopeFilter, ScopeRepository, ScopedRefreshGrant, SessionRepository, Store,
+    StoreResult, TenancyRepository, UserRepository,
 };
 use uuid::Uuid;
 
@@ -35,6 +38,9 @@ pub struct CachedStore {
     inner: DynStore,
     lambdas: Mutex<HashMap<LambdaId, Lambda>>,
     applications: Mutex<HashMap<ApplicationId, Application>>,
+    projects: Mutex<HashMap<ProjectId, Project>>,
+    /// Each project's role catalog.
+    roles: Mutex<HashMap<ProjectId, Vec<ProjectRole>>>,
     /// Bumped by every invalidation. A read that started before a bump does
     /// not fill the cache: it may have read the value the bump replaced.
     generation: AtomicU64,
@@ -51,6 +57,8 @@ impl CachedStore {
             inner,
             lambdas: Mutex::new(HashMap::new()),
             applications: Mutex::new(HashMap::new()),
+            projects: Mutex::new(HashMap::new()),
+            roles: Mutex::new(HashMap::new()),
             generation: AtomicU64::new(0),
         });
         let weak: Weak<Self> = Arc::downgrade(&cache);
@@ -61,10 +69,12 @@ impl CachedStore {
                 match change {
                     Ok(Change::Lambda(id)) => cache.forget_lambda(id),
                     Ok(Change::Application(id)) => cache.forget_application(id),
+                    Ok(Change::Project(id)) => cache.forget_project(id),
                     Ok(
                         Change::SigningKeys
                         | Change::SessionEnded(_)
-                        | Change::AccessTokenRevoked(_),
+                        | Change::AccessTokenRevoked(_)
+                        | Change::ScopeEnded(_),
                     ) => {}
                     Ok(Change::Lost) => {
                         cache.live.store(false, Ordering::SeqCst);
@@ -100,8 +110,24 @@ impl CachedStore {
         }
     }
 
+    fn forget_project(&self, id: ProjectId) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut projects) = self.projects.lock() {
+            projects.remove(&id);
+        }
+        if let Ok(mut roles) = self.roles.lock() {
+            roles.remove(&id);
+        }
+    }
+
     fn forget_all(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut projects) = self.projects.lock() {
+            projects.clear();
+        }
+        if let Ok(mut roles) = self.roles.lock() {
+            roles.clear();
+        }
         if let Ok(mut lambdas) = self.lambdas.lock() {
             lambdas.clear();
         }
@@ -405,6 +431,220 @@ impl SessionRepository for CachedStore {
 }
 
 #[async_trait]
+impl TenancyRepository for CachedStore {
+    async fn add_workspace(&self, workspace: &Workspace) -> StoreResult<()> {
+        self.inner.add_workspace(workspace).await
+    }
+
+    async fn lookup_workspace(&self, id: WorkspaceId) -> StoreResult<Option<Workspace>> {
+        self.inner.lookup_workspace(id).await
+    }
+
+    async fn list_workspaces(&self) -> StoreResult<Vec<Workspace>> {
+        self.inner.list_workspaces().await
+    }
+
+    async fn update_workspace(&self, workspace: &Workspace) -> StoreResult<bool> {
+        self.inner.update_workspace(workspace).await
+    }
+
+    async fn delete_workspace(&self, id: WorkspaceId) -> StoreResult<bool> {
+        self.inner.delete_workspace(id).await
+    }
+
+    async fn add_project(&self, project: &Project) -> StoreResult<()> {
+        let result = self.inner.add_project(project).await;
+        self.forget_project(project.id);
+        result
+    }
+
+    async fn lookup_project(&self, id: ProjectId) -> StoreResult<Option<Project>> {
+        self.read_through(&self.projects, id, self.inner.lookup_project(id))
+            .await
+    }
+
+    async fn list_projects(&self, workspace_id: WorkspaceId) -> StoreResult<Vec<Project>> {
+        self.inner.list_projects(workspace_id).await
+    }
+
+    async fn update_project(
+        &self,
+        project: &Project,
+        revoke: &[ScopeFilter],
+        now: Instant,
+    ) -> StoreResult<Option<Vec<Uuid>>> {
+        let result = self.inner.update_project(project, revoke, now).await;
+        self.forget_project(project.id);
+        result
+    }
+
+    async fn delete_project(&self, id: ProjectId, now: Instant) -> StoreResult<bool> {
+        let result = self.inner.delete_project(id, now).await;
+        self.forget_project(id);
+        result
+    }
+
+    async fn add_role(&self, role: &ProjectRole) -> StoreResult<()> {
+        let result = self.inner.add_role(role).await;
+        self.forget_project(role.project_id);
+        result
+    }
+
+    async fn lookup_role(
+        &self,
+        project_id: ProjectId,
+        id: RoleId,
+    ) -> StoreResult<Option<ProjectRole>> {
+        self.inner.lookup_role(project_id, id).await
+    }
+
+    async fn list_roles(&self, project_id: ProjectId) -> StoreResult<Vec<ProjectRole>> {
+        let inner = &self.inner;
+        let roles = self
+            .read_through(&self.roles, project_id, async move {
+                inner.list_roles(project_id).await.map(Some)
+            })
+            .await?;
+        Ok(roles.unwrap_or_default())
+    }
+
+    async fn update_role(
+        &self,
+        role: &ProjectRole,
+        previous_name: &str,
+        now: Instant,
+    ) -> StoreResult<Option<Vec<Uuid>>> {
+        let result = self.inner.update_role(role, previous_name, now).await;
+        self.forget_project(role.project_id);
+        result
+    }
+
+    async fn delete_role(&self, project_id: ProjectId, id: RoleId) -> StoreResult<bool> {
+        let result = self.inner.delete_role(project_id, id).await;
+        self.forget_project(project_id);
+        result
+    }
+
+    async fn add_member(&self, member: &ProjectMember) -> StoreResult<()> {
+        self.inner.add_member(member).await
+    }
+
+    async fn lookup_member(
+        &self,
+        project_id: ProjectId,
+        user_id: UserId,
+    ) -> StoreResult<Option<ProjectMember>> {
+        self.inner.lookup_member(project_id, user_id).await
+    }
+
+    async fn list_members(
+        &self,
+        project_id: ProjectId,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> StoreResult<Vec<ProjectMember>> {
+        self.inner.list_members(project_id, after, limit).await
+    }
+
+    async fn list_memberships(&self, user_id: UserId) -> StoreResult<Vec<ProjectMember>> {
+        self.inner.list_memberships(user_id).await
+    }
+
+    async fn update_member(
+        &self,
+        member: &ProjectMember,
+        now: Instant,
+    ) -> StoreResult<Option<Vec<Uuid>>> {
+        self.inner.update_member(member, now).await
+    }
+
+    async fn delete_member(
+        &self,
+        project_id: ProjectId,
+        user_id: UserId,
+        now: Instant,
+    ) -> StoreResult<Option<Vec<Uuid>>> {
+        self.inner.delete_member(project_id, user_id, now).await
+    }
+}
+
+#[async_trait]
+impl ScopeRepository for CachedStore {
+    async fn add_scoped_session(
+        &self,
+        scope: &ScopedSession,
+        refresh: Option<&ScopedRefreshToken>,
+    ) -> StoreResult<()> {
+        self.inner.add_scoped_session(scope, refresh).await
+    }
+
+    async fn lookup_scoped_session(&self, id: Uuid) -> StoreResult<Option<ScopedSession>> {
+        self.inner.lookup_scoped_session(id).await
+    }
+
+    async fn list_scoped_sessions(
+        &self,
+        project_id: ProjectId,
+        environment: Environment,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> StoreResult<Vec<ScopedSession>> {
+        self.inner
+            .list_scoped_sessions(project_id, environment, after, limit)
+            .await
+    }
+
+    async fn find_scoped_refresh_grant(
+        &self,
+        token_digest: &[u8],
+    ) -> StoreResult<Option<ScopedRefreshGrant>> {
+        self.inner.find_scoped_refresh_grant(token_digest).await
+    }
+
+    async fn rotate_scoped_refresh_token(
+        &self,
+        old_id: Uuid,
+        new: &ScopedRefreshToken,
+        now: Instant,
+    ) -> StoreResult<Rotation> {
+        self.inner
+            .rotate_scoped_refresh_token(old_id, new, now)
+            .await
+    }
+
+    async fn end_scoped_sessions(
+        &self,
+        filter: &ScopeFilter,
+        now: Instant,
+        reason: &str,
+    ) -> StoreResult<Vec<Uuid>> {
+        self.inner.end_scoped_sessions(filter, now, reason).await
+    }
+
+    async fn list_scopes_ended_since(&self, since: Instant) -> StoreResult<Vec<Uuid>> {
+        self.inner.list_scopes_ended_since(since).await
+    }
+}
+
+#[async_trait]
+impl EventLogRepository for CachedStore {
+    async fn add_event_log(&self, entry: &lamba_model::NewEventLog) -> StoreResult<i64> {
+        self.inner.add_event_log(entry).await
+    }
+
+    async fn search_event_logs(
+        &self,
+        filter: &lamba_model::EventLogFilter,
+    ) -> StoreResult<(Vec<lamba_model::EventLog>, u64)> {
+        self.inner.search_event_logs(filter).await
+    }
+
+    async fn prune_event_logs(&self, older_than: Instant, keep_at_most: u64) -> StoreResult<u64> {
+        self.inner.prune_event_logs(older_than, keep_at_most).await
+    }
+}
+
+#[async_trait]
 impl Store for CachedStore {
     fn backend_name(&self) -> &'static str {
         self.inner.backend_name()
@@ -662,6 +902,195 @@ mod tests {
         }
 
         async fn prune_sessions(&self, _now: Instant, _ended_before: Instant) -> StoreResult<u64> {
+            Ok(0)
+        }
+    }
+
+    #[async_trait]
+    impl TenancyRepository for Fake {
+        async fn add_workspace(&self, _workspace: &Workspace) -> StoreResult<()> {
+            Ok(())
+        }
+
+        async fn lookup_workspace(&self, _id: WorkspaceId) -> StoreResult<Option<Workspace>> {
+            Ok(None)
+        }
+
+        async fn list_workspaces(&self) -> StoreResult<Vec<Workspace>> {
+            Ok(Vec::new())
+        }
+
+        async fn update_workspace(&self, _workspace: &Workspace) -> StoreResult<bool> {
+            Ok(false)
+        }
+
+        async fn delete_workspace(&self, _id: WorkspaceId) -> StoreResult<bool> {
+            Ok(false)
+        }
+
+        async fn add_project(&self, _project: &Project) -> StoreResult<()> {
+            Ok(())
+        }
+
+        async fn lookup_project(&self, _id: ProjectId) -> StoreResult<Option<Project>> {
+            Ok(None)
+        }
+
+        async fn list_projects(&self, _workspace_id: WorkspaceId) -> StoreResult<Vec<Project>> {
+            Ok(Vec::new())
+        }
+
+        async fn update_project(
+            &self,
+            _project: &Project,
+            _revoke: &[ScopeFilter],
+            _now: Instant,
+        ) -> StoreResult<Option<Vec<Uuid>>> {
+            Ok(None)
+        }
+
+        async fn delete_project(&self, _id: ProjectId, _now: Instant) -> StoreResult<bool> {
+            Ok(false)
+        }
+
+        async fn add_role(&self, _role: &ProjectRole) -> StoreResult<()> {
+            Ok(())
+        }
+
+        async fn lookup_role(
+            &self,
+            _project_id: ProjectId,
+            _id: RoleId,
+        ) -> StoreResult<Option<ProjectRole>> {
+            Ok(None)
+        }
+
+        async fn list_roles(&self, _project_id: ProjectId) -> StoreResult<Vec<ProjectRole>> {
+            Ok(Vec::new())
+        }
+
+        async fn update_role(
+            &self,
+            _role: &ProjectRole,
+            _previous_name: &str,
+            _now: Instant,
+        ) -> StoreResult<Option<Vec<Uuid>>> {
+            Ok(None)
+        }
+
+        async fn delete_role(&self, _project_id: ProjectId, _id: RoleId) -> StoreResult<bool> {
+            Ok(false)
+        }
+
+        async fn add_member(&self, _member: &ProjectMember) -> StoreResult<()> {
+            Ok(())
+        }
+
+        async fn lookup_member(
+            &self,
+            _project_id: ProjectId,
+            _user_id: UserId,
+        ) -> StoreResult<Option<ProjectMember>> {
+            Ok(None)
+        }
+
+        async fn list_members(
+            &self,
+            _project_id: ProjectId,
+            _after: Option<UserId>,
+            _limit: u32,
+        ) -> StoreResult<Vec<ProjectMember>> {
+            Ok(Vec::new())
+        }
+
+        async fn list_memberships(&self, _user_id: UserId) -> StoreResult<Vec<ProjectMember>> {
+            Ok(Vec::new())
+        }
+
+        async fn update_member(
+            &self,
+            _member: &ProjectMember,
+            _now: Instant,
+        ) -> StoreResult<Option<Vec<Uuid>>> {
+            Ok(None)
+        }
+
+        async fn delete_member(
+            &self,
+            _project_id: ProjectId,
+            _user_id: UserId,
+            _now: Instant,
+        ) -> StoreResult<Option<Vec<Uuid>>> {
+            Ok(None)
+        }
+    }
+
+    #[async_trait]
+    impl ScopeRepository for Fake {
+        async fn add_scoped_session(
+            &self,
+            _scope: &ScopedSession,
+            _refresh: Option<&ScopedRefreshToken>,
+        ) -> StoreResult<()> {
+            Ok(())
+        }
+
+        async fn lookup_scoped_session(&self, _id: Uuid) -> StoreResult<Option<ScopedSession>> {
+            Ok(None)
+        }
+
+        async fn list_scoped_sessions(
+            &self,
+            _project_id: ProjectId,
+            _environment: Environment,
+            _after: Option<Uuid>,
+            _limit: u32,
+        ) -> StoreResult<Vec<ScopedSession>> {
+            Ok(Vec::new())
+        }
+
+        async fn find_scoped_refresh_grant(
+            &self,
+            _token_digest: &[u8],
+        ) -> StoreResult<Option<ScopedRefreshGrant>> {
+            Ok(None)
+        }
+
+        async fn rotate_scoped_refresh_token(
+            &self,
+            _old_id: Uuid,
+            _new: &ScopedRefreshToken,
+            _now: Instant,
+        ) -> StoreResult<Rotation> {
+            Ok(Rotation::AlreadyUsed)
+        }
+
+        async fn end_scoped_sessions(
+            &self,
+            _filter: &ScopeFilter,
+            _now: Instant,
+            _reason: &str,
+        ) -> StoreResult<Vec<Uuid>> {
+            Ok(Vec::new())
+        }
+
+        async fn list_scopes_ended_since(&self, _since: Instant) -> StoreResult<Vec<Uuid>> {
+            Ok(Vec::new())
+        }
+    }
+
+    #[async_trait]
+    impl EventLogRepository for Fake {
+        async fn add_event_log(&self, _entry: &lamba_model::NewEventLog) -> StoreResult<i64> {
+            Ok(0)
+        }
+        async fn search_event_logs(
+            &self,
+            _filter: &lamba_model::EventLogFilter,
+        ) -> StoreResult<(Vec<lamba_model::EventLog>, u64)> {
+            Ok((Vec::new(), 0))
+        }
+        async fn prune_event_logs(&self, _older: Instant, _keep: u64) -> StoreResult<u64> {
             Ok(0)
         }
     }

@@ -4,9 +4,9 @@
 use std::str::FromStr;
 
 use lamba_model::{
-    Application, ApplicationRole, ClientAuthenticationPolicy, Environment, FailurePolicy,
-    GrantType, JwtConfiguration, OAuthConfiguration, PkcePolicy, RefreshExpirationPolicy,
-    RefreshUsagePolicy, SigningAlgorithm,
+    Application, ApplicationRole, ClientAuthenticationPolicy, Environment, EnvironmentSettings,
+    EnvironmentState, FailurePolicy, GrantType, JwtConfiguration, OAuthConfiguration, PkcePolicy,
+    RefreshExpirationPolicy, RefreshUsagePolicy, SessionContract, SigningAlgorithm,
 };
 use serde::{Deserialize, Serialize};
 
@@ -175,4 +175,130 @@ pub fn roles(roles: &[String]) -> StoreResult<String> {
 
 pub fn parse_roles(raw: &str) -> StoreResult<Vec<String>> {
     serde_json::from_str(raw).map_err(|e| corrupt(format!("roles: {e}")))
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionContractJson {
+    refreshable: bool,
+    access_token_time_to_live_in_seconds: i64,
+    refresh_token_time_to_live_in_minutes: i64,
+    idle_timeout_in_minutes: i64,
+    absolute_timeout_in_minutes: i64,
+}
+
+impl From<&SessionContract> for SessionContractJson {
+    fn from(contract: &SessionContract) -> Self {
+        Self {
+            refreshable: contract.refreshable,
+            access_token_time_to_live_in_seconds: contract.access_token_time_to_live_in_seconds,
+            refresh_token_time_to_live_in_minutes: contract.refresh_token_time_to_live_in_minutes,
+            idle_timeout_in_minutes: contract.idle_timeout_in_minutes,
+            absolute_timeout_in_minutes: contract.absolute_timeout_in_minutes,
+        }
+    }
+}
+
+impl From<SessionContractJson> for SessionContract {
+    fn from(json: SessionContractJson) -> Self {
+        Self {
+            refreshable: json.refreshable,
+            access_token_time_to_live_in_seconds: json.access_token_time_to_live_in_seconds,
+            refresh_token_time_to_live_in_minutes: json.refresh_token_time_to_live_in_minutes,
+            idle_timeout_in_minutes: json.idle_timeout_in_minutes,
+            absolute_timeout_in_minutes: json.absolute_timeout_in_minutes,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EnvironmentJson {
+    name: String,
+    state: String,
+    allowed_roles: Vec<String>,
+    session_contract: SessionContractJson,
+}
+
+/// The `environments` column of a project.
+pub fn environments(environments: &[EnvironmentSettings]) -> StoreResult<String> {
+    let json: Vec<EnvironmentJson> = environments
+        .iter()
+        .map(|e| EnvironmentJson {
+            name: e.name.as_str().to_owned(),
+            state: e.state.as_str().to_owned(),
+            allowed_roles: e.allowed_roles.clone(),
+            session_contract: SessionContractJson::from(&e.session_contract),
+        })
+        .collect();
+    serde_json::to_string(&json).map_err(|e| corrupt(format!("environments: {e}")))
+}
+
+pub fn parse_environments(raw: &str) -> StoreResult<Vec<EnvironmentSettings>> {
+    let json: Vec<EnvironmentJson> =
+        serde_json::from_str(raw).map_err(|e| corrupt(format!("environments: {e}")))?;
+    json.into_iter()
+        .map(|e| {
+            Ok(EnvironmentSettings {
+                name: parse::<Environment>(&e.name, "environment")?,
+                state: parse::<EnvironmentState>(&e.state, "environment state")?,
+                allowed_roles: e.allowed_roles,
+                session_contract: e.session_contract.into(),
+            })
+        })
+        .collect()
+}
+
+/// The `contract` column of a scoped session.
+pub fn session_contract(contract: &SessionContract) -> StoreResult<String> {
+    serde_json::to_string(&SessionContractJson::from(contract))
+        .map_err(|e| corrupt(format!("session contract: {e}")))
+}
+
+pub fn parse_session_contract(raw: &str) -> StoreResult<SessionContract> {
+    let json: SessionContractJson =
+        serde_json::from_str(raw).map_err(|e| corrupt(format!("session contract: {e}")))?;
+    Ok(json.into())
+}
+
+pub fn permissions(permissions: &[String]) -> StoreResult<String> {
+    serde_json::to_string(permissions).map_err(|e| corrupt(format!("permissions: {e}")))
+}
+
+pub fn parse_permissions(raw: &str) -> StoreResult<Vec<String>> {
+    serde_json::from_str(raw).map_err(|e| corrupt(format!("permissions: {e}")))
+}
+
+/// A JSON array of ids, for a backend to bind as one argument and unnest.
+pub fn id_list(ids: &[uuid::Uuid]) -> StoreResult<String> {
+    serde_json::to_string(ids).map_err(|e| corrupt(format!("ids: {e}")))
+}
+
+/// Reads a `state`/`visibility`/`environment` column.
+pub fn parse_wire<T: FromStr>(raw: &str, what: &str) -> StoreResult<T> {
+    parse(raw, what)
+}
+
+#[cfg(test)]
+mod tests {
+    use lamba_model::{Environment, EnvironmentSettings, EnvironmentState, SessionContract};
+
+    #[test]
+    fn environments_round_trip_in_camel_case() {
+        let mut prod = EnvironmentSettings::new(Environment::Prod);
+        prod.state = EnvironmentState::Disabled;
+        prod.allowed_roles = vec!["admin".into()];
+        prod.session_contract.refreshable = false;
+        let all = vec![EnvironmentSettings::new(Environment::Test), prod];
+        let raw = super::environments(&all).unwrap();
+        assert!(raw.contains("\"allowedRoles\":[\"admin\"]"), "{raw}");
+        assert!(
+            raw.contains("\"accessTokenTimeToLiveInSeconds\":900"),
+            "{raw}"
+        );
+        assert_eq!(super::parse_environments(&raw).unwrap(), all);
+        let contract = SessionContract::default();
+        let raw = super::session_contract(&contract).unwrap();
+        assert_eq!(super::parse_session_contract(&raw).unwrap(), contract);
+    }
 }

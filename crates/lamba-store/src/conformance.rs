@@ -23,6 +23,11 @@ use crate::{
     StoreError,
 };
 
+mod event_log;
+mod tenancy;
+pub use event_log::*;
+pub use tenancy::*;
+
 /// Generates one `#[tokio::test]` per conformance case.
 #[macro_export]
 macro_rules! conformance_tests {
@@ -50,6 +55,20 @@ macro_rules! conformance_tests {
             authorization_codes_are_single_use,
             refresh_tokens_rotate_once_and_revoke_by_family,
             revoked_access_tokens_are_listed_until_expiry,
+            workspaces_round_trip_and_refuse_deletion_while_they_have_projects,
+            projects_round_trip_with_their_environments,
+            roles_are_unique_per_project_and_go_with_it,
+            members_are_unique_and_listed_in_pages,
+            updating_a_member_ends_only_their_scopes,
+            removing_a_member_ends_their_scopes,
+            updating_a_project_ends_the_scopes_its_filters_name,
+            updating_a_role_ends_the_scopes_that_hold_it,
+            ending_a_login_session_ends_its_scopes,
+            scoped_refresh_tokens_rotate_once,
+            scoped_sessions_list_active_in_pages,
+            pruning_removes_ended_scopes_and_expired_scoped_tokens,
+            event_logs_search_newest_first_filtered_and_paged,
+            event_logs_prune_by_age_then_count,
         );
     };
     (@cases $make_store:expr; $($case:ident),* $(,)?) => {

@@ -20,8 +20,12 @@ mod cache;
 pub mod codec;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+mod event_log;
+mod tenancy;
 
 pub use cache::CachedStore;
+pub use event_log::EventLogRepository;
+pub use tenancy::{ScopeFilter, ScopeRepository, ScopedRefreshGrant, TenancyRepository};
 
 /// A change to stored data that caches must hear of. Backends report every
 /// write they make; PostgreSQL also reports the writes of other nodes.
@@ -35,6 +39,10 @@ pub enum Change {
     SessionEnded(Uuid),
     /// An access token (by `jti`) was revoked.
     AccessTokenRevoked(Uuid),
+    /// A scoped session ended: its tokens are dead on every node.
+    ScopeEnded(Uuid),
+    /// A project, its catalog or its environments changed.
+    Project(lamba_model::ProjectId),
     /// The feed may have missed changes (its connection dropped): forget
     /// everything cached, and cache nothing until [`Change::Live`].
     Lost,
@@ -173,8 +181,8 @@ pub trait SessionRepository: Send + Sync {
     async fn list_login_sessions(&self, user_id: UserId) -> StoreResult<Vec<LoginSession>>;
     /// Sets `last_used_instant` of an active session.
     async fn touch_login_session(&self, id: Uuid, now: Instant) -> StoreResult<()>;
-    /// Ends an active session and revokes its refresh tokens, in one
-    /// transaction; reports [`Change::SessionEnded`]. `Ok(false)` when it
+    /// Ends an active session, its scoped sessions and all their refresh
+    /// tokens, in one transaction; reports [`Change::SessionEnded`]. `Ok(false)` when it
     /// was not active (unknown or already ended).
     async fn end_login_session(&self, id: Uuid, now: Instant, reason: &str) -> StoreResult<bool>;
     /// Ids of sessions that ended at or after `since`: the set a node keeps
@@ -235,6 +243,9 @@ pub trait Store:
     + UserRepository
     + KeyRepository
     + SessionRepository
+    + TenancyRepository
+    + ScopeRepository
+    + EventLogRepository
     + Send
     + Sync
     + 'static

@@ -107,9 +107,16 @@ async fn sign_in(http: &reqwest::Client, c: &Config, scope: &str) -> (String, St
 }
 
 async fn first_refresh_token(http: &reqwest::Client, c: &Config, scope: &str) -> String {
+    code_flow(http, c, scope).await["refresh_token"]
+        .as_str()
+        .expect("a refresh token")
+        .to_owned()
+}
+
+/// Signs in and exchanges the code: the token response.
+async fn code_flow(http: &reqwest::Client, c: &Config, scope: &str) -> serde_json::Value {
     let (code, verifier) = sign_in(http, c, scope).await;
-    let tokens: serde_json::Value = http
-        .post(format!("{}/connect/token", c.issuer))
+    http.post(format!("{}/connect/token", c.issuer))
         .basic_auth(&c.client_id, Some(&c.secret))
         .form(&[
             ("grant_type", "authorization_code"),
@@ -122,11 +129,7 @@ async fn first_refresh_token(http: &reqwest::Client, c: &Config, scope: &str) ->
         .unwrap()
         .json()
         .await
-        .unwrap();
-    tokens["refresh_token"]
-        .as_str()
-        .expect("a refresh token")
-        .to_owned()
+        .unwrap()
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -134,7 +137,7 @@ async fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 8 {
         eprintln!(
-            "usage: oidc_load refresh|refresh-oidc|signin <issuer> <client_id> <secret> <email> <password> <redirect_uri> [seconds] [concurrency]"
+            "usage: oidc_load refresh|refresh-oidc|signin|access-token <issuer> <client_id> <secret> <email> <password> <redirect_uri> [seconds] [concurrency]"
         );
         std::process::exit(2);
     }
@@ -154,6 +157,16 @@ async fn main() {
         .pool_max_idle_per_host(concurrency)
         .build()
         .unwrap();
+
+    if mode == "access-token" {
+        // One sign-in; the access token goes to stdout for other tools.
+        let tokens = code_flow(&http, &config, "openid offline_access").await;
+        println!(
+            "{}",
+            tokens["access_token"].as_str().expect("an access token")
+        );
+        return;
+    }
 
     let mut tasks = Vec::new();
     for _ in 0..concurrency {

@@ -55,8 +55,36 @@ pub struct ServeArgs {
     /// Memory limit of one lambda evaluation, in MiB.
     #[arg(long, env = "LAMBA_LAMBDA_MEMORY_MB", default_value_t = 16)]
     pub lambda_memory_mb: usize,
+    /// Redis for what nodes share (rate-limit counters), e.g.
+    /// `redis://127.0.0.1:6379`. Without it, limits are per node.
+    #[arg(long, env = "LAMBA_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// Prefix of Lamba's keys in Redis; deployments sharing one Redis
+    /// each need their own.
+    #[arg(long, env = "LAMBA_REDIS_PREFIX", default_value = "lamba:rl:")]
+    pub redis_prefix: String,
+    /// Host name of the id host (sign-in, OAuth, `/v1/sessions`); when set,
+    /// those routes answer 404 on any other host.
+    #[arg(long, env = "LAMBA_ID_HOST")]
+    pub id_host: Option<String>,
+    /// Host name of the api host (`/v1/me`, `/v1/admin`); when set, those
+    /// routes answer 404 on any other host.
+    #[arg(long, env = "LAMBA_API_HOST")]
+    pub api_host: Option<String>,
     #[command(flatten)]
     pub database: DatabaseArgs,
+}
+
+/// A host name as configured: trimmed, without a port, lower case; blank
+/// means unset.
+pub fn host_name(raw: Option<&str>, variable: &str) -> anyhow::Result<Option<String>> {
+    let Some(raw) = raw.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    if raw.contains("://") || raw.contains('/') || raw.contains(':') {
+        bail!("{variable} must be a bare host name like id.example.com (got {raw:?})");
+    }
+    Ok(Some(raw.to_ascii_lowercase()))
 }
 
 /// Which backend a database URL selects.

@@ -20,7 +20,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Runs the server (migrating the database first).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Applies the database migrations and exits.
     Migrate(DatabaseArgs),
 }
@@ -39,7 +39,7 @@ fn main() -> ExitCode {
     };
     let outcome = runtime.block_on(async {
         match cli.command {
-            Command::Serve(args) => serve::serve(args).await,
+            Command::Serve(args) => serve::serve(*args).await,
             Command::Migrate(args) => serve::migrate(args).await,
         }
     });

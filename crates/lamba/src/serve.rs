@@ -12,7 +12,7 @@ use lamba_core::revocation::RevocationList;
 use lamba_core::sealing::Sealer;
 use lamba_core::{Core, CoreSettings};
 use lamba_http::{AppState, HttpSettings};
-use lamba_lambda::Limits;
+use lamba_lambda::{Engine, EngineSettings, Limits};
 use lamba_model::Clock;
 use lamba_store::{CachedStore, DynStore};
 use lamba_store_postgres::PostgresStore;
@@ -85,6 +85,25 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         anyhow::bail!("LAMBA_LAMBDA_TIMEOUT_MS and LAMBA_LAMBDA_MEMORY_MB must be positive");
     }
     let sealer = Arc::new(Sealer::new(args.secret_key.as_deref()).context("LAMBA_SECRET_KEY")?);
+    let hosts = lamba_http::Hosts {
+        id_host: config::host_name(args.id_host.as_deref(), "LAMBA_ID_HOST")?,
+        api_host: config::host_name(args.api_host.as_deref(), "LAMBA_API_HOST")?,
+    };
+    let rate_limits = lamba_http::Limits::from_env().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let redis_url = args
+        .redis_url
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty());
+    let rate_limiter = lamba_ratelimit::connect_with(
+        redis_url,
+        lamba_ratelimit::RedisOptions {
+            key_prefix: args.redis_prefix.clone(),
+            ..lamba_ratelimit::RedisOptions::default()
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
 
     // Hot reads are served from a cache that the backend's change feed
     // keeps coherent across nodes.
@@ -115,11 +134,20 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .local_addr()
         .with_context(|| format!("cannot listen on {listen}"))?;
     let issuer = config::issuer(args.issuer.as_deref(), local)?;
+    let lambda_limits = Limits {
+        time: Duration::from_millis(args.lambda_timeout_ms),
+        memory_bytes: args.lambda_memory_mb.saturating_mul(1024 * 1024),
+    };
+    // One engine for the process: its pool of QuickJS runtimes is shared by
+    // every token request and test run.
+    let lambda_engine = Engine::new(EngineSettings {
+        limits: lambda_limits,
+        ..EngineSettings::default()
+    });
     let settings = CoreSettings {
-        lambda_limits: Limits {
-            time: Duration::from_millis(args.lambda_timeout_ms),
-            memory_bytes: args.lambda_memory_mb.saturating_mul(1024 * 1024),
-        },
+        lambda_limits,
+        lambda_engine,
+        event_log: lamba_core::event_log::EventLogSettings::default(),
         client_secret_key,
         oauth: OAuthSettings {
             issuer: issuer.as_str().trim_end_matches('/').to_owned(),
@@ -139,6 +167,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         HttpSettings {
             cookie_key,
             secure_cookies: issuer.scheme() == "https",
+            rate_limiter,
+            rate_limits,
+            hosts,
         },
     ));
 
@@ -193,8 +224,9 @@ fn print_banner(
     println!("Lamba {} listening on {base}", env!("CARGO_PKG_VERSION"));
 }
 
-/// Every ten minutes, deletes expired codes and tokens and long-ended
-/// sessions. Every node does it; the deletes are idempotent.
+/// Every ten minutes, deletes expired codes and tokens, long-ended
+/// sessions, and event log entries past its limits (a week, 10,000
+/// entries). Every node does it; the deletes are idempotent.
 fn spawn_pruning(core: Arc<Core>) {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(600));
@@ -202,7 +234,12 @@ fn spawn_pruning(core: Arc<Core>) {
             every.tick().await;
             match core.prune().await {
                 Ok(0) => {}
-                Ok(pruned) => tracing::info!(pruned, "pruned expired codes, tokens and sessions"),
+                Ok(pruned) => {
+                    tracing::info!(
+                        pruned,
+                        "pruned expired codes, tokens, sessions and event logs"
+                    );
+                }
                 Err(error) => tracing::warn!(%error, "pruning failed"),
             }
         }

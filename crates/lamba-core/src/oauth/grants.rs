@@ -1,15 +1,18 @@
 //! The token endpoint's grants: `authorization_code`, `refresh_token`,
 //! `client_credentials` (RFC 6749 §4.1.3, §6, §4.4).
 
+use std::str::FromStr;
+
 use lamba_model::{
-    Application, ClientAuthenticationPolicy, CodeConsumption, GrantType, Instant, LoginSession,
-    RefreshExpirationPolicy, RefreshToken, RefreshUsagePolicy, Rotation, User,
+    Application, ClientAuthenticationPolicy, CodeConsumption, Environment, GrantType, Instant,
+    LoginSession, ProjectId, RefreshExpirationPolicy, RefreshToken, RefreshUsagePolicy, Rotation,
+    User, WorkspaceId,
 };
 use lamba_oidc::OAuthError;
 use uuid::Uuid;
 
 use super::client::{Client, ClientCredentials};
-use super::mint::Subject;
+use super::mint::{MANAGEMENT_SCOPE, Subject, TokenGrant};
 use super::{OAuthFailure, OAuthService, USER_SCOPES, parse_scope, random_token, token_digest};
 
 /// A token request's form, as received.
@@ -22,6 +25,11 @@ pub struct TokenRequest {
     pub refresh_token: Option<String>,
     pub scope: Option<String>,
     pub resource: Option<String>,
+    /// Management tokens (CONTRACTS.md 3): the project environment to
+    /// manage, defaulting to the client's own.
+    pub workspace_id: Option<String>,
+    pub project_id: Option<String>,
+    pub environment: Option<String>,
     pub credentials: ClientCredentials,
 }
 
@@ -81,15 +89,93 @@ impl OAuthService {
             ));
         }
         let resource = checked_resource(request.resource.as_deref())?;
+        let wants_management = scopes.iter().any(|s| s == MANAGEMENT_SCOPE)
+            || request.workspace_id.is_some()
+            || request.project_id.is_some()
+            || request.environment.is_some();
+        let (subject, scopes) = if wants_management {
+            let subject = self
+                .management_subject(&client.application, &request)
+                .await?;
+            let mut scopes = scopes;
+            if !scopes.iter().any(|s| s == MANAGEMENT_SCOPE) {
+                scopes.push(MANAGEMENT_SCOPE.to_owned());
+            }
+            (subject, scopes)
+        } else {
+            (Subject::Client, scopes)
+        };
         let scope = scopes.join(" ");
-        let access =
-            self.mint_access_token(&client.application, &Subject::Client, &scope, resource)?;
+        let access = self
+            .mint_access_token(
+                &client.application,
+                &subject,
+                &scope,
+                resource,
+                TokenGrant::ClientCredentials,
+            )
+            .await?;
         Ok(TokenResponse {
             access_token: access.token,
             expires_in: access.expires_in,
             scope,
             id_token: None,
             refresh_token: None,
+        })
+    }
+
+    /// The project environment a management token may manage: the client's
+    /// own. Naming another is refused, so one project's client can never
+    /// manage another's members.
+    async fn management_subject(
+        &self,
+        application: &Application,
+        request: &TokenRequest,
+    ) -> Result<Subject<'static>, OAuthFailure> {
+        let refuse = || {
+            OAuthFailure::new(
+                OAuthError::UnauthorizedClient,
+                "This client may not manage that project environment.",
+            )
+        };
+        let Some(project_id) = application.project_id else {
+            return Err(OAuthFailure::new(
+                OAuthError::UnauthorizedClient,
+                "Only an app client of a project may request a management token.",
+            ));
+        };
+        let project_id = ProjectId::from_uuid(project_id);
+        if let Some(asked) = request.project_id.as_deref().filter(|p| !p.is_empty())
+            && ProjectId::from_str(asked).ok() != Some(project_id)
+        {
+            return Err(refuse());
+        }
+        let environment = match request.environment.as_deref().filter(|e| !e.is_empty()) {
+            Some(asked) => {
+                let asked = Environment::from_str(asked).map_err(|_| {
+                    OAuthFailure::invalid_request("environment must be test or prod.")
+                })?;
+                if application.environment.is_some_and(|own| own != asked) {
+                    return Err(refuse());
+                }
+                asked
+            }
+            None => application.environment.ok_or_else(|| {
+                OAuthFailure::invalid_request("environment is required for this client.")
+            })?,
+        };
+        let Some(project) = self.store.lookup_project(project_id).await? else {
+            return Err(refuse());
+        };
+        if let Some(asked) = request.workspace_id.as_deref().filter(|w| !w.is_empty())
+            && WorkspaceId::from_str(asked).ok() != Some(project.workspace_id)
+        {
+            return Err(refuse());
+        }
+        Ok(Subject::Management {
+            workspace_id: project.workspace_id,
+            project_id,
+            environment,
         })
     }
 
@@ -216,6 +302,7 @@ impl OAuthService {
             code.resource.as_deref(),
             refresh,
             None,
+            TokenGrant::AuthorizationCode,
         )
         .await
     }
@@ -326,6 +413,7 @@ impl OAuthService {
             token.resource.as_deref(),
             Some(refresh),
             Some(grant.roles),
+            TokenGrant::RefreshToken,
         )
         .await
     }
@@ -375,6 +463,7 @@ impl OAuthService {
         resource: Option<&str>,
         refresh_token: Option<String>,
         known_roles: Option<Vec<String>>,
+        grant: TokenGrant,
     ) -> Result<TokenResponse, OAuthFailure> {
         let roles = match known_roles {
             Some(roles) => roles,
@@ -386,18 +475,33 @@ impl OAuthService {
                 .unwrap_or_default(),
         };
         let scope = scopes.join(" ");
-        let access = self.mint_access_token(
-            application,
-            &Subject::User {
-                user,
-                session,
-                roles: &roles,
-            },
-            &scope,
-            resource,
-        )?;
+        let access = self
+            .mint_access_token(
+                application,
+                &Subject::User {
+                    user,
+                    session,
+                    roles: &roles,
+                },
+                &scope,
+                resource,
+                grant,
+            )
+            .await?;
         let id_token = if scopes.iter().any(|s| s == "openid") {
-            Some(self.mint_id_token(application, user, session, scopes, nonce, &access.token)?)
+            Some(
+                self.mint_id_token(
+                    application,
+                    user,
+                    session,
+                    &roles,
+                    scopes,
+                    nonce,
+                    &access.token,
+                    grant,
+                )
+                .await?,
+            )
         } else {
             None
         };

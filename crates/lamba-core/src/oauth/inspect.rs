@@ -54,7 +54,7 @@ impl VerifiedTokens {
 }
 
 impl LiveAccessToken {
-    fn string(&self, name: &str) -> Option<&str> {
+    pub fn string(&self, name: &str) -> Option<&str> {
         self.claims.get(name).and_then(Value::as_str)
     }
 
@@ -64,6 +64,20 @@ impl LiveAccessToken {
 
     pub fn sid(&self) -> Option<Uuid> {
         self.string("sid").and_then(|s| Uuid::from_str(s).ok())
+    }
+
+    /// The scoped session a `switch-context` token belongs to.
+    pub fn scoped_sid(&self) -> Option<Uuid> {
+        self.string(super::mint::SCOPED_SID_CLAIM)
+            .and_then(|s| Uuid::from_str(s).ok())
+    }
+
+    pub fn subject(&self) -> Option<&str> {
+        self.string("sub")
+    }
+
+    pub fn claim(&self, name: &str) -> Option<&Value> {
+        self.claims.get(name)
     }
 }
 
@@ -113,6 +127,11 @@ impl OAuthService {
         }
         if let Some(sid) = token.sid()
             && self.revocations.is_session_ended(sid).await?
+        {
+            return Ok(None);
+        }
+        if let Some(scope) = token.scoped_sid()
+            && self.revocations.is_scope_ended(scope).await?
         {
             return Ok(None);
         }

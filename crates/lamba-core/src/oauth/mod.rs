@@ -27,9 +27,11 @@ pub use client::ClientCredentials;
 pub use grants::{TokenRequest, TokenResponse};
 pub use inspect::{Introspection, UserInfo};
 pub use logout::{LogoutOutcome, LogoutRequest};
+pub use mint::{MANAGEMENT_SCOPE, Minted, SCOPED_SID_CLAIM, TokenGrant};
 
 use crate::keys::KeyRing;
 use crate::passwords::PasswordHasher;
+use crate::populate::Populator;
 use crate::revocation::RevocationList;
 
 /// Scopes this server understands for users; anything else a client asks
@@ -98,6 +100,7 @@ pub struct OAuthService {
     digester: SecretDigester,
     passwords: PasswordHasher,
     revocations: Arc<RevocationList>,
+    populator: Populator,
     issuer: String,
     verified: inspect::VerifiedTokens,
 }
@@ -109,6 +112,7 @@ impl OAuthService {
         keys: Arc<KeyRing>,
         digester: SecretDigester,
         revocations: Arc<RevocationList>,
+        populator: Populator,
         settings: OAuthSettings,
     ) -> Self {
         Self {
@@ -118,6 +122,7 @@ impl OAuthService {
             digester,
             passwords: PasswordHasher::new(),
             revocations,
+            populator,
             issuer: settings.issuer.trim_end_matches('/').to_owned(),
             verified: inspect::VerifiedTokens::default(),
         }

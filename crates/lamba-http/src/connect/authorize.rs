@@ -93,6 +93,23 @@ pub async fn submit(
     }
     let email = params.get("email").cloned().unwrap_or_default();
     let password = params.get("password").cloned().unwrap_or_default();
+    // Throttled per client IP, then per identifier (whether or not an
+    // account has it, so the answer tells nothing about accounts).
+    let ip = peer.ip().to_string();
+    let identifier = lamba_model::User::normalize_email(&email);
+    let limits = &state.limits.limits;
+    if let Some(seconds) = state
+        .limits
+        .limiter
+        .check_all(&[
+            (&limits.signin_per_ip, ip.as_str()),
+            (&limits.signin_per_identifier, identifier.as_str()),
+        ])
+        .await
+        .retry_after_secs()
+    {
+        return too_many_attempts(&state, seconds);
+    }
     let user_agent = headers
         .get(USER_AGENT)
         .and_then(|v| v.to_str().ok())
@@ -229,6 +246,22 @@ fn redirect(
         }
         Err(_) => StatusCode::BAD_REQUEST.into_response(),
     }
+}
+
+fn too_many_attempts(state: &AppState, retry_after_secs: u64) -> Response {
+    let html = state.web.render(
+        "message.html",
+        json!({"heading": "Too many sign-in attempts",
+               "message": format!("Wait {retry_after_secs} seconds, then go back and try again."),
+               "alert": true}),
+    );
+    let mut response = (StatusCode::TOO_MANY_REQUESTS, html).into_response();
+    response.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        HeaderValue::from(retry_after_secs),
+    );
+    super::error::page_headers(&mut response);
+    response
 }
 
 fn error_page(state: &AppState, message: &str) -> Response {

@@ -1,7 +1,10 @@
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use lamba_core::oauth::OAuthFailure;
 use lamba_core::oauth::TokenRequest;
+use lamba_oidc::OAuthError;
 use serde_json::json;
 
 use super::error::{OAuthJson, no_store};
@@ -15,6 +18,33 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, form: OAut
         Ok(credentials) => credentials,
         Err(failure) => return OAuthJson(failure).into_response(),
     };
+    // One runaway client must not starve the others; keyed by the client
+    // the request names (authenticated or not, a name is all there is yet).
+    let client_key = credentials
+        .basic
+        .as_ref()
+        .map(|(id, _)| id.as_str())
+        .or(credentials.client_id.as_deref())
+        .unwrap_or_default()
+        .to_owned();
+    if let Some(seconds) = state
+        .limits
+        .limiter
+        .check(&state.limits.limits.token_per_client, &client_key)
+        .await
+        .retry_after_secs()
+    {
+        let mut response = OAuthJson(OAuthFailure::new(
+            OAuthError::TemporarilyUnavailable,
+            format!("Too many token requests from this client; retry in {seconds} seconds."),
+        ))
+        .into_response();
+        *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(seconds));
+        return response;
+    }
     let request = TokenRequest {
         grant_type: form.get("grant_type"),
         code: form.get("code"),
@@ -23,6 +53,9 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, form: OAut
         refresh_token: form.get("refresh_token"),
         scope: form.get("scope"),
         resource: form.get("resource"),
+        workspace_id: form.get("workspaceId"),
+        project_id: form.get("projectId"),
+        environment: form.get("environment"),
         credentials,
     };
     match state.core.oauth.token(request).await {

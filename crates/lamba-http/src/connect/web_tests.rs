@@ -6,6 +6,9 @@ fn web() -> Web {
     Web::new(HttpSettings {
         cookie_key: [7; 32],
         secure_cookies: true,
+        rate_limiter: std::sync::Arc::new(lamba_ratelimit::MemoryLimiter::new()),
+        rate_limits: crate::Limits::default(),
+        hosts: crate::Hosts::default(),
     })
 }
 

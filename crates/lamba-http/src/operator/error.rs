@@ -5,7 +5,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use lamba_core::ValidationErrors;
 use lamba_core::applications::ApplicationError;
+use lamba_core::event_log::EventLogError;
 use lamba_core::lambdas::LambdaError;
+use lamba_core::tenancy::TenancyError;
 use lamba_core::users::UserError;
 use serde_json::{Map, Value, json};
 
@@ -76,7 +78,37 @@ impl From<LambdaError> for OperatorError {
         match error {
             LambdaError::Invalid(errors) => OperatorError::Invalid(errors),
             LambdaError::NotFound => OperatorError::NotFound,
+            // The operator's own script failed in a test run: what and
+            // where is the answer, not an internal detail.
+            LambdaError::Run(run) => {
+                OperatorError::general("[LambdaError]", format!("The lambda failed: {run}."))
+            }
             LambdaError::Store(store) => {
+                tracing::error!(error = %store, "storage failed");
+                OperatorError::Internal
+            }
+        }
+    }
+}
+
+impl From<EventLogError> for OperatorError {
+    fn from(error: EventLogError) -> Self {
+        match error {
+            EventLogError::Invalid(errors) => OperatorError::Invalid(errors),
+            EventLogError::Store(store) => {
+                tracing::error!(error = %store, "storage failed");
+                OperatorError::Internal
+            }
+        }
+    }
+}
+
+impl From<TenancyError> for OperatorError {
+    fn from(error: TenancyError) -> Self {
+        match error {
+            TenancyError::Invalid(errors) => OperatorError::Invalid(errors),
+            TenancyError::NotFound => OperatorError::NotFound,
+            TenancyError::Store(store) => {
                 tracing::error!(error = %store, "storage failed");
                 OperatorError::Internal
             }

@@ -113,6 +113,18 @@ impl NamedId for lamba_model::UserId {
     const FIELD: &'static str = "userId";
 }
 
+impl NamedId for lamba_model::WorkspaceId {
+    const FIELD: &'static str = "workspaceId";
+}
+
+impl NamedId for lamba_model::ProjectId {
+    const FIELD: &'static str = "projectId";
+}
+
+impl NamedId for lamba_model::RoleId {
+    const FIELD: &'static str = "roleId";
+}
+
 /// The one `{id}` of a path: only a hyphenated UUID is an id; anything else
 /// (not even UTF-8 included) is a 400 naming the field.
 pub struct IdPath<T>(pub T);
@@ -135,6 +147,70 @@ impl<T: NamedId> FromRequestParts<AppState> for IdPath<T> {
             )
         })
     }
+}
+
+/// The `{id}`s of a nested path such as
+/// `/workspace/{workspaceId}/project/{projectId}`, in order: each must be a
+/// UUID, and every one that is not is reported under its own field.
+pub struct IdsPath<T>(pub T);
+
+impl<A: NamedId, B: NamedId> FromRequestParts<AppState> for IdsPath<(A, B)> {
+    type Rejection = OperatorError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path((raw_a, raw_b)) =
+            axum::extract::Path::<(String, String)>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| invalid_id(A::FIELD, "A path segment"))?;
+        let mut errors = lamba_core::ValidationErrors::new();
+        let a = parse_segment::<A>(&raw_a, &mut errors);
+        let b = parse_segment::<B>(&raw_b, &mut errors);
+        match (a, b) {
+            (Some(a), Some(b)) => Ok(IdsPath((a, b))),
+            _ => Err(errors.into()),
+        }
+    }
+}
+
+impl<A: NamedId, B: NamedId, C: NamedId> FromRequestParts<AppState> for IdsPath<(A, B, C)> {
+    type Rejection = OperatorError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path((raw_a, raw_b, raw_c)) =
+            axum::extract::Path::<(String, String, String)>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| invalid_id(A::FIELD, "A path segment"))?;
+        let mut errors = lamba_core::ValidationErrors::new();
+        let a = parse_segment::<A>(&raw_a, &mut errors);
+        let b = parse_segment::<B>(&raw_b, &mut errors);
+        let c = parse_segment::<C>(&raw_c, &mut errors);
+        match (a, b, c) {
+            (Some(a), Some(b), Some(c)) => Ok(IdsPath((a, b, c))),
+            _ => Err(errors.into()),
+        }
+    }
+}
+
+/// One segment of an [`IdsPath`]; a malformed one is noted in `errors`.
+fn parse_segment<T: NamedId>(raw: &str, errors: &mut lamba_core::ValidationErrors) -> Option<T> {
+    let parsed = T::from_str(raw).ok();
+    if parsed.is_none() {
+        errors.field(
+            T::FIELD,
+            lamba_core::ErrorKind::Invalid,
+            format!(
+                "{:?} is not a UUID.",
+                raw.chars().take(64).collect::<String>()
+            ),
+        );
+    }
+    parsed
 }
 
 fn invalid_id(field: &str, shown: &str) -> OperatorError {

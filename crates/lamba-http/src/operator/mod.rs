@@ -7,6 +7,8 @@ mod error;
 mod extract;
 mod key;
 mod lambda;
+mod system;
+mod tenancy;
 mod user;
 mod wire;
 
@@ -28,5 +30,7 @@ pub fn routes() -> Router<AppState> {
         .merge(application::routes())
         .merge(key::routes())
         .merge(user::routes())
+        .merge(tenancy::routes())
+        .merge(system::routes())
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
 }

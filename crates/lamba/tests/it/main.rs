@@ -10,13 +10,17 @@
 )]
 
 mod applications;
+mod cluster;
+mod lambda_runtime;
 mod lambdas;
 mod node_client;
 mod oidc;
 mod oidc_client;
 mod operator;
+mod scoped;
 mod server;
 mod signin_ui;
+mod tenancy;
 mod users;
 
 use lamba_testkit::{Backend, TestServer, TestServerBuilder};

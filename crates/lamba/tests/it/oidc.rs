@@ -33,7 +33,11 @@ pub async fn fixture(backend: Backend) -> Fixture {
 /// A server with a confidential and a public client and one user; `jwt`
 /// overrides the confidential client's jwtConfiguration.
 pub async fn fixture_with(backend: Backend, jwt: Value) -> Fixture {
-    let server = start(backend).await;
+    fixture_on(start(backend).await, jwt).await
+}
+
+/// [`fixture_with`] on a server the caller started.
+pub async fn fixture_on(server: TestServer, jwt: Value) -> Fixture {
     let (status, app) = call(
         &server,
         Method::POST,

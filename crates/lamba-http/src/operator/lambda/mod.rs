@@ -3,10 +3,11 @@
 mod create;
 mod delete;
 mod retrieve;
+mod test;
 mod update;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 use lamba_core::ValidationErrors;
 use lamba_core::lambdas::LambdaInput;
 use lamba_model::{Lambda, LambdaId};
@@ -30,6 +31,7 @@ pub fn routes() -> Router<AppState> {
                 .patch(update::merge)
                 .delete(delete::delete),
         )
+        .route("/lambda/{lambda_id}/test", post(test::test))
 }
 
 /// A lambda on the wire.

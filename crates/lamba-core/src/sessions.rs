@@ -1,0 +1,733 @@
+//! Scoped sessions and the runtime API's use cases (CONTRACTS.md 3.1, 4):
+//! who a bearer token speaks for, `switch-context`, refresh and logout of
+//! sessions, and what `/v1/me/*` and `/v1/admin/*` do.
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use lamba_model::{
+    ApplicationId, Clock, Environment, EnvironmentState, Instant, LoginSession, ProjectId,
+    ProjectMember, ProjectState, ScopedRefreshToken, ScopedSession, User, UserId, WorkspaceId,
+};
+use lamba_store::{DynStore, Rotation, ScopeFilter, StoreError};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::oauth::{
+    ClientCredentials, MANAGEMENT_SCOPE, OAuthFailure, OAuthService, TokenGrant, TokenRequest,
+    TokenResponse, parse_scope,
+};
+use crate::revocation::RevocationList;
+use crate::tenancy::permissions_of;
+
+/// A failure of the session and runtime endpoints; the HTTP surface turns
+/// each into a ProblemDetails response with its status.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// 400: the request's shape is wrong.
+    #[error("{0}")]
+    Invalid(String),
+    /// 401: no live session behind the request.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// 403: authenticated, not authorized. The text never says whether
+    /// the thing asked for exists.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 403: a login token where a scoped one is needed.
+    #[error("this call needs a scoped session: switch context first")]
+    ContextRequired,
+    /// 404.
+    #[error("not found")]
+    NotFound,
+    /// 409: the target's state forbids this now.
+    #[error("{0}")]
+    Conflict(String),
+    /// 500; the cause is logged where it happened.
+    #[error("internal error")]
+    Internal,
+}
+
+impl From<StoreError> for SessionError {
+    fn from(error: StoreError) -> Self {
+        tracing::error!(%error, "storage failed");
+        SessionError::Internal
+    }
+}
+
+impl From<OAuthFailure> for SessionError {
+    fn from(failure: OAuthFailure) -> Self {
+        if failure.error == lamba_oidc::OAuthError::ServerError {
+            SessionError::Internal
+        } else {
+            SessionError::Unauthenticated(failure.description)
+        }
+    }
+}
+
+fn unauthenticated() -> SessionError {
+    SessionError::Unauthenticated(
+        "The access token is missing, expired, revoked, or was not issued by this server.".into(),
+    )
+}
+
+/// A project environment: what a scoped session or management token is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Context {
+    pub workspace_id: WorkspaceId,
+    pub project_id: ProjectId,
+    pub environment: Environment,
+}
+
+/// Who a live bearer token speaks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Principal {
+    /// A user's login token.
+    Login {
+        user_id: UserId,
+        sid: Uuid,
+        client_id: ApplicationId,
+    },
+    /// A user's scoped session token.
+    Scoped {
+        user_id: UserId,
+        sid: Uuid,
+        scope_id: Uuid,
+        client_id: ApplicationId,
+        context: Context,
+        roles: Vec<String>,
+        permissions: Vec<String>,
+    },
+    /// A client's management token for one project environment.
+    Management {
+        client_id: ApplicationId,
+        context: Context,
+    },
+    /// A client's own token (client credentials without a project).
+    Client { client_id: ApplicationId },
+}
+
+impl Principal {
+    pub fn user_id(&self) -> Option<UserId> {
+        match self {
+            Principal::Login { user_id, .. } | Principal::Scoped { user_id, .. } => Some(*user_id),
+            _ => None,
+        }
+    }
+
+    pub fn login_session(&self) -> Option<Uuid> {
+        match self {
+            Principal::Login { sid, .. } | Principal::Scoped { sid, .. } => Some(*sid),
+            _ => None,
+        }
+    }
+}
+
+/// What `switch-context` and a scoped refresh answer.
+#[derive(Clone, Debug)]
+pub struct ScopedTokens {
+    pub access_token: String,
+    pub expires_in: i64,
+    pub refresh_token: Option<String>,
+    pub scope: ScopedSession,
+}
+
+/// What `/v1/sessions/refresh` answers: the same shape as what issued the
+/// refresh token.
+#[derive(Clone, Debug)]
+pub enum Refreshed {
+    Scoped(ScopedTokens),
+    Login {
+        tokens: TokenResponse,
+        session_id: Uuid,
+    },
+}
+
+/// An admin caller's standing in one project environment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AdminContext {
+    pub context: Context,
+}
+
+pub struct SessionService {
+    store: DynStore,
+    clock: Arc<dyn Clock>,
+    revocations: Arc<RevocationList>,
+}
+
+fn uuid_claim(claims: &serde_json::Map<String, Value>, name: &str) -> Option<Uuid> {
+    claims
+        .get(name)
+        .and_then(Value::as_str)
+        .and_then(|s| Uuid::from_str(s).ok())
+}
+
+fn strings_claim(claims: &serde_json::Map<String, Value>, name: &str) -> Vec<String> {
+    claims
+        .get(name)
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn context_claims(claims: &serde_json::Map<String, Value>) -> Option<Context> {
+    Some(Context {
+        workspace_id: WorkspaceId::from_uuid(uuid_claim(claims, "workspace_id")?),
+        project_id: ProjectId::from_uuid(uuid_claim(claims, "project_id")?),
+        environment: claims
+            .get("environment")
+            .and_then(Value::as_str)
+            .and_then(|e| Environment::from_str(e).ok())?,
+    })
+}
+
+/// A new refresh token: 256 random bits, base64url.
+fn random_secret() -> Result<String, SessionError> {
+    use base64::Engine as _;
+    let mut bytes = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| SessionError::Internal)?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+fn digest(token: &str) -> Vec<u8> {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(token.as_bytes()).to_vec()
+}
+
+fn after_minutes(start: Instant, minutes: i64) -> Instant {
+    Instant::from_millis(
+        start
+            .as_millis()
+            .saturating_add(minutes.saturating_mul(60_000)),
+    )
+}
+
+impl SessionService {
+    pub fn new(store: DynStore, clock: Arc<dyn Clock>, revocations: Arc<RevocationList>) -> Self {
+        Self {
+            store,
+            clock,
+            revocations,
+        }
+    }
+
+    /// Verifies a bearer token (signature, issuer, expiry, revocation of its
+    /// token, login session and scope: hash-set lookups in memory) and says
+    /// who it speaks for.
+    pub async fn authenticate(
+        &self,
+        oauth: &OAuthService,
+        token: Option<&str>,
+    ) -> Result<Principal, SessionError> {
+        let token = token
+            .filter(|t| !t.is_empty())
+            .ok_or_else(unauthenticated)?;
+        let live = oauth
+            .check_access_token(token)
+            .await?
+            .ok_or_else(unauthenticated)?;
+        let claims = &live.claims;
+        let client_id = live
+            .client_id()
+            .and_then(|c| ApplicationId::from_str(c).ok())
+            .ok_or_else(unauthenticated)?;
+        let sid = live.sid();
+        let user_id = sid
+            .and_then(|_| live.subject())
+            .and_then(|s| UserId::from_str(s).ok());
+        match (sid, user_id, live.scoped_sid()) {
+            (Some(sid), Some(user_id), Some(scope_id)) => Ok(Principal::Scoped {
+                user_id,
+                sid,
+                scope_id,
+                client_id,
+                context: context_claims(claims).ok_or_else(unauthenticated)?,
+                roles: strings_claim(claims, "roles"),
+                permissions: strings_claim(claims, "permissions"),
+            }),
+            (Some(sid), Some(user_id), None) => Ok(Principal::Login {
+                user_id,
+                sid,
+                client_id,
+            }),
+            (None, _, _) => {
+                let management = parse_scope(live.string("scope"))
+                    .iter()
+                    .any(|s| s == MANAGEMENT_SCOPE);
+                match (management, context_claims(claims)) {
+                    (true, Some(context)) => Ok(Principal::Management { client_id, context }),
+                    _ => Ok(Principal::Client { client_id }),
+                }
+            }
+            _ => Err(unauthenticated()),
+        }
+    }
+
+    /// `POST /v1/sessions/switch-context`: derives a scoped session for one
+    /// project environment from a live login (CONTRACTS.md 3.1).
+    ///
+    /// Every "no" that could reveal whether a workspace or project exists is
+    /// the same 403; the 409s are only ever told to members.
+    pub async fn switch_context(
+        &self,
+        oauth: &OAuthService,
+        principal: &Principal,
+        target: Context,
+    ) -> Result<ScopedTokens, SessionError> {
+        let (user_id, sid, client_id) = match principal {
+            Principal::Login {
+                user_id,
+                sid,
+                client_id,
+            }
+            | Principal::Scoped {
+                user_id,
+                sid,
+                client_id,
+                ..
+            } => (*user_id, *sid, *client_id),
+            _ => {
+                return Err(SessionError::Unauthenticated(
+                    "switch-context needs a user's login token, not a client's.".into(),
+                ));
+            }
+        };
+        let forbidden = || {
+            SessionError::Forbidden(
+                "You are not a member of that project environment, or it does not exist.".into(),
+            )
+        };
+        let project = match self.store.lookup_project(target.project_id).await? {
+            Some(project) if project.workspace_id == target.workspace_id => project,
+            _ => return Err(forbidden()),
+        };
+        let member = match self.store.lookup_member(project.id, user_id).await? {
+            Some(member) if !member.locked => member,
+            _ => return Err(forbidden()),
+        };
+        let Some(environment) = project.environment(target.environment) else {
+            return Err(forbidden());
+        };
+        let roles: Vec<String> = member
+            .roles
+            .iter()
+            .filter(|r| environment.admits_role(r))
+            .cloned()
+            .collect();
+        if roles.is_empty() {
+            return Err(forbidden());
+        }
+        if project.state == ProjectState::Archived {
+            return Err(SessionError::Conflict(
+                "The project is archived: it admits no new sessions.".into(),
+            ));
+        }
+        if environment.state == EnvironmentState::Disabled {
+            return Err(SessionError::Conflict(format!(
+                "The {} environment is disabled: it admits no new sessions.",
+                target.environment
+            )));
+        }
+        let application = self
+            .store
+            .lookup_application(client_id)
+            .await?
+            .ok_or_else(unauthenticated)?;
+        let catalog = self.store.list_roles(project.id).await?;
+        let now = self.clock.now();
+        let contract = environment.session_contract;
+        let scope = ScopedSession {
+            id: Uuid::new_v4(),
+            login_session_id: sid,
+            user_id,
+            application_id: client_id,
+            workspace_id: project.workspace_id,
+            project_id: project.id,
+            environment: target.environment,
+            permissions: permissions_of(&roles, &catalog),
+            roles,
+            contract,
+            insert_instant: now,
+            last_used_instant: now,
+            ended_instant: None,
+            end_reason: None,
+        };
+        let refresh = if contract.refreshable {
+            let secret = random_secret()?;
+            let token = ScopedRefreshToken {
+                id: Uuid::new_v4(),
+                token_digest: digest(&secret),
+                scoped_session_id: scope.id,
+                insert_instant: now,
+                expires_instant: after_minutes(now, contract.refresh_token_time_to_live_in_minutes)
+                    .min(scope.absolute_end()),
+                used_instant: None,
+                revoked_instant: None,
+            };
+            Some((secret, token))
+        } else {
+            None
+        };
+        // Mint before storing: a signing failure leaves nothing behind.
+        let minted = oauth
+            .mint_scoped_access_token(&application, &scope, TokenGrant::SwitchContext)
+            .await?;
+        self.store
+            .add_scoped_session(&scope, refresh.as_ref().map(|(_, token)| token))
+            .await?;
+        // The login may have ended while this ran; its end could not see
+        // the new scope, so end it here rather than let it outlive its login.
+        if self.revocations.is_session_ended(sid).await? {
+            self.store
+                .end_scoped_sessions(&ScopeFilter::Ids(vec![scope.id]), now, "login_ended")
+                .await?;
+            self.revocations.note_scopes_ended(&[scope.id]);
+            return Err(unauthenticated());
+        }
+        tracing::info!(
+            session.id = %sid,
+            scope.id = %scope.id,
+            project.id = %scope.project_id,
+            environment = %scope.environment,
+            "entered a project"
+        );
+        Ok(ScopedTokens {
+            access_token: minted.token,
+            expires_in: minted.expires_in,
+            refresh_token: refresh.map(|(secret, _)| secret),
+            scope,
+        })
+    }
+
+    /// `POST /v1/sessions/refresh`: a scope's refresh token rotates under
+    /// its contract; a login's goes through the token endpoint's own rules
+    /// (public clients only: a confidential client refreshes at
+    /// `/connect/token` with its credentials). Any failure is a 401.
+    pub async fn refresh(
+        &self,
+        oauth: &OAuthService,
+        presented: &str,
+    ) -> Result<Refreshed, SessionError> {
+        let invalid = || {
+            SessionError::Unauthenticated(
+                "The refresh token is invalid, expired, revoked, or its session may not be refreshed."
+                    .into(),
+            )
+        };
+        let token_digest = digest(presented);
+        if let Some(grant) = self.store.find_scoped_refresh_grant(&token_digest).await? {
+            return self.refresh_scope(oauth, grant, invalid).await;
+        }
+        let Some(token) = self.store.find_refresh_token(&token_digest).await? else {
+            return Err(invalid());
+        };
+        let Some(application) = self.store.lookup_application(token.application_id).await? else {
+            return Err(invalid());
+        };
+        if application.is_confidential() {
+            return Err(SessionError::Unauthenticated(
+                "This refresh token belongs to a confidential client: refresh it at the token endpoint with the client's credentials."
+                    .into(),
+            ));
+        }
+        let tokens = oauth
+            .token(TokenRequest {
+                grant_type: Some("refresh_token".into()),
+                refresh_token: Some(presented.to_owned()),
+                credentials: ClientCredentials {
+                    client_id: Some(application.id.to_string()),
+                    ..ClientCredentials::default()
+                },
+                ..TokenRequest::default()
+            })
+            .await
+            .map_err(|failure| match failure.error {
+                lamba_oidc::OAuthError::ServerError => SessionError::Internal,
+                _ => invalid(),
+            })?;
+        Ok(Refreshed::Login {
+            tokens,
+            session_id: token.session_id,
+        })
+    }
+
+    async fn refresh_scope(
+        &self,
+        oauth: &OAuthService,
+        grant: lamba_store::ScopedRefreshGrant,
+        invalid: impl Fn() -> SessionError,
+    ) -> Result<Refreshed, SessionError> {
+        let now = self.clock.now();
+        let (token, scope, login) = (grant.token, grant.scope, grant.login);
+        if token.used_instant.is_some() {
+            // A rotated token came back: someone holds a copy. The scope ends,
+            // so neither copy works; the client re-enters the project.
+            self.end_scope(scope.id, now, "refresh_reuse").await?;
+            tracing::warn!(scope.id = %scope.id, "scoped refresh token reused; scope revoked");
+            return Err(invalid());
+        }
+        let current_contract_refreshable = self
+            .store
+            .lookup_project(scope.project_id)
+            .await?
+            .and_then(|p| p.environment(scope.environment).map(|e| e.session_contract))
+            .is_some_and(|c| c.refreshable);
+        if token.revoked_instant.is_some()
+            || now >= token.expires_instant
+            || !scope.is_active()
+            || !login.is_active()
+            || !scope.contract.refreshable
+            || !current_contract_refreshable
+        {
+            return Err(invalid());
+        }
+        if now >= scope.absolute_end() || now >= scope.idle_end() {
+            self.end_scope(
+                scope.id,
+                now,
+                if now >= scope.absolute_end() {
+                    "absolute_timeout"
+                } else {
+                    "idle_timeout"
+                },
+            )
+            .await?;
+            return Err(invalid());
+        }
+        let Some(application) = self.store.lookup_application(scope.application_id).await? else {
+            return Err(invalid());
+        };
+        let secret = random_secret()?;
+        let next = ScopedRefreshToken {
+            id: Uuid::new_v4(),
+            token_digest: digest(&secret),
+            scoped_session_id: scope.id,
+            insert_instant: now,
+            expires_instant: after_minutes(
+                now,
+                scope.contract.refresh_token_time_to_live_in_minutes,
+            )
+            .min(scope.absolute_end()),
+            used_instant: None,
+            revoked_instant: None,
+        };
+        let scope = ScopedSession {
+            last_used_instant: now,
+            ..scope
+        };
+        let minted = oauth
+            .mint_scoped_access_token(&application, &scope, TokenGrant::SessionRefresh)
+            .await?;
+        match self
+            .store
+            .rotate_scoped_refresh_token(token.id, &next, now)
+            .await?
+        {
+            Rotation::Rotated => Ok(Refreshed::Scoped(ScopedTokens {
+                access_token: minted.token,
+                expires_in: minted.expires_in,
+                refresh_token: Some(secret),
+                scope,
+            })),
+            Rotation::AlreadyUsed => {
+                self.end_scope(scope.id, now, "refresh_reuse").await?;
+                Err(invalid())
+            }
+        }
+    }
+
+    async fn end_scope(&self, id: Uuid, now: Instant, reason: &str) -> Result<(), SessionError> {
+        let ended = self
+            .store
+            .end_scoped_sessions(&ScopeFilter::Ids(vec![id]), now, reason)
+            .await?;
+        self.revocations.note_scopes_ended(&ended);
+        Ok(())
+    }
+
+    /// `POST /v1/sessions/logout`: ends the login session behind the token
+    /// with every scope derived from it and all their refresh tokens.
+    pub async fn logout(&self, principal: &Principal) -> Result<(), SessionError> {
+        let Some(sid) = principal.login_session() else {
+            return Err(SessionError::Forbidden(
+                "Only a user's session can log out; this is a client's token.".into(),
+            ));
+        };
+        self.end_login(sid, "logout").await
+    }
+
+    async fn end_login(&self, sid: Uuid, reason: &str) -> Result<(), SessionError> {
+        self.store
+            .end_login_session(sid, self.clock.now(), reason)
+            .await?;
+        self.revocations.note_session_ended(sid);
+        tracing::info!(session.id = %sid, reason, "login session ended");
+        Ok(())
+    }
+
+    // ----- /v1/me -----
+
+    pub async fn me(&self, principal: &Principal) -> Result<User, SessionError> {
+        let user_id = principal.user_id().ok_or_else(|| {
+            SessionError::Forbidden("This call needs a user's token, not a client's.".into())
+        })?;
+        self.store
+            .lookup_user(user_id)
+            .await?
+            .ok_or_else(unauthenticated)
+    }
+
+    /// Stores the user's own changes to their profile (names and data).
+    pub async fn update_profile(&self, user: User) -> Result<User, SessionError> {
+        let user = User {
+            last_update_instant: self.clock.now(),
+            ..user
+        };
+        if self.store.update_user(&user).await? {
+            Ok(user)
+        } else {
+            Err(unauthenticated())
+        }
+    }
+
+    /// The user's memberships with their projects.
+    pub async fn memberships(
+        &self,
+        user_id: UserId,
+    ) -> Result<Vec<(ProjectMember, lamba_model::Project)>, SessionError> {
+        let mut out = Vec::new();
+        for member in self.store.list_memberships(user_id).await? {
+            if let Some(project) = self.store.lookup_project(member.project_id).await? {
+                out.push((member, project));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The user's active login sessions, newest first.
+    pub async fn login_sessions(&self, user_id: UserId) -> Result<Vec<LoginSession>, SessionError> {
+        Ok(self
+            .store
+            .list_login_sessions(user_id)
+            .await?
+            .into_iter()
+            .filter(LoginSession::is_active)
+            .collect())
+    }
+
+    /// Ends one of the user's own login sessions; another's is "not found".
+    pub async fn end_own_session(&self, user_id: UserId, id: Uuid) -> Result<(), SessionError> {
+        match self.store.lookup_login_session(id).await? {
+            Some(session) if session.user_id == user_id && session.is_active() => {
+                self.end_login(id, "revoked_by_user").await
+            }
+            _ => Err(SessionError::NotFound),
+        }
+    }
+
+    // ----- /v1/admin -----
+
+    /// The project environment an admin call acts on, if the caller holds
+    /// `permission` there (a management token holds every permission).
+    pub fn admin_context(
+        &self,
+        principal: &Principal,
+        permissions: &[&str],
+    ) -> Result<Context, SessionError> {
+        match principal {
+            Principal::Management { context, .. } => Ok(*context),
+            Principal::Scoped {
+                context,
+                permissions: held,
+                ..
+            } => {
+                if permissions.iter().any(|p| held.iter().any(|h| h == p)) {
+                    Ok(*context)
+                } else {
+                    Err(SessionError::Forbidden(format!(
+                        "This call needs the permission {} in this project.",
+                        permissions.join(" or ")
+                    )))
+                }
+            }
+            Principal::Login { .. } => Err(SessionError::ContextRequired),
+            Principal::Client { .. } => Err(SessionError::Forbidden(
+                "This call needs a management token or a scoped session.".into(),
+            )),
+        }
+    }
+
+    /// The project environment an API key names with `X-Lamba-Project` and
+    /// `X-Lamba-Environment`.
+    pub async fn api_key_context(
+        &self,
+        project: Option<&str>,
+        environment: Option<&str>,
+    ) -> Result<Context, SessionError> {
+        let project_id = project
+            .and_then(|p| ProjectId::from_str(p).ok())
+            .ok_or_else(|| {
+                SessionError::Invalid("X-Lamba-Project must name a project by its id.".into())
+            })?;
+        let environment = environment
+            .and_then(|e| Environment::from_str(e).ok())
+            .ok_or_else(|| {
+                SessionError::Invalid("X-Lamba-Environment must be test or prod.".into())
+            })?;
+        let project = self
+            .store
+            .lookup_project(project_id)
+            .await?
+            .ok_or(SessionError::NotFound)?;
+        Ok(Context {
+            workspace_id: project.workspace_id,
+            project_id,
+            environment,
+        })
+    }
+
+    /// Active scopes of the project environment, a page at a time.
+    pub async fn admin_sessions(
+        &self,
+        context: Context,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<ScopedSession>, SessionError> {
+        Ok(self
+            .store
+            .list_scoped_sessions(context.project_id, context.environment, after, limit)
+            .await?)
+    }
+
+    /// Ends a member's scopes in the project environment; how many ended.
+    pub async fn admin_revoke(
+        &self,
+        context: Context,
+        user_id: UserId,
+    ) -> Result<usize, SessionError> {
+        if self
+            .store
+            .lookup_member(context.project_id, user_id)
+            .await?
+            .is_none()
+        {
+            return Err(SessionError::NotFound);
+        }
+        let ended = self
+            .store
+            .end_scoped_sessions(
+                &ScopeFilter::Member(context.project_id, user_id, Some(context.environment)),
+                self.clock.now(),
+                "revoked_by_admin",
+            )
+            .await?;
+        self.revocations.note_scopes_ended(&ended);
+        Ok(ended.len())
+    }
+}

@@ -1,0 +1,206 @@
+//! `/api/workspace/{workspaceId}/project/{projectId}/member[/{userId}]`: a
+//! project's members and their roles. Every route first checks that the
+//! project belongs to the workspace, so a foreign pair is a 404.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use lamba_core::tenancy::MemberInput;
+use lamba_core::{ErrorKind, ValidationErrors};
+use lamba_model::{ProjectId, ProjectMember, UserId, WorkspaceId};
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::operator::OperatorError;
+use crate::operator::extract::{IdsPath, JsonObject, Operator};
+use crate::operator::wire::Fields;
+
+/// How many members one storage read returns while listing them all.
+const PAGE_SIZE: u32 = 500;
+/// Where member fields are reported: `member.userId`, `member.roles`.
+const PATH_PREFIX: &str = "member.";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/workspace/{workspace_id}/project/{project_id}/member",
+            get(list).post(add),
+        )
+        .route(
+            "/workspace/{workspace_id}/project/{project_id}/member/{user_id}",
+            get(retrieve).put(replace).patch(merge).delete(remove),
+        )
+}
+
+/// A member on the wire.
+fn member_json(member: &ProjectMember) -> Value {
+    json!({
+        "userId": member.user_id,
+        "roles": member.roles,
+        "locked": member.locked,
+        "insertInstant": member.insert_instant.as_millis(),
+        "lastUpdateInstant": member.last_update_instant.as_millis(),
+    })
+}
+
+fn wrapped(member: &ProjectMember) -> Json<Value> {
+    Json(json!({ "member": member_json(member) }))
+}
+
+/// Reads `{"member": {...}}` into a [`MemberInput`].
+fn parse_input(body: &Value) -> Result<MemberInput, ValidationErrors> {
+    let member = Fields::root(body, "member")?;
+    let mut errors = ValidationErrors::new();
+    let input = MemberInput {
+        user_id: member.string("userId", &mut errors),
+        roles: member.strings("roles", &mut errors),
+        locked: member.bool("locked", &mut errors),
+    };
+    errors.into_result().map(|()| input)
+}
+
+/// 404 unless the project exists in the workspace.
+async fn check_project(
+    state: &AppState,
+    workspace_id: WorkspaceId,
+    project_id: ProjectId,
+) -> Result<(), OperatorError> {
+    state
+        .core
+        .tenancy
+        .get_project(workspace_id, project_id)
+        .await?;
+    Ok(())
+}
+
+/// `GET .../member`: every member, by user id.
+async fn list(
+    _operator: Operator,
+    State(state): State<AppState>,
+    IdsPath((workspace_id, project_id)): IdsPath<(WorkspaceId, ProjectId)>,
+) -> Result<Json<Value>, OperatorError> {
+    check_project(&state, workspace_id, project_id).await?;
+    let mut items = Vec::new();
+    let mut after = None;
+    loop {
+        let page = state
+            .core
+            .tenancy
+            .list_members(project_id, after, PAGE_SIZE)
+            .await?;
+        items.extend(page.iter().map(member_json));
+        match page.last() {
+            Some(last) if page.len() == PAGE_SIZE as usize => after = Some(last.user_id),
+            _ => break,
+        }
+    }
+    Ok(Json(json!({ "members": items })))
+}
+
+/// `GET .../member/{userId}`.
+async fn retrieve(
+    _operator: Operator,
+    State(state): State<AppState>,
+    IdsPath((workspace_id, project_id, user_id)): IdsPath<(WorkspaceId, ProjectId, UserId)>,
+) -> Result<Json<Value>, OperatorError> {
+    check_project(&state, workspace_id, project_id).await?;
+    let member = state.core.tenancy.get_member(project_id, user_id).await?;
+    Ok(wrapped(&member))
+}
+
+/// `POST .../member`: makes an existing user a member, with `["viewer"]`
+/// when no roles are given.
+async fn add(
+    _operator: Operator,
+    State(state): State<AppState>,
+    IdsPath((workspace_id, project_id)): IdsPath<(WorkspaceId, ProjectId)>,
+    JsonObject(body): JsonObject,
+) -> Result<Json<Value>, OperatorError> {
+    check_project(&state, workspace_id, project_id).await?;
+    let input = parse_input(&body)?;
+    let member = state
+        .core
+        .tenancy
+        .add_member(project_id, input, PATH_PREFIX)
+        .await?;
+    Ok(wrapped(&member))
+}
+
+/// Replaces a member's roles and lock: roles left out mean `["viewer"]`,
+/// `locked` left out means unlocked. The user id cannot change.
+async fn update(
+    state: &AppState,
+    project_id: ProjectId,
+    user_id: UserId,
+    input: MemberInput,
+) -> Result<Json<Value>, OperatorError> {
+    if let Some(given) = input.user_id.as_deref()
+        && given != user_id.to_string()
+    {
+        return Err(ValidationErrors::with_field(
+            "member.userId",
+            ErrorKind::Immutable,
+            "A member's userId cannot change; remove the member and add the other user.",
+        )
+        .into());
+    }
+    let member = state
+        .core
+        .tenancy
+        .update_member(
+            project_id,
+            user_id,
+            Some(input.roles.unwrap_or_default()),
+            Some(input.locked.unwrap_or(false)),
+            PATH_PREFIX,
+        )
+        .await?;
+    Ok(wrapped(&member))
+}
+
+/// `PUT .../member/{userId}`: replaces the member's roles and lock; their
+/// scoped sessions in the project end either way.
+async fn replace(
+    _operator: Operator,
+    State(state): State<AppState>,
+    IdsPath((workspace_id, project_id, user_id)): IdsPath<(WorkspaceId, ProjectId, UserId)>,
+    JsonObject(body): JsonObject,
+) -> Result<Json<Value>, OperatorError> {
+    check_project(&state, workspace_id, project_id).await?;
+    let input = parse_input(&body)?;
+    update(&state, project_id, user_id, input).await
+}
+
+/// `PATCH .../member/{userId}`: merges the body into the stored member
+/// (RFC 7396) and validates the result as a replacement.
+async fn merge(
+    _operator: Operator,
+    State(state): State<AppState>,
+    IdsPath((workspace_id, project_id, user_id)): IdsPath<(WorkspaceId, ProjectId, UserId)>,
+    JsonObject(patch): JsonObject,
+) -> Result<Json<Value>, OperatorError> {
+    check_project(&state, workspace_id, project_id).await?;
+    let existing = state.core.tenancy.get_member(project_id, user_id).await?;
+    let Json(mut merged) = wrapped(&existing);
+    json_patch::merge(&mut merged, &patch);
+    let input = parse_input(&merged)?;
+    update(&state, project_id, user_id, input).await
+}
+
+/// `DELETE .../member/{userId}`: ends the membership and the member's
+/// scoped sessions in the project.
+async fn remove(
+    _operator: Operator,
+    State(state): State<AppState>,
+    IdsPath((workspace_id, project_id, user_id)): IdsPath<(WorkspaceId, ProjectId, UserId)>,
+) -> Result<StatusCode, OperatorError> {
+    check_project(&state, workspace_id, project_id).await?;
+    state
+        .core
+        .tenancy
+        .remove_member(project_id, user_id)
+        .await?;
+    Ok(StatusCode::OK)
+}

@@ -1,0 +1,205 @@
+//! `/api/workspace/{workspaceId}/project[/{projectId}]`: projects and their
+//! `test` and `prod` environments with their session contracts.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use lamba_core::ValidationErrors;
+use lamba_core::tenancy::{ContractInput, EnvironmentInput, ProjectInput};
+use lamba_model::{EnvironmentSettings, Project, ProjectId, WorkspaceId};
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::operator::OperatorError;
+use crate::operator::extract::{IdPath, IdsPath, JsonObject, Operator};
+use crate::operator::wire::Fields;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/workspace/{workspace_id}/project",
+            get(list).post(create_with_random_id),
+        )
+        .route(
+            "/workspace/{workspace_id}/project/{project_id}",
+            get(retrieve)
+                .post(create_with_id)
+                .put(replace)
+                .patch(merge)
+                .delete(delete),
+        )
+}
+
+fn environment_json(environment: &EnvironmentSettings) -> Value {
+    let contract = &environment.session_contract;
+    json!({
+        "name": environment.name.as_str(),
+        "state": environment.state.as_str(),
+        "allowedRoles": environment.allowed_roles,
+        "sessionContract": {
+            "refreshable": contract.refreshable,
+            "accessTokenTimeToLiveInSeconds": contract.access_token_time_to_live_in_seconds,
+            "refreshTokenTimeToLiveInMinutes": contract.refresh_token_time_to_live_in_minutes,
+            "idleTimeoutInMinutes": contract.idle_timeout_in_minutes,
+            "absoluteTimeoutInMinutes": contract.absolute_timeout_in_minutes,
+        },
+    })
+}
+
+/// A project on the wire, its environments `test` then `prod`.
+pub fn project_json(project: &Project) -> Value {
+    json!({
+        "id": project.id,
+        "workspaceId": project.workspace_id,
+        "name": project.name,
+        "state": project.state.as_str(),
+        "visibility": project.visibility.as_str(),
+        "environments": project.environments.iter().map(environment_json).collect::<Vec<_>>(),
+        "insertInstant": project.insert_instant.as_millis(),
+        "lastUpdateInstant": project.last_update_instant.as_millis(),
+    })
+}
+
+fn wrapped(project: &Project) -> Json<Value> {
+    Json(json!({ "project": project_json(project) }))
+}
+
+/// Reads `{"project": {...}}` into a [`ProjectInput`]. An environment left
+/// out of `environments` keeps its settings (the defaults on create).
+fn parse_input(body: &Value) -> Result<ProjectInput, ValidationErrors> {
+    let project = Fields::root(body, "project")?;
+    let mut errors = ValidationErrors::new();
+    let input = ProjectInput {
+        name: project.string("name", &mut errors),
+        state: project.string("state", &mut errors),
+        visibility: project.string("visibility", &mut errors),
+        environments: project.objects("environments", &mut errors, |environment, errors| {
+            let contract = environment.object("sessionContract", errors);
+            EnvironmentInput {
+                name: environment.string("name", errors),
+                state: environment.string("state", errors),
+                allowed_roles: environment.strings("allowedRoles", errors),
+                session_contract: Some(ContractInput {
+                    refreshable: contract.bool("refreshable", errors),
+                    access_token_time_to_live_in_seconds: contract
+                        .integer("accessTokenTimeToLiveInSeconds", errors),
+                    refresh_token_time_to_live_in_minutes: contract
+                        .integer("refreshTokenTimeToLiveInMinutes", errors),
+                    idle_timeout_in_minutes: contract.integer("idleTimeoutInMinutes", errors),
+                    absolute_timeout_in_minutes: contract
+                        .integer("absoluteTimeoutInMinutes", errors),
+                }),
+            }
+        }),
+    };
+    errors.into_result().map(|()| input)
+}
+
+/// `GET /api/workspace/{workspaceId}/project`: the workspace's projects,
+/// by name.
+async fn list(
+    _operator: Operator,
+    State(state): State<AppState>,
+    IdPath(workspace_id): IdPath<WorkspaceId>,
+) -> Result<Json<Value>, OperatorError> {
+    let projects = state.core.tenancy.list_projects(workspace_id).await?;
+    let items: Vec<Value> = projects.iter().map(project_json).collect();
+    Ok(Json(json!({ "projects": items })))
+}
+
+/// `GET /api/workspace/{workspaceId}/project/{projectId}`: 404 when the
+/// project belongs to another workspace.
+async fn retrieve(
+    _operator: Operator,
+    State(state): State<AppState>,
+    IdsPath((workspace_id, id)): IdsPath<(WorkspaceId, ProjectId)>,
+) -> Result<Json<Value>, OperatorError> {
+    let project = state.core.tenancy.get_project(workspace_id, id).await?;
+    Ok(wrapped(&project))
+}
+
+/// `POST /api/workspace/{workspaceId}/project`: creates a project with a
+/// random id.
+async fn create_with_random_id(
+    _operator: Operator,
+    State(state): State<AppState>,
+    IdPath(workspace_id): IdPath<WorkspaceId>,
+    JsonObject(body): JsonObject,
+) -> Result<Json<Value>, OperatorError> {
+    let input = parse_input(&body)?;
+    let project = state
+        .core
+        .tenancy
+        .create_project(workspace_id, None, input)
+        .await?;
+    Ok(wrapped(&project))
+}
+
+/// `POST /api/workspace/{workspaceId}/project/{projectId}`.
+async fn create_with_id(
+    _operator: Operator,
+    State(state): State<AppState>,
+    IdsPath((workspace_id, id)): IdsPath<(WorkspaceId, ProjectId)>,
+    JsonObject(body): JsonObject,
+) -> Result<Json<Value>, OperatorError> {
+    let input = parse_input(&body)?;
+    let project = state
+        .core
+        .tenancy
+        .create_project(workspace_id, Some(id), input)
+        .await?;
+    Ok(wrapped(&project))
+}
+
+/// `PUT /api/workspace/{workspaceId}/project/{projectId}`: replaces the
+/// project. Archiving it, or disabling or narrowing an environment, ends
+/// the scoped sessions that lose their footing.
+async fn replace(
+    _operator: Operator,
+    State(state): State<AppState>,
+    IdsPath((workspace_id, id)): IdsPath<(WorkspaceId, ProjectId)>,
+    JsonObject(body): JsonObject,
+) -> Result<Json<Value>, OperatorError> {
+    let input = parse_input(&body)?;
+    let project = state
+        .core
+        .tenancy
+        .replace_project(workspace_id, id, input)
+        .await?;
+    Ok(wrapped(&project))
+}
+
+/// `PATCH /api/workspace/{workspaceId}/project/{projectId}`: merges the
+/// body into the stored project (RFC 7396) and validates the result as a
+/// replacement. `environments` is an array, so a patch that names it
+/// replaces the list; an environment it leaves out keeps its settings.
+async fn merge(
+    _operator: Operator,
+    State(state): State<AppState>,
+    IdsPath((workspace_id, id)): IdsPath<(WorkspaceId, ProjectId)>,
+    JsonObject(patch): JsonObject,
+) -> Result<Json<Value>, OperatorError> {
+    let existing = state.core.tenancy.get_project(workspace_id, id).await?;
+    let Json(mut merged) = wrapped(&existing);
+    json_patch::merge(&mut merged, &patch);
+    let input = parse_input(&merged)?;
+    let project = state
+        .core
+        .tenancy
+        .replace_project(workspace_id, id, input)
+        .await?;
+    Ok(wrapped(&project))
+}
+
+/// `DELETE /api/workspace/{workspaceId}/project/{projectId}`: the project
+/// with its roles and members; its scoped sessions end.
+async fn delete(
+    _operator: Operator,
+    State(state): State<AppState>,
+    IdsPath((workspace_id, id)): IdsPath<(WorkspaceId, ProjectId)>,
+) -> Result<StatusCode, OperatorError> {
+    state.core.tenancy.delete_project(workspace_id, id).await?;
+    Ok(StatusCode::OK)
+}

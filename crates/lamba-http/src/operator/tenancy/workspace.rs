@@ -1,0 +1,135 @@
+//! `/api/workspace[/{workspaceId}]`: customer accounts.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use lamba_core::ValidationErrors;
+use lamba_core::tenancy::WorkspaceInput;
+use lamba_model::{Workspace, WorkspaceId};
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::operator::OperatorError;
+use crate::operator::extract::{IdPath, JsonObject, Operator};
+use crate::operator::wire::Fields;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/workspace", get(list).post(create_with_random_id))
+        .route(
+            "/workspace/{workspace_id}",
+            get(retrieve)
+                .post(create_with_id)
+                .put(replace)
+                .patch(merge)
+                .delete(delete),
+        )
+}
+
+/// A workspace on the wire.
+pub fn workspace_json(workspace: &Workspace) -> Value {
+    json!({
+        "id": workspace.id,
+        "name": workspace.name,
+        "insertInstant": workspace.insert_instant.as_millis(),
+        "lastUpdateInstant": workspace.last_update_instant.as_millis(),
+    })
+}
+
+fn wrapped(workspace: &Workspace) -> Json<Value> {
+    Json(json!({ "workspace": workspace_json(workspace) }))
+}
+
+/// Reads `{"workspace": {...}}` into a [`WorkspaceInput`].
+fn parse_input(body: &Value) -> Result<WorkspaceInput, ValidationErrors> {
+    let workspace = Fields::root(body, "workspace")?;
+    let mut errors = ValidationErrors::new();
+    let input = WorkspaceInput {
+        name: workspace.string("name", &mut errors),
+    };
+    errors.into_result().map(|()| input)
+}
+
+/// `GET /api/workspace`: every workspace, by name.
+async fn list(
+    _operator: Operator,
+    State(state): State<AppState>,
+) -> Result<Json<Value>, OperatorError> {
+    let workspaces = state.core.tenancy.list_workspaces().await?;
+    let items: Vec<Value> = workspaces.iter().map(workspace_json).collect();
+    Ok(Json(json!({ "workspaces": items })))
+}
+
+/// `GET /api/workspace/{workspaceId}`.
+async fn retrieve(
+    _operator: Operator,
+    State(state): State<AppState>,
+    IdPath(id): IdPath<WorkspaceId>,
+) -> Result<Json<Value>, OperatorError> {
+    let workspace = state.core.tenancy.get_workspace(id).await?;
+    Ok(wrapped(&workspace))
+}
+
+/// `POST /api/workspace`: creates a workspace with a random id.
+async fn create_with_random_id(
+    _operator: Operator,
+    State(state): State<AppState>,
+    JsonObject(body): JsonObject,
+) -> Result<Json<Value>, OperatorError> {
+    let input = parse_input(&body)?;
+    let workspace = state.core.tenancy.create_workspace(None, input).await?;
+    Ok(wrapped(&workspace))
+}
+
+/// `POST /api/workspace/{workspaceId}`.
+async fn create_with_id(
+    _operator: Operator,
+    State(state): State<AppState>,
+    IdPath(id): IdPath<WorkspaceId>,
+    JsonObject(body): JsonObject,
+) -> Result<Json<Value>, OperatorError> {
+    let input = parse_input(&body)?;
+    let workspace = state.core.tenancy.create_workspace(Some(id), input).await?;
+    Ok(wrapped(&workspace))
+}
+
+/// `PUT /api/workspace/{workspaceId}`: replaces the workspace.
+async fn replace(
+    _operator: Operator,
+    State(state): State<AppState>,
+    IdPath(id): IdPath<WorkspaceId>,
+    JsonObject(body): JsonObject,
+) -> Result<Json<Value>, OperatorError> {
+    let input = parse_input(&body)?;
+    let workspace = state.core.tenancy.replace_workspace(id, input).await?;
+    Ok(wrapped(&workspace))
+}
+
+/// `PATCH /api/workspace/{workspaceId}`: merges the body into the stored
+/// workspace (RFC 7396) and validates the result as a replacement.
+async fn merge(
+    _operator: Operator,
+    State(state): State<AppState>,
+    IdPath(id): IdPath<WorkspaceId>,
+    JsonObject(patch): JsonObject,
+) -> Result<Json<Value>, OperatorError> {
+    let existing = state.core.tenancy.get_workspace(id).await?;
+    let Json(mut merged) = wrapped(&existing);
+    json_patch::merge(&mut merged, &patch);
+    let input = parse_input(&merged)?;
+    let workspace = state.core.tenancy.replace_workspace(id, input).await?;
+    Ok(wrapped(&workspace))
+}
+
+/// `DELETE /api/workspace/{workspaceId}`: only an empty workspace; while it
+/// has projects, 400 `[inUse]workspaceId`.
+async fn delete(
+    _operator: Operator,
+    State(state): State<AppState>,
+    IdPath(id): IdPath<WorkspaceId>,
+) -> Result<StatusCode, OperatorError> {
+    state.core.tenancy.delete_workspace(id).await?;
+    Ok(StatusCode::OK)
+}

@@ -1,0 +1,161 @@
+//! RFC 7807 ProblemDetails, the error body of every `/v1/*` endpoint
+//! (CONTRACTS.md 3.1), and the trace headers every response carries.
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use lamba_core::sessions::SessionError;
+use serde_json::json;
+use tower_http::request_id::RequestId;
+
+pub const TRACE_ID_HEADER: HeaderName = HeaderName::from_static("x-trace-id");
+pub const CORRELATION_ID_HEADER: HeaderName = HeaderName::from_static("x-correlation-id");
+/// Longest correlation id echoed back; a longer one is ignored, not cut.
+const MAX_CORRELATION_ID: usize = 128;
+
+/// A problem, before the trace id is known. [`trace_headers`] writes the
+/// body, so that every problem (a handler's or an extractor's) carries the
+/// `traceId` of its request.
+#[derive(Clone, Debug)]
+pub struct Problem {
+    pub status: StatusCode,
+    pub error_code: &'static str,
+    pub detail: String,
+    pub retry_after_secs: Option<u64>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, error_code: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            error_code,
+            detail: detail.into(),
+            retry_after_secs: None,
+        }
+    }
+
+    pub fn invalid(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "INVALID_REQUEST", detail)
+    }
+
+    pub fn unauthenticated(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", detail)
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "Nothing here has that id.",
+        )
+    }
+
+    pub fn rate_limited(retry_after_secs: u64) -> Self {
+        Self {
+            retry_after_secs: Some(retry_after_secs),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "RATE_LIMIT_EXCEEDED",
+                format!("Too many requests; try again in {retry_after_secs} seconds."),
+            )
+        }
+    }
+
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL_ERROR",
+            "The server could not complete the request.",
+        )
+    }
+}
+
+impl From<SessionError> for Problem {
+    fn from(error: SessionError) -> Self {
+        match error {
+            SessionError::Invalid(detail) => Problem::invalid(detail),
+            SessionError::Unauthenticated(detail) => Problem::unauthenticated(detail),
+            SessionError::Forbidden(detail) => {
+                Problem::new(StatusCode::FORBIDDEN, "FORBIDDEN", detail)
+            }
+            SessionError::ContextRequired => Problem::new(
+                StatusCode::FORBIDDEN,
+                "CONTEXT_REQUIRED",
+                "This call needs a scoped session: call /v1/sessions/switch-context first.",
+            ),
+            SessionError::NotFound => Problem::not_found(),
+            SessionError::Conflict(detail) => {
+                Problem::new(StatusCode::CONFLICT, "CONFLICT", detail)
+            }
+            SessionError::Internal => Problem::internal(),
+        }
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let mut response = self.status.into_response();
+        if let Some(seconds) = self.retry_after_secs {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            // RFC 6750 §3: a bearer-protected resource names its scheme.
+            response.headers_mut().insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer error=\"invalid_token\""),
+            );
+        }
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+/// Sets `X-Trace-Id` (the request id) on every response, echoes a sane
+/// `X-Correlation-Id`, and renders pending [`Problem`]s with their trace id.
+pub async fn trace_headers(request: Request, next: Next) -> Response {
+    let trace_id = request
+        .extensions()
+        .get::<RequestId>()
+        .and_then(|id| id.header_value().to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let correlation = request
+        .headers()
+        .get(&CORRELATION_ID_HEADER)
+        .filter(|v| {
+            v.len() <= MAX_CORRELATION_ID && v.as_bytes().iter().all(|b| b.is_ascii_graphic())
+        })
+        .cloned();
+    let mut response = next.run(request).await;
+    if let Some(problem) = response.extensions_mut().remove::<Problem>() {
+        let body = json!({
+            "type": "about:blank",
+            "title": problem.status.canonical_reason().unwrap_or("Error"),
+            "status": problem.status.as_u16(),
+            "detail": problem.detail,
+            "errorCode": problem.error_code,
+            "traceId": trace_id,
+        });
+        let (mut parts, _) = response.into_parts();
+        parts.headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+        response = Response::from_parts(parts, Body::from(body.to_string()));
+    }
+    if let Ok(value) = HeaderValue::from_str(&trace_id) {
+        response.headers_mut().insert(TRACE_ID_HEADER, value);
+    }
+    if let Some(correlation) = correlation {
+        response
+            .headers_mut()
+            .insert(CORRELATION_ID_HEADER, correlation);
+    }
+    response
+}

@@ -1,0 +1,179 @@
+//! `/v1/sessions/*` on the id host: switch-context, refresh, logout
+//! (CONTRACTS.md 3.1).
+
+use std::str::FromStr;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::http::header::{CACHE_CONTROL, PRAGMA};
+use axum::response::{IntoResponse, Response};
+use lamba_core::sessions::{Context, Principal, Refreshed, ScopedTokens};
+use lamba_model::{Environment, ProjectId, WorkspaceId};
+use serde_json::{Map, Value, json};
+
+use super::JsonBody;
+use super::auth::{Bearer, ClientIp};
+use super::problem::Problem;
+use crate::AppState;
+
+/// Token responses are never cached (RFC 6749 §5.1).
+fn no_store(body: Value) -> Response {
+    (
+        [(CACHE_CONTROL, "no-store"), (PRAGMA, "no-cache")],
+        Json(body),
+    )
+        .into_response()
+}
+
+pub fn context_json(context: &Context) -> Value {
+    json!({
+        "workspaceId": context.workspace_id,
+        "projectId": context.project_id,
+        "environment": context.environment.as_str(),
+    })
+}
+
+fn scoped_json(tokens: &ScopedTokens) -> Value {
+    let scope = &tokens.scope;
+    let mut body = json!({
+        "accessToken": tokens.access_token,
+        "tokenType": "Bearer",
+        "expiresIn": tokens.expires_in,
+        "sessionId": scope.id,
+        "context": {
+            "workspaceId": scope.workspace_id,
+            "projectId": scope.project_id,
+            "environment": scope.environment.as_str(),
+        },
+        "roles": scope.roles,
+        "permissions": scope.permissions,
+    });
+    if let (Some(refresh), Some(object)) = (&tokens.refresh_token, body.as_object_mut()) {
+        object.insert("refreshToken".into(), json!(refresh));
+    }
+    body
+}
+
+/// Per user and per client IP, as CONTRACTS.md 3.1 asks.
+async fn limit(
+    state: &AppState,
+    ip: &ClientIp,
+    principal: Option<&Principal>,
+) -> Result<(), Problem> {
+    let ip = ip.0.to_string();
+    let user = principal
+        .and_then(Principal::user_id)
+        .map(|u| u.to_string());
+    let limits = &state.limits.limits;
+    let mut keys = vec![(&limits.sessions_per_ip, ip.as_str())];
+    if let Some(user) = &user {
+        keys.push((&limits.sessions_per_user, user.as_str()));
+    }
+    match state
+        .limits
+        .limiter
+        .check_all(&keys)
+        .await
+        .retry_after_secs()
+    {
+        Some(seconds) => Err(Problem::rate_limited(seconds)),
+        None => Ok(()),
+    }
+}
+
+/// Reads one required string member of a JSON object.
+fn required<'a>(body: &'a Map<String, Value>, key: &str) -> Result<&'a str, Problem> {
+    match body.get(key) {
+        None | Some(Value::Null) => Err(Problem::invalid(format!("{key} is required."))),
+        Some(Value::String(s)) => Ok(s),
+        Some(_) => Err(Problem::invalid(format!("{key} must be a string."))),
+    }
+}
+
+fn parse_target(body: &Map<String, Value>) -> Result<Context, Problem> {
+    let workspace_id = WorkspaceId::from_str(required(body, "workspaceId")?)
+        .map_err(|_| Problem::invalid("workspaceId must be a UUID."))?;
+    let project_id = ProjectId::from_str(required(body, "projectId")?)
+        .map_err(|_| Problem::invalid("projectId must be a UUID."))?;
+    let environment = Environment::from_str(required(body, "environment")?)
+        .map_err(|_| Problem::invalid("environment must be test or prod."))?;
+    Ok(Context {
+        workspace_id,
+        project_id,
+        environment,
+    })
+}
+
+/// `POST /v1/sessions/switch-context`.
+pub async fn switch_context(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    bearer: Result<Bearer, Problem>,
+    body: Result<JsonBody, Problem>,
+) -> Result<Response, Problem> {
+    limit(&state, &ip, None).await?;
+    let Bearer(principal) = bearer?;
+    limit(&state, &ip, Some(&principal)).await?;
+    let JsonBody(body) = body?;
+    let target = parse_target(&body)?;
+    let tokens = state
+        .core
+        .sessions
+        .switch_context(&state.core.oauth, &principal, target)
+        .await?;
+    Ok(no_store(scoped_json(&tokens)))
+}
+
+/// `POST /v1/sessions/refresh`.
+pub async fn refresh(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    body: Result<JsonBody, Problem>,
+) -> Result<Response, Problem> {
+    limit(&state, &ip, None).await?;
+    let JsonBody(body) = body?;
+    let presented = required(&body, "refreshToken")?;
+    if presented.is_empty() {
+        return Err(Problem::invalid("refreshToken is required."));
+    }
+    let refreshed = state
+        .core
+        .sessions
+        .refresh(&state.core.oauth, presented)
+        .await?;
+    Ok(match refreshed {
+        Refreshed::Scoped(tokens) => no_store(scoped_json(&tokens)),
+        Refreshed::Login { tokens, session_id } => {
+            let mut body = json!({
+                "accessToken": tokens.access_token,
+                "tokenType": "Bearer",
+                "expiresIn": tokens.expires_in,
+                "scope": tokens.scope,
+                "sessionId": session_id,
+                "context": null,
+            });
+            if let Some(object) = body.as_object_mut() {
+                if let Some(refresh) = tokens.refresh_token {
+                    object.insert("refreshToken".into(), json!(refresh));
+                }
+                if let Some(id_token) = tokens.id_token {
+                    object.insert("idToken".into(), json!(id_token));
+                }
+            }
+            no_store(body)
+        }
+    })
+}
+
+/// `POST /v1/sessions/logout`: 204, the login and all its scopes ended.
+pub async fn logout(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    bearer: Result<Bearer, Problem>,
+) -> Result<Response, Problem> {
+    limit(&state, &ip, None).await?;
+    let Bearer(principal) = bearer?;
+    state.core.sessions.logout(&principal).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

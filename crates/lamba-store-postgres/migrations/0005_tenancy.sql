@@ -1,0 +1,85 @@
+-- Workspaces: customer accounts.
+CREATE TABLE workspaces (
+    id                  UUID PRIMARY KEY,
+    name                TEXT NOT NULL,
+    insert_instant      BIGINT NOT NULL,
+    last_update_instant BIGINT NOT NULL
+);
+
+-- Projects. A workspace with projects cannot be deleted (no cascade).
+-- `environments` is JSON (see `lamba_store::codec::environments`).
+CREATE TABLE projects (
+    id                  UUID PRIMARY KEY,
+    workspace_id        UUID NOT NULL REFERENCES workspaces (id),
+    name                TEXT NOT NULL,
+    state               TEXT NOT NULL,
+    visibility          TEXT NOT NULL,
+    environments        TEXT NOT NULL,
+    insert_instant      BIGINT NOT NULL,
+    last_update_instant BIGINT NOT NULL
+);
+
+CREATE INDEX projects_by_workspace ON projects (workspace_id);
+
+-- A project's role catalog; `permissions` is a JSON array of strings.
+CREATE TABLE project_roles (
+    id                  UUID PRIMARY KEY,
+    project_id          UUID NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+    name                TEXT NOT NULL,
+    description         TEXT,
+    permissions         TEXT NOT NULL,
+    insert_instant      BIGINT NOT NULL,
+    last_update_instant BIGINT NOT NULL,
+    UNIQUE (project_id, name)
+);
+
+-- A user's membership of a project; `roles` is a JSON array of role names.
+CREATE TABLE project_members (
+    project_id          UUID NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+    user_id             UUID NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    roles               TEXT NOT NULL,
+    locked              BOOLEAN NOT NULL,
+    insert_instant      BIGINT NOT NULL,
+    last_update_instant BIGINT NOT NULL,
+    PRIMARY KEY (project_id, user_id)
+);
+
+CREATE INDEX project_members_by_user ON project_members (user_id);
+
+-- Scoped sessions: a login narrowed to one project environment. No foreign
+-- keys: an ended scope outlives its login session and project, so that its
+-- revocation is still known after a restart until it is pruned.
+CREATE TABLE scoped_sessions (
+    id                UUID PRIMARY KEY,
+    login_session_id  UUID NOT NULL,
+    user_id           UUID NOT NULL,
+    application_id    UUID NOT NULL,
+    workspace_id      UUID NOT NULL,
+    project_id        UUID NOT NULL,
+    environment       TEXT NOT NULL,
+    roles             TEXT NOT NULL,
+    permissions       TEXT NOT NULL,
+    contract          TEXT NOT NULL,
+    insert_instant    BIGINT NOT NULL,
+    last_used_instant BIGINT NOT NULL,
+    ended_instant     BIGINT,
+    end_reason        TEXT
+);
+
+CREATE INDEX scoped_sessions_by_environment ON scoped_sessions (project_id, environment, id);
+CREATE INDEX scoped_sessions_by_login ON scoped_sessions (login_session_id);
+CREATE INDEX scoped_sessions_by_end ON scoped_sessions (ended_instant);
+CREATE INDEX scoped_sessions_by_member ON scoped_sessions (project_id, user_id);
+
+-- A scoped session's refresh tokens, by digest; always rotated on use.
+CREATE TABLE scoped_refresh_tokens (
+    id                UUID PRIMARY KEY,
+    token_digest      BYTEA NOT NULL UNIQUE,
+    scoped_session_id UUID NOT NULL,
+    insert_instant    BIGINT NOT NULL,
+    expires_instant   BIGINT NOT NULL,
+    used_instant      BIGINT,
+    revoked_instant   BIGINT
+);
+
+CREATE INDEX scoped_refresh_tokens_by_scope ON scoped_refresh_tokens (scoped_session_id);

@@ -1,0 +1,100 @@
+//! The event log on PostgreSQL.
+
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use lamba_model::{EventLog, EventLogFilter, EventLogType, Instant, NewEventLog};
+use lamba_store::{EventLogRepository, StoreResult};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+
+use super::{PostgresStore, backend, corrupt, instant};
+
+/// Both optional conditions of a search, each written so that a `NULL`
+/// argument switches it off: the statement text stays the same.
+const FILTER: &str = "($1::text IS NULL OR event_type = $1) \
+     AND ($2::text IS NULL OR strpos(lower(message), lower($2)) > 0)";
+
+fn event_log_from_row(row: &PgRow) -> StoreResult<EventLog> {
+    let event_type: String = row.try_get("event_type").map_err(backend)?;
+    Ok(EventLog {
+        id: row.try_get("id").map_err(backend)?,
+        insert_instant: instant(row, "insert_instant")?,
+        event_type: EventLogType::from_str(&event_type)
+            .map_err(|_| corrupt(format!("event log type {event_type:?}")))?,
+        message: row.try_get("message").map_err(backend)?,
+    })
+}
+
+fn clamp(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+#[async_trait]
+impl EventLogRepository for PostgresStore {
+    async fn add_event_log(&self, entry: &NewEventLog) -> StoreResult<i64> {
+        let row = sqlx::query(
+            "INSERT INTO event_logs (insert_instant, event_type, message) \
+             VALUES ($1, $2, $3) RETURNING id",
+        )
+        .bind(entry.insert_instant.as_millis())
+        .bind(entry.event_type.as_str())
+        .bind(&entry.message)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.try_get("id").map_err(backend)
+    }
+
+    async fn search_event_logs(
+        &self,
+        filter: &EventLogFilter,
+    ) -> StoreResult<(Vec<EventLog>, u64)> {
+        let event_type = filter.event_type.map(EventLogType::as_str);
+        let message = filter.message.as_deref();
+        let rows = sqlx::query(&format!(
+            "SELECT id, insert_instant, event_type, message FROM event_logs WHERE {FILTER} \
+             ORDER BY insert_instant DESC, id DESC LIMIT $3 OFFSET $4"
+        ))
+        .bind(event_type)
+        .bind(message)
+        .bind(clamp(filter.number_of_results))
+        .bind(clamp(filter.start_row))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        let total: i64 =
+            sqlx::query_scalar(&format!("SELECT count(*) FROM event_logs WHERE {FILTER}"))
+                .bind(event_type)
+                .bind(message)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(backend)?;
+        let entries = rows
+            .iter()
+            .map(event_log_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok((entries, u64::try_from(total).unwrap_or(0)))
+    }
+
+    async fn prune_event_logs(&self, older_than: Instant, keep_at_most: u64) -> StoreResult<u64> {
+        let mut transaction = self.pool.begin().await.map_err(backend)?;
+        let aged = sqlx::query("DELETE FROM event_logs WHERE insert_instant < $1")
+            .bind(older_than.as_millis())
+            .execute(&mut *transaction)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+        let excess = sqlx::query(
+            "DELETE FROM event_logs WHERE id IN (SELECT id FROM event_logs \
+             ORDER BY insert_instant DESC, id DESC OFFSET $1)",
+        )
+        .bind(clamp(keep_at_most))
+        .execute(&mut *transaction)
+        .await
+        .map_err(backend)?
+        .rows_affected();
+        transaction.commit().await.map_err(backend)?;
+        Ok(aged + excess)
+    }
+}

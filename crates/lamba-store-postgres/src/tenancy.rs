@@ -1,0 +1,848 @@
+//! Workspaces, projects, roles, members and scoped sessions on PostgreSQL.
+//!
+//! Every write that takes something away from members ends the affected
+//! scoped sessions in its own transaction; the `NOTIFY` of each ended scope
+//! is sent in that transaction, so every node hears of it at commit.
+
+use async_trait::async_trait;
+use lamba_model::{
+    Environment, Instant, Project, ProjectId, ProjectMember, ProjectRole, RoleId,
+    ScopedRefreshToken, ScopedSession, UserId, Workspace, WorkspaceId,
+};
+use lamba_store::{
+    Change, Rotation, ScopeFilter, ScopeRepository, ScopedRefreshGrant, StoreResult,
+    TenancyRepository, codec,
+};
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Row};
+use uuid::Uuid;
+
+use super::{
+    CHANGES_CHANNEL, PostgresStore, SESSION_COLUMNS, aliased, backend, instant, optional_instant,
+    session_from_row, uuid_column, write_error,
+};
+
+/// Which active scopes a write ends: a caller's filter, or what only the
+/// store itself asks for.
+pub(crate) enum Target<'a> {
+    Filter(&'a ScopeFilter),
+    /// The scopes of a project that hold a role of this name.
+    Role(ProjectId, &'a str),
+    /// The scopes of a login session.
+    Login(Uuid),
+}
+
+/// An argument of a [`Target`]'s condition.
+enum Argument {
+    Uuid(Uuid),
+    Text(String),
+    Uuids(Vec<Uuid>),
+}
+
+impl Target<'_> {
+    /// The `WHERE` condition, whose placeholders start at `$3`, and its
+    /// arguments; `None` when it names no scope at all.
+    fn condition(&self) -> Option<(&'static str, Vec<Argument>)> {
+        Some(match self {
+            Target::Filter(ScopeFilter::Project(project)) => (
+                "project_id = $3",
+                vec![Argument::Uuid(Uuid::from(*project))],
+            ),
+            Target::Filter(ScopeFilter::Environment(project, environment)) => (
+                "project_id = $3 AND environment = $4",
+                vec![
+                    Argument::Uuid(Uuid::from(*project)),
+                    Argument::Text(environment.as_str().to_owned()),
+                ],
+            ),
+            Target::Filter(ScopeFilter::Member(project, user, None)) => (
+                "project_id = $3 AND user_id = $4",
+                vec![
+                    Argument::Uuid(Uuid::from(*project)),
+                    Argument::Uuid(Uuid::from(*user)),
+                ],
+            ),
+            Target::Filter(ScopeFilter::Member(project, user, Some(environment))) => (
+                "project_id = $3 AND user_id = $4 AND environment = $5",
+                vec![
+                    Argument::Uuid(Uuid::from(*project)),
+                    Argument::Uuid(Uuid::from(*user)),
+                    Argument::Text(environment.as_str().to_owned()),
+                ],
+            ),
+            Target::Filter(ScopeFilter::Ids(ids)) => {
+                if ids.is_empty() {
+                    return None;
+                }
+                ("id = ANY($3)", vec![Argument::Uuids(ids.clone())])
+            }
+            Target::Role(project, role) => (
+                "project_id = $3 AND roles::jsonb @> jsonb_build_array($4::text)",
+                vec![
+                    Argument::Uuid(Uuid::from(*project)),
+                    Argument::Text((*role).to_owned()),
+                ],
+            ),
+            Target::Login(login) => ("login_session_id = $3", vec![Argument::Uuid(*login)]),
+        })
+    }
+}
+
+/// Ends the active scopes `target` names, revokes their refresh tokens and
+/// notifies every node of each, in one statement inside the caller's
+/// transaction. The caller reports the returned ids locally after commit
+/// (see [`PostgresStore::report_ended`]).
+pub(crate) async fn end_scopes(
+    conn: &mut PgConnection,
+    target: Target<'_>,
+    now: Instant,
+    reason: &str,
+) -> StoreResult<Vec<Uuid>> {
+    let Some((condition, arguments)) = target.condition() else {
+        return Ok(Vec::new());
+    };
+    let sql = format!(
+        "WITH ended AS (UPDATE scoped_sessions SET ended_instant = $1, end_reason = $2 \
+         WHERE ended_instant IS NULL AND {condition} RETURNING id), \
+         revoked AS (UPDATE scoped_refresh_tokens SET revoked_instant = $1 \
+         WHERE revoked_instant IS NULL AND scoped_session_id IN (SELECT id FROM ended)) \
+         SELECT id, pg_notify('{CHANGES_CHANNEL}', 'scope_ended:' || id::text)::text AS notified \
+         FROM ended"
+    );
+    let mut query = sqlx::query(&sql).bind(now.as_millis()).bind(reason);
+    for argument in arguments {
+        query = match argument {
+            Argument::Uuid(value) => query.bind(value),
+            Argument::Text(value) => query.bind(value),
+            Argument::Uuids(value) => query.bind(value),
+        };
+    }
+    let rows = query.fetch_all(&mut *conn).await.map_err(backend)?;
+    rows.iter().map(|row| uuid_column(row, "id")).collect()
+}
+
+/// Announces a change to a project (or its catalog) to every node, at
+/// commit of the caller's transaction.
+async fn notify_project(conn: &mut PgConnection, id: ProjectId) -> StoreResult<()> {
+    sqlx::query(&format!("SELECT pg_notify('{CHANGES_CHANNEL}', $1)"))
+        .bind(format!("project:{id}"))
+        .execute(conn)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
+impl PostgresStore {
+    /// Reports ended scopes on this node's change feed; call after commit.
+    pub(crate) fn report_ended(&self, ended: &[Uuid]) {
+        for id in ended {
+            let _ = self.changes.send(Change::ScopeEnded(*id));
+        }
+    }
+}
+
+const WORKSPACE_COLUMNS: &str = "id, name, insert_instant, last_update_instant";
+
+fn workspace_from_row(row: &PgRow) -> StoreResult<Workspace> {
+    Ok(Workspace {
+        id: uuid_column(row, "id")?,
+        name: row.try_get("name").map_err(backend)?,
+        insert_instant: instant(row, "insert_instant")?,
+        last_update_instant: instant(row, "last_update_instant")?,
+    })
+}
+
+const PROJECT_COLUMNS: &str = "id, workspace_id, name, state, visibility, environments, \
+     insert_instant, last_update_instant";
+
+fn project_from_row(row: &PgRow) -> StoreResult<Project> {
+    let state: String = row.try_get("state").map_err(backend)?;
+    let visibility: String = row.try_get("visibility").map_err(backend)?;
+    let environments: String = row.try_get("environments").map_err(backend)?;
+    Ok(Project {
+        id: uuid_column(row, "id")?,
+        workspace_id: uuid_column(row, "workspace_id")?,
+        name: row.try_get("name").map_err(backend)?,
+        state: codec::parse_wire(&state, "project state")?,
+        visibility: codec::parse_wire(&visibility, "visibility")?,
+        environments: codec::parse_environments(&environments)?,
+        insert_instant: instant(row, "insert_instant")?,
+        last_update_instant: instant(row, "last_update_instant")?,
+    })
+}
+
+const ROLE_COLUMNS: &str =
+    "id, project_id, name, description, permissions, insert_instant, last_update_instant";
+
+fn role_from_row(row: &PgRow) -> StoreResult<ProjectRole> {
+    let permissions: String = row.try_get("permissions").map_err(backend)?;
+    Ok(ProjectRole {
+        id: uuid_column(row, "id")?,
+        project_id: uuid_column(row, "project_id")?,
+        name: row.try_get("name").map_err(backend)?,
+        description: row.try_get("description").map_err(backend)?,
+        permissions: codec::parse_permissions(&permissions)?,
+        insert_instant: instant(row, "insert_instant")?,
+        last_update_instant: instant(row, "last_update_instant")?,
+    })
+}
+
+const MEMBER_COLUMNS: &str =
+    "project_id, user_id, roles, locked, insert_instant, last_update_instant";
+
+fn member_from_row(row: &PgRow) -> StoreResult<ProjectMember> {
+    let roles: String = row.try_get("roles").map_err(backend)?;
+    Ok(ProjectMember {
+        project_id: uuid_column(row, "project_id")?,
+        user_id: uuid_column(row, "user_id")?,
+        roles: codec::parse_roles(&roles)?,
+        locked: row.try_get("locked").map_err(backend)?,
+        insert_instant: instant(row, "insert_instant")?,
+        last_update_instant: instant(row, "last_update_instant")?,
+    })
+}
+
+const SCOPE_COLUMNS: &str = "id, login_session_id, user_id, application_id, workspace_id, \
+     project_id, environment, roles, permissions, contract, insert_instant, last_used_instant, \
+     ended_instant, end_reason";
+
+fn scope_from_row(row: &PgRow, prefix: &str) -> StoreResult<ScopedSession> {
+    let column = |name: &str| format!("{prefix}{name}");
+    let environment: String = row
+        .try_get(column("environment").as_str())
+        .map_err(backend)?;
+    let roles: String = row.try_get(column("roles").as_str()).map_err(backend)?;
+    let permissions: String = row
+        .try_get(column("permissions").as_str())
+        .map_err(backend)?;
+    let contract: String = row.try_get(column("contract").as_str()).map_err(backend)?;
+    Ok(ScopedSession {
+        id: uuid_column(row, &column("id"))?,
+        login_session_id: uuid_column(row, &column("login_session_id"))?,
+        user_id: uuid_column(row, &column("user_id"))?,
+        application_id: uuid_column(row, &column("application_id"))?,
+        workspace_id: uuid_column(row, &column("workspace_id"))?,
+        project_id: uuid_column(row, &column("project_id"))?,
+        environment: codec::parse_wire::<Environment>(&environment, "environment")?,
+        roles: codec::parse_roles(&roles)?,
+        permissions: codec::parse_permissions(&permissions)?,
+        contract: codec::parse_session_contract(&contract)?,
+        insert_instant: instant(row, &column("insert_instant"))?,
+        last_used_instant: instant(row, &column("last_used_instant"))?,
+        ended_instant: optional_instant(row, &column("ended_instant"))?,
+        end_reason: row
+            .try_get(column("end_reason").as_str())
+            .map_err(backend)?,
+    })
+}
+
+const SCOPED_REFRESH_COLUMNS: &str = "id, token_digest, scoped_session_id, insert_instant, \
+     expires_instant, used_instant, revoked_instant";
+
+fn scoped_refresh_from_row(row: &PgRow) -> StoreResult<ScopedRefreshToken> {
+    Ok(ScopedRefreshToken {
+        id: uuid_column(row, "id")?,
+        token_digest: row.try_get("token_digest").map_err(backend)?,
+        scoped_session_id: uuid_column(row, "scoped_session_id")?,
+        insert_instant: instant(row, "insert_instant")?,
+        expires_instant: instant(row, "expires_instant")?,
+        used_instant: optional_instant(row, "used_instant")?,
+        revoked_instant: optional_instant(row, "revoked_instant")?,
+    })
+}
+
+/// The scoped refresh token (unprefixed), its scope (`sc_`) and the
+/// scope's login session (`s_`), joined.
+static SCOPED_GRANT_SELECT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT {}, {}, {} FROM scoped_refresh_tokens t \
+         JOIN scoped_sessions sc ON sc.id = t.scoped_session_id \
+         JOIN login_sessions s ON s.id = sc.login_session_id \
+         WHERE t.token_digest = $1",
+        aliased(SCOPED_REFRESH_COLUMNS, "t", ""),
+        aliased(SCOPE_COLUMNS, "sc", "sc_"),
+        aliased(SESSION_COLUMNS, "s", "s_"),
+    )
+});
+
+#[async_trait]
+impl TenancyRepository for PostgresStore {
+    async fn add_workspace(&self, workspace: &Workspace) -> StoreResult<()> {
+        sqlx::query(&format!(
+            "INSERT INTO workspaces ({WORKSPACE_COLUMNS}) VALUES ($1, $2, $3, $4)"
+        ))
+        .bind(Uuid::from(workspace.id))
+        .bind(&workspace.name)
+        .bind(workspace.insert_instant.as_millis())
+        .bind(workspace.last_update_instant.as_millis())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| write_error(e, "id"))?;
+        Ok(())
+    }
+
+    async fn lookup_workspace(&self, id: WorkspaceId) -> StoreResult<Option<Workspace>> {
+        let row = sqlx::query(&format!(
+            "SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE id = $1"
+        ))
+        .bind(Uuid::from(id))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(workspace_from_row).transpose()
+    }
+
+    async fn list_workspaces(&self) -> StoreResult<Vec<Workspace>> {
+        // COLLATE "C" orders names by code point, as SQLite does.
+        let rows = sqlx::query(&format!(
+            "SELECT {WORKSPACE_COLUMNS} FROM workspaces ORDER BY name COLLATE \"C\", id"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(workspace_from_row).collect()
+    }
+
+    async fn update_workspace(&self, workspace: &Workspace) -> StoreResult<bool> {
+        let done =
+            sqlx::query("UPDATE workspaces SET name = $1, last_update_instant = $2 WHERE id = $3")
+                .bind(&workspace.name)
+                .bind(workspace.last_update_instant.as_millis())
+                .bind(Uuid::from(workspace.id))
+                .execute(&self.pool)
+                .await
+                .map_err(backend)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_workspace(&self, id: WorkspaceId) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM workspaces WHERE id = $1")
+            .bind(Uuid::from(id))
+            .execute(&self.pool)
+            .await
+            .map_err(|e| write_error(e, "id"))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn add_project(&self, project: &Project) -> StoreResult<()> {
+        sqlx::query(&format!(
+            "WITH written AS (INSERT INTO projects ({PROJECT_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id) \
+             SELECT pg_notify('{CHANGES_CHANNEL}', 'project:' || id::text) FROM written"
+        ))
+        .bind(Uuid::from(project.id))
+        .bind(Uuid::from(project.workspace_id))
+        .bind(&project.name)
+        .bind(project.state.as_str())
+        .bind(project.visibility.as_str())
+        .bind(codec::environments(&project.environments)?)
+        .bind(project.insert_instant.as_millis())
+        .bind(project.last_update_instant.as_millis())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| write_error(e, "id"))?;
+        let _ = self.changes.send(Change::Project(project.id));
+        Ok(())
+    }
+
+    async fn lookup_project(&self, id: ProjectId) -> StoreResult<Option<Project>> {
+        let row = sqlx::query(&format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects WHERE id = $1"
+        ))
+        .bind(Uuid::from(id))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(project_from_row).transpose()
+    }
+
+    async fn list_projects(&self, workspace_id: WorkspaceId) -> StoreResult<Vec<Project>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects WHERE workspace_id = $1 \
+             ORDER BY name COLLATE \"C\", id"
+        ))
+        .bind(Uuid::from(workspace_id))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(project_from_row).collect()
+    }
+
+    async fn update_project(
+        &self,
+        project: &Project,
+        revoke: &[ScopeFilter],
+        now: Instant,
+    ) -> StoreResult<Option<Vec<Uuid>>> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let updated = sqlx::query(
+            "UPDATE projects SET name = $1, state = $2, visibility = $3, environments = $4, \
+             last_update_instant = $5 WHERE id = $6",
+        )
+        .bind(&project.name)
+        .bind(project.state.as_str())
+        .bind(project.visibility.as_str())
+        .bind(codec::environments(&project.environments)?)
+        .bind(project.last_update_instant.as_millis())
+        .bind(Uuid::from(project.id))
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?
+        .rows_affected()
+            == 1;
+        if !updated {
+            tx.rollback().await.map_err(backend)?;
+            return Ok(None);
+        }
+        let mut ended = Vec::new();
+        for filter in revoke {
+            ended
+                .extend(end_scopes(&mut tx, Target::Filter(filter), now, "project_changed").await?);
+        }
+        notify_project(&mut tx, project.id).await?;
+        tx.commit().await.map_err(backend)?;
+        let _ = self.changes.send(Change::Project(project.id));
+        self.report_ended(&ended);
+        Ok(Some(ended))
+    }
+
+    async fn delete_project(&self, id: ProjectId, now: Instant) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let deleted = sqlx::query("DELETE FROM projects WHERE id = $1")
+            .bind(Uuid::from(id))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| write_error(e, "id"))?
+            .rows_affected()
+            == 1;
+        if !deleted {
+            tx.rollback().await.map_err(backend)?;
+            return Ok(false);
+        }
+        let ended = end_scopes(
+            &mut tx,
+            Target::Filter(&ScopeFilter::Project(id)),
+            now,
+            "project_deleted",
+        )
+        .await?;
+        notify_project(&mut tx, id).await?;
+        tx.commit().await.map_err(backend)?;
+        let _ = self.changes.send(Change::Project(id));
+        self.report_ended(&ended);
+        Ok(true)
+    }
+
+    async fn add_role(&self, role: &ProjectRole) -> StoreResult<()> {
+        sqlx::query(&format!(
+            "WITH written AS (INSERT INTO project_roles ({ROLE_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING project_id) \
+             SELECT pg_notify('{CHANGES_CHANNEL}', 'project:' || project_id::text) FROM written"
+        ))
+        .bind(Uuid::from(role.id))
+        .bind(Uuid::from(role.project_id))
+        .bind(&role.name)
+        .bind(&role.description)
+        .bind(codec::permissions(&role.permissions)?)
+        .bind(role.insert_instant.as_millis())
+        .bind(role.last_update_instant.as_millis())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| write_error(e, "name"))?;
+        let _ = self.changes.send(Change::Project(role.project_id));
+        Ok(())
+    }
+
+    async fn lookup_role(
+        &self,
+        project_id: ProjectId,
+        id: RoleId,
+    ) -> StoreResult<Option<ProjectRole>> {
+        let row = sqlx::query(&format!(
+            "SELECT {ROLE_COLUMNS} FROM project_roles WHERE project_id = $1 AND id = $2"
+        ))
+        .bind(Uuid::from(project_id))
+        .bind(Uuid::from(id))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(role_from_row).transpose()
+    }
+
+    async fn list_roles(&self, project_id: ProjectId) -> StoreResult<Vec<ProjectRole>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ROLE_COLUMNS} FROM project_roles WHERE project_id = $1 \
+             ORDER BY name COLLATE \"C\", id"
+        ))
+        .bind(Uuid::from(project_id))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(role_from_row).collect()
+    }
+
+    async fn update_role(
+        &self,
+        role: &ProjectRole,
+        previous_name: &str,
+        now: Instant,
+    ) -> StoreResult<Option<Vec<Uuid>>> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let updated = sqlx::query(
+            "UPDATE project_roles SET name = $1, description = $2, permissions = $3, \
+             last_update_instant = $4 WHERE project_id = $5 AND id = $6",
+        )
+        .bind(&role.name)
+        .bind(&role.description)
+        .bind(codec::permissions(&role.permissions)?)
+        .bind(role.last_update_instant.as_millis())
+        .bind(Uuid::from(role.project_id))
+        .bind(Uuid::from(role.id))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| write_error(e, "name"))?
+        .rows_affected()
+            == 1;
+        if !updated {
+            tx.rollback().await.map_err(backend)?;
+            return Ok(None);
+        }
+        let ended = end_scopes(
+            &mut tx,
+            Target::Role(role.project_id, previous_name),
+            now,
+            "role_changed",
+        )
+        .await?;
+        notify_project(&mut tx, role.project_id).await?;
+        tx.commit().await.map_err(backend)?;
+        let _ = self.changes.send(Change::Project(role.project_id));
+        self.report_ended(&ended);
+        Ok(Some(ended))
+    }
+
+    async fn delete_role(&self, project_id: ProjectId, id: RoleId) -> StoreResult<bool> {
+        let done = sqlx::query(&format!(
+            "WITH written AS (DELETE FROM project_roles WHERE project_id = $1 AND id = $2 \
+             RETURNING project_id) \
+             SELECT pg_notify('{CHANGES_CHANNEL}', 'project:' || project_id::text) FROM written"
+        ))
+        .bind(Uuid::from(project_id))
+        .bind(Uuid::from(id))
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        let deleted = done.rows_affected() == 1;
+        if deleted {
+            let _ = self.changes.send(Change::Project(project_id));
+        }
+        Ok(deleted)
+    }
+
+    async fn add_member(&self, member: &ProjectMember) -> StoreResult<()> {
+        sqlx::query(&format!(
+            "INSERT INTO project_members ({MEMBER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+        ))
+        .bind(Uuid::from(member.project_id))
+        .bind(Uuid::from(member.user_id))
+        .bind(codec::roles(&member.roles)?)
+        .bind(member.locked)
+        .bind(member.insert_instant.as_millis())
+        .bind(member.last_update_instant.as_millis())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| write_error(e, "member"))?;
+        Ok(())
+    }
+
+    async fn lookup_member(
+        &self,
+        project_id: ProjectId,
+        user_id: UserId,
+    ) -> StoreResult<Option<ProjectMember>> {
+        let row = sqlx::query(&format!(
+            "SELECT {MEMBER_COLUMNS} FROM project_members WHERE project_id = $1 AND user_id = $2"
+        ))
+        .bind(Uuid::from(project_id))
+        .bind(Uuid::from(user_id))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(member_from_row).transpose()
+    }
+
+    async fn list_members(
+        &self,
+        project_id: ProjectId,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> StoreResult<Vec<ProjectMember>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {MEMBER_COLUMNS} FROM project_members \
+             WHERE project_id = $1 AND ($2::uuid IS NULL OR user_id > $2) \
+             ORDER BY user_id LIMIT $3"
+        ))
+        .bind(Uuid::from(project_id))
+        .bind(after.map(Uuid::from))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(member_from_row).collect()
+    }
+
+    async fn list_memberships(&self, user_id: UserId) -> StoreResult<Vec<ProjectMember>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {MEMBER_COLUMNS} FROM project_members WHERE user_id = $1 ORDER BY project_id"
+        ))
+        .bind(Uuid::from(user_id))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(member_from_row).collect()
+    }
+
+    async fn update_member(
+        &self,
+        member: &ProjectMember,
+        now: Instant,
+    ) -> StoreResult<Option<Vec<Uuid>>> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let updated = sqlx::query(
+            "UPDATE project_members SET roles = $1, locked = $2, last_update_instant = $3 \
+             WHERE project_id = $4 AND user_id = $5",
+        )
+        .bind(codec::roles(&member.roles)?)
+        .bind(member.locked)
+        .bind(member.last_update_instant.as_millis())
+        .bind(Uuid::from(member.project_id))
+        .bind(Uuid::from(member.user_id))
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?
+        .rows_affected()
+            == 1;
+        if !updated {
+            tx.rollback().await.map_err(backend)?;
+            return Ok(None);
+        }
+        let filter = ScopeFilter::Member(member.project_id, member.user_id, None);
+        let ended = end_scopes(&mut tx, Target::Filter(&filter), now, "membership_changed").await?;
+        tx.commit().await.map_err(backend)?;
+        self.report_ended(&ended);
+        Ok(Some(ended))
+    }
+
+    async fn delete_member(
+        &self,
+        project_id: ProjectId,
+        user_id: UserId,
+        now: Instant,
+    ) -> StoreResult<Option<Vec<Uuid>>> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let deleted =
+            sqlx::query("DELETE FROM project_members WHERE project_id = $1 AND user_id = $2")
+                .bind(Uuid::from(project_id))
+                .bind(Uuid::from(user_id))
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?
+                .rows_affected()
+                == 1;
+        if !deleted {
+            tx.rollback().await.map_err(backend)?;
+            return Ok(None);
+        }
+        let filter = ScopeFilter::Member(project_id, user_id, None);
+        let ended = end_scopes(&mut tx, Target::Filter(&filter), now, "membership_removed").await?;
+        tx.commit().await.map_err(backend)?;
+        self.report_ended(&ended);
+        Ok(Some(ended))
+    }
+}
+
+#[async_trait]
+impl ScopeRepository for PostgresStore {
+    async fn add_scoped_session(
+        &self,
+        scope: &ScopedSession,
+        refresh: Option<&ScopedRefreshToken>,
+    ) -> StoreResult<()> {
+        // One statement (and so one round trip) for both rows: entering a
+        // project is a hot path, and a CTE is atomic without BEGIN/COMMIT.
+        let sql = match refresh {
+            Some(_) => format!(
+                "WITH scope AS (INSERT INTO scoped_sessions ({SCOPE_COLUMNS}) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id) \
+                 INSERT INTO scoped_refresh_tokens ({SCOPED_REFRESH_COLUMNS}) \
+                 SELECT $15, $16, scope.id, $17, $18, NULL, NULL FROM scope"
+            ),
+            None => format!(
+                "INSERT INTO scoped_sessions ({SCOPE_COLUMNS}) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+            ),
+        };
+        let mut query = sqlx::query(&sql)
+            .bind(scope.id)
+            .bind(scope.login_session_id)
+            .bind(Uuid::from(scope.user_id))
+            .bind(Uuid::from(scope.application_id))
+            .bind(Uuid::from(scope.workspace_id))
+            .bind(Uuid::from(scope.project_id))
+            .bind(scope.environment.as_str())
+            .bind(codec::roles(&scope.roles)?)
+            .bind(codec::permissions(&scope.permissions)?)
+            .bind(codec::session_contract(&scope.contract)?)
+            .bind(scope.insert_instant.as_millis())
+            .bind(scope.last_used_instant.as_millis())
+            .bind(scope.ended_instant.map(Instant::as_millis))
+            .bind(&scope.end_reason);
+        if let Some(token) = refresh {
+            query = query
+                .bind(token.id)
+                .bind(&token.token_digest)
+                .bind(token.insert_instant.as_millis())
+                .bind(token.expires_instant.as_millis());
+        }
+        query
+            .execute(&self.pool)
+            .await
+            .map_err(|e| write_error(e, "id"))?;
+        Ok(())
+    }
+
+    async fn lookup_scoped_session(&self, id: Uuid) -> StoreResult<Option<ScopedSession>> {
+        let row = sqlx::query(&format!(
+            "SELECT {SCOPE_COLUMNS} FROM scoped_sessions WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(|row| scope_from_row(row, "")).transpose()
+    }
+
+    async fn list_scoped_sessions(
+        &self,
+        project_id: ProjectId,
+        environment: Environment,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> StoreResult<Vec<ScopedSession>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {SCOPE_COLUMNS} FROM scoped_sessions \
+             WHERE project_id = $1 AND environment = $2 AND ($3::uuid IS NULL OR id > $3) \
+             AND ended_instant IS NULL ORDER BY id LIMIT $4"
+        ))
+        .bind(Uuid::from(project_id))
+        .bind(environment.as_str())
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(|row| scope_from_row(row, "")).collect()
+    }
+
+    async fn find_scoped_refresh_grant(
+        &self,
+        token_digest: &[u8],
+    ) -> StoreResult<Option<ScopedRefreshGrant>> {
+        let row = sqlx::query(&SCOPED_GRANT_SELECT)
+            .bind(token_digest)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(ScopedRefreshGrant {
+            token: scoped_refresh_from_row(&row)?,
+            scope: scope_from_row(&row, "sc_")?,
+            login: session_from_row(&row, "s_")?,
+        }))
+    }
+
+    async fn rotate_scoped_refresh_token(
+        &self,
+        old_id: Uuid,
+        new: &ScopedRefreshToken,
+        now: Instant,
+    ) -> StoreResult<Rotation> {
+        // One statement, as for login refresh tokens: a concurrent rotation
+        // waits on the row lock, then finds the token used and inserts
+        // nothing.
+        let inserted = sqlx::query(
+            "WITH claimed AS (UPDATE scoped_refresh_tokens SET used_instant = $8 \
+             WHERE id = $9 AND used_instant IS NULL AND revoked_instant IS NULL RETURNING id), \
+             touched AS (UPDATE scoped_sessions SET last_used_instant = $8 \
+             WHERE id = $3 AND ended_instant IS NULL AND EXISTS (SELECT 1 FROM claimed)) \
+             INSERT INTO scoped_refresh_tokens (id, token_digest, scoped_session_id, \
+             insert_instant, expires_instant, used_instant, revoked_instant) \
+             SELECT $1, $2, $3, $4, $5, $6, $7 FROM claimed",
+        )
+        .bind(new.id)
+        .bind(&new.token_digest)
+        .bind(new.scoped_session_id)
+        .bind(new.insert_instant.as_millis())
+        .bind(new.expires_instant.as_millis())
+        .bind(new.used_instant.map(Instant::as_millis))
+        .bind(new.revoked_instant.map(Instant::as_millis))
+        .bind(now.as_millis())
+        .bind(old_id)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| write_error(e, "token"))?
+        .rows_affected();
+        Ok(if inserted == 1 {
+            Rotation::Rotated
+        } else {
+            Rotation::AlreadyUsed
+        })
+    }
+
+    async fn end_scoped_sessions(
+        &self,
+        filter: &ScopeFilter,
+        now: Instant,
+        reason: &str,
+    ) -> StoreResult<Vec<Uuid>> {
+        // One statement: atomic without an explicit transaction.
+        let mut conn = self.pool.acquire().await.map_err(backend)?;
+        let ended = end_scopes(&mut conn, Target::Filter(filter), now, reason).await?;
+        self.report_ended(&ended);
+        Ok(ended)
+    }
+
+    async fn list_scopes_ended_since(&self, since: Instant) -> StoreResult<Vec<Uuid>> {
+        let rows = sqlx::query("SELECT id FROM scoped_sessions WHERE ended_instant >= $1")
+            .bind(since.as_millis())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        rows.iter().map(|row| uuid_column(row, "id")).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use lamba_model::ProjectId;
+    use lamba_store::Change;
+    use uuid::Uuid;
+
+    use super::super::parse_change;
+
+    #[test]
+    fn tenancy_changes_round_trip_through_their_payloads() {
+        let project = ProjectId::from_uuid(Uuid::new_v4());
+        assert_eq!(
+            parse_change(&format!("project:{project}")),
+            Some(Change::Project(project))
+        );
+        let scope = Uuid::new_v4();
+        assert_eq!(
+            parse_change(&format!("scope_ended:{scope}")),
+            Some(Change::ScopeEnded(scope))
+        );
+        assert_eq!(parse_change("project:not-a-uuid"), None);
+        assert_eq!(parse_change("scope_ended:"), None);
+    }
+}
