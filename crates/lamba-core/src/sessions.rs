@@ -187,6 +187,41 @@ fn context_claims(claims: &serde_json::Map<String, Value>) -> Option<Context> {
     })
 }
 
+/// What the contract says about refreshing a scope now.
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    Allow,
+    /// 401, nothing else to do (already dead, or not refreshable).
+    Refuse,
+    /// 401, and the scope ends for this reason.
+    EndScope(&'static str),
+}
+
+fn refresh_verdict(
+    token: &ScopedRefreshToken,
+    scope: &ScopedSession,
+    login: &LoginSession,
+    now: Instant,
+    refreshable_now: bool,
+) -> Verdict {
+    if !scope.is_active() || !login.is_active() || token.revoked_instant.is_some() {
+        return Verdict::Refuse;
+    }
+    if token.used_instant.is_some() {
+        return Verdict::EndScope("refresh_reuse");
+    }
+    if now >= scope.absolute_end() {
+        return Verdict::EndScope("absolute_timeout");
+    }
+    if now >= scope.idle_end() {
+        return Verdict::EndScope("idle_timeout");
+    }
+    if now >= token.expires_instant || !scope.contract.refreshable || !refreshable_now {
+        return Verdict::Refuse;
+    }
+    Verdict::Allow
+}
+
 /// A new refresh token: 256 random bits, base64url.
 fn random_secret() -> Result<String, SessionError> {
     use base64::Engine as _;
@@ -465,40 +500,22 @@ impl SessionService {
     ) -> Result<Refreshed, SessionError> {
         let now = self.clock.now();
         let (token, scope, login) = (grant.token, grant.scope, grant.login);
-        if token.used_instant.is_some() {
-            // A rotated token came back: someone holds a copy. The scope ends,
-            // so neither copy works; the client re-enters the project.
-            self.end_scope(scope.id, now, "refresh_reuse").await?;
-            tracing::warn!(scope.id = %scope.id, "scoped refresh token reused; scope revoked");
-            return Err(invalid());
-        }
-        let current_contract_refreshable = self
+        let refreshable_now = self
             .store
             .lookup_project(scope.project_id)
             .await?
             .and_then(|p| p.environment(scope.environment).map(|e| e.session_contract))
             .is_some_and(|c| c.refreshable);
-        if token.revoked_instant.is_some()
-            || now >= token.expires_instant
-            || !scope.is_active()
-            || !login.is_active()
-            || !scope.contract.refreshable
-            || !current_contract_refreshable
-        {
-            return Err(invalid());
-        }
-        if now >= scope.absolute_end() || now >= scope.idle_end() {
-            self.end_scope(
-                scope.id,
-                now,
-                if now >= scope.absolute_end() {
-                    "absolute_timeout"
-                } else {
-                    "idle_timeout"
-                },
-            )
-            .await?;
-            return Err(invalid());
+        match refresh_verdict(&token, &scope, &login, now, refreshable_now) {
+            Verdict::Allow => {}
+            Verdict::Refuse => return Err(invalid()),
+            Verdict::EndScope(reason) => {
+                // A reused token means someone holds a copy: the scope ends, so
+                // neither copy works and the client re-enters the project.
+                self.end_scope(scope.id, now, reason).await?;
+                tracing::warn!(scope.id = %scope.id, reason, "scoped refresh refused; scope ended");
+                return Err(invalid());
+            }
         }
         let Some(application) = self.store.lookup_application(scope.application_id).await? else {
             return Err(invalid());
@@ -729,5 +746,133 @@ impl SessionService {
             .await?;
         self.revocations.note_scopes_ended(&ended);
         Ok(ended.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use lamba_model::{ApplicationId, SessionContract};
+
+    use super::*;
+
+    const MINUTE: i64 = 60_000;
+
+    fn at(minutes: i64) -> Instant {
+        Instant::from_millis(1_700_000_000_000 + minutes * MINUTE)
+    }
+
+    fn fixture() -> (ScopedRefreshToken, ScopedSession, LoginSession) {
+        let user_id = UserId::from_uuid(Uuid::new_v4());
+        let application_id = ApplicationId::from_uuid(Uuid::new_v4());
+        let login = LoginSession {
+            id: Uuid::new_v4(),
+            user_id,
+            application_id,
+            auth_time: at(0),
+            insert_instant: at(0),
+            last_used_instant: at(0),
+            ended_instant: None,
+            end_reason: None,
+            ip_address: None,
+            user_agent: None,
+        };
+        let scope = ScopedSession {
+            id: Uuid::new_v4(),
+            login_session_id: login.id,
+            user_id,
+            application_id,
+            workspace_id: WorkspaceId::from_uuid(Uuid::new_v4()),
+            project_id: ProjectId::from_uuid(Uuid::new_v4()),
+            environment: Environment::Test,
+            roles: vec!["viewer".into()],
+            permissions: vec!["project:read".into()],
+            contract: SessionContract {
+                refreshable: true,
+                access_token_time_to_live_in_seconds: 300,
+                refresh_token_time_to_live_in_minutes: 120,
+                idle_timeout_in_minutes: 30,
+                absolute_timeout_in_minutes: 90,
+            },
+            insert_instant: at(0),
+            last_used_instant: at(0),
+            ended_instant: None,
+            end_reason: None,
+        };
+        let token = ScopedRefreshToken {
+            id: Uuid::new_v4(),
+            token_digest: vec![1; 32],
+            scoped_session_id: scope.id,
+            insert_instant: at(0),
+            expires_instant: at(90),
+            used_instant: None,
+            revoked_instant: None,
+        };
+        (token, scope, login)
+    }
+
+    #[test]
+    fn a_fresh_scope_refreshes() {
+        let (token, scope, login) = fixture();
+        assert_eq!(
+            refresh_verdict(&token, &scope, &login, at(10), true),
+            Verdict::Allow
+        );
+    }
+
+    #[test]
+    fn idle_and_absolute_timeouts_end_the_scope() {
+        let (token, mut scope, login) = fixture();
+        assert_eq!(
+            refresh_verdict(&token, &scope, &login, at(31), true),
+            Verdict::EndScope("idle_timeout")
+        );
+        // Used recently, but past the absolute end.
+        scope.last_used_instant = at(80);
+        assert_eq!(
+            refresh_verdict(&token, &scope, &login, at(85), true),
+            Verdict::Allow
+        );
+        assert_eq!(
+            refresh_verdict(&token, &scope, &login, at(90), true),
+            Verdict::EndScope("absolute_timeout")
+        );
+    }
+
+    #[test]
+    fn reuse_ends_the_scope_and_dead_things_refuse() {
+        let (mut token, mut scope, mut login) = fixture();
+        token.used_instant = Some(at(1));
+        assert_eq!(
+            refresh_verdict(&token, &scope, &login, at(2), true),
+            Verdict::EndScope("refresh_reuse")
+        );
+        token.used_instant = None;
+        assert_eq!(
+            refresh_verdict(&token, &scope, &login, at(2), false),
+            Verdict::Refuse
+        );
+        scope.contract.refreshable = false;
+        assert_eq!(
+            refresh_verdict(&token, &scope, &login, at(2), true),
+            Verdict::Refuse
+        );
+        scope.contract.refreshable = true;
+        login.ended_instant = Some(at(1));
+        assert_eq!(
+            refresh_verdict(&token, &scope, &login, at(2), true),
+            Verdict::Refuse
+        );
+        login.ended_instant = None;
+        token.revoked_instant = Some(at(1));
+        assert_eq!(
+            refresh_verdict(&token, &scope, &login, at(2), true),
+            Verdict::Refuse
+        );
+        token.revoked_instant = None;
+        token.expires_instant = at(1);
+        assert_eq!(
+            refresh_verdict(&token, &scope, &login, at(2), true),
+            Verdict::Refuse
+        );
     }
 }
