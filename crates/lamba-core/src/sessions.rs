@@ -9,7 +9,7 @@ use lamba_model::{
     ApplicationId, Clock, Environment, EnvironmentState, Instant, LoginSession, ProjectId,
     ProjectMember, ProjectState, ScopedRefreshToken, ScopedSession, User, UserId, WorkspaceId,
 };
-use lamba_store::{DynStore, Rotation, ScopeFilter, StoreError};
+use lamba_store::{DynStore, Rotation, ScopeFilter, ScopeGuard, StoreError};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -413,17 +413,29 @@ impl SessionService {
         let minted = oauth
             .mint_scoped_access_token(&application, &scope, TokenGrant::SwitchContext)
             .await?;
-        self.store
-            .add_scoped_session(&scope, refresh.as_ref().map(|(_, token)| token))
+        // Stored only if nothing it was derived from changed meanwhile (the
+        // project, its catalog, the membership, the login): otherwise a
+        // change that ended every scope could miss this one.
+        let guard = ScopeGuard {
+            project_revision: project.revision,
+            member_revision: member.revision,
+        };
+        let stored = self
+            .store
+            .add_scoped_session(
+                &scope,
+                refresh.as_ref().map(|(_, token)| token),
+                Some(&guard),
+            )
             .await?;
-        // The login may have ended while this ran; its end could not see
-        // the new scope, so end it here rather than let it outlive its login.
-        if self.revocations.is_session_ended(sid).await? {
-            self.store
-                .end_scoped_sessions(&ScopeFilter::Ids(vec![scope.id]), now, "login_ended")
-                .await?;
-            self.revocations.note_scopes_ended(&[scope.id]);
-            return Err(unauthenticated());
+        if !stored {
+            if self.revocations.is_session_ended(sid).await? {
+                return Err(unauthenticated());
+            }
+            return Err(SessionError::Conflict(
+                "The project or your membership changed while entering it; reload and try again."
+                    .into(),
+            ));
         }
         tracing::info!(
             session.id = %sid,

@@ -355,6 +355,7 @@ impl TenancyService {
             environments,
             insert_instant: now,
             last_update_instant: now,
+            revision: 0,
         };
         match self.store.add_project(&project).await {
             Ok(()) => Ok(project),
@@ -726,6 +727,7 @@ impl TenancyService {
             locked: input.locked.unwrap_or(false),
             insert_instant: now,
             last_update_instant: now,
+            revision: 0,
         };
         match self.store.add_member(&member).await {
             Ok(()) => Ok(member),
@@ -897,6 +899,7 @@ mod tests {
             ],
             insert_instant: Instant::from_millis(0),
             last_update_instant: Instant::from_millis(0),
+            revision: 0,
         }
     }
 

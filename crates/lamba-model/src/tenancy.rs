@@ -91,6 +91,8 @@ pub struct Project {
     pub environments: Vec<EnvironmentSettings>,
     pub insert_instant: Instant,
     pub last_update_instant: Instant,
+    /// Bumped by storage on every change to the project or its roles.
+    pub revision: i64,
 }
 
 impl Project {
@@ -121,6 +123,8 @@ pub struct ProjectMember {
     pub locked: bool,
     pub insert_instant: Instant,
     pub last_update_instant: Instant,
+    /// Bumped by storage on every change to the membership.
+    pub revision: i64,
 }
 
 /// A login session narrowed to one project environment.

@@ -10,7 +10,7 @@ use lamba_model::{
     ScopedRefreshToken, ScopedSession, UserId, Workspace, WorkspaceId,
 };
 use lamba_store::{
-    Change, Rotation, ScopeFilter, ScopeRepository, ScopedRefreshGrant, StoreResult,
+    Change, Rotation, ScopeFilter, ScopeGuard, ScopeRepository, ScopedRefreshGrant, StoreResult,
     TenancyRepository, codec,
 };
 use sqlx::postgres::PgRow;
@@ -168,6 +168,7 @@ fn project_from_row(row: &PgRow) -> StoreResult<Project> {
         environments: codec::parse_environments(&environments)?,
         insert_instant: instant(row, "insert_instant")?,
         last_update_instant: instant(row, "last_update_instant")?,
+        revision: row.try_get("revision").map_err(backend)?,
     })
 }
 
@@ -199,6 +200,7 @@ fn member_from_row(row: &PgRow) -> StoreResult<ProjectMember> {
         locked: row.try_get("locked").map_err(backend)?,
         insert_instant: instant(row, "insert_instant")?,
         last_update_instant: instant(row, "last_update_instant")?,
+        revision: row.try_get("revision").map_err(backend)?,
     })
 }
 
@@ -347,7 +349,7 @@ impl TenancyRepository for PostgresStore {
 
     async fn lookup_project(&self, id: ProjectId) -> StoreResult<Option<Project>> {
         let row = sqlx::query(&format!(
-            "SELECT {PROJECT_COLUMNS} FROM projects WHERE id = $1"
+            "SELECT {PROJECT_COLUMNS}, revision FROM projects WHERE id = $1"
         ))
         .bind(Uuid::from(id))
         .fetch_optional(&self.pool)
@@ -358,7 +360,7 @@ impl TenancyRepository for PostgresStore {
 
     async fn list_projects(&self, workspace_id: WorkspaceId) -> StoreResult<Vec<Project>> {
         let rows = sqlx::query(&format!(
-            "SELECT {PROJECT_COLUMNS} FROM projects WHERE workspace_id = $1 \
+            "SELECT {PROJECT_COLUMNS}, revision FROM projects WHERE workspace_id = $1 \
              ORDER BY name COLLATE \"C\", id"
         ))
         .bind(Uuid::from(workspace_id))
@@ -377,7 +379,7 @@ impl TenancyRepository for PostgresStore {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         let updated = sqlx::query(
             "UPDATE projects SET name = $1, state = $2, visibility = $3, environments = $4, \
-             last_update_instant = $5 WHERE id = $6",
+             last_update_instant = $5, revision = revision + 1 WHERE id = $6",
         )
         .bind(&project.name)
         .bind(project.state.as_str())
@@ -488,6 +490,14 @@ impl TenancyRepository for PostgresStore {
         now: Instant,
     ) -> StoreResult<Option<Vec<Uuid>>> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
+        // The catalog is part of the project's revision, and taking the
+        // project row's lock first orders this after any scope being entered
+        // (see add_scoped_session).
+        sqlx::query("UPDATE projects SET revision = revision + 1 WHERE id = $1")
+            .bind(Uuid::from(role.project_id))
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
         let updated = sqlx::query(
             "UPDATE project_roles SET name = $1, description = $2, permissions = $3, \
              last_update_instant = $4 WHERE project_id = $5 AND id = $6",
@@ -561,7 +571,7 @@ impl TenancyRepository for PostgresStore {
         user_id: UserId,
     ) -> StoreResult<Option<ProjectMember>> {
         let row = sqlx::query(&format!(
-            "SELECT {MEMBER_COLUMNS} FROM project_members WHERE project_id = $1 AND user_id = $2"
+            "SELECT {MEMBER_COLUMNS}, revision FROM project_members WHERE project_id = $1 AND user_id = $2"
         ))
         .bind(Uuid::from(project_id))
         .bind(Uuid::from(user_id))
@@ -578,7 +588,7 @@ impl TenancyRepository for PostgresStore {
         limit: u32,
     ) -> StoreResult<Vec<ProjectMember>> {
         let rows = sqlx::query(&format!(
-            "SELECT {MEMBER_COLUMNS} FROM project_members \
+            "SELECT {MEMBER_COLUMNS}, revision FROM project_members \
              WHERE project_id = $1 AND ($2::uuid IS NULL OR user_id > $2) \
              ORDER BY user_id LIMIT $3"
         ))
@@ -593,7 +603,7 @@ impl TenancyRepository for PostgresStore {
 
     async fn list_memberships(&self, user_id: UserId) -> StoreResult<Vec<ProjectMember>> {
         let rows = sqlx::query(&format!(
-            "SELECT {MEMBER_COLUMNS} FROM project_members WHERE user_id = $1 ORDER BY project_id"
+            "SELECT {MEMBER_COLUMNS}, revision FROM project_members WHERE user_id = $1 ORDER BY project_id"
         ))
         .bind(Uuid::from(user_id))
         .fetch_all(&self.pool)
@@ -609,8 +619,8 @@ impl TenancyRepository for PostgresStore {
     ) -> StoreResult<Option<Vec<Uuid>>> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         let updated = sqlx::query(
-            "UPDATE project_members SET roles = $1, locked = $2, last_update_instant = $3 \
-             WHERE project_id = $4 AND user_id = $5",
+            "UPDATE project_members SET roles = $1, locked = $2, last_update_instant = $3, \
+             revision = revision + 1 WHERE project_id = $4 AND user_id = $5",
         )
         .bind(codec::roles(&member.roles)?)
         .bind(member.locked)
@@ -667,19 +677,51 @@ impl ScopeRepository for PostgresStore {
         &self,
         scope: &ScopedSession,
         refresh: Option<&ScopedRefreshToken>,
-    ) -> StoreResult<()> {
-        // One statement (and so one round trip) for both rows: entering a
-        // project is a hot path, and a CTE is atomic without BEGIN/COMMIT.
+        guard: Option<&ScopeGuard>,
+    ) -> StoreResult<bool> {
+        // One statement, one round trip. The guard takes shared locks on the
+        // project, membership and login rows it checks: a concurrent change
+        // to one of them either commits first (the guard then fails) or
+        // waits for this insert and then ends the new scope with the rest.
+        //
+        // The commit does not wait for the WAL flush: a scope is derived
+        // state, safe to lose (after a database crash its tokens find no
+        // live scope and answer 401, and the client enters the project
+        // again), while waiting for the flush is what bounds how many scopes
+        // a second can be entered. Ending a scope, and every other write,
+        // still waits.
+        let guard_index = if refresh.is_some() { 19 } else { 15 };
+        let guard_sql = if guard.is_some() {
+            format!(
+                "SELECT 1 FROM projects p \
+                 JOIN project_members m ON m.project_id = p.id \
+                 JOIN login_sessions s ON s.id = $2 \
+                 WHERE p.id = $6 AND p.revision = ${} AND m.user_id = $3 AND m.revision = ${} \
+                 AND NOT m.locked AND s.ended_instant IS NULL \
+                 FOR SHARE OF p, m, s",
+                guard_index,
+                guard_index + 1
+            )
+        } else {
+            "SELECT 1".to_owned()
+        };
+        let scope_insert = format!(
+            "INSERT INTO scoped_sessions ({SCOPE_COLUMNS}) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 \
+             FROM guard, async_commit"
+        );
         let sql = match refresh {
             Some(_) => format!(
-                "WITH scope AS (INSERT INTO scoped_sessions ({SCOPE_COLUMNS}) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id) \
+                "WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true)), \
+                 guard AS ({guard_sql}), \
+                 scope AS ({scope_insert} RETURNING id) \
                  INSERT INTO scoped_refresh_tokens ({SCOPED_REFRESH_COLUMNS}) \
                  SELECT $15, $16, scope.id, $17, $18, NULL, NULL FROM scope"
             ),
             None => format!(
-                "INSERT INTO scoped_sessions ({SCOPE_COLUMNS}) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+                "WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true)), \
+                 guard AS ({guard_sql}) \
+                 {scope_insert}"
             ),
         };
         let mut query = sqlx::query(&sql)
@@ -704,11 +746,17 @@ impl ScopeRepository for PostgresStore {
                 .bind(token.insert_instant.as_millis())
                 .bind(token.expires_instant.as_millis());
         }
-        query
+        if let Some(guard) = guard {
+            query = query
+                .bind(guard.project_revision)
+                .bind(guard.member_revision);
+        }
+        let inserted = query
             .execute(&self.pool)
             .await
-            .map_err(|e| write_error(e, "id"))?;
-        Ok(())
+            .map_err(|e| write_error(e, "id"))?
+            .rows_affected();
+        Ok(inserted == 1)
     }
 
     async fn lookup_scoped_session(&self, id: Uuid) -> StoreResult<Option<ScopedSession>> {

@@ -16,7 +16,10 @@ CREATE TABLE projects (
     visibility          TEXT NOT NULL,
     environments        TEXT NOT NULL,
     insert_instant      INTEGER NOT NULL,
-    last_update_instant INTEGER NOT NULL
+    last_update_instant INTEGER NOT NULL,
+    -- Bumped by every change to the project or its roles: entering the
+    -- project checks it did not move meanwhile.
+    revision            INTEGER NOT NULL DEFAULT 0
 ) STRICT;
 
 CREATE INDEX projects_by_workspace ON projects (workspace_id);
@@ -41,6 +44,8 @@ CREATE TABLE project_members (
     locked              INTEGER NOT NULL,
     insert_instant      INTEGER NOT NULL,
     last_update_instant INTEGER NOT NULL,
+    -- Bumped by every change to the membership (see projects.revision).
+    revision            INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (project_id, user_id)
 ) STRICT;
 

@@ -9,7 +9,7 @@ use lamba_model::{
     ScopedRefreshToken, ScopedSession, UserId, Workspace, WorkspaceId,
 };
 use lamba_store::{
-    Change, Rotation, ScopeFilter, ScopeRepository, ScopedRefreshGrant, StoreResult,
+    Change, Rotation, ScopeFilter, ScopeGuard, ScopeRepository, ScopedRefreshGrant, StoreResult,
     TenancyRepository, codec,
 };
 use sqlx::sqlite::SqliteRow;
@@ -148,6 +148,7 @@ fn project_from_row(row: &SqliteRow) -> StoreResult<Project> {
         environments: codec::parse_environments(&environments)?,
         insert_instant: instant(row, "insert_instant")?,
         last_update_instant: instant(row, "last_update_instant")?,
+        revision: row.try_get("revision").map_err(backend)?,
     })
 }
 
@@ -179,6 +180,7 @@ fn member_from_row(row: &SqliteRow) -> StoreResult<ProjectMember> {
         locked: row.try_get("locked").map_err(backend)?,
         insert_instant: instant(row, "insert_instant")?,
         last_update_instant: instant(row, "last_update_instant")?,
+        revision: row.try_get("revision").map_err(backend)?,
     })
 }
 
@@ -344,7 +346,7 @@ impl TenancyRepository for SqliteStore {
 
     async fn lookup_project(&self, id: ProjectId) -> StoreResult<Option<Project>> {
         let row = sqlx::query(&format!(
-            "SELECT {PROJECT_COLUMNS} FROM projects WHERE id = ?"
+            "SELECT {PROJECT_COLUMNS}, revision FROM projects WHERE id = ?"
         ))
         .bind(id.to_string())
         .fetch_optional(&self.pool)
@@ -355,7 +357,7 @@ impl TenancyRepository for SqliteStore {
 
     async fn list_projects(&self, workspace_id: WorkspaceId) -> StoreResult<Vec<Project>> {
         let rows = sqlx::query(&format!(
-            "SELECT {PROJECT_COLUMNS} FROM projects WHERE workspace_id = ? ORDER BY name, id"
+            "SELECT {PROJECT_COLUMNS}, revision FROM projects WHERE workspace_id = ? ORDER BY name, id"
         ))
         .bind(workspace_id.to_string())
         .fetch_all(&self.pool)
@@ -376,7 +378,7 @@ impl TenancyRepository for SqliteStore {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         let updated = sqlx::query(
             "UPDATE projects SET name = ?, state = ?, visibility = ?, environments = ?, \
-             last_update_instant = ? WHERE id = ?",
+             last_update_instant = ?, revision = revision + 1 WHERE id = ?",
         )
         .bind(&project.name)
         .bind(project.state.as_str())
@@ -482,6 +484,12 @@ impl TenancyRepository for SqliteStore {
         now: Instant,
     ) -> StoreResult<Option<Vec<Uuid>>> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
+        // The catalog is part of the project's revision (see add_scoped_session).
+        sqlx::query("UPDATE projects SET revision = revision + 1 WHERE id = ?")
+            .bind(role.project_id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
         let updated = sqlx::query(
             "UPDATE project_roles SET name = ?, description = ?, permissions = ?, \
              last_update_instant = ? WHERE project_id = ? AND id = ?",
@@ -550,7 +558,7 @@ impl TenancyRepository for SqliteStore {
         user_id: UserId,
     ) -> StoreResult<Option<ProjectMember>> {
         let row = sqlx::query(&format!(
-            "SELECT {MEMBER_COLUMNS} FROM project_members WHERE project_id = ? AND user_id = ?"
+            "SELECT {MEMBER_COLUMNS}, revision FROM project_members WHERE project_id = ? AND user_id = ?"
         ))
         .bind(project_id.to_string())
         .bind(user_id.to_string())
@@ -569,7 +577,7 @@ impl TenancyRepository for SqliteStore {
         // Ids are stored hyphenated and lower-case, so their text order is
         // their byte order, as on PostgreSQL; every id sorts after "".
         let rows = sqlx::query(&format!(
-            "SELECT {MEMBER_COLUMNS} FROM project_members WHERE project_id = ? AND user_id > ? \
+            "SELECT {MEMBER_COLUMNS}, revision FROM project_members WHERE project_id = ? AND user_id > ? \
              ORDER BY user_id LIMIT ?"
         ))
         .bind(project_id.to_string())
@@ -583,7 +591,7 @@ impl TenancyRepository for SqliteStore {
 
     async fn list_memberships(&self, user_id: UserId) -> StoreResult<Vec<ProjectMember>> {
         let rows = sqlx::query(&format!(
-            "SELECT {MEMBER_COLUMNS} FROM project_members WHERE user_id = ? ORDER BY project_id"
+            "SELECT {MEMBER_COLUMNS}, revision FROM project_members WHERE user_id = ? ORDER BY project_id"
         ))
         .bind(user_id.to_string())
         .fetch_all(&self.pool)
@@ -599,8 +607,8 @@ impl TenancyRepository for SqliteStore {
     ) -> StoreResult<Option<Vec<Uuid>>> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         let updated = sqlx::query(
-            "UPDATE project_members SET roles = ?, locked = ?, last_update_instant = ? \
-             WHERE project_id = ? AND user_id = ?",
+            "UPDATE project_members SET roles = ?, locked = ?, last_update_instant = ?, \
+             revision = revision + 1 WHERE project_id = ? AND user_id = ?",
         )
         .bind(codec::roles(&member.roles)?)
         .bind(member.locked)
@@ -657,34 +665,62 @@ impl ScopeRepository for SqliteStore {
         &self,
         scope: &ScopedSession,
         refresh: Option<&ScopedRefreshToken>,
-    ) -> StoreResult<()> {
+        guard: Option<&ScopeGuard>,
+    ) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        sqlx::query(&format!(
+        // One writer at a time: the guard and the insert are one statement,
+        // so no change to the project, membership or login slips between.
+        let condition = if guard.is_some() {
+            "WHERE EXISTS (SELECT 1 FROM projects p \
+             JOIN project_members m ON m.project_id = p.id \
+             JOIN login_sessions s ON s.id = ? \
+             WHERE p.id = ? AND p.revision = ? AND m.user_id = ? AND m.revision = ? \
+             AND m.locked = 0 AND s.ended_instant IS NULL)"
+        } else {
+            ""
+        };
+        let sql = format!(
             "INSERT INTO scoped_sessions ({SCOPE_COLUMNS}) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        ))
-        .bind(scope.id.to_string())
-        .bind(scope.login_session_id.to_string())
-        .bind(scope.user_id.to_string())
-        .bind(scope.application_id.to_string())
-        .bind(scope.workspace_id.to_string())
-        .bind(scope.project_id.to_string())
-        .bind(scope.environment.as_str())
-        .bind(codec::roles(&scope.roles)?)
-        .bind(codec::permissions(&scope.permissions)?)
-        .bind(codec::session_contract(&scope.contract)?)
-        .bind(scope.insert_instant.as_millis())
-        .bind(scope.last_used_instant.as_millis())
-        .bind(scope.ended_instant.map(Instant::as_millis))
-        .bind(&scope.end_reason)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| write_error(e, "id"))?;
+             SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? {condition}"
+        );
+        let mut query = sqlx::query(&sql)
+            .bind(scope.id.to_string())
+            .bind(scope.login_session_id.to_string())
+            .bind(scope.user_id.to_string())
+            .bind(scope.application_id.to_string())
+            .bind(scope.workspace_id.to_string())
+            .bind(scope.project_id.to_string())
+            .bind(scope.environment.as_str())
+            .bind(codec::roles(&scope.roles)?)
+            .bind(codec::permissions(&scope.permissions)?)
+            .bind(codec::session_contract(&scope.contract)?)
+            .bind(scope.insert_instant.as_millis())
+            .bind(scope.last_used_instant.as_millis())
+            .bind(scope.ended_instant.map(Instant::as_millis))
+            .bind(&scope.end_reason);
+        if let Some(guard) = guard {
+            query = query
+                .bind(scope.login_session_id.to_string())
+                .bind(scope.project_id.to_string())
+                .bind(guard.project_revision)
+                .bind(scope.user_id.to_string())
+                .bind(guard.member_revision);
+        }
+        let inserted = query
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| write_error(e, "id"))?
+            .rows_affected()
+            == 1;
+        if !inserted {
+            tx.rollback().await.map_err(backend)?;
+            return Ok(false);
+        }
         if let Some(token) = refresh {
             insert_scoped_refresh(&mut tx, token).await?;
         }
         tx.commit().await.map_err(backend)?;
-        Ok(())
+        Ok(true)
     }
 
     async fn lookup_scoped_session(&self, id: Uuid) -> StoreResult<Option<ScopedSession>> {

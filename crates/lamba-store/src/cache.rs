@@ -25,8 +25,8 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::{
     ApiKeyRepository, ApplicationRepository, AuthorizationCode, Change, CodeConsumption, DynStore,
     EventLogRepository, KeyRepository, LambdaRepository, LoginSession, RefreshGrant, RefreshToken,
-    Rotation, ScopeFilter, ScopeRepository, ScopedRefreshGrant, SessionRepository, Store,
-    StoreResult, TenancyRepository, UserRepository,
+    Rotation, ScopeFilter, ScopeGuard, ScopeRepository, ScopedRefreshGrant, SessionRepository,
+    Store, StoreResult, TenancyRepository, UserRepository,
 };
 use uuid::Uuid;
 
@@ -574,8 +574,9 @@ impl ScopeRepository for CachedStore {
         &self,
         scope: &ScopedSession,
         refresh: Option<&ScopedRefreshToken>,
-    ) -> StoreResult<()> {
-        self.inner.add_scoped_session(scope, refresh).await
+        guard: Option<&ScopeGuard>,
+    ) -> StoreResult<bool> {
+        self.inner.add_scoped_session(scope, refresh, guard).await
     }
 
     async fn lookup_scoped_session(&self, id: Uuid) -> StoreResult<Option<ScopedSession>> {
@@ -1031,8 +1032,9 @@ mod tests {
             &self,
             _scope: &ScopedSession,
             _refresh: Option<&ScopedRefreshToken>,
-        ) -> StoreResult<()> {
-            Ok(())
+            _guard: Option<&ScopeGuard>,
+        ) -> StoreResult<bool> {
+            Ok(false)
         }
 
         async fn lookup_scoped_session(&self, _id: Uuid) -> StoreResult<Option<ScopedSession>> {

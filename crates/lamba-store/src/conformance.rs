@@ -67,6 +67,7 @@ macro_rules! conformance_tests {
             scoped_refresh_tokens_rotate_once,
             scoped_sessions_list_active_in_pages,
             pruning_removes_ended_scopes_and_expired_scoped_tokens,
+            a_scope_is_stored_only_while_its_guard_holds,
             event_logs_search_newest_first_filtered_and_paged,
             event_logs_prune_by_age_then_count,
         );

@@ -25,7 +25,9 @@ mod tenancy;
 
 pub use cache::CachedStore;
 pub use event_log::EventLogRepository;
-pub use tenancy::{ScopeFilter, ScopeRepository, ScopedRefreshGrant, TenancyRepository};
+pub use tenancy::{
+    ScopeFilter, ScopeGuard, ScopeRepository, ScopedRefreshGrant, TenancyRepository,
+};
 
 /// A change to stored data that caches must hear of. Backends report every
 /// write they make; PostgreSQL also reports the writes of other nodes.

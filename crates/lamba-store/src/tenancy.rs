@@ -23,6 +23,17 @@ pub enum ScopeFilter {
     Ids(Vec<Uuid>),
 }
 
+/// What entering a project read, which must still hold when the scope is
+/// stored: the project (and its catalog) and the membership unchanged, the
+/// member not locked, the login live. Checked in the inserting statement
+/// while holding those rows, so a concurrent change either makes the
+/// insert fail or comes after it and ends the new scope.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScopeGuard {
+    pub project_revision: i64,
+    pub member_revision: i64,
+}
+
 /// A scoped refresh token with its scope and the scope's login session,
 /// read in one query.
 #[derive(Clone, Debug, PartialEq)]
@@ -118,12 +129,15 @@ pub trait TenancyRepository: Send + Sync {
 #[async_trait]
 pub trait ScopeRepository: Send + Sync {
     /// Stores a new scope and, when its contract is refreshable, its first
-    /// refresh token, atomically.
+    /// refresh token, atomically, if `guard` still holds (`Ok(false)`
+    /// otherwise, and nothing is stored). `None` skips the check: only for
+    /// scopes with no membership behind them (tests).
     async fn add_scoped_session(
         &self,
         scope: &ScopedSession,
         refresh: Option<&ScopedRefreshToken>,
-    ) -> StoreResult<()>;
+        guard: Option<&ScopeGuard>,
+    ) -> StoreResult<bool>;
     async fn lookup_scoped_session(&self, id: Uuid) -> StoreResult<Option<ScopedSession>>;
     /// Active scopes of a project environment ordered by id, after `after`.
     async fn list_scoped_sessions(

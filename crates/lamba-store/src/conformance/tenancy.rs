@@ -12,7 +12,7 @@ use lamba_model::{
 use uuid::Uuid;
 
 use super::{session, user, user_and_app, wait_until_live};
-use crate::{Change, DynStore, LoginSession, Rotation, ScopeFilter, StoreError};
+use crate::{Change, DynStore, LoginSession, Rotation, ScopeFilter, ScopeGuard, StoreError};
 
 fn workspace(name: &str) -> Workspace {
     Workspace {
@@ -42,6 +42,7 @@ fn project(workspace_id: WorkspaceId, name: &str) -> Project {
         environments: vec![EnvironmentSettings::new(Environment::Test), prod],
         insert_instant: Instant::from_millis(1_700_000_000_000),
         last_update_instant: Instant::from_millis(1_700_000_000_000),
+        revision: 0,
     }
 }
 
@@ -64,6 +65,7 @@ fn member(project_id: ProjectId, user_id: UserId, roles: &[&str]) -> ProjectMemb
         roles: roles.iter().map(|r| (*r).to_owned()).collect(),
         locked: false,
         insert_instant: Instant::from_millis(1),
+        revision: 0,
         last_update_instant: Instant::from_millis(1),
     }
 }
@@ -133,7 +135,10 @@ fn scoped_refresh(scope: &ScopedSession, byte: u8) -> ScopedRefreshToken {
 /// Stores `scope` with a refresh token of digest `[byte; 32]`.
 async fn add_scope(store: &DynStore, scope: &ScopedSession, byte: u8) -> ScopedRefreshToken {
     let token = scoped_refresh(scope, byte);
-    store.add_scoped_session(scope, Some(&token)).await.unwrap();
+    store
+        .add_scoped_session(scope, Some(&token), None)
+        .await
+        .unwrap();
     token
 }
 
@@ -268,6 +273,8 @@ pub async fn projects_round_trip_with_their_environments(store: DynStore) {
             .unwrap(),
         Some(Vec::new())
     );
+    // Every update moves the revision.
+    b.revision += 1;
     assert_eq!(store.lookup_project(b.id).await.unwrap(), Some(b.clone()));
 
     let missing = project(w.id, "missing");
@@ -477,7 +484,10 @@ pub async fn updating_a_member_ends_only_their_scopes(store: DynStore) {
     expect_scopes_ended(&mut changes, &ended).await;
     assert_eq!(
         store.lookup_member(p.id, alice.user_id).await.unwrap(),
-        Some(alice.clone())
+        Some(ProjectMember {
+            revision: alice.revision + 1,
+            ..alice.clone()
+        })
     );
     let ended_scope = store
         .lookup_scoped_session(alice_test.id)
@@ -593,7 +603,13 @@ pub async fn updating_a_project_ends_the_scopes_its_filters_name(store: DynStore
     })
     .await;
     assert!(waited.is_ok(), "a project write is reported");
-    assert_eq!(store.lookup_project(p.id).await.unwrap(), Some(p.clone()));
+    assert_eq!(
+        store.lookup_project(p.id).await.unwrap(),
+        Some(Project {
+            revision: p.revision + 1,
+            ..p.clone()
+        })
+    );
     let ended_scope = store.lookup_scoped_session(test.id).await.unwrap().unwrap();
     assert_eq!(ended_scope.end_reason.as_deref(), Some("project_changed"));
     assert!(is_revoked(&store, 1).await);
@@ -730,7 +746,11 @@ pub async fn scoped_refresh_tokens_rotate_once(store: DynStore) {
         None
     );
     let duplicate = store
-        .add_scoped_session(&scope(&login, &p, Environment::Prod, &[]), Some(&first))
+        .add_scoped_session(
+            &scope(&login, &p, Environment::Prod, &[]),
+            Some(&first),
+            None,
+        )
         .await;
     assert!(
         matches!(duplicate, Err(StoreError::Conflict(_))),
@@ -739,7 +759,7 @@ pub async fn scoped_refresh_tokens_rotate_once(store: DynStore) {
 
     // A scope without a refresh token (a non-refreshable contract).
     let bare = scope(&login, &p, Environment::Test, &[]);
-    store.add_scoped_session(&bare, None).await.unwrap();
+    store.add_scoped_session(&bare, None, None).await.unwrap();
     assert_eq!(
         store.lookup_scoped_session(bare.id).await.unwrap(),
         Some(bare)
@@ -857,7 +877,7 @@ pub async fn pruning_removes_ended_scopes_and_expired_scoped_tokens(store: DynSt
     let mut expiring = scoped_refresh(&live, 2);
     expiring.expires_instant = Instant::from_millis(1_000);
     store
-        .add_scoped_session(&live, Some(&expiring))
+        .add_scoped_session(&live, Some(&expiring), None)
         .await
         .unwrap();
     let lasting = ScopedRefreshToken {
@@ -919,5 +939,137 @@ pub async fn pruning_removes_ended_scopes_and_expired_scoped_tokens(store: DynSt
             .await
             .unwrap()
             .is_empty()
+    );
+}
+
+pub async fn a_scope_is_stored_only_while_its_guard_holds(store: DynStore) {
+    let (_w, p) = workspace_and_project(&store).await;
+    let admin = role(p.id, "admin");
+    store.add_role(&admin).await.unwrap();
+    let (alice, login) = signed_in_member(&store, &p, &["admin"]).await;
+    let read_project = store.lookup_project(p.id).await.unwrap().unwrap();
+    let read_member = store
+        .lookup_member(p.id, alice.user_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let guard = ScopeGuard {
+        project_revision: read_project.revision,
+        member_revision: read_member.revision,
+    };
+    let first = scope(&login, &p, Environment::Test, &["admin"]);
+    let token = scoped_refresh(&first, 1);
+    assert!(
+        store
+            .add_scoped_session(&first, Some(&token), Some(&guard))
+            .await
+            .unwrap()
+    );
+    assert!(is_active(&store, first.id).await);
+    assert!(
+        store
+            .find_scoped_refresh_grant(&[1; 32])
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    // The membership changed after it was read: refused, nothing stored.
+    store
+        .update_member(&alice, Instant::from_millis(200))
+        .await
+        .unwrap();
+    let second = scope(&login, &p, Environment::Test, &["admin"]);
+    assert!(
+        !store
+            .add_scoped_session(&second, Some(&scoped_refresh(&second, 2)), Some(&guard))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .lookup_scoped_session(second.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .find_scoped_refresh_grant(&[2; 32])
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // The catalog changed: the project's revision moved.
+    let member_now = store
+        .lookup_member(p.id, alice.user_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let guard = ScopeGuard {
+        project_revision: read_project.revision,
+        member_revision: member_now.revision,
+    };
+    store
+        .update_role(&admin, "admin", Instant::from_millis(300))
+        .await
+        .unwrap();
+    let third = scope(&login, &p, Environment::Test, &["admin"]);
+    assert!(
+        !store
+            .add_scoped_session(&third, None, Some(&guard))
+            .await
+            .unwrap()
+    );
+
+    // Fresh reads pass; a locked member or an ended login does not.
+    let project_now = store.lookup_project(p.id).await.unwrap().unwrap();
+    let guard = ScopeGuard {
+        project_revision: project_now.revision,
+        member_revision: member_now.revision,
+    };
+    let fourth = scope(&login, &p, Environment::Test, &["admin"]);
+    assert!(
+        store
+            .add_scoped_session(&fourth, None, Some(&guard))
+            .await
+            .unwrap()
+    );
+    store
+        .end_login_session(login.id, Instant::from_millis(400), "logout")
+        .await
+        .unwrap();
+    let fifth = scope(&login, &p, Environment::Test, &["admin"]);
+    assert!(
+        !store
+            .add_scoped_session(&fifth, None, Some(&guard))
+            .await
+            .unwrap()
+    );
+    let (bob, bob_login) = signed_in_member(&store, &p, &["admin"]).await;
+    let locked = ProjectMember {
+        locked: true,
+        ..bob.clone()
+    };
+    store
+        .update_member(&locked, Instant::from_millis(500))
+        .await
+        .unwrap();
+    let bob_now = store
+        .lookup_member(p.id, bob.user_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let guard = ScopeGuard {
+        project_revision: project_now.revision,
+        member_revision: bob_now.revision,
+    };
+    let sixth = scope(&bob_login, &p, Environment::Test, &["admin"]);
+    assert!(
+        !store
+            .add_scoped_session(&sixth, None, Some(&guard))
+            .await
+            .unwrap()
     );
 }
