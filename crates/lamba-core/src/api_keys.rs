@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use lamba_model::{ApiKey, ApiKeyDigest, ApiKeyId, Clock, Instant};
+use lamba_model::{ActorType, ApiKey, ApiKeyDigest, ApiKeyId, Clock, Instant};
 use lamba_store::{DynStore, StoreError};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -124,6 +124,7 @@ impl ApiKeyAuthenticator {
         let presented = digest(raw_key);
         let now = self.clock.now();
         if let Some(key) = self.cached(&presented, now) {
+            crate::audit::set_actor(ActorType::ApiKey, key.id.to_string());
             return Ok(Some(key));
         }
         let Some(key) = self.store.find_api_key_by_digest(&presented).await? else {
@@ -138,6 +139,8 @@ impl ApiKeyAuthenticator {
             }
             cache.insert(presented, (key.clone(), now));
         }
+        // What this request does is recorded as this key's.
+        crate::audit::set_actor(ActorType::ApiKey, key.id.to_string());
         Ok(Some(key))
     }
 

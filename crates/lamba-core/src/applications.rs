@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use lamba_model::{
     Application, ApplicationId, ApplicationRole, ClientAuthenticationPolicy, Clock, Environment,
-    FailurePolicy, GrantType, JwtConfiguration, LambdaConfiguration, LambdaId, LambdaType,
-    OAuthConfiguration, PkcePolicy, RefreshExpirationPolicy, RefreshUsagePolicy, SigningAlgorithm,
+    FailedAuthenticationConfiguration, FailurePolicy, GrantType, JwtConfiguration,
+    LambdaConfiguration, LambdaId, LambdaType, OAuthConfiguration, PkcePolicy,
+    RefreshExpirationPolicy, RefreshUsagePolicy, SigningAlgorithm,
 };
 use lamba_oidc::secret::{SecretDigester, generate_client_secret};
 use lamba_store::{DynStore, StoreError};
@@ -69,7 +70,22 @@ pub struct ApplicationInput {
     pub access_token_populate_id: Option<String>,
     pub id_token_populate_id: Option<String>,
     pub failure_policy: Option<String>,
+    pub failed_authentication: FailedAuthenticationInput,
 }
+
+/// `application.failedAuthenticationConfiguration` as received.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FailedAuthenticationInput {
+    pub enabled: Option<bool>,
+    pub too_many_attempts: Option<i64>,
+    pub reset_count_in_seconds: Option<i64>,
+    pub lockout_seconds: Option<i64>,
+}
+
+/// The largest values the lockout policy takes: a thousand attempts, a day
+/// of counting, a day of lockout.
+const MAX_TOO_MANY_ATTEMPTS: i64 = 1_000;
+const MAX_LOCKOUT_WINDOW_SECONDS: i64 = 86_400;
 
 /// An application and, when this request created or replaced its secret,
 /// the secret itself: the only time it is ever shown.
@@ -410,6 +426,9 @@ impl ApplicationService {
             .unwrap_or_default(),
         };
 
+        let failed_authentication =
+            build_failed_authentication(&input.failed_authentication, errors);
+
         let Some(name) = name else { return Ok(None) };
         if !errors.is_empty() {
             return Ok(None);
@@ -432,6 +451,7 @@ impl ApplicationService {
                 },
                 jwt,
                 lambda,
+                failed_authentication,
                 insert_instant: placeholder,
                 last_update_instant: placeholder,
             },
@@ -529,4 +549,46 @@ fn roles(input: &[RoleInput], errors: &mut ValidationErrors) -> Vec<ApplicationR
         }
     }
     roles
+}
+
+/// Validates the lockout policy; absent members take their defaults.
+fn build_failed_authentication(
+    input: &FailedAuthenticationInput,
+    errors: &mut ValidationErrors,
+) -> FailedAuthenticationConfiguration {
+    let prefix = "application.failedAuthenticationConfiguration";
+    let defaults = FailedAuthenticationConfiguration::default();
+    let mut bounded = |value: Option<i64>, field: &str, max: i64, default: u32| match value {
+        None => default,
+        Some(v) if (1..=max).contains(&v) => u32::try_from(v).unwrap_or(default),
+        Some(v) => {
+            errors.field(
+                &format!("{prefix}.{field}"),
+                ErrorKind::Invalid,
+                format!("{v} is out of range; use 1 to {max}."),
+            );
+            default
+        }
+    };
+    FailedAuthenticationConfiguration {
+        enabled: input.enabled.unwrap_or(defaults.enabled),
+        too_many_attempts: bounded(
+            input.too_many_attempts,
+            "tooManyAttempts",
+            MAX_TOO_MANY_ATTEMPTS,
+            defaults.too_many_attempts,
+        ),
+        reset_count_in_seconds: bounded(
+            input.reset_count_in_seconds,
+            "resetCountInSeconds",
+            MAX_LOCKOUT_WINDOW_SECONDS,
+            defaults.reset_count_in_seconds,
+        ),
+        lockout_seconds: bounded(
+            input.lockout_seconds,
+            "lockoutSeconds",
+            MAX_LOCKOUT_WINDOW_SECONDS,
+            defaults.lockout_seconds,
+        ),
+    }
 }

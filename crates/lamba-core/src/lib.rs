@@ -6,6 +6,7 @@
 
 pub mod api_keys;
 pub mod applications;
+pub mod audit;
 pub mod clock;
 pub mod event_log;
 pub mod keys;
@@ -44,6 +45,7 @@ pub struct Core {
     pub tenancy: tenancy::TenancyService,
     pub sessions: sessions::SessionService,
     pub event_log: Arc<event_log::EventLogService>,
+    pub audit: Arc<audit::AuditLog>,
 }
 
 /// Settings the use cases need, validated by the binary at start.
@@ -53,6 +55,7 @@ pub struct CoreSettings {
     /// Runs populate lambdas and `POST /api/lambda/{id}/test`.
     pub lambda_engine: Engine,
     pub event_log: event_log::EventLogSettings,
+    pub audit: audit::AuditSettings,
     /// The key of the client-secret digest, shared by every node.
     pub client_secret_key: [u8; 32],
     pub oauth: oauth::OAuthSettings,
@@ -68,15 +71,18 @@ const PRUNE_AFTER_MILLIS: i64 = 86_400_000 + 5 * 60_000;
 
 impl Core {
     /// Deletes what can no longer matter: expired codes, refresh tokens and
-    /// revocations, sessions ended more than a day ago, and event log
-    /// entries past its age and count limits.
+    /// revocations, sessions ended more than a day ago, event log entries
+    /// past its age and count limits, audit events past their retention,
+    /// and failed-sign-in counters that ended more than a day ago.
     pub async fn prune(&self) -> Result<u64, lamba_store::StoreError> {
         let now = self.clock.now();
         let ended_before =
             lamba_model::Instant::from_millis(now.as_millis().saturating_sub(PRUNE_AFTER_MILLIS));
         let sessions = self.store.prune_sessions(now, ended_before).await?;
         let events = self.event_log.prune().await?;
-        Ok(sessions + events)
+        let audit = self.audit.prune().await?;
+        let failures = self.store.prune_login_failures(ended_before).await?;
+        Ok(sessions + events + audit + failures)
     }
 
     /// Rotates every signing key; the old ones stay published until the
@@ -96,9 +102,14 @@ impl Core {
             .unwrap_or(
                 lamba_model::JwtConfiguration::default().access_token_time_to_live_in_seconds,
             );
-        self.keys
+        let kids = self
+            .keys
             .rotate(longest_seconds.saturating_mul(1000) + KEY_PUBLICATION_LEEWAY_MILLIS)
-            .await
+            .await?;
+        let mut event = self.audit.event("key.rotated");
+        event.data = serde_json::json!({ "activeKids": kids });
+        self.audit.record(event);
+        Ok(kids)
     }
 
     pub fn new(
@@ -112,6 +123,11 @@ impl Core {
             store.clone(),
             clock.clone(),
             settings.event_log,
+        ));
+        let audit = Arc::new(audit::AuditLog::new(
+            store.clone(),
+            clock.clone(),
+            settings.audit,
         ));
         Self {
             api_keys: ApiKeyAuthenticator::new(store.clone(), clock.clone()),
@@ -134,23 +150,27 @@ impl Core {
                 SecretDigester::new(settings.client_secret_key),
                 revocations.clone(),
                 populate::Populator::new(store.clone(), settings.lambda_engine, event_log.clone()),
+                audit.clone(),
                 settings.oauth,
             ),
             tenancy: tenancy::TenancyService::new(
                 store.clone(),
                 clock.clone(),
                 revocations.clone(),
+                audit.clone(),
             ),
             sessions: sessions::SessionService::new(
                 store.clone(),
                 clock.clone(),
                 revocations.clone(),
+                audit.clone(),
             ),
             store,
             clock,
             keys,
             revocations,
             event_log,
+            audit,
         }
     }
 }

@@ -6,13 +6,15 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use lamba_model::{
-    ApplicationId, Clock, Environment, EnvironmentState, Instant, LoginSession, ProjectId,
-    ProjectMember, ProjectState, ScopedRefreshToken, ScopedSession, User, UserId, WorkspaceId,
+    ActorType, ApplicationId, Clock, Environment, EnvironmentState, Instant, LoginSession,
+    ProjectId, ProjectMember, ProjectState, ScopedRefreshToken, ScopedSession, User, UserId,
+    WorkspaceId,
 };
 use lamba_store::{DynStore, Rotation, ScopeFilter, ScopeGuard, StoreError};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::audit::AuditLog;
 use crate::oauth::{
     ClientCredentials, MANAGEMENT_SCOPE, OAuthFailure, OAuthService, TokenGrant, TokenRequest,
     TokenResponse, parse_scope,
@@ -153,6 +155,7 @@ pub struct SessionService {
     store: DynStore,
     clock: Arc<dyn Clock>,
     revocations: Arc<RevocationList>,
+    audit: Arc<AuditLog>,
 }
 
 fn uuid_claim(claims: &serde_json::Map<String, Value>, name: &str) -> Option<Uuid> {
@@ -244,11 +247,17 @@ fn after_minutes(start: Instant, minutes: i64) -> Instant {
 }
 
 impl SessionService {
-    pub fn new(store: DynStore, clock: Arc<dyn Clock>, revocations: Arc<RevocationList>) -> Self {
+    pub fn new(
+        store: DynStore,
+        clock: Arc<dyn Clock>,
+        revocations: Arc<RevocationList>,
+        audit: Arc<AuditLog>,
+    ) -> Self {
         Self {
             store,
             clock,
             revocations,
+            audit,
         }
     }
 
@@ -276,6 +285,11 @@ impl SessionService {
         let user_id = sid
             .and_then(|_| live.subject())
             .and_then(|s| UserId::from_str(s).ok());
+        // What this request does is recorded as the user's, or the client's.
+        match user_id {
+            Some(user_id) => crate::audit::set_actor(ActorType::User, user_id.to_string()),
+            None => crate::audit::set_actor(ActorType::Client, client_id.to_string()),
+        }
         match (sid, user_id, live.scoped_sid()) {
             (Some(sid), Some(user_id), Some(scope_id)) => Ok(Principal::Scoped {
                 user_id,
@@ -444,6 +458,12 @@ impl SessionService {
             environment = %scope.environment,
             "entered a project"
         );
+        let mut event = self.scope_event("session.created", &scope);
+        event.data = serde_json::json!({
+            "roles": scope.roles,
+            "applicationId": scope.application_id,
+        });
+        self.audit.record(event);
         Ok(ScopedTokens {
             access_token: minted.token,
             expires_in: minted.expires_in,
@@ -524,7 +544,7 @@ impl SessionService {
             Verdict::EndScope(reason) => {
                 // A reused token means someone holds a copy: the scope ends, so
                 // neither copy works and the client re-enters the project.
-                self.end_scope(scope.id, now, reason).await?;
+                self.end_scope(&scope, now, reason).await?;
                 tracing::warn!(scope.id = %scope.id, reason, "scoped refresh refused; scope ended");
                 return Err(invalid());
             }
@@ -558,26 +578,59 @@ impl SessionService {
             .rotate_scoped_refresh_token(token.id, &next, now)
             .await?
         {
-            Rotation::Rotated => Ok(Refreshed::Scoped(ScopedTokens {
-                access_token: minted.token,
-                expires_in: minted.expires_in,
-                refresh_token: Some(secret),
-                scope,
-            })),
+            Rotation::Rotated => {
+                self.audit
+                    .record(self.scope_event("session.refreshed", &scope));
+                Ok(Refreshed::Scoped(ScopedTokens {
+                    access_token: minted.token,
+                    expires_in: minted.expires_in,
+                    refresh_token: Some(secret),
+                    scope,
+                }))
+            }
             Rotation::AlreadyUsed => {
-                self.end_scope(scope.id, now, "refresh_reuse").await?;
+                self.end_scope(&scope, now, "refresh_reuse").await?;
                 Err(invalid())
             }
         }
     }
 
-    async fn end_scope(&self, id: Uuid, now: Instant, reason: &str) -> Result<(), SessionError> {
+    /// Ends one scope for `reason` and records it; a reused refresh token
+    /// is recorded as such too.
+    async fn end_scope(
+        &self,
+        scope: &ScopedSession,
+        now: Instant,
+        reason: &str,
+    ) -> Result<(), SessionError> {
         let ended = self
             .store
-            .end_scoped_sessions(&ScopeFilter::Ids(vec![id]), now, reason)
+            .end_scoped_sessions(&ScopeFilter::Ids(vec![scope.id]), now, reason)
             .await?;
         self.revocations.note_scopes_ended(&ended);
+        if reason == "refresh_reuse" {
+            let mut event = self.scope_event("refresh_token.reused", scope);
+            event.reason = Some(reason.to_owned());
+            self.audit.record(event);
+        }
+        if !ended.is_empty() {
+            let mut event = self.scope_event("session.revoked", scope);
+            event.reason = Some(reason.to_owned());
+            self.audit.record(event);
+        }
         Ok(())
+    }
+
+    /// An audit event about `scope`, its user, login and project.
+    fn scope_event(&self, event_type: &str, scope: &ScopedSession) -> lamba_model::AuditEvent {
+        let mut event = self.audit.event(event_type);
+        event.user_id = Some(scope.user_id);
+        event.session_id = Some(scope.login_session_id);
+        event.scope_id = Some(scope.id);
+        event.workspace_id = Some(scope.workspace_id);
+        event.project_id = Some(scope.project_id);
+        event.environment = Some(scope.environment);
+        event
     }
 
     /// `POST /v1/sessions/logout`: ends the login session behind the token
@@ -588,15 +641,26 @@ impl SessionService {
                 "Only a user's session can log out; this is a client's token.".into(),
             ));
         };
-        self.end_login(sid, "logout").await
+        self.end_login(sid, principal.user_id(), "logout").await
     }
 
-    async fn end_login(&self, sid: Uuid, reason: &str) -> Result<(), SessionError> {
-        self.store
+    /// Ends a login session with its scopes, and records `user.logout` and
+    /// `session.revoked`.
+    async fn end_login(
+        &self,
+        sid: Uuid,
+        user_id: Option<UserId>,
+        reason: &str,
+    ) -> Result<(), SessionError> {
+        let ended = self
+            .store
             .end_login_session(sid, self.clock.now(), reason)
             .await?;
         self.revocations.note_session_ended(sid);
         tracing::info!(session.id = %sid, reason, "login session ended");
+        if ended {
+            record_logout(&self.audit, sid, user_id, reason);
+        }
         Ok(())
     }
 
@@ -654,7 +718,7 @@ impl SessionService {
     pub async fn end_own_session(&self, user_id: UserId, id: Uuid) -> Result<(), SessionError> {
         match self.store.lookup_login_session(id).await? {
             Some(session) if session.user_id == user_id && session.is_active() => {
-                self.end_login(id, "revoked_by_user").await
+                self.end_login(id, Some(user_id), "revoked_by_user").await
             }
             _ => Err(SessionError::NotFound),
         }
@@ -757,8 +821,39 @@ impl SessionService {
             )
             .await?;
         self.revocations.note_scopes_ended(&ended);
+        for id in &ended {
+            let mut event = self.audit.event("session.revoked");
+            event.user_id = Some(user_id);
+            event.scope_id = Some(*id);
+            event.workspace_id = Some(context.workspace_id);
+            event.project_id = Some(context.project_id);
+            event.environment = Some(context.environment);
+            event.reason = Some("revoked_by_admin".to_owned());
+            self.audit.record(event);
+        }
         Ok(ended.len())
     }
+}
+
+/// Records the end of a login session: `user.logout`, then
+/// `session.revoked` for the login (its scopes end with it).
+pub(crate) fn record_logout(audit: &AuditLog, sid: Uuid, user_id: Option<UserId>, reason: &str) {
+    let mut logout = audit.event("user.logout");
+    logout.user_id = user_id;
+    logout.session_id = Some(sid);
+    logout.reason = Some(reason.to_owned());
+    if let Some(user_id) = user_id {
+        logout.actor_type = lamba_model::ActorType::User;
+        logout.actor_id = Some(user_id.to_string());
+    }
+    let mut revoked = audit.event("session.revoked");
+    revoked.user_id = user_id;
+    revoked.session_id = Some(sid);
+    revoked.reason = Some(reason.to_owned());
+    revoked.actor_type = logout.actor_type;
+    revoked.actor_id.clone_from(&logout.actor_id);
+    audit.record(logout);
+    audit.record(revoked);
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ use lamba_model::{
 use lamba_store::{DynStore, ScopeFilter, StoreError};
 use uuid::Uuid;
 
+use crate::audit::AuditLog;
 use crate::revocation::RevocationList;
 use crate::validation::{ErrorKind, ValidationErrors};
 
@@ -94,6 +95,7 @@ pub struct TenancyService {
     store: DynStore,
     clock: Arc<dyn Clock>,
     revocations: Arc<RevocationList>,
+    audit: Arc<AuditLog>,
 }
 
 fn blank(value: &Option<String>) -> bool {
@@ -126,19 +128,59 @@ fn is_token_name(name: &str, max: usize) -> bool {
 }
 
 impl TenancyService {
-    pub fn new(store: DynStore, clock: Arc<dyn Clock>, revocations: Arc<RevocationList>) -> Self {
+    pub fn new(
+        store: DynStore,
+        clock: Arc<dyn Clock>,
+        revocations: Arc<RevocationList>,
+        audit: Arc<AuditLog>,
+    ) -> Self {
         Self {
             store,
             clock,
             revocations,
+            audit,
         }
     }
 
-    fn ended(&self, ids: &[Uuid]) {
+    /// Notes scopes a write ended, and records one `session.revoked` per
+    /// scope with the reason.
+    fn ended(&self, ids: &[Uuid], reason: &str, project: &Project, user_id: Option<UserId>) {
         if !ids.is_empty() {
             self.revocations.note_scopes_ended(ids);
-            tracing::info!(scopes = ids.len(), "scoped sessions revoked");
+            tracing::info!(scopes = ids.len(), reason, "scoped sessions revoked");
         }
+        for id in ids {
+            let mut event = self.audit.event("session.revoked");
+            event.scope_id = Some(*id);
+            event.user_id = user_id;
+            event.workspace_id = Some(project.workspace_id);
+            event.project_id = Some(project.id);
+            event.reason = Some(reason.to_owned());
+            self.audit.record(event);
+        }
+    }
+
+    /// Records a change to something of `project` (a role, a member).
+    fn audit_change(
+        &self,
+        event_type: &str,
+        project: &Project,
+        user_id: Option<UserId>,
+        before: Option<serde_json::Value>,
+        after: Option<serde_json::Value>,
+    ) {
+        let mut event = self.audit.event(event_type);
+        event.user_id = user_id;
+        event.workspace_id = Some(project.workspace_id);
+        event.project_id = Some(project.id);
+        event.data = serde_json::json!({ "before": before, "after": after });
+        self.audit.record(event);
+    }
+
+    /// The project a member or role belongs to, for the audit log; `None`
+    /// only when it vanished meanwhile.
+    async fn project_of(&self, project_id: ProjectId) -> Option<Project> {
+        self.store.lookup_project(project_id).await.ok().flatten()
     }
 
     // ----- workspaces -----
@@ -396,7 +438,12 @@ impl TenancyService {
             .await?
         {
             Some(ended) => {
-                self.ended(&ended);
+                let reason = if project.state == ProjectState::Archived {
+                    "project_archived"
+                } else {
+                    "environment_changed"
+                };
+                self.ended(&ended, reason, &project, None);
                 Ok(project)
             }
             None => Err(TenancyError::NotFound),
@@ -520,7 +567,12 @@ impl TenancyService {
             last_update_instant: now,
         };
         match self.store.add_role(&role).await {
-            Ok(()) => Ok(role),
+            Ok(()) => {
+                if let Some(project) = self.project_of(project_id).await {
+                    self.audit_change("role.created", &project, None, None, Some(role_json(&role)));
+                }
+                Ok(role)
+            }
             Err(StoreError::Conflict("name")) => Err(ValidationErrors::with_field(
                 "role.name",
                 ErrorKind::Duplicate,
@@ -569,7 +621,16 @@ impl TenancyService {
             .await?
         {
             Some(ended) => {
-                self.ended(&ended);
+                if let Some(project) = self.project_of(project_id).await {
+                    self.ended(&ended, "role_changed", &project, None);
+                    self.audit_change(
+                        "role.updated",
+                        &project,
+                        None,
+                        Some(role_json(&existing)),
+                        Some(role_json(&role)),
+                    );
+                }
                 Ok(role)
             }
             None => Err(TenancyError::NotFound),
@@ -601,6 +662,7 @@ impl TenancyService {
             .into());
         }
         if self.store.delete_role(project_id, id).await? {
+            self.audit_change("role.deleted", &project, None, Some(role_json(&role)), None);
             Ok(())
         } else {
             Err(TenancyError::NotFound)
@@ -730,7 +792,18 @@ impl TenancyService {
             revision: 0,
         };
         match self.store.add_member(&member).await {
-            Ok(()) => Ok(member),
+            Ok(()) => {
+                if let Some(project) = self.project_of(project_id).await {
+                    self.audit_change(
+                        "membership.created",
+                        &project,
+                        Some(user_id),
+                        None,
+                        Some(member_json(&member)),
+                    );
+                }
+                Ok(member)
+            }
             Err(StoreError::Conflict(_)) => Err(ValidationErrors::with_field(
                 &user_path,
                 ErrorKind::Duplicate,
@@ -767,6 +840,7 @@ impl TenancyService {
             None => existing.roles.clone(),
         };
         errors.into_result()?;
+        let before = existing.clone();
         let member = ProjectMember {
             roles,
             locked: locked.unwrap_or(existing.locked),
@@ -775,7 +849,29 @@ impl TenancyService {
         };
         match self.store.update_member(&member, self.clock.now()).await? {
             Some(ended) => {
-                self.ended(&ended);
+                if let Some(project) = self.project_of(project_id).await {
+                    let reason = if member.locked && !before.locked {
+                        "member_locked"
+                    } else {
+                        "member_changed"
+                    };
+                    self.ended(&ended, reason, &project, Some(user_id));
+                    self.audit_change(
+                        "membership.updated",
+                        &project,
+                        Some(user_id),
+                        Some(member_json(&before)),
+                        Some(member_json(&member)),
+                    );
+                    if member.locked != before.locked {
+                        let event_type = if member.locked {
+                            "user.locked"
+                        } else {
+                            "user.unlocked"
+                        };
+                        self.audit_change(event_type, &project, Some(user_id), None, None);
+                    }
+                }
                 Ok(member)
             }
             None => Err(TenancyError::NotFound),
@@ -787,18 +883,48 @@ impl TenancyService {
         project_id: ProjectId,
         user_id: UserId,
     ) -> Result<(), TenancyError> {
+        let before = self.store.lookup_member(project_id, user_id).await?;
         match self
             .store
             .delete_member(project_id, user_id, self.clock.now())
             .await?
         {
             Some(ended) => {
-                self.ended(&ended);
+                if let Some(project) = self.project_of(project_id).await {
+                    self.ended(&ended, "membership_removed", &project, Some(user_id));
+                    self.audit_change(
+                        "membership.deleted",
+                        &project,
+                        Some(user_id),
+                        before.as_ref().map(member_json),
+                        None,
+                    );
+                }
                 Ok(())
             }
             None => Err(TenancyError::NotFound),
         }
     }
+}
+
+/// A role as the audit log records it (the operator API's shape).
+fn role_json(role: &ProjectRole) -> serde_json::Value {
+    serde_json::json!({
+        "id": role.id,
+        "name": role.name,
+        "description": role.description,
+        "permissions": role.permissions,
+    })
+}
+
+/// A membership as the audit log records it (the operator API's shape).
+fn member_json(member: &ProjectMember) -> serde_json::Value {
+    serde_json::json!({
+        "userId": member.user_id,
+        "projectId": member.project_id,
+        "roles": member.roles,
+        "locked": member.locked,
+    })
 }
 
 /// The permissions `roles` grant in a catalog; `viewer` grants its own.

@@ -760,6 +760,7 @@ mod tests {
             },
             jwt: JwtConfiguration::default(),
             lambda: Default::default(),
+            failed_authentication: Default::default(),
             insert_instant: Instant::from_millis(0),
             last_update_instant: Instant::from_millis(0),
         }

@@ -111,6 +111,30 @@ impl Default for FailurePolicy {
     }
 }
 
+/// The application's lockout policy (FusionAuth's
+/// `failedAuthenticationConfiguration`, kept per application): after
+/// `too_many_attempts` failed sign-ins of one identifier within
+/// `reset_count_in_seconds`, its sign-ins fail for `lockout_seconds`, with
+/// the same answer as a wrong password.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FailedAuthenticationConfiguration {
+    pub enabled: bool,
+    pub too_many_attempts: u32,
+    pub reset_count_in_seconds: u32,
+    pub lockout_seconds: u32,
+}
+
+impl Default for FailedAuthenticationConfiguration {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            too_many_attempts: 5,
+            reset_count_in_seconds: 60,
+            lockout_seconds: 300,
+        }
+    }
+}
+
 /// An app client of a project environment.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Application {
@@ -122,6 +146,7 @@ pub struct Application {
     pub oauth: OAuthConfiguration,
     pub jwt: JwtConfiguration,
     pub lambda: LambdaConfiguration,
+    pub failed_authentication: FailedAuthenticationConfiguration,
     pub insert_instant: Instant,
     pub last_update_instant: Instant,
 }

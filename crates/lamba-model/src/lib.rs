@@ -41,6 +41,7 @@ macro_rules! wire_enum {
 
 mod api_key;
 mod application;
+mod audit;
 mod clock;
 mod event_log;
 mod id;
@@ -52,10 +53,12 @@ mod user;
 
 pub use api_key::{ApiKey, ApiKeyDigest};
 pub use application::{
-    Application, ApplicationRole, ClientAuthenticationPolicy, Environment, FailurePolicy,
-    GrantType, JwtConfiguration, LambdaConfiguration, OAuthConfiguration, PkcePolicy,
-    RefreshExpirationPolicy, RefreshUsagePolicy, SigningAlgorithm, UnknownValue,
+    Application, ApplicationRole, ClientAuthenticationPolicy, Environment,
+    FailedAuthenticationConfiguration, FailurePolicy, GrantType, JwtConfiguration,
+    LambdaConfiguration, OAuthConfiguration, PkcePolicy, RefreshExpirationPolicy,
+    RefreshUsagePolicy, SigningAlgorithm, UnknownValue,
 };
+pub use audit::{ActorType, AuditCursor, AuditEvent, AuditFilter};
 pub use clock::{Clock, Instant, MockClock};
 pub use event_log::{EventLog, EventLogFilter, EventLogType, NewEventLog};
 pub use id::{ApiKeyId, ApplicationId, LambdaId, ProjectId, RoleId, UserId, WorkspaceId};

@@ -27,6 +27,7 @@ use tokio::sync::broadcast;
 use tokio::task::AbortHandle;
 use uuid::Uuid;
 
+mod audit;
 mod event_log;
 mod tenancy;
 
@@ -380,6 +381,7 @@ fn application_from_row(row: &sqlx::postgres::PgRow) -> StoreResult<Application>
             id_token_populate_id: lambda_id("id_token_populate_id")?,
             failure_policy: lamba_model::FailurePolicy::Closed,
         },
+        failed_authentication: lamba_model::FailedAuthenticationConfiguration::default(),
         insert_instant: Instant::from_millis(row.try_get("insert_instant").map_err(backend)?),
         last_update_instant: Instant::from_millis(
             row.try_get("last_update_instant").map_err(backend)?,

@@ -23,6 +23,7 @@ use sqlx::{Row, SqlitePool};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
+mod audit;
 mod event_log;
 mod tenancy;
 
@@ -321,6 +322,7 @@ fn application_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<Applicatio
             id_token_populate_id: lambda_id("id_token_populate_id")?,
             failure_policy: lamba_model::FailurePolicy::Closed,
         },
+        failed_authentication: lamba_model::FailedAuthenticationConfiguration::default(),
         insert_instant: Instant::from_millis(row.try_get("insert_instant").map_err(backend)?),
         last_update_instant: Instant::from_millis(
             row.try_get("last_update_instant").map_err(backend)?,

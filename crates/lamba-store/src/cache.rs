@@ -23,10 +23,11 @@ use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::{
-    ApiKeyRepository, ApplicationRepository, AuthorizationCode, Change, CodeConsumption, DynStore,
-    EventLogRepository, KeyRepository, LambdaRepository, LoginSession, RefreshGrant, RefreshToken,
-    Rotation, ScopeFilter, ScopeGuard, ScopeRepository, ScopedRefreshGrant, SessionRepository,
-    Store, StoreResult, TenancyRepository, UserRepository,
+    ApiKeyRepository, ApplicationRepository, AuditRepository, AuthorizationCode, Change,
+    CodeConsumption, DynStore, EventLogRepository, KeyRepository, LambdaRepository,
+    LoginFailureRepository, LoginSession, RefreshGrant, RefreshToken, Rotation, ScopeFilter,
+    ScopeGuard, ScopeRepository, ScopedRefreshGrant, SessionRepository, Store, StoreResult,
+    TenancyRepository, UserRepository,
 };
 use uuid::Uuid;
 
@@ -646,6 +647,79 @@ impl EventLogRepository for CachedStore {
 }
 
 #[async_trait]
+impl AuditRepository for CachedStore {
+    async fn append_audit_events(&self, events: &[lamba_model::AuditEvent]) -> StoreResult<()> {
+        self.inner.append_audit_events(events).await
+    }
+
+    async fn search_audit_events(
+        &self,
+        filter: &lamba_model::AuditFilter,
+    ) -> StoreResult<Vec<lamba_model::AuditEvent>> {
+        self.inner.search_audit_events(filter).await
+    }
+
+    async fn prune_audit_events(&self, older_than: Instant) -> StoreResult<u64> {
+        self.inner.prune_audit_events(older_than).await
+    }
+}
+
+#[async_trait]
+impl LoginFailureRepository for CachedStore {
+    async fn login_locked_until(
+        &self,
+        application_id: ApplicationId,
+        identifier_digest: &[u8],
+    ) -> StoreResult<Option<Instant>> {
+        self.inner
+            .login_locked_until(application_id, identifier_digest)
+            .await
+    }
+
+    async fn add_login_failure(
+        &self,
+        application_id: ApplicationId,
+        identifier_digest: &[u8],
+        now: Instant,
+        window_started_before: Instant,
+    ) -> StoreResult<u64> {
+        self.inner
+            .add_login_failure(
+                application_id,
+                identifier_digest,
+                now,
+                window_started_before,
+            )
+            .await
+    }
+
+    async fn lock_login(
+        &self,
+        application_id: ApplicationId,
+        identifier_digest: &[u8],
+        until: Instant,
+    ) -> StoreResult<()> {
+        self.inner
+            .lock_login(application_id, identifier_digest, until)
+            .await
+    }
+
+    async fn clear_login_failures(
+        &self,
+        application_id: ApplicationId,
+        identifier_digest: &[u8],
+    ) -> StoreResult<()> {
+        self.inner
+            .clear_login_failures(application_id, identifier_digest)
+            .await
+    }
+
+    async fn prune_login_failures(&self, before: Instant) -> StoreResult<u64> {
+        self.inner.prune_login_failures(before).await
+    }
+}
+
+#[async_trait]
 impl Store for CachedStore {
     fn backend_name(&self) -> &'static str {
         self.inner.backend_name()
@@ -1093,6 +1167,63 @@ mod tests {
             Ok((Vec::new(), 0))
         }
         async fn prune_event_logs(&self, _older: Instant, _keep: u64) -> StoreResult<u64> {
+            Ok(0)
+        }
+    }
+
+    #[async_trait]
+    impl AuditRepository for Fake {
+        async fn append_audit_events(
+            &self,
+            _events: &[lamba_model::AuditEvent],
+        ) -> StoreResult<()> {
+            Ok(())
+        }
+        async fn search_audit_events(
+            &self,
+            _filter: &lamba_model::AuditFilter,
+        ) -> StoreResult<Vec<lamba_model::AuditEvent>> {
+            Ok(Vec::new())
+        }
+        async fn prune_audit_events(&self, _older: Instant) -> StoreResult<u64> {
+            Ok(0)
+        }
+    }
+
+    #[async_trait]
+    impl LoginFailureRepository for Fake {
+        async fn login_locked_until(
+            &self,
+            _application_id: ApplicationId,
+            _digest: &[u8],
+        ) -> StoreResult<Option<Instant>> {
+            Ok(None)
+        }
+        async fn add_login_failure(
+            &self,
+            _application_id: ApplicationId,
+            _digest: &[u8],
+            _now: Instant,
+            _before: Instant,
+        ) -> StoreResult<u64> {
+            Ok(1)
+        }
+        async fn lock_login(
+            &self,
+            _application_id: ApplicationId,
+            _digest: &[u8],
+            _until: Instant,
+        ) -> StoreResult<()> {
+            Ok(())
+        }
+        async fn clear_login_failures(
+            &self,
+            _application_id: ApplicationId,
+            _digest: &[u8],
+        ) -> StoreResult<()> {
+            Ok(())
+        }
+        async fn prune_login_failures(&self, _before: Instant) -> StoreResult<u64> {
             Ok(0)
         }
     }

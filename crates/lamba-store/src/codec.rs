@@ -5,8 +5,9 @@ use std::str::FromStr;
 
 use lamba_model::{
     Application, ApplicationRole, ClientAuthenticationPolicy, Environment, EnvironmentSettings,
-    EnvironmentState, FailurePolicy, GrantType, JwtConfiguration, OAuthConfiguration, PkcePolicy,
-    RefreshExpirationPolicy, RefreshUsagePolicy, SessionContract, SigningAlgorithm,
+    EnvironmentState, FailedAuthenticationConfiguration, FailurePolicy, GrantType,
+    JwtConfiguration, OAuthConfiguration, PkcePolicy, RefreshExpirationPolicy, RefreshUsagePolicy,
+    SessionContract, SigningAlgorithm,
 };
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +31,35 @@ struct ApplicationConfig {
     refresh_token_expiration_policy: String,
     access_token_signing_algorithm: String,
     lambda_failure_policy: String,
+    /// Added with migration 0007; rows written before have none.
+    #[serde(default)]
+    failed_authentication: FailedAuthenticationJson,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FailedAuthenticationJson {
+    enabled: bool,
+    too_many_attempts: u32,
+    reset_count_in_seconds: u32,
+    lockout_seconds: u32,
+}
+
+impl Default for FailedAuthenticationJson {
+    fn default() -> Self {
+        FailedAuthenticationConfiguration::default().into()
+    }
+}
+
+impl From<FailedAuthenticationConfiguration> for FailedAuthenticationJson {
+    fn from(c: FailedAuthenticationConfiguration) -> Self {
+        Self {
+            enabled: c.enabled,
+            too_many_attempts: c.too_many_attempts,
+            reset_count_in_seconds: c.reset_count_in_seconds,
+            lockout_seconds: c.lockout_seconds,
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -98,6 +128,7 @@ pub fn application_config(application: &Application) -> StoreResult<String> {
             .as_str()
             .to_owned(),
         lambda_failure_policy: application.lambda.failure_policy.as_str().to_owned(),
+        failed_authentication: application.failed_authentication.into(),
     };
     serde_json::to_string(&config).map_err(|e| corrupt(format!("application config: {e}")))
 }
@@ -158,6 +189,13 @@ pub fn apply_application_config(application: &mut Application, raw: &str) -> Sto
     };
     application.lambda.failure_policy =
         parse::<FailurePolicy>(&config.lambda_failure_policy, "failure policy")?;
+    let failed = config.failed_authentication;
+    application.failed_authentication = FailedAuthenticationConfiguration {
+        enabled: failed.enabled,
+        too_many_attempts: failed.too_many_attempts,
+        reset_count_in_seconds: failed.reset_count_in_seconds,
+        lockout_seconds: failed.lockout_seconds,
+    };
     Ok(())
 }
 

@@ -23,8 +23,10 @@ use crate::{
     StoreError,
 };
 
+mod audit;
 mod event_log;
 mod tenancy;
+pub use audit::*;
 pub use event_log::*;
 pub use tenancy::*;
 
@@ -70,6 +72,10 @@ macro_rules! conformance_tests {
             a_scope_is_stored_only_while_its_guard_holds,
             event_logs_search_newest_first_filtered_and_paged,
             event_logs_prune_by_age_then_count,
+            audit_events_round_trip_and_append_is_idempotent,
+            audit_events_search_filters_and_pages_newest_first,
+            audit_events_prune_by_age,
+            login_failures_count_in_windows_lock_and_clear,
         );
     };
     (@cases $make_store:expr; $($case:ident),* $(,)?) => {
@@ -318,6 +324,12 @@ fn application(name: &str) -> Application {
             access_token_populate_id: None,
             id_token_populate_id: None,
             failure_policy: FailurePolicy::Open,
+        },
+        failed_authentication: lamba_model::FailedAuthenticationConfiguration {
+            enabled: true,
+            too_many_attempts: 3,
+            reset_count_in_seconds: 30,
+            lockout_seconds: 120,
         },
         insert_instant: Instant::from_millis(1_700_000_000_000),
         last_update_instant: Instant::from_millis(1_700_000_000_000),

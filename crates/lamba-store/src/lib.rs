@@ -16,6 +16,7 @@ use lamba_model::{
 pub use lamba_model::{AuthorizationCode, CodeConsumption, LoginSession, RefreshToken, Rotation};
 use uuid::Uuid;
 
+mod audit;
 mod cache;
 pub mod codec;
 #[cfg(feature = "conformance")]
@@ -23,6 +24,7 @@ pub mod conformance;
 mod event_log;
 mod tenancy;
 
+pub use audit::{AuditRepository, LoginFailureRepository};
 pub use cache::CachedStore;
 pub use event_log::EventLogRepository;
 pub use tenancy::{
@@ -248,6 +250,8 @@ pub trait Store:
     + TenancyRepository
     + ScopeRepository
     + EventLogRepository
+    + AuditRepository
+    + LoginFailureRepository
     + Send
     + Sync
     + 'static

@@ -63,6 +63,15 @@ pub struct ServeArgs {
     /// each need their own.
     #[arg(long, env = "LAMBA_REDIS_PREFIX", default_value = "lamba:rl:")]
     pub redis_prefix: String,
+    /// How many days audit events are kept (1 to 36500); older ones are
+    /// pruned.
+    #[arg(
+        long,
+        env = "LAMBA_AUDIT_RETENTION_DAYS",
+        default_value_t = lamba_core::audit::DEFAULT_RETENTION_DAYS,
+        value_parser = clap::value_parser!(u32).range(1..=36_500)
+    )]
+    pub audit_retention_days: u32,
     /// Host name of the id host (sign-in, OAuth, `/v1/sessions`); when set,
     /// those routes answer 404 on any other host.
     #[arg(long, env = "LAMBA_ID_HOST")]

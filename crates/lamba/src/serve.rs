@@ -148,6 +148,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         lambda_limits,
         lambda_engine,
         event_log: lamba_core::event_log::EventLogSettings::default(),
+        audit: lamba_core::audit::AuditSettings {
+            retention_days: args.audit_retention_days,
+        },
         client_secret_key,
         oauth: OAuthSettings {
             issuer: issuer.as_str().trim_end_matches('/').to_owned(),

@@ -4,7 +4,8 @@
 use std::str::FromStr;
 
 use lamba_model::{
-    Application, ApplicationId, AuthorizationCode, GrantType, Instant, LoginSession, PkcePolicy,
+    ActorType, Application, ApplicationId, AuthorizationCode, GrantType, Instant, LoginSession,
+    PkcePolicy, User,
 };
 use lamba_oidc::OAuthError;
 use uuid::Uuid;
@@ -163,18 +164,48 @@ impl OAuthService {
                 };
             }
         };
-        // The same argon2 work whether or not the account exists, so that
-        // neither the answer nor its timing tells.
+        let policy = valid.application.failed_authentication;
+        let identifier = identifier_digest(email);
+        let locked = policy.enabled && self.is_locked(&valid, &identifier).await;
+        // The same argon2 work whether or not the account exists or is
+        // locked, so that neither the answer nor its timing tells.
         let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
         let verified = self
             .passwords
             .verify_or_dummy(Password::new(password), stored)
             .await
             .unwrap_or(false);
-        let Some(user) = user.filter(|_| verified) else {
-            tracing::info!("sign-in failed");
-            return wrong(valid);
+        let user = match user {
+            Some(user) if verified && !locked => user,
+            user => {
+                let reason = if locked { "locked" } else { "bad_credentials" };
+                tracing::info!(reason, "sign-in failed");
+                if policy.enabled && !locked {
+                    self.count_failure(&valid, &identifier).await;
+                }
+                let mut event = self.audit.event("user.login.failed");
+                // Only here, never in an answer, does it show whether the
+                // email belongs to an account.
+                if let Some(user) = &user {
+                    event.user_id = Some(user.id);
+                    event.actor_type = ActorType::User;
+                    event.actor_id = Some(user.id.to_string());
+                }
+                event.reason = Some(reason.to_owned());
+                event.ip_address = ip_address;
+                event.data = serde_json::json!({ "applicationId": valid.application.id });
+                self.audit.record(event);
+                return wrong(valid);
+            }
         };
+        if policy.enabled
+            && let Err(error) = self
+                .store
+                .clear_login_failures(valid.application.id, &identifier)
+                .await
+        {
+            tracing::warn!(%error, "could not reset the failed sign-in count");
+        }
         let now = self.clock.now();
         let session = LoginSession {
             id: Uuid::new_v4(),
@@ -196,9 +227,72 @@ impl OAuthService {
             };
         }
         tracing::info!(user.id = %user.id, session.id = %session.id, "signed in");
+        let mut event = self.audit.event("user.login");
+        event.actor_type = ActorType::User;
+        event.actor_id = Some(user.id.to_string());
+        event.user_id = Some(user.id);
+        event.session_id = Some(session.id);
+        event.ip_address.clone_from(&session.ip_address);
+        event.data = serde_json::json!({ "applicationId": valid.application.id });
+        self.audit.record(event);
         SignIn {
             outcome: self.issue_code(&valid, &session).await,
             session_id: Some(session.id),
+        }
+    }
+
+    /// Whether the application's lockout holds this identifier now. A
+    /// failed lookup counts as not locked: the password still decides.
+    async fn is_locked(&self, valid: &ValidAuthorizeRequest, identifier: &[u8]) -> bool {
+        match self
+            .store
+            .login_locked_until(valid.application.id, identifier)
+            .await
+        {
+            Ok(until) => until.is_some_and(|until| self.clock.now() < until),
+            Err(error) => {
+                tracing::error!(%error, "could not read the sign-in lockout");
+                false
+            }
+        }
+    }
+
+    /// Counts a failed sign-in under the application's policy, and locks
+    /// the identifier when the count reaches `tooManyAttempts`.
+    async fn count_failure(&self, valid: &ValidAuthorizeRequest, identifier: &[u8]) {
+        let policy = valid.application.failed_authentication;
+        let now = self.clock.now();
+        let window_started_before = Instant::from_millis(
+            now.as_millis()
+                .saturating_sub(i64::from(policy.reset_count_in_seconds) * 1000),
+        );
+        let count = match self
+            .store
+            .add_login_failure(valid.application.id, identifier, now, window_started_before)
+            .await
+        {
+            Ok(count) => count,
+            Err(error) => {
+                tracing::error!(%error, "could not count a failed sign-in");
+                return;
+            }
+        };
+        if count >= u64::from(policy.too_many_attempts) {
+            let until = Instant::from_millis(
+                now.as_millis()
+                    .saturating_add(i64::from(policy.lockout_seconds) * 1000),
+            );
+            match self
+                .store
+                .lock_login(valid.application.id, identifier, until)
+                .await
+            {
+                Ok(()) => tracing::warn!(
+                    application.id = %valid.application.id,
+                    "too many failed sign-ins; the identifier is locked out"
+                ),
+                Err(error) => tracing::error!(%error, "could not lock out an identifier"),
+            }
         }
     }
 
@@ -381,6 +475,13 @@ impl OAuthService {
         }
         Ok(valid)
     }
+}
+
+/// What the lockout counts by: SHA-256 of the normalised email, so that no
+/// email is kept for accounts that do not exist.
+fn identifier_digest(email: &str) -> Vec<u8> {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(User::normalize_email(email).as_bytes()).to_vec()
 }
 
 fn redirect_error(

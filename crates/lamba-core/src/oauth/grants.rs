@@ -404,18 +404,31 @@ impl OAuthService {
             self.store.touch_login_session(session.id, now).await?;
             presented.to_owned()
         };
-        self.issue_user_tokens(
-            application,
-            &user,
-            &session,
-            &scopes,
-            None,
-            token.resource.as_deref(),
-            Some(refresh),
-            Some(grant.roles),
-            TokenGrant::RefreshToken,
-        )
-        .await
+        let issued = self
+            .issue_user_tokens(
+                application,
+                &user,
+                &session,
+                &scopes,
+                None,
+                token.resource.as_deref(),
+                Some(refresh),
+                Some(grant.roles),
+                TokenGrant::RefreshToken,
+            )
+            .await?;
+        let mut event = self.token_event("session.refreshed", &token);
+        event.data = serde_json::json!({ "applicationId": application.id });
+        self.audit.record(event);
+        Ok(issued)
+    }
+
+    /// An audit event about a refresh token's session and user.
+    fn token_event(&self, event_type: &str, token: &RefreshToken) -> lamba_model::AuditEvent {
+        let mut event = self.audit.event(event_type);
+        event.user_id = Some(token.user_id);
+        event.session_id = Some(token.session_id);
+        event
     }
 
     /// A rotated refresh token came back: someone holds a copy. The whole
@@ -426,9 +439,18 @@ impl OAuthService {
         now: Instant,
     ) -> Result<OAuthFailure, OAuthFailure> {
         tracing::warn!(session.id = %token.session_id, "refresh token reused; revoking its family");
-        self.store
+        let revoked = self
+            .store
             .revoke_refresh_family(token.family_id, now)
             .await?;
+        let mut event = self.token_event("refresh_token.reused", token);
+        event.reason = Some("refresh_reuse".to_owned());
+        event.data = serde_json::json!({
+            "applicationId": token.application_id,
+            "familyId": token.family_id,
+            "revokedTokens": revoked,
+        });
+        self.audit.record(event);
         Ok(OAuthFailure::invalid_grant(
             "The refresh token was already used.",
         ))

@@ -76,6 +76,14 @@ impl OAuthService {
             if self.store.end_login_session(session, now, "logout").await? {
                 self.revocations.note_session_ended(session);
                 tracing::info!(session.id = %session, "signed out");
+                let user_id = self
+                    .store
+                    .lookup_login_session(session)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|s| s.user_id);
+                crate::sessions::record_logout(&self.audit, session, user_id, "logout");
             }
         }
         let Some(uri) = request.post_logout_redirect_uri.filter(|u| !u.is_empty()) else {

@@ -29,6 +29,7 @@ pub use inspect::{Introspection, UserInfo};
 pub use logout::{LogoutOutcome, LogoutRequest};
 pub use mint::{MANAGEMENT_SCOPE, Minted, SCOPED_SID_CLAIM, TokenGrant};
 
+use crate::audit::AuditLog;
 use crate::keys::KeyRing;
 use crate::passwords::PasswordHasher;
 use crate::populate::Populator;
@@ -101,11 +102,16 @@ pub struct OAuthService {
     passwords: PasswordHasher,
     revocations: Arc<RevocationList>,
     populator: Populator,
+    audit: Arc<AuditLog>,
     issuer: String,
     verified: inspect::VerifiedTokens,
 }
 
 impl OAuthService {
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "built once, by Core::new; each argument is a shared service"
+    )]
     pub fn new(
         store: DynStore,
         clock: Arc<dyn Clock>,
@@ -113,6 +119,7 @@ impl OAuthService {
         digester: SecretDigester,
         revocations: Arc<RevocationList>,
         populator: Populator,
+        audit: Arc<AuditLog>,
         settings: OAuthSettings,
     ) -> Self {
         Self {
@@ -123,6 +130,7 @@ impl OAuthService {
             passwords: PasswordHasher::new(),
             revocations,
             populator,
+            audit,
             issuer: settings.issuer.trim_end_matches('/').to_owned(),
             verified: inspect::VerifiedTokens::default(),
         }

@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use lamba_core::ValidationErrors;
 use lamba_core::applications::ApplicationError;
+use lamba_core::audit::AuditError;
 use lamba_core::event_log::EventLogError;
 use lamba_core::lambdas::LambdaError;
 use lamba_core::tenancy::TenancyError;
@@ -84,6 +85,18 @@ impl From<LambdaError> for OperatorError {
                 OperatorError::general("[LambdaError]", format!("The lambda failed: {run}."))
             }
             LambdaError::Store(store) => {
+                tracing::error!(error = %store, "storage failed");
+                OperatorError::Internal
+            }
+        }
+    }
+}
+
+impl From<AuditError> for OperatorError {
+    fn from(error: AuditError) -> Self {
+        match error {
+            AuditError::Invalid(errors) => OperatorError::Invalid(errors),
+            AuditError::Store(store) => {
                 tracing::error!(error = %store, "storage failed");
                 OperatorError::Internal
             }

@@ -117,6 +117,7 @@ impl IntoResponse for Problem {
 
 /// Sets `X-Trace-Id` (the request id) on every response, echoes a sane
 /// `X-Correlation-Id`, and renders pending [`Problem`]s with their trace id.
+/// The request runs inside its audit [`lamba_core::audit::RequestContext`].
 pub async fn trace_headers(request: Request, next: Next) -> Response {
     let trace_id = request
         .extensions()
@@ -131,7 +132,19 @@ pub async fn trace_headers(request: Request, next: Next) -> Response {
             v.len() <= MAX_CORRELATION_ID && v.as_bytes().iter().all(|b| b.is_ascii_graphic())
         })
         .cloned();
-    let mut response = next.run(request).await;
+    // The audit events this request causes record its ids and peer.
+    let context = lamba_core::audit::RequestContext::new(
+        Some(trace_id.clone()).filter(|t| !t.is_empty()),
+        correlation
+            .as_ref()
+            .and_then(|c| c.to_str().ok())
+            .map(str::to_owned),
+        request
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip().to_string()),
+    );
+    let mut response = lamba_core::audit::with_request(context, next.run(request)).await;
     if let Some(problem) = response.extensions_mut().remove::<Problem>() {
         let body = json!({
             "type": "about:blank",

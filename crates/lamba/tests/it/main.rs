@@ -10,6 +10,8 @@
 )]
 
 mod applications;
+mod audit;
+mod brute_force;
 mod cluster;
 mod lambda_runtime;
 mod lambdas;

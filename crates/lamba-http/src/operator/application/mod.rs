@@ -8,11 +8,12 @@ mod update;
 use axum::Router;
 use axum::routing::get;
 use lamba_core::ValidationErrors;
-use lamba_core::applications::{ApplicationInput, RoleInput};
+use lamba_core::applications::{ApplicationInput, FailedAuthenticationInput, RoleInput};
 use lamba_model::Application;
 use serde_json::{Value, json};
 
 use crate::AppState;
+use crate::operator::audit::Subject;
 use crate::operator::wire::Fields;
 
 pub fn routes() -> Router<AppState> {
@@ -68,9 +69,25 @@ pub fn application_json(application: &Application, client_secret: Option<&str>) 
             "idTokenPopulateId": lambda.id_token_populate_id,
             "failurePolicy": lambda.failure_policy.as_str(),
         },
+        "failedAuthenticationConfiguration": {
+            "enabled": application.failed_authentication.enabled,
+            "tooManyAttempts": application.failed_authentication.too_many_attempts,
+            "resetCountInSeconds": application.failed_authentication.reset_count_in_seconds,
+            "lockoutSeconds": application.failed_authentication.lockout_seconds,
+        },
         "insertInstant": application.insert_instant.as_millis(),
         "lastUpdateInstant": application.last_update_instant.as_millis(),
     })
+}
+
+/// What an application change is about, for the audit log.
+pub fn subject(application: &Application) -> Subject {
+    Subject {
+        project_id: application
+            .project_id
+            .map(lamba_model::ProjectId::from_uuid),
+        ..Subject::default()
+    }
 }
 
 pub fn wrapped(application: &Application, client_secret: Option<&str>) -> Value {
@@ -84,6 +101,7 @@ pub fn parse_input(body: &Value) -> Result<ApplicationInput, ValidationErrors> {
     let oauth = app.object("oauthConfiguration", &mut errors);
     let jwt = app.object("jwtConfiguration", &mut errors);
     let lambda = app.object("lambdaConfiguration", &mut errors);
+    let failed = app.object("failedAuthenticationConfiguration", &mut errors);
     let input = ApplicationInput {
         name: app.string("name", &mut errors),
         project_id: app.string("projectId", &mut errors),
@@ -110,6 +128,12 @@ pub fn parse_input(body: &Value) -> Result<ApplicationInput, ValidationErrors> {
         access_token_populate_id: lambda.string("accessTokenPopulateId", &mut errors),
         id_token_populate_id: lambda.string("idTokenPopulateId", &mut errors),
         failure_policy: lambda.string("failurePolicy", &mut errors),
+        failed_authentication: FailedAuthenticationInput {
+            enabled: failed.bool("enabled", &mut errors),
+            too_many_attempts: failed.integer("tooManyAttempts", &mut errors),
+            reset_count_in_seconds: failed.integer("resetCountInSeconds", &mut errors),
+            lockout_seconds: failed.integer("lockoutSeconds", &mut errors),
+        },
     };
     errors.into_result().map(|()| input)
 }

@@ -77,6 +77,11 @@ impl<'a> From<&'a Lambda> for LambdaResponse<'a> {
 
 /// Reads `{"lambda": {...}}` into a [`LambdaInput`], reporting every field
 /// of the wrong JSON type. Unknown fields are ignored, as FusionAuth does.
+/// A lambda as the audit log records it (its wire JSON).
+pub fn audit_json(lambda: &Lambda) -> Option<Value> {
+    serde_json::to_value(LambdaJson::from(lambda)).ok()
+}
+
 pub fn parse_input(body: &Value) -> Result<LambdaInput, ValidationErrors> {
     let lambda = Fields::root(body, "lambda")?;
     let mut errors = ValidationErrors::new();

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::operator::OperatorError;
+use crate::operator::audit::{Subject, record_change};
 use crate::operator::extract::{IdPath, IdsPath, JsonObject, Operator};
 use crate::operator::wire::Fields;
 
@@ -60,6 +61,23 @@ pub fn project_json(project: &Project) -> Value {
         "insertInstant": project.insert_instant.as_millis(),
         "lastUpdateInstant": project.last_update_instant.as_millis(),
     })
+}
+
+/// Records a change in the audit log, with both sides in wire JSON.
+fn record(state: &AppState, event_type: &str, before: Option<&Project>, after: Option<&Project>) {
+    let subject = Subject {
+        workspace_id: after.or(before).map(|p| p.workspace_id),
+        project_id: after.or(before).map(|p| p.id),
+        ..Subject::default()
+    };
+    let json = |p: &Project| wrapped(p).0;
+    record_change(
+        state,
+        event_type,
+        subject,
+        before.map(json),
+        after.map(json),
+    );
 }
 
 fn wrapped(project: &Project) -> Json<Value> {
@@ -134,6 +152,7 @@ async fn create_with_random_id(
         .tenancy
         .create_project(workspace_id, None, input)
         .await?;
+    record(&state, "project.created", None, Some(&project));
     Ok(wrapped(&project))
 }
 
@@ -150,6 +169,7 @@ async fn create_with_id(
         .tenancy
         .create_project(workspace_id, Some(id), input)
         .await?;
+    record(&state, "project.created", None, Some(&project));
     Ok(wrapped(&project))
 }
 
@@ -163,11 +183,13 @@ async fn replace(
     JsonObject(body): JsonObject,
 ) -> Result<Json<Value>, OperatorError> {
     let input = parse_input(&body)?;
+    let existing = state.core.tenancy.get_project(workspace_id, id).await?;
     let project = state
         .core
         .tenancy
         .replace_project(workspace_id, id, input)
         .await?;
+    record(&state, "project.updated", Some(&existing), Some(&project));
     Ok(wrapped(&project))
 }
 
@@ -190,6 +212,7 @@ async fn merge(
         .tenancy
         .replace_project(workspace_id, id, input)
         .await?;
+    record(&state, "project.updated", Some(&existing), Some(&project));
     Ok(wrapped(&project))
 }
 
@@ -200,6 +223,8 @@ async fn delete(
     State(state): State<AppState>,
     IdsPath((workspace_id, id)): IdsPath<(WorkspaceId, ProjectId)>,
 ) -> Result<StatusCode, OperatorError> {
+    let existing = state.core.tenancy.get_project(workspace_id, id).await?;
     state.core.tenancy.delete_project(workspace_id, id).await?;
+    record(&state, "project.deleted", Some(&existing), None);
     Ok(StatusCode::OK)
 }

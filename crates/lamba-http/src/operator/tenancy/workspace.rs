@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::operator::OperatorError;
+use crate::operator::audit::{Subject, record_change};
 use crate::operator::extract::{IdPath, JsonObject, Operator};
 use crate::operator::wire::Fields;
 
@@ -52,6 +53,26 @@ fn parse_input(body: &Value) -> Result<WorkspaceInput, ValidationErrors> {
     errors.into_result().map(|()| input)
 }
 
+/// Records a change in the audit log, with both sides in wire JSON.
+fn record(
+    state: &AppState,
+    event_type: &str,
+    before: Option<&Workspace>,
+    after: Option<&Workspace>,
+) {
+    let subject = Subject {
+        workspace_id: after.or(before).map(|w| w.id),
+        ..Subject::default()
+    };
+    record_change(
+        state,
+        event_type,
+        subject,
+        before.map(workspace_json),
+        after.map(workspace_json),
+    );
+}
+
 /// `GET /api/workspace`: every workspace, by name.
 async fn list(
     _operator: Operator,
@@ -80,6 +101,7 @@ async fn create_with_random_id(
 ) -> Result<Json<Value>, OperatorError> {
     let input = parse_input(&body)?;
     let workspace = state.core.tenancy.create_workspace(None, input).await?;
+    record(&state, "workspace.created", None, Some(&workspace));
     Ok(wrapped(&workspace))
 }
 
@@ -92,6 +114,7 @@ async fn create_with_id(
 ) -> Result<Json<Value>, OperatorError> {
     let input = parse_input(&body)?;
     let workspace = state.core.tenancy.create_workspace(Some(id), input).await?;
+    record(&state, "workspace.created", None, Some(&workspace));
     Ok(wrapped(&workspace))
 }
 
@@ -103,7 +126,14 @@ async fn replace(
     JsonObject(body): JsonObject,
 ) -> Result<Json<Value>, OperatorError> {
     let input = parse_input(&body)?;
+    let existing = state.core.tenancy.get_workspace(id).await?;
     let workspace = state.core.tenancy.replace_workspace(id, input).await?;
+    record(
+        &state,
+        "workspace.updated",
+        Some(&existing),
+        Some(&workspace),
+    );
     Ok(wrapped(&workspace))
 }
 
@@ -120,6 +150,12 @@ async fn merge(
     json_patch::merge(&mut merged, &patch);
     let input = parse_input(&merged)?;
     let workspace = state.core.tenancy.replace_workspace(id, input).await?;
+    record(
+        &state,
+        "workspace.updated",
+        Some(&existing),
+        Some(&workspace),
+    );
     Ok(wrapped(&workspace))
 }
 
@@ -130,6 +166,8 @@ async fn delete(
     State(state): State<AppState>,
     IdPath(id): IdPath<WorkspaceId>,
 ) -> Result<StatusCode, OperatorError> {
+    let existing = state.core.tenancy.get_workspace(id).await?;
     state.core.tenancy.delete_workspace(id).await?;
+    record(&state, "workspace.deleted", Some(&existing), None);
     Ok(StatusCode::OK)
 }

@@ -21,6 +21,7 @@ use serde_json::{Map, Value};
 
 use super::OperatorError;
 use crate::AppState;
+use crate::operator::audit::Subject;
 use crate::operator::wire::Fields;
 
 pub fn routes() -> Router<AppState> {
@@ -81,6 +82,20 @@ impl<'a> From<&'a User> for UserResponse<'a> {
 }
 
 /// Parses one id of a path, or records `[invalid]{path}`.
+/// A user as the audit log records it: the wire JSON, which has no
+/// password or hash.
+pub fn audit_json(user: &User) -> Option<Value> {
+    serde_json::to_value(UserJson::from(user)).ok()
+}
+
+/// What a change to `user` is about, for the audit log.
+pub fn subject(user: &User) -> Subject {
+    Subject {
+        user_id: Some(user.id),
+        ..Subject::default()
+    }
+}
+
 fn parse_id<T: FromStr>(raw: &str, path: &str) -> Result<T, ValidationErrors> {
     T::from_str(raw).map_err(|_| {
         ValidationErrors::with_field(

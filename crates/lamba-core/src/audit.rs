@@ -1,0 +1,379 @@
+//! The audit log: every identity and administrative event (sign-ins and
+//! their failures, logouts, refreshes, refresh-token reuse, switch-context,
+//! scope revocations with their reason, member, role and lock changes, key
+//! rotation, and every change made through the operator API), with who did
+//! it, the session, scope, project and environment, and the request's trace
+//! and correlation ids. Append-only; pruned after the retention period.
+//!
+//! Recording never fails or slows a request: [`AuditLog::record`] puts the
+//! event on a bounded channel and returns; a background task writes events
+//! in batches. A failed write is a tracing error. When the channel is full
+//! (the database is far behind), the event is dropped, logged and counted
+//! ([`AuditLog::dropped`]): the request is worth more than its audit line.
+//!
+//! The request an event belongs to is found through [`RequestContext`], which
+//! the HTTP layer sets around each request's future ([`with_request`]), so
+//! that use cases need no extra argument to say which request they serve.
+
+use std::future::Future;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use base64::Engine as _;
+use lamba_model::{
+    ActorType, AuditCursor, AuditEvent, AuditFilter, Clock, Instant, ProjectId, UserId,
+};
+use lamba_store::{DynStore, StoreError};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use crate::validation::{ErrorKind, ValidationErrors};
+
+/// How long events are kept, by default.
+pub const DEFAULT_RETENTION_DAYS: u32 = 90;
+/// How many events may wait for the writer before new ones are dropped.
+pub const QUEUE_CAPACITY: usize = 10_000;
+/// How many events the writer appends in one statement at most.
+const BATCH_SIZE: usize = 200;
+/// The page size of a search that names none.
+pub const DEFAULT_PAGE_SIZE: u64 = 25;
+/// The largest page a search may ask for.
+pub const MAX_PAGE_SIZE: u64 = 1_000;
+
+/// How much of the audit log is kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuditSettings {
+    pub retention_days: u32,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self {
+            retention_days: DEFAULT_RETENTION_DAYS,
+        }
+    }
+}
+
+/// The request being served: what every audit event it causes records.
+#[derive(Debug, Default)]
+pub struct RequestContext {
+    /// The request id (`X-Request-Id`, also sent as `X-Trace-Id`).
+    pub trace_id: Option<String>,
+    pub correlation_id: Option<String>,
+    pub ip_address: Option<String>,
+    /// Who is acting, once authentication has said so.
+    actor: Mutex<Option<(ActorType, String)>>,
+}
+
+impl RequestContext {
+    pub fn new(
+        trace_id: Option<String>,
+        correlation_id: Option<String>,
+        ip_address: Option<String>,
+    ) -> Self {
+        Self {
+            trace_id,
+            correlation_id,
+            ip_address,
+            actor: Mutex::new(None),
+        }
+    }
+}
+
+tokio::task_local! {
+    static REQUEST: Arc<RequestContext>;
+}
+
+/// Runs `future` (a request's handling) with `context` as its request.
+pub async fn with_request<F: Future>(context: RequestContext, future: F) -> F::Output {
+    REQUEST.scope(Arc::new(context), future).await
+}
+
+/// Records who the current request acts as (an API key, a user, a client);
+/// outside a request it does nothing.
+pub fn set_actor(actor_type: ActorType, actor_id: impl Into<String>) {
+    let actor_id = actor_id.into();
+    let _ = REQUEST.try_with(|request| {
+        if let Ok(mut actor) = request.actor.lock() {
+            *actor = Some((actor_type, actor_id));
+        }
+    });
+}
+
+/// The current request's trace id, if any.
+pub fn current_trace_id() -> Option<String> {
+    REQUEST
+        .try_with(|request| request.trace_id.clone())
+        .ok()
+        .flatten()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("the request is invalid")]
+    Invalid(ValidationErrors),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A search as received, before validation.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditSearch {
+    pub types: Option<Vec<String>>,
+    pub user_id: Option<String>,
+    pub project_id: Option<String>,
+    /// Epoch milliseconds, inclusive.
+    pub start: Option<i64>,
+    /// Epoch milliseconds, exclusive.
+    pub end: Option<i64>,
+    pub cursor: Option<String>,
+    pub number_of_results: Option<i64>,
+}
+
+/// One page of a search, and where the next one starts (`None`: no more).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuditPage {
+    pub events: Vec<AuditEvent>,
+    pub next_cursor: Option<String>,
+}
+
+pub struct AuditLog {
+    store: DynStore,
+    clock: Arc<dyn Clock>,
+    settings: AuditSettings,
+    sender: mpsc::Sender<AuditEvent>,
+    /// The writer is started by the first event, on the runtime that
+    /// records it (a service may be built before any runtime runs).
+    receiver: Mutex<Option<mpsc::Receiver<AuditEvent>>>,
+    dropped: AtomicU64,
+}
+
+impl AuditLog {
+    pub fn new(store: DynStore, clock: Arc<dyn Clock>, settings: AuditSettings) -> Self {
+        let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
+        Self {
+            store,
+            clock,
+            settings,
+            sender,
+            receiver: Mutex::new(Some(receiver)),
+            dropped: AtomicU64::new(0),
+        }
+    }
+
+    /// A new event of `event_type`, now, with a fresh id; the request's
+    /// actor, trace and correlation ids and IP are filled in when recorded.
+    pub fn event(&self, event_type: &str) -> AuditEvent {
+        AuditEvent::new(Uuid::new_v4(), event_type, self.clock.now())
+    }
+
+    /// Queues `event` for writing and returns at once. Fields the event
+    /// leaves empty are taken from the current request.
+    pub fn record(&self, mut event: AuditEvent) {
+        let _ = REQUEST.try_with(|request| {
+            if event.trace_id.is_none() {
+                event.trace_id.clone_from(&request.trace_id);
+            }
+            if event.correlation_id.is_none() {
+                event.correlation_id.clone_from(&request.correlation_id);
+            }
+            if event.ip_address.is_none() {
+                event.ip_address.clone_from(&request.ip_address);
+            }
+            if event.actor_type == ActorType::System
+                && event.actor_id.is_none()
+                && let Some((actor_type, actor_id)) =
+                    request.actor.lock().ok().and_then(|actor| actor.clone())
+            {
+                event.actor_type = actor_type;
+                event.actor_id = Some(actor_id);
+            }
+        });
+        self.start_writer();
+        if let Err(error) = self.sender.try_send(event) {
+            let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            let event = match &error {
+                mpsc::error::TrySendError::Full(event)
+                | mpsc::error::TrySendError::Closed(event) => event,
+            };
+            tracing::error!(
+                audit.type = %event.event_type,
+                audit.id = %event.id,
+                audit.dropped = dropped,
+                "the audit queue is full; event dropped"
+            );
+        }
+    }
+
+    /// How many events were dropped because the queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    fn start_writer(&self) {
+        let Ok(mut slot) = self.receiver.lock() else {
+            return;
+        };
+        if slot.is_none() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let Some(receiver) = slot.take() else {
+            return;
+        };
+        drop(runtime.spawn(write_batches(self.store.clone(), receiver)));
+    }
+
+    pub async fn search(&self, search: AuditSearch) -> Result<AuditPage, AuditError> {
+        let mut errors = ValidationErrors::new();
+        let types: Vec<String> = search
+            .types
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|t| !t.is_empty())
+            .collect();
+        let user_id = parse_id::<UserId>(search.user_id, "search.userId", &mut errors);
+        let project_id = parse_id::<ProjectId>(search.project_id, "search.projectId", &mut errors);
+        let after = match search.cursor.as_deref().filter(|c| !c.is_empty()) {
+            None => None,
+            Some(raw) => {
+                let cursor = decode_cursor(raw);
+                if cursor.is_none() {
+                    errors.field(
+                        "search.cursor",
+                        ErrorKind::Invalid,
+                        "search.cursor is not a cursor this server issued.",
+                    );
+                }
+                cursor
+            }
+        };
+        if let (Some(start), Some(end)) = (search.start, search.end)
+            && start > end
+        {
+            errors.field(
+                "search.end",
+                ErrorKind::Invalid,
+                "search.end may not be before search.start.",
+            );
+        }
+        let limit = match search.number_of_results {
+            None => DEFAULT_PAGE_SIZE,
+            Some(n) => match u64::try_from(n) {
+                Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => n,
+                _ => {
+                    errors.field(
+                        "search.numberOfResults",
+                        ErrorKind::Invalid,
+                        format!("search.numberOfResults must be between 1 and {MAX_PAGE_SIZE}."),
+                    );
+                    DEFAULT_PAGE_SIZE
+                }
+            },
+        };
+        errors.into_result().map_err(AuditError::Invalid)?;
+        let filter = AuditFilter {
+            types,
+            user_id,
+            project_id,
+            from: search.start.map(Instant::from_millis),
+            to: search.end.map(Instant::from_millis),
+            after,
+            // One more than asked, to know whether another page follows.
+            limit: limit + 1,
+        };
+        let mut events = self.store.search_audit_events(&filter).await?;
+        let has_more = events.len() as u64 > limit;
+        events.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        let next_cursor = if has_more {
+            events.last().map(encode_cursor)
+        } else {
+            None
+        };
+        Ok(AuditPage {
+            events,
+            next_cursor,
+        })
+    }
+
+    /// Deletes events older than the retention period.
+    pub async fn prune(&self) -> Result<u64, StoreError> {
+        let retention_millis = i64::from(self.settings.retention_days) * 86_400_000;
+        let older_than = Instant::from_millis(
+            self.clock
+                .now()
+                .as_millis()
+                .saturating_sub(retention_millis),
+        );
+        self.store.prune_audit_events(older_than).await
+    }
+}
+
+/// Writes what arrives, in batches of what has queued up meanwhile.
+async fn write_batches(store: DynStore, mut receiver: mpsc::Receiver<AuditEvent>) {
+    let mut batch = Vec::with_capacity(BATCH_SIZE);
+    while receiver.recv_many(&mut batch, BATCH_SIZE).await > 0 {
+        if let Err(error) = store.append_audit_events(&batch).await {
+            tracing::error!(%error, audit.count = batch.len(), "writing the audit log failed");
+        }
+        batch.clear();
+    }
+}
+
+fn parse_id<T: FromStr>(
+    raw: Option<String>,
+    path: &str,
+    errors: &mut ValidationErrors,
+) -> Option<T> {
+    let raw = raw.filter(|r| !r.is_empty())?;
+    match T::from_str(&raw) {
+        Ok(id) => Some(id),
+        Err(_) => {
+            errors.field(path, ErrorKind::Invalid, format!("{path} must be a UUID."));
+            None
+        }
+    }
+}
+
+fn encode_cursor(event: &AuditEvent) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
+        "{}.{}",
+        event.occurred_at.as_millis(),
+        event.id
+    ))
+}
+
+fn decode_cursor(raw: &str) -> Option<AuditCursor> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(raw)
+        .ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    let (millis, id) = text.split_once('.')?;
+    Some(AuditCursor {
+        occurred_at: Instant::from_millis(millis.parse().ok()?),
+        id: Uuid::from_str(id).ok()?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        let event = AuditEvent::new(Uuid::new_v4(), "user.login", Instant::from_millis(42));
+        let cursor = decode_cursor(&encode_cursor(&event));
+        assert_eq!(
+            cursor,
+            Some(AuditCursor {
+                occurred_at: event.occurred_at,
+                id: event.id
+            })
+        );
+        assert_eq!(decode_cursor("not a cursor"), None);
+        assert_eq!(decode_cursor("MTIz"), None);
+    }
+}

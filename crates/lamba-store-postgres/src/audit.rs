@@ -1,0 +1,256 @@
+//! The audit log and the failed-sign-in counters on PostgreSQL.
+
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use lamba_model::{
+    ActorType, ApplicationId, AuditEvent, AuditFilter, Environment, Instant, ProjectId, UserId,
+    WorkspaceId,
+};
+use lamba_store::{AuditRepository, LoginFailureRepository, StoreResult};
+use sqlx::postgres::PgRow;
+use sqlx::{Postgres, QueryBuilder, Row};
+use uuid::Uuid;
+
+use super::{PostgresStore, backend, corrupt, instant, optional_instant, uuid_column};
+
+const AUDIT_COLUMNS: &str = "id, event_type, occurred_at, actor_type, actor_id, user_id, \
+     session_id, scope_id, workspace_id, project_id, environment, reason, trace_id, \
+     correlation_id, ip_address, data";
+
+fn optional_uuid<T: From<Uuid>>(row: &PgRow, column: &str) -> StoreResult<Option<T>> {
+    let raw: Option<Uuid> = row.try_get(column).map_err(backend)?;
+    Ok(raw.map(T::from))
+}
+
+fn audit_event_from_row(row: &PgRow) -> StoreResult<AuditEvent> {
+    let actor_type: String = row.try_get("actor_type").map_err(backend)?;
+    let environment: Option<String> = row.try_get("environment").map_err(backend)?;
+    let data: String = row.try_get("data").map_err(backend)?;
+    Ok(AuditEvent {
+        id: uuid_column(row, "id")?,
+        event_type: row.try_get("event_type").map_err(backend)?,
+        occurred_at: instant(row, "occurred_at")?,
+        actor_type: ActorType::parse(&actor_type)
+            .ok_or_else(|| corrupt(format!("audit actor type {actor_type:?}")))?,
+        actor_id: row.try_get("actor_id").map_err(backend)?,
+        user_id: optional_uuid::<UserId>(row, "user_id")?,
+        session_id: optional_uuid::<Uuid>(row, "session_id")?,
+        scope_id: optional_uuid::<Uuid>(row, "scope_id")?,
+        workspace_id: optional_uuid::<WorkspaceId>(row, "workspace_id")?,
+        project_id: optional_uuid::<ProjectId>(row, "project_id")?,
+        environment: environment
+            .as_deref()
+            .map(|e| {
+                Environment::from_str(e).map_err(|_| corrupt(format!("audit environment {e:?}")))
+            })
+            .transpose()?,
+        reason: row.try_get("reason").map_err(backend)?,
+        trace_id: row.try_get("trace_id").map_err(backend)?,
+        correlation_id: row.try_get("correlation_id").map_err(backend)?,
+        ip_address: row.try_get("ip_address").map_err(backend)?,
+        data: serde_json::from_str(&data).map_err(|e| corrupt(format!("audit data: {e}")))?,
+    })
+}
+
+fn clamp(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn uuid<T: Into<Uuid>>(value: Option<T>) -> Option<Uuid> {
+    value.map(Into::into)
+}
+
+#[async_trait]
+impl AuditRepository for PostgresStore {
+    async fn append_audit_events(&self, events: &[AuditEvent]) -> StoreResult<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut builder: QueryBuilder<'_, Postgres> =
+            QueryBuilder::new(format!("INSERT INTO audit_events ({AUDIT_COLUMNS}) "));
+        builder.push_values(events, |mut row, event| {
+            row.push_bind(event.id)
+                .push_bind(event.event_type.clone())
+                .push_bind(event.occurred_at.as_millis())
+                .push_bind(event.actor_type.as_str())
+                .push_bind(event.actor_id.clone())
+                .push_bind(uuid(event.user_id))
+                .push_bind(uuid(event.session_id))
+                .push_bind(uuid(event.scope_id))
+                .push_bind(uuid(event.workspace_id))
+                .push_bind(uuid(event.project_id))
+                .push_bind(event.environment.map(Environment::as_str))
+                .push_bind(event.reason.clone())
+                .push_bind(event.trace_id.clone())
+                .push_bind(event.correlation_id.clone())
+                .push_bind(event.ip_address.clone())
+                .push_bind(event.data.to_string());
+        });
+        builder.push(" ON CONFLICT (id) DO NOTHING");
+        builder.build().execute(&self.pool).await.map_err(backend)?;
+        Ok(())
+    }
+
+    async fn search_audit_events(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>> {
+        let mut builder: QueryBuilder<'_, Postgres> = QueryBuilder::new(format!(
+            "SELECT {AUDIT_COLUMNS} FROM audit_events WHERE 1 = 1"
+        ));
+        if !filter.types.is_empty() {
+            builder.push(" AND event_type IN (");
+            let mut separated = builder.separated(", ");
+            for event_type in &filter.types {
+                separated.push_bind(event_type.clone());
+            }
+            builder.push(")");
+        }
+        if let Some(user_id) = filter.user_id {
+            builder
+                .push(" AND user_id = ")
+                .push_bind(Uuid::from(user_id));
+        }
+        if let Some(project_id) = filter.project_id {
+            builder
+                .push(" AND project_id = ")
+                .push_bind(Uuid::from(project_id));
+        }
+        if let Some(from) = filter.from {
+            builder
+                .push(" AND occurred_at >= ")
+                .push_bind(from.as_millis());
+        }
+        if let Some(to) = filter.to {
+            builder
+                .push(" AND occurred_at < ")
+                .push_bind(to.as_millis());
+        }
+        if let Some(after) = filter.after {
+            builder
+                .push(" AND (occurred_at < ")
+                .push_bind(after.occurred_at.as_millis())
+                .push(" OR (occurred_at = ")
+                .push_bind(after.occurred_at.as_millis())
+                .push(" AND id < ")
+                .push_bind(after.id)
+                .push("))");
+        }
+        builder
+            .push(" ORDER BY occurred_at DESC, id DESC LIMIT ")
+            .push_bind(clamp(filter.limit));
+        let rows = builder
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        rows.iter().map(audit_event_from_row).collect()
+    }
+
+    async fn prune_audit_events(&self, older_than: Instant) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM audit_events WHERE occurred_at < $1")
+            .bind(older_than.as_millis())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(done.rows_affected())
+    }
+}
+
+#[async_trait]
+impl LoginFailureRepository for PostgresStore {
+    async fn login_locked_until(
+        &self,
+        application_id: ApplicationId,
+        identifier_digest: &[u8],
+    ) -> StoreResult<Option<Instant>> {
+        let row = sqlx::query(
+            "SELECT locked_until FROM login_failures \
+             WHERE application_id = $1 AND identifier_digest = $2",
+        )
+        .bind(Uuid::from(application_id))
+        .bind(identifier_digest)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        match row {
+            Some(row) => optional_instant(&row, "locked_until"),
+            None => Ok(None),
+        }
+    }
+
+    async fn add_login_failure(
+        &self,
+        application_id: ApplicationId,
+        identifier_digest: &[u8],
+        now: Instant,
+        window_started_before: Instant,
+    ) -> StoreResult<u64> {
+        // The SET expressions read the row as it was: a window that is over
+        // starts again at one.
+        let count: i64 = sqlx::query_scalar(
+            "INSERT INTO login_failures \
+             (application_id, identifier_digest, failure_count, window_start, locked_until) \
+             VALUES ($1, $2, 1, $3, NULL) \
+             ON CONFLICT (application_id, identifier_digest) DO UPDATE SET \
+             failure_count = CASE WHEN login_failures.window_start <= $4 THEN 1 \
+                 ELSE login_failures.failure_count + 1 END, \
+             window_start = CASE WHEN login_failures.window_start <= $4 THEN $3 \
+                 ELSE login_failures.window_start END \
+             RETURNING failure_count",
+        )
+        .bind(Uuid::from(application_id))
+        .bind(identifier_digest)
+        .bind(now.as_millis())
+        .bind(window_started_before.as_millis())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    async fn lock_login(
+        &self,
+        application_id: ApplicationId,
+        identifier_digest: &[u8],
+        until: Instant,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE login_failures SET locked_until = $3, failure_count = 0 \
+             WHERE application_id = $1 AND identifier_digest = $2",
+        )
+        .bind(Uuid::from(application_id))
+        .bind(identifier_digest)
+        .bind(until.as_millis())
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn clear_login_failures(
+        &self,
+        application_id: ApplicationId,
+        identifier_digest: &[u8],
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "DELETE FROM login_failures WHERE application_id = $1 AND identifier_digest = $2",
+        )
+        .bind(Uuid::from(application_id))
+        .bind(identifier_digest)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn prune_login_failures(&self, before: Instant) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "DELETE FROM login_failures WHERE window_start < $1 \
+             AND (locked_until IS NULL OR locked_until < $1)",
+        )
+        .bind(before.as_millis())
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(done.rows_affected())
+    }
+}
