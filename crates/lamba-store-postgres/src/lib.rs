@@ -134,6 +134,13 @@ fn parse_change(payload: &str) -> Option<Change> {
             .ok()
             .map(Change::Project),
         "scope_ended" => Uuid::from_str(id).ok().map(Change::ScopeEnded),
+        "member" => {
+            let (project, user) = id.split_once(':')?;
+            Some(Change::Member(
+                lamba_model::ProjectId::from_str(project).ok()?,
+                UserId::from_str(user).ok()?,
+            ))
+        }
         _ => None,
     }
 }

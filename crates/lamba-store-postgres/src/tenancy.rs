@@ -123,6 +123,19 @@ pub(crate) async fn end_scopes(
 
 /// Announces a change to a project (or its catalog) to every node, at
 /// commit of the caller's transaction.
+async fn notify_member(
+    conn: &mut PgConnection,
+    project: ProjectId,
+    user: UserId,
+) -> StoreResult<()> {
+    sqlx::query(&format!("SELECT pg_notify('{CHANGES_CHANNEL}', $1)"))
+        .bind(format!("member:{project}:{user}"))
+        .execute(conn)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
 async fn notify_project(conn: &mut PgConnection, id: ProjectId) -> StoreResult<()> {
     sqlx::query(&format!("SELECT pg_notify('{CHANGES_CHANNEL}', $1)"))
         .bind(format!("project:{id}"))
@@ -638,7 +651,11 @@ impl TenancyRepository for PostgresStore {
         }
         let filter = ScopeFilter::Member(member.project_id, member.user_id, None);
         let ended = end_scopes(&mut tx, Target::Filter(&filter), now, "membership_changed").await?;
+        notify_member(&mut tx, member.project_id, member.user_id).await?;
         tx.commit().await.map_err(backend)?;
+        let _ = self
+            .changes
+            .send(Change::Member(member.project_id, member.user_id));
         self.report_ended(&ended);
         Ok(Some(ended))
     }
@@ -665,7 +682,9 @@ impl TenancyRepository for PostgresStore {
         }
         let filter = ScopeFilter::Member(project_id, user_id, None);
         let ended = end_scopes(&mut tx, Target::Filter(&filter), now, "membership_removed").await?;
+        notify_member(&mut tx, project_id, user_id).await?;
         tx.commit().await.map_err(backend)?;
+        let _ = self.changes.send(Change::Member(project_id, user_id));
         self.report_ended(&ended);
         Ok(Some(ended))
     }
@@ -890,7 +909,13 @@ mod tests {
             parse_change(&format!("scope_ended:{scope}")),
             Some(Change::ScopeEnded(scope))
         );
+        let user = lamba_model::UserId::from_uuid(Uuid::new_v4());
+        assert_eq!(
+            parse_change(&format!("member:{project}:{user}")),
+            Some(Change::Member(project, user))
+        );
         assert_eq!(parse_change("project:not-a-uuid"), None);
         assert_eq!(parse_change("scope_ended:"), None);
+        assert_eq!(parse_change(&format!("member:{project}")), None);
     }
 }

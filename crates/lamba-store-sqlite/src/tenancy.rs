@@ -627,6 +627,9 @@ impl TenancyRepository for SqliteStore {
         let filter = ScopeFilter::Member(member.project_id, member.user_id, None);
         let ended = end_scopes(&mut tx, Target::Filter(&filter), now, "membership_changed").await?;
         tx.commit().await.map_err(backend)?;
+        let _ = self
+            .changes
+            .send(Change::Member(member.project_id, member.user_id));
         self.report_ended(&ended);
         Ok(Some(ended))
     }
@@ -654,6 +657,7 @@ impl TenancyRepository for SqliteStore {
         let filter = ScopeFilter::Member(project_id, user_id, None);
         let ended = end_scopes(&mut tx, Target::Filter(&filter), now, "membership_removed").await?;
         tx.commit().await.map_err(backend)?;
+        let _ = self.changes.send(Change::Member(project_id, user_id));
         self.report_ended(&ended);
         Ok(Some(ended))
     }

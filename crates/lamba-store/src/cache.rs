@@ -42,6 +42,9 @@ pub struct CachedStore {
     projects: Mutex<HashMap<ProjectId, Project>>,
     /// Each project's role catalog.
     roles: Mutex<HashMap<ProjectId, Vec<ProjectRole>>>,
+    /// Memberships, read on every switch-context. A stale entry cannot
+    /// grant anything: storing a scope re-checks the membership's revision.
+    members: Mutex<HashMap<(ProjectId, UserId), ProjectMember>>,
     /// Bumped by every invalidation. A read that started before a bump does
     /// not fill the cache: it may have read the value the bump replaced.
     generation: AtomicU64,
@@ -60,6 +63,7 @@ impl CachedStore {
             applications: Mutex::new(HashMap::new()),
             projects: Mutex::new(HashMap::new()),
             roles: Mutex::new(HashMap::new()),
+            members: Mutex::new(HashMap::new()),
             generation: AtomicU64::new(0),
         });
         let weak: Weak<Self> = Arc::downgrade(&cache);
@@ -71,6 +75,7 @@ impl CachedStore {
                     Ok(Change::Lambda(id)) => cache.forget_lambda(id),
                     Ok(Change::Application(id)) => cache.forget_application(id),
                     Ok(Change::Project(id)) => cache.forget_project(id),
+                    Ok(Change::Member(project, user)) => cache.forget_member(project, user),
                     Ok(
                         Change::SigningKeys
                         | Change::SessionEnded(_)
@@ -119,6 +124,16 @@ impl CachedStore {
         if let Ok(mut roles) = self.roles.lock() {
             roles.remove(&id);
         }
+        if let Ok(mut members) = self.members.lock() {
+            members.retain(|(project, _), _| *project != id);
+        }
+    }
+
+    fn forget_member(&self, project: ProjectId, user: UserId) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut members) = self.members.lock() {
+            members.remove(&(project, user));
+        }
     }
 
     fn forget_all(&self) {
@@ -128,6 +143,9 @@ impl CachedStore {
         }
         if let Ok(mut roles) = self.roles.lock() {
             roles.clear();
+        }
+        if let Ok(mut members) = self.members.lock() {
+            members.clear();
         }
         if let Ok(mut lambdas) = self.lambdas.lock() {
             lambdas.clear();
@@ -535,7 +553,12 @@ impl TenancyRepository for CachedStore {
         project_id: ProjectId,
         user_id: UserId,
     ) -> StoreResult<Option<ProjectMember>> {
-        self.inner.lookup_member(project_id, user_id).await
+        self.read_through(
+            &self.members,
+            (project_id, user_id),
+            self.inner.lookup_member(project_id, user_id),
+        )
+        .await
     }
 
     async fn list_members(
@@ -556,7 +579,9 @@ impl TenancyRepository for CachedStore {
         member: &ProjectMember,
         now: Instant,
     ) -> StoreResult<Option<Vec<Uuid>>> {
-        self.inner.update_member(member, now).await
+        let result = self.inner.update_member(member, now).await;
+        self.forget_member(member.project_id, member.user_id);
+        result
     }
 
     async fn delete_member(
@@ -565,7 +590,9 @@ impl TenancyRepository for CachedStore {
         user_id: UserId,
         now: Instant,
     ) -> StoreResult<Option<Vec<Uuid>>> {
-        self.inner.delete_member(project_id, user_id, now).await
+        let result = self.inner.delete_member(project_id, user_id, now).await;
+        self.forget_member(project_id, user_id);
+        result
     }
 }
 

@@ -47,6 +47,8 @@ pub enum Change {
     ScopeEnded(Uuid),
     /// A project, its catalog or its environments changed.
     Project(lamba_model::ProjectId),
+    /// A membership changed or was removed.
+    Member(lamba_model::ProjectId, lamba_model::UserId),
     /// The feed may have missed changes (its connection dropped): forget
     /// everything cached, and cache nothing until [`Change::Live`].
     Lost,
