@@ -88,7 +88,11 @@ impl AuditRepository for SqliteStore {
                 .push_bind(event.data.to_string());
         });
         builder.push(" ON CONFLICT (id) DO NOTHING");
-        builder.build().execute(&self.pool).await.map_err(backend)?;
+        builder
+            .build()
+            .execute(&self.writer)
+            .await
+            .map_err(backend)?;
         Ok(())
     }
 
@@ -148,7 +152,7 @@ impl AuditRepository for SqliteStore {
     async fn prune_audit_events(&self, older_than: Instant) -> StoreResult<u64> {
         let done = sqlx::query("DELETE FROM audit_events WHERE occurred_at < ?")
             .bind(older_than.as_millis())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(backend)?;
         Ok(done.rows_affected())
@@ -201,7 +205,7 @@ impl LoginFailureRepository for SqliteStore {
         .bind(identifier_digest)
         .bind(now.as_millis())
         .bind(window_started_before.as_millis())
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await
         .map_err(backend)?;
         Ok(u64::try_from(count).unwrap_or(0))
@@ -220,7 +224,7 @@ impl LoginFailureRepository for SqliteStore {
         .bind(until.as_millis())
         .bind(application_id.to_string())
         .bind(identifier_digest)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(backend)?;
         Ok(())
@@ -236,7 +240,7 @@ impl LoginFailureRepository for SqliteStore {
         )
         .bind(application_id.to_string())
         .bind(identifier_digest)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(backend)?;
         Ok(())
@@ -248,7 +252,7 @@ impl LoginFailureRepository for SqliteStore {
              AND (locked_until IS NULL OR locked_until < ?1)",
         )
         .bind(before.as_millis())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(backend)?;
         Ok(done.rows_affected())

@@ -41,7 +41,7 @@ impl EventLogRepository for SqliteStore {
         .bind(entry.insert_instant.as_millis())
         .bind(entry.event_type.as_str())
         .bind(&entry.message)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await
         .map_err(backend)?;
         row.try_get("id").map_err(backend)
@@ -83,7 +83,7 @@ impl EventLogRepository for SqliteStore {
     }
 
     async fn prune_event_logs(&self, older_than: Instant, keep_at_most: u64) -> StoreResult<u64> {
-        let mut transaction = self.pool.begin().await.map_err(backend)?;
+        let mut transaction = self.writer.begin().await.map_err(backend)?;
         let aged = sqlx::query("DELETE FROM event_logs WHERE insert_instant < ?")
             .bind(older_than.as_millis())
             .execute(&mut *transaction)

@@ -277,7 +277,7 @@ impl TenancyRepository for SqliteStore {
         .bind(&workspace.name)
         .bind(workspace.insert_instant.as_millis())
         .bind(workspace.last_update_instant.as_millis())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(|e| write_error(e, "id"))?;
         Ok(())
@@ -310,7 +310,7 @@ impl TenancyRepository for SqliteStore {
                 .bind(&workspace.name)
                 .bind(workspace.last_update_instant.as_millis())
                 .bind(workspace.id.to_string())
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(backend)?;
         Ok(done.rows_affected() == 1)
@@ -319,7 +319,7 @@ impl TenancyRepository for SqliteStore {
     async fn delete_workspace(&self, id: WorkspaceId) -> StoreResult<bool> {
         let done = sqlx::query("DELETE FROM workspaces WHERE id = ?")
             .bind(id.to_string())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(|e| write_error(e, "id"))?;
         Ok(done.rows_affected() == 1)
@@ -337,7 +337,7 @@ impl TenancyRepository for SqliteStore {
         .bind(codec::environments(&project.environments)?)
         .bind(project.insert_instant.as_millis())
         .bind(project.last_update_instant.as_millis())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(|e| write_error(e, "id"))?;
         let _ = self.changes.send(Change::Project(project.id));
@@ -375,7 +375,7 @@ impl TenancyRepository for SqliteStore {
         // The write comes first so that the transaction holds the write lock
         // from its first statement (a read first could not upgrade under
         // a concurrent writer).
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = self.writer.begin().await.map_err(backend)?;
         let updated = sqlx::query(
             "UPDATE projects SET name = ?, state = ?, visibility = ?, environments = ?, \
              last_update_instant = ?, revision = revision + 1 WHERE id = ?",
@@ -407,7 +407,7 @@ impl TenancyRepository for SqliteStore {
     }
 
     async fn delete_project(&self, id: ProjectId, now: Instant) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = self.writer.begin().await.map_err(backend)?;
         let deleted = sqlx::query("DELETE FROM projects WHERE id = ?")
             .bind(id.to_string())
             .execute(&mut *tx)
@@ -443,7 +443,7 @@ impl TenancyRepository for SqliteStore {
         .bind(codec::permissions(&role.permissions)?)
         .bind(role.insert_instant.as_millis())
         .bind(role.last_update_instant.as_millis())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(|e| write_error(e, "name"))?;
         let _ = self.changes.send(Change::Project(role.project_id));
@@ -483,7 +483,7 @@ impl TenancyRepository for SqliteStore {
         previous_name: &str,
         now: Instant,
     ) -> StoreResult<Option<Vec<Uuid>>> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = self.writer.begin().await.map_err(backend)?;
         // The catalog is part of the project's revision (see add_scoped_session).
         sqlx::query("UPDATE projects SET revision = revision + 1 WHERE id = ?")
             .bind(role.project_id.to_string())
@@ -526,7 +526,7 @@ impl TenancyRepository for SqliteStore {
         let done = sqlx::query("DELETE FROM project_roles WHERE project_id = ? AND id = ?")
             .bind(project_id.to_string())
             .bind(id.to_string())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(backend)?;
         let deleted = done.rows_affected() == 1;
@@ -546,7 +546,7 @@ impl TenancyRepository for SqliteStore {
         .bind(member.locked)
         .bind(member.insert_instant.as_millis())
         .bind(member.last_update_instant.as_millis())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(|e| write_error(e, "member"))?;
         Ok(())
@@ -605,7 +605,7 @@ impl TenancyRepository for SqliteStore {
         member: &ProjectMember,
         now: Instant,
     ) -> StoreResult<Option<Vec<Uuid>>> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = self.writer.begin().await.map_err(backend)?;
         let updated = sqlx::query(
             "UPDATE project_members SET roles = ?, locked = ?, last_update_instant = ?, \
              revision = revision + 1 WHERE project_id = ? AND user_id = ?",
@@ -640,7 +640,7 @@ impl TenancyRepository for SqliteStore {
         user_id: UserId,
         now: Instant,
     ) -> StoreResult<Option<Vec<Uuid>>> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = self.writer.begin().await.map_err(backend)?;
         let deleted =
             sqlx::query("DELETE FROM project_members WHERE project_id = ? AND user_id = ?")
                 .bind(project_id.to_string())
@@ -671,7 +671,7 @@ impl ScopeRepository for SqliteStore {
         refresh: Option<&ScopedRefreshToken>,
         guard: Option<&ScopeGuard>,
     ) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = self.writer.begin().await.map_err(backend)?;
         // One writer at a time: the guard and the insert are one statement,
         // so no change to the project, membership or login slips between.
         let condition = if guard.is_some() {
@@ -783,7 +783,7 @@ impl ScopeRepository for SqliteStore {
         new: &ScopedRefreshToken,
         now: Instant,
     ) -> StoreResult<Rotation> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = self.writer.begin().await.map_err(backend)?;
         let claimed = sqlx::query(
             "UPDATE scoped_refresh_tokens SET used_instant = ? \
              WHERE id = ? AND used_instant IS NULL AND revoked_instant IS NULL",
@@ -819,7 +819,7 @@ impl ScopeRepository for SqliteStore {
         now: Instant,
         reason: &str,
     ) -> StoreResult<Vec<Uuid>> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = self.writer.begin().await.map_err(backend)?;
         let ended = end_scopes(&mut tx, Target::Filter(filter), now, reason).await?;
         tx.commit().await.map_err(backend)?;
         self.report_ended(&ended);
