@@ -94,6 +94,12 @@ impl KeyRing {
         Ok(keys)
     }
 
+    /// The sealer the ring was loaded with, for other secrets kept at rest
+    /// (webhook secrets).
+    pub(crate) fn sealer(&self) -> Arc<Sealer> {
+        self.sealer.clone()
+    }
+
     fn current(&self) -> Option<Arc<Ring>> {
         self.ring.read().ok().map(|r| r.clone())
     }

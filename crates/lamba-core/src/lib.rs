@@ -20,6 +20,7 @@ pub mod sessions;
 pub mod tenancy;
 pub mod users;
 pub mod validation;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -46,6 +47,7 @@ pub struct Core {
     pub sessions: sessions::SessionService,
     pub event_log: Arc<event_log::EventLogService>,
     pub audit: Arc<audit::AuditLog>,
+    pub webhooks: webhooks::WebhookService,
 }
 
 /// Settings the use cases need, validated by the binary at start.
@@ -165,6 +167,7 @@ impl Core {
                 revocations.clone(),
                 audit.clone(),
             ),
+            webhooks: webhooks::WebhookService::new(store.clone(), clock.clone(), keys.sealer()),
             store,
             clock,
             keys,

@@ -79,3 +79,7 @@ typed_id!(
     /// The id of a role in a project's catalog.
     RoleId
 );
+typed_id!(
+    /// The id of a webhook: an endpoint events are delivered to.
+    WebhookId
+);

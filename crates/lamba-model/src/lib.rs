@@ -50,6 +50,7 @@ mod lambda;
 mod session;
 mod tenancy;
 mod user;
+mod webhook;
 
 pub use api_key::{ApiKey, ApiKeyDigest};
 pub use application::{
@@ -61,7 +62,9 @@ pub use application::{
 pub use audit::{ActorType, AuditCursor, AuditEvent, AuditFilter};
 pub use clock::{Clock, Instant, MockClock};
 pub use event_log::{EventLog, EventLogFilter, EventLogType, NewEventLog};
-pub use id::{ApiKeyId, ApplicationId, LambdaId, ProjectId, RoleId, UserId, WorkspaceId};
+pub use id::{
+    ApiKeyId, ApplicationId, LambdaId, ProjectId, RoleId, UserId, WebhookId, WorkspaceId,
+};
 pub use key::{ServerSecret, SigningKeyRecord};
 pub use lambda::{Lambda, LambdaType, UnknownLambdaType};
 pub use session::{AuthorizationCode, CodeConsumption, LoginSession, RefreshToken, Rotation};
@@ -71,3 +74,4 @@ pub use tenancy::{
     Visibility, Workspace,
 };
 pub use user::{Registration, User};
+pub use webhook::{WEBHOOK_EVENT_TYPES, WEBHOOK_TEST_EVENT, Webhook};

@@ -30,6 +30,7 @@ use uuid::Uuid;
 mod audit;
 mod event_log;
 mod tenancy;
+mod webhook;
 
 /// The channel every node's writes are announced on.
 const CHANGES_CHANNEL: &str = "lamba_changes";

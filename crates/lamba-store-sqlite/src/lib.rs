@@ -26,6 +26,7 @@ use uuid::Uuid;
 mod audit;
 mod event_log;
 mod tenancy;
+mod webhook;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 

@@ -27,7 +27,7 @@ use crate::{
     CodeConsumption, DynStore, EventLogRepository, KeyRepository, LambdaRepository,
     LoginFailureRepository, LoginSession, RefreshGrant, RefreshToken, Rotation, ScopeFilter,
     ScopeGuard, ScopeRepository, ScopedRefreshGrant, SessionRepository, Store, StoreResult,
-    TenancyRepository, UserRepository,
+    TenancyRepository, UserRepository, WebhookRepository,
 };
 use uuid::Uuid;
 
@@ -746,6 +746,33 @@ impl LoginFailureRepository for CachedStore {
     }
 }
 
+/// Webhooks are read only by operator calls: nothing to cache.
+#[async_trait]
+impl WebhookRepository for CachedStore {
+    async fn lookup_webhook(
+        &self,
+        id: lamba_model::WebhookId,
+    ) -> StoreResult<Option<lamba_model::Webhook>> {
+        self.inner.lookup_webhook(id).await
+    }
+
+    async fn list_webhooks(&self) -> StoreResult<Vec<lamba_model::Webhook>> {
+        self.inner.list_webhooks().await
+    }
+
+    async fn add_webhook(&self, webhook: &lamba_model::Webhook) -> StoreResult<()> {
+        self.inner.add_webhook(webhook).await
+    }
+
+    async fn update_webhook(&self, webhook: &lamba_model::Webhook) -> StoreResult<bool> {
+        self.inner.update_webhook(webhook).await
+    }
+
+    async fn delete_webhook(&self, id: lamba_model::WebhookId) -> StoreResult<bool> {
+        self.inner.delete_webhook(id).await
+    }
+}
+
 #[async_trait]
 impl Store for CachedStore {
     fn backend_name(&self) -> &'static str {
@@ -1252,6 +1279,28 @@ mod tests {
         }
         async fn prune_login_failures(&self, _before: Instant) -> StoreResult<u64> {
             Ok(0)
+        }
+    }
+
+    #[async_trait]
+    impl WebhookRepository for Fake {
+        async fn lookup_webhook(
+            &self,
+            _id: lamba_model::WebhookId,
+        ) -> StoreResult<Option<lamba_model::Webhook>> {
+            Ok(None)
+        }
+        async fn list_webhooks(&self) -> StoreResult<Vec<lamba_model::Webhook>> {
+            Ok(Vec::new())
+        }
+        async fn add_webhook(&self, _webhook: &lamba_model::Webhook) -> StoreResult<()> {
+            Ok(())
+        }
+        async fn update_webhook(&self, _webhook: &lamba_model::Webhook) -> StoreResult<bool> {
+            Ok(false)
+        }
+        async fn delete_webhook(&self, _id: lamba_model::WebhookId) -> StoreResult<bool> {
+            Ok(false)
         }
     }
 

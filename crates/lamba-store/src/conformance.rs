@@ -26,9 +26,11 @@ use crate::{
 mod audit;
 mod event_log;
 mod tenancy;
+mod webhook;
 pub use audit::*;
 pub use event_log::*;
 pub use tenancy::*;
+pub use webhook::*;
 
 /// Generates one `#[tokio::test]` per conformance case.
 #[macro_export]
@@ -76,6 +78,8 @@ macro_rules! conformance_tests {
             audit_events_search_filters_and_pages_newest_first,
             audit_events_prune_by_age,
             login_failures_count_in_windows_lock_and_clear,
+            webhooks_round_trip_update_and_delete,
+            webhook_naming_a_missing_project_is_refused,
         );
     };
     (@cases $make_store:expr; $($case:ident),* $(,)?) => {

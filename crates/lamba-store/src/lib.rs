@@ -23,6 +23,7 @@ pub mod codec;
 pub mod conformance;
 mod event_log;
 mod tenancy;
+mod webhook;
 
 pub use audit::{AuditRepository, LoginFailureRepository};
 pub use cache::CachedStore;
@@ -30,6 +31,7 @@ pub use event_log::EventLogRepository;
 pub use tenancy::{
     ScopeFilter, ScopeGuard, ScopeRepository, ScopedRefreshGrant, TenancyRepository,
 };
+pub use webhook::WebhookRepository;
 
 /// A change to stored data that caches must hear of. Backends report every
 /// write they make; PostgreSQL also reports the writes of other nodes.
@@ -254,6 +256,7 @@ pub trait Store:
     + EventLogRepository
     + AuditRepository
     + LoginFailureRepository
+    + WebhookRepository
     + Send
     + Sync
     + 'static

@@ -10,6 +10,7 @@ use lamba_core::event_log::EventLogError;
 use lamba_core::lambdas::LambdaError;
 use lamba_core::tenancy::TenancyError;
 use lamba_core::users::UserError;
+use lamba_core::webhooks::WebhookError;
 use serde_json::{Map, Value, json};
 
 #[derive(Debug)]
@@ -122,6 +123,27 @@ impl From<TenancyError> for OperatorError {
             TenancyError::Invalid(errors) => OperatorError::Invalid(errors),
             TenancyError::NotFound => OperatorError::NotFound,
             TenancyError::Store(store) => {
+                tracing::error!(error = %store, "storage failed");
+                OperatorError::Internal
+            }
+        }
+    }
+}
+
+impl From<WebhookError> for OperatorError {
+    fn from(error: WebhookError) -> Self {
+        match error {
+            WebhookError::Invalid(errors) => OperatorError::Invalid(errors),
+            WebhookError::NotFound => OperatorError::NotFound,
+            WebhookError::Random => {
+                tracing::error!("the system random generator failed");
+                OperatorError::Internal
+            }
+            WebhookError::Sealing(sealing) => {
+                tracing::error!(error = %sealing, "a webhook secret could not be sealed or opened");
+                OperatorError::Internal
+            }
+            WebhookError::Store(store) => {
                 tracing::error!(error = %store, "storage failed");
                 OperatorError::Internal
             }

@@ -125,6 +125,10 @@ impl NamedId for lamba_model::RoleId {
     const FIELD: &'static str = "roleId";
 }
 
+impl NamedId for lamba_model::WebhookId {
+    const FIELD: &'static str = "webhookId";
+}
+
 /// The one `{id}` of a path: only a hyphenated UUID is an id; anything else
 /// (not even UTF-8 included) is a 400 naming the field.
 pub struct IdPath<T>(pub T);

@@ -11,6 +11,7 @@ mod lambda;
 mod system;
 mod tenancy;
 mod user;
+mod webhook;
 mod wire;
 
 use axum::Router;
@@ -33,5 +34,6 @@ pub fn routes() -> Router<AppState> {
         .merge(user::routes())
         .merge(tenancy::routes())
         .merge(system::routes())
+        .merge(webhook::routes())
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
 }

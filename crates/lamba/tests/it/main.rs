@@ -24,6 +24,7 @@ mod server;
 mod signin_ui;
 mod tenancy;
 mod users;
+mod webhooks;
 
 use lamba_testkit::{Backend, TestServer, TestServerBuilder};
 use reqwest::{Method, Response, StatusCode};

@@ -1,0 +1,584 @@
+//! Webhooks (CONTRACTS.md 4): the endpoints identity events are delivered
+//! to, their signing secrets, the signature and the envelope, and the
+//! operator's synchronous test delivery.
+//!
+//! A webhook's secret is shown once, when it is made (or rotated): the
+//! server must keep the secret itself to sign with it, so it is stored
+//! sealed under `LAMBA_SECRET_KEY` when the operator set one, and never
+//! read back out through the API.
+//!
+//! Every delivery carries `X-Lamba-Timestamp` (Unix seconds) and
+//! `X-Lamba-Signature: v1=<hex HMAC-SHA256(secret, "{timestamp}.{rawBody}")>`,
+//! where the HMAC key is the secret as shown to the operator (its ASCII
+//! bytes).
+
+use std::collections::BTreeSet;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lc_rs::hmac;
+use lamba_model::{
+    AuditEvent, Clock, Environment, ProjectId, WEBHOOK_EVENT_TYPES, WEBHOOK_TEST_EVENT, Webhook,
+    WebhookId,
+};
+use lamba_store::{DynStore, StoreError};
+use serde_json::{Value, json};
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+use crate::sealing::{Sealer, SealingError};
+use crate::validation::{ErrorKind, ValidationErrors};
+
+const MAX_URL_CHARS: usize = 2048;
+const MAX_DESCRIPTION_CHARS: usize = 255;
+/// Random bytes in a secret; shown as twice as many hex digits.
+const SECRET_BYTES: usize = 32;
+/// How long a test delivery may take, connecting included.
+pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    #[error("the request is invalid")]
+    Invalid(ValidationErrors),
+    #[error("not found")]
+    NotFound,
+    #[error("the system random generator failed")]
+    Random,
+    #[error(transparent)]
+    Sealing(#[from] SealingError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<ValidationErrors> for WebhookError {
+    fn from(errors: ValidationErrors) -> Self {
+        WebhookError::Invalid(errors)
+    }
+}
+
+/// A webhook as the operator sends it; `None` is "not given".
+#[derive(Clone, Debug, Default)]
+pub struct WebhookInput {
+    pub url: Option<String>,
+    pub description: Option<String>,
+    pub event_types: Option<Vec<String>>,
+    pub project_id: Option<String>,
+    pub environment: Option<String>,
+    pub enabled: Option<bool>,
+}
+
+/// A webhook with its secret in the clear: only what create and rotate
+/// answer.
+pub struct WithSecret {
+    pub webhook: Webhook,
+    pub secret: Zeroizing<String>,
+}
+
+/// What a test delivery found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TestDelivery {
+    /// The endpoint answered 2xx.
+    pub delivered: bool,
+    pub status_code: Option<u16>,
+    pub error: Option<String>,
+    pub duration_millis: u64,
+}
+
+/// The signature header's value: `v1=` and the lowercase hex
+/// HMAC-SHA256 of `"{timestamp}.{rawBody}"` under the secret.
+pub fn sign(secret: &[u8], timestamp_secs: i64, raw_body: &[u8]) -> String {
+    let key = hmac::Key::new(hmac::HMAC_SHA256, secret);
+    let mut context = hmac::Context::with_key(&key);
+    context.update(timestamp_secs.to_string().as_bytes());
+    context.update(b".");
+    context.update(raw_body);
+    format!("v1={}", hex(context.sign().as_ref()))
+}
+
+/// The envelope every delivery carries: the event's id, type, when
+/// (epoch milliseconds), where (workspace, project, environment) and its
+/// data. Absent places are `null`.
+pub fn envelope(event: &AuditEvent) -> Value {
+    json!({
+        "id": event.id,
+        "type": event.event_type,
+        "occurredAt": event.occurred_at.as_millis(),
+        "workspaceId": event.workspace_id,
+        "projectId": event.project_id,
+        "environment": event.environment.map(Environment::as_str),
+        "data": event.data,
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
+}
+
+/// The sealing associated data: a secret copied to another row does not open.
+fn row_name(id: WebhookId) -> String {
+    format!("webhook:{id}")
+}
+
+fn generate_secret() -> Result<Zeroizing<String>, WebhookError> {
+    let mut bytes = Zeroizing::new([0u8; SECRET_BYTES]);
+    aws_lc_rs::rand::fill(bytes.as_mut()).map_err(|_| WebhookError::Random)?;
+    Ok(Zeroizing::new(hex(bytes.as_ref())))
+}
+
+fn is_loopback(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Domain(domain) => domain.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    }
+}
+
+/// An absolute `https` URL; `http` only to a loopback host (a receiver on
+/// the same machine, tests).
+fn check_url(url: &Option<String>, errors: &mut ValidationErrors) -> String {
+    const PATH: &str = "webhook.url";
+    let raw = url.as_deref().unwrap_or_default().trim();
+    if raw.is_empty() {
+        errors.field(PATH, ErrorKind::Blank, "webhook.url is required.");
+        return String::new();
+    }
+    if raw.chars().count() > MAX_URL_CHARS {
+        errors.field(
+            PATH,
+            ErrorKind::TooLong,
+            format!("webhook.url may have at most {MAX_URL_CHARS} characters."),
+        );
+        return raw.to_owned();
+    }
+    let parsed = url::Url::parse(raw).ok();
+    let acceptable = parsed.as_ref().is_some_and(|u| {
+        let host = u.host();
+        match (u.scheme(), host) {
+            (_, None) => false,
+            ("https", Some(_)) => true,
+            ("http", Some(host)) => is_loopback(&host),
+            _ => false,
+        }
+    });
+    if !acceptable {
+        errors.field(
+            PATH,
+            ErrorKind::Invalid,
+            "webhook.url must be an absolute https URL (http only to a loopback host).",
+        );
+    }
+    raw.to_owned()
+}
+
+fn check_event_types(types: &Option<Vec<String>>, errors: &mut ValidationErrors) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    let mut kept = Vec::new();
+    for event_type in types.iter().flatten() {
+        if !WEBHOOK_EVENT_TYPES.contains(&event_type.as_str()) {
+            errors.field(
+                "webhook.eventTypes",
+                ErrorKind::Invalid,
+                format!(
+                    "{event_type:?} is not an event type; known types are {}.",
+                    WEBHOOK_EVENT_TYPES.join(", ")
+                ),
+            );
+        } else if seen.insert(event_type.clone()) {
+            kept.push(event_type.clone());
+        }
+    }
+    kept
+}
+
+pub struct WebhookService {
+    store: DynStore,
+    clock: Arc<dyn Clock>,
+    sealer: Arc<Sealer>,
+}
+
+impl WebhookService {
+    pub fn new(store: DynStore, clock: Arc<dyn Clock>, sealer: Arc<Sealer>) -> Self {
+        Self {
+            store,
+            clock,
+            sealer,
+        }
+    }
+
+    pub async fn list(&self) -> Result<Vec<Webhook>, WebhookError> {
+        Ok(self.store.list_webhooks().await?)
+    }
+
+    pub async fn get(&self, id: WebhookId) -> Result<Webhook, WebhookError> {
+        self.store
+            .lookup_webhook(id)
+            .await?
+            .ok_or(WebhookError::NotFound)
+    }
+
+    /// Checks everything about `input` that a stored webhook must satisfy;
+    /// the fields the secret and instants are left for the caller.
+    async fn validate(&self, id: WebhookId, input: &WebhookInput) -> Result<Webhook, WebhookError> {
+        let mut errors = ValidationErrors::new();
+        let url = check_url(&input.url, &mut errors);
+        let description = input
+            .description
+            .as_deref()
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
+        if description.chars().count() > MAX_DESCRIPTION_CHARS {
+            errors.field(
+                "webhook.description",
+                ErrorKind::TooLong,
+                format!("webhook.description may have at most {MAX_DESCRIPTION_CHARS} characters."),
+            );
+        }
+        let event_types = check_event_types(&input.event_types, &mut errors);
+        let environment = match input.environment.as_deref() {
+            None => None,
+            Some(raw) => match Environment::from_str(raw) {
+                Ok(environment) => Some(environment),
+                Err(_) => {
+                    errors.field(
+                        "webhook.environment",
+                        ErrorKind::Invalid,
+                        "webhook.environment must be test or prod.",
+                    );
+                    None
+                }
+            },
+        };
+        let project_id = match input.project_id.as_deref() {
+            None => None,
+            Some(raw) => match ProjectId::from_str(raw) {
+                Ok(project_id) => {
+                    if self.store.lookup_project(project_id).await?.is_none() {
+                        errors.field(
+                            "webhook.projectId",
+                            ErrorKind::NotFound,
+                            format!("No project has id {project_id}."),
+                        );
+                    }
+                    Some(project_id)
+                }
+                Err(_) => {
+                    errors.field(
+                        "webhook.projectId",
+                        ErrorKind::Invalid,
+                        "webhook.projectId must be a UUID.",
+                    );
+                    None
+                }
+            },
+        };
+        if input.environment.is_some() && input.project_id.is_none() {
+            errors.field(
+                "webhook.projectId",
+                ErrorKind::Blank,
+                "webhook.projectId is required when webhook.environment is set.",
+            );
+        }
+        errors.into_result()?;
+        let now = self.clock.now();
+        Ok(Webhook {
+            id,
+            url,
+            description,
+            event_types,
+            project_id,
+            environment,
+            enabled: input.enabled.unwrap_or(true),
+            secret: Vec::new(),
+            secret_sealed: false,
+            insert_instant: now,
+            last_update_instant: now,
+        })
+    }
+
+    /// A fresh secret for `webhook`, stored sealed (when sealing is on).
+    fn new_secret(&self, webhook: &mut Webhook) -> Result<Zeroizing<String>, WebhookError> {
+        let secret = generate_secret()?;
+        let (stored, sealed) = self.sealer.seal(&row_name(webhook.id), secret.as_bytes())?;
+        webhook.secret = stored;
+        webhook.secret_sealed = sealed;
+        Ok(secret)
+    }
+
+    /// Makes a webhook with a fresh secret, returned this once.
+    pub async fn create(
+        &self,
+        id: Option<WebhookId>,
+        input: WebhookInput,
+    ) -> Result<WithSecret, WebhookError> {
+        let id = id.unwrap_or_else(|| WebhookId::from_uuid(Uuid::new_v4()));
+        let mut webhook = self.validate(id, &input).await?;
+        let secret = self.new_secret(&mut webhook)?;
+        match self.store.add_webhook(&webhook).await {
+            Ok(()) => Ok(WithSecret { webhook, secret }),
+            Err(StoreError::Conflict(_)) => Err(ValidationErrors::with_field(
+                "webhookId",
+                ErrorKind::Duplicate,
+                format!("A webhook with id {id} already exists."),
+            )
+            .into()),
+            Err(StoreError::Reference) => Err(project_gone()),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Replaces everything but the secret and the insert instant.
+    pub async fn replace(
+        &self,
+        id: WebhookId,
+        input: WebhookInput,
+    ) -> Result<Webhook, WebhookError> {
+        let existing = self.get(id).await?;
+        let mut webhook = self.validate(id, &input).await?;
+        webhook.secret = existing.secret;
+        webhook.secret_sealed = existing.secret_sealed;
+        webhook.insert_instant = existing.insert_instant;
+        self.update(webhook).await
+    }
+
+    /// Replaces the secret; the new one is returned this once.
+    pub async fn rotate_secret(&self, id: WebhookId) -> Result<WithSecret, WebhookError> {
+        let mut webhook = self.get(id).await?;
+        let secret = self.new_secret(&mut webhook)?;
+        webhook.last_update_instant = self.clock.now();
+        let webhook = self.update(webhook).await?;
+        Ok(WithSecret { webhook, secret })
+    }
+
+    async fn update(&self, webhook: Webhook) -> Result<Webhook, WebhookError> {
+        match self.store.update_webhook(&webhook).await {
+            Ok(true) => Ok(webhook),
+            Ok(false) => Err(WebhookError::NotFound),
+            Err(StoreError::Reference) => Err(project_gone()),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    pub async fn delete(&self, id: WebhookId) -> Result<(), WebhookError> {
+        if self.store.delete_webhook(id).await? {
+            Ok(())
+        } else {
+            Err(WebhookError::NotFound)
+        }
+    }
+
+    /// Sends one signed `webhook.test` event to the webhook's URL, now,
+    /// whether or not it is enabled, and reports what happened. Redirects
+    /// are not followed: a delivery is answered by the URL configured.
+    pub async fn send_test(&self, id: WebhookId) -> Result<TestDelivery, WebhookError> {
+        let webhook = self.get(id).await?;
+        let secret = self.sealer.open(
+            &row_name(webhook.id),
+            &webhook.secret,
+            webhook.secret_sealed,
+        )?;
+        let mut event = AuditEvent::new(Uuid::new_v4(), WEBHOOK_TEST_EVENT, self.clock.now());
+        event.project_id = webhook.project_id;
+        event.environment = webhook.environment;
+        if let Some(project_id) = webhook.project_id {
+            event.workspace_id = self
+                .store
+                .lookup_project(project_id)
+                .await?
+                .map(|p| p.workspace_id);
+        }
+        event.data = json!({
+            "webhookId": webhook.id,
+            "message": "A test event from Lamba.",
+        });
+        let body = envelope(&event).to_string().into_bytes();
+        let timestamp = self.clock.now().as_millis().div_euclid(1000);
+        let signature = sign(&secret, timestamp, &body);
+        Ok(deliver(
+            &webhook.url,
+            WEBHOOK_TEST_EVENT,
+            timestamp,
+            &signature,
+            body,
+        )
+        .await)
+    }
+}
+
+fn project_gone() -> WebhookError {
+    ValidationErrors::with_field(
+        "webhook.projectId",
+        ErrorKind::NotFound,
+        "The project this webhook names was deleted meanwhile.",
+    )
+    .into()
+}
+
+/// A cause and its sources, for the operator: the URL is theirs, so what
+/// went wrong reaching it is theirs to see.
+fn describe(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+async fn deliver(
+    url: &str,
+    event_type: &str,
+    timestamp: i64,
+    signature: &str,
+    body: Vec<u8>,
+) -> TestDelivery {
+    let started = std::time::Instant::now();
+    let elapsed = |started: std::time::Instant| {
+        u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    };
+    let client = match reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(DELIVERY_TIMEOUT)
+        .build()
+    {
+        Ok(client) => client,
+        Err(error) => {
+            tracing::error!(error = %error, "the webhook HTTP client could not be built");
+            return TestDelivery {
+                delivered: false,
+                status_code: None,
+                error: Some("The server could not make an HTTP client.".to_owned()),
+                duration_millis: elapsed(started),
+            };
+        }
+    };
+    let answer = client
+        .post(url)
+        .header("Content-Type", "application/json")
+        .header("X-Lamba-Event", event_type)
+        .header("X-Lamba-Timestamp", timestamp.to_string())
+        .header("X-Lamba-Signature", signature)
+        .body(body)
+        .send()
+        .await;
+    match answer {
+        Ok(response) => {
+            let status = response.status();
+            // Drain a little of the body so the connection ends cleanly;
+            // what it says does not matter.
+            let _ = response.bytes().await;
+            TestDelivery {
+                delivered: status.is_success(),
+                status_code: Some(status.as_u16()),
+                error: (!status.is_success()).then(|| format!("The endpoint answered {status}.")),
+                duration_millis: elapsed(started),
+            }
+        }
+        Err(error) => TestDelivery {
+            delivered: false,
+            status_code: None,
+            error: Some(if error.is_timeout() {
+                format!(
+                    "The endpoint did not answer within {} seconds.",
+                    DELIVERY_TIMEOUT.as_secs()
+                )
+            } else {
+                describe(&error)
+            }),
+            duration_millis: elapsed(started),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use lamba_model::{Instant, WorkspaceId};
+
+    use super::*;
+
+    #[test]
+    fn signature_is_hmac_sha256_of_timestamp_dot_body_in_hex() {
+        // The expected value is Python's
+        // hmac.new(b"whsec-test-secret", b'1700000000.{"a":1}', hashlib.sha256).
+        assert_eq!(
+            sign(b"whsec-test-secret", 1_700_000_000, br#"{"a":1}"#),
+            "v1=4b776f4eda0086dafb75030a7dcbe0b60f5c49dbdc5376afc01e2e4d98eff080"
+        );
+    }
+
+    #[test]
+    fn signature_depends_on_secret_timestamp_and_body() {
+        let base = sign(b"secret", 1, b"body");
+        assert_ne!(base, sign(b"secret2", 1, b"body"));
+        assert_ne!(base, sign(b"secret", 2, b"body"));
+        assert_ne!(base, sign(b"secret", 1, b"body2"));
+        assert_eq!(base.len(), 3 + 64);
+        assert!(base.starts_with("v1="));
+    }
+
+    #[test]
+    fn envelope_has_the_contract_fields() {
+        let id = Uuid::new_v4();
+        let workspace_id = WorkspaceId::from_uuid(Uuid::new_v4());
+        let project_id = ProjectId::from_uuid(Uuid::new_v4());
+        let mut event = AuditEvent::new(id, "user.login", Instant::from_millis(1_700_000_000_123));
+        event.workspace_id = Some(workspace_id);
+        event.project_id = Some(project_id);
+        event.environment = Some(Environment::Prod);
+        event.data = json!({"userId": "u"});
+        assert_eq!(
+            envelope(&event),
+            json!({
+                "id": id,
+                "type": "user.login",
+                "occurredAt": 1_700_000_000_123_i64,
+                "workspaceId": workspace_id,
+                "projectId": project_id,
+                "environment": "prod",
+                "data": {"userId": "u"},
+            })
+        );
+        let bare = AuditEvent::new(id, "webhook.test", Instant::from_millis(5));
+        let value = envelope(&bare);
+        assert_eq!(value["workspaceId"], Value::Null);
+        assert_eq!(value["environment"], Value::Null);
+    }
+
+    #[test]
+    fn urls_are_https_or_loopback_http() {
+        let check = |url: &str| {
+            let mut errors = ValidationErrors::new();
+            check_url(&Some(url.to_owned()), &mut errors);
+            errors.is_empty()
+        };
+        assert!(check("https://example.com/hook"));
+        assert!(check("http://127.0.0.1:8080/hook"));
+        assert!(check("http://localhost/hook"));
+        assert!(check("http://[::1]:9/hook"));
+        assert!(!check("http://example.com/hook"));
+        assert!(!check("ftp://example.com/hook"));
+        assert!(!check("/relative"));
+        assert!(!check("not a url"));
+    }
+
+    #[test]
+    fn secrets_are_64_hex_digits_and_differ() {
+        let a = generate_secret().unwrap();
+        let b = generate_secret().unwrap();
+        assert_eq!(a.len(), 64);
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
+        assert_ne!(*a, *b);
+    }
+}
