@@ -61,6 +61,8 @@ pub struct CoreSettings {
     /// The key of the client-secret digest, shared by every node.
     pub client_secret_key: [u8; 32],
     pub oauth: oauth::OAuthSettings,
+    /// Sends webhook deliveries (the HTTP layer's client).
+    pub webhook_transport: Arc<dyn webhooks::WebhookTransport>,
 }
 
 /// Old keys stay published this long beyond the longest token lifetime,
@@ -167,7 +169,12 @@ impl Core {
                 revocations.clone(),
                 audit.clone(),
             ),
-            webhooks: webhooks::WebhookService::new(store.clone(), clock.clone(), keys.sealer()),
+            webhooks: webhooks::WebhookService::new(
+                store.clone(),
+                clock.clone(),
+                keys.sealer(),
+                settings.webhook_transport.clone(),
+            ),
             store,
             clock,
             keys,

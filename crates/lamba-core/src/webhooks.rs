@@ -201,14 +201,21 @@ pub struct WebhookService {
     store: DynStore,
     clock: Arc<dyn Clock>,
     sealer: Arc<Sealer>,
+    transport: Arc<dyn WebhookTransport>,
 }
 
 impl WebhookService {
-    pub fn new(store: DynStore, clock: Arc<dyn Clock>, sealer: Arc<Sealer>) -> Self {
+    pub fn new(
+        store: DynStore,
+        clock: Arc<dyn Clock>,
+        sealer: Arc<Sealer>,
+        transport: Arc<dyn WebhookTransport>,
+    ) -> Self {
         Self {
             store,
             clock,
             sealer,
+            transport,
         }
     }
 
@@ -402,6 +409,7 @@ impl WebhookService {
         let timestamp = self.clock.now().as_millis().div_euclid(1000);
         let signature = sign(&secret, timestamp, &body);
         Ok(deliver(
+            self.transport.as_ref(),
             &webhook.url,
             WEBHOOK_TEST_EVENT,
             timestamp,
@@ -421,20 +429,38 @@ fn project_gone() -> WebhookError {
     .into()
 }
 
-/// A cause and its sources, for the operator: the URL is theirs, so what
-/// went wrong reaching it is theirs to see.
-fn describe(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+/// One signed request to a webhook's URL.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    pub url: String,
+    pub event_type: String,
+    pub timestamp: i64,
+    pub signature: String,
+    pub body: Vec<u8>,
+}
+
+/// What the receiver did with a [`Delivery`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeliveryAnswer {
+    /// It answered with this HTTP status.
+    Status(u16),
+    /// It could not be reached in time; the text says why (the URL is the
+    /// operator's, so what went wrong reaching it is theirs to see).
+    Failed(String),
+}
+
+/// Sends deliveries over HTTP. The use cases only sign and judge; the
+/// sending is the HTTP layer's (this crate stays free of HTTP clients).
+#[async_trait::async_trait]
+pub trait WebhookTransport: Send + Sync {
+    /// POSTs the body with `Content-Type: application/json`, `X-Lamba-Event`,
+    /// `X-Lamba-Timestamp` and `X-Lamba-Signature`, following no redirect
+    /// and giving up after [`DELIVERY_TIMEOUT`].
+    async fn post(&self, delivery: Delivery) -> DeliveryAnswer;
 }
 
 async fn deliver(
+    transport: &dyn WebhookTransport,
     url: &str,
     event_type: &str,
     timestamp: i64,
@@ -442,59 +468,31 @@ async fn deliver(
     body: Vec<u8>,
 ) -> TestDelivery {
     let started = std::time::Instant::now();
-    let elapsed = |started: std::time::Instant| {
-        u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
-    };
-    let client = match reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(DELIVERY_TIMEOUT)
-        .build()
-    {
-        Ok(client) => client,
-        Err(error) => {
-            tracing::error!(error = %error, "the webhook HTTP client could not be built");
-            return TestDelivery {
-                delivered: false,
-                status_code: None,
-                error: Some("The server could not make an HTTP client.".to_owned()),
-                duration_millis: elapsed(started),
-            };
-        }
-    };
-    let answer = client
-        .post(url)
-        .header("Content-Type", "application/json")
-        .header("X-Lamba-Event", event_type)
-        .header("X-Lamba-Timestamp", timestamp.to_string())
-        .header("X-Lamba-Signature", signature)
-        .body(body)
-        .send()
+    let answer = transport
+        .post(Delivery {
+            url: url.to_owned(),
+            event_type: event_type.to_owned(),
+            timestamp,
+            signature: signature.to_owned(),
+            body,
+        })
         .await;
+    let duration_millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     match answer {
-        Ok(response) => {
-            let status = response.status();
-            // Drain a little of the body so the connection ends cleanly;
-            // what it says does not matter.
-            let _ = response.bytes().await;
+        DeliveryAnswer::Status(status) => {
+            let delivered = (200..300).contains(&status);
             TestDelivery {
-                delivered: status.is_success(),
-                status_code: Some(status.as_u16()),
-                error: (!status.is_success()).then(|| format!("The endpoint answered {status}.")),
-                duration_millis: elapsed(started),
+                delivered,
+                status_code: Some(status),
+                error: (!delivered).then(|| format!("The endpoint answered {status}.")),
+                duration_millis,
             }
         }
-        Err(error) => TestDelivery {
+        DeliveryAnswer::Failed(error) => TestDelivery {
             delivered: false,
             status_code: None,
-            error: Some(if error.is_timeout() {
-                format!(
-                    "The endpoint did not answer within {} seconds.",
-                    DELIVERY_TIMEOUT.as_secs()
-                )
-            } else {
-                describe(&error)
-            }),
-            duration_millis: elapsed(started),
+            error: Some(error),
+            duration_millis,
         },
     }
 }

@@ -8,6 +8,9 @@ mod connect;
 mod health;
 mod operator;
 mod runtime;
+mod webhook_transport;
+
+pub use webhook_transport::HttpTransport;
 
 use std::sync::Arc;
 use std::time::Duration;

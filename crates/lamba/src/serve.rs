@@ -155,6 +155,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         oauth: OAuthSettings {
             issuer: issuer.as_str().trim_end_matches('/').to_owned(),
         },
+        webhook_transport: Arc::new(lamba_http::HttpTransport::new()),
     };
 
     let core = Arc::new(Core::new(
