@@ -825,57 +825,73 @@ impl TenancyService {
         locked: Option<bool>,
         path_prefix: &str,
     ) -> Result<ProjectMember, TenancyError> {
-        let existing = self.get_member(project_id, user_id).await?;
-        let mut errors = ValidationErrors::new();
-        let roles = match roles {
-            Some(roles) => {
-                self.check_roles(
-                    project_id,
-                    Some(&roles),
-                    &format!("{path_prefix}roles"),
-                    &mut errors,
-                )
-                .await?
-            }
-            None => existing.roles.clone(),
-        };
-        errors.into_result()?;
-        let before = existing.clone();
-        let member = ProjectMember {
-            roles,
-            locked: locked.unwrap_or(existing.locked),
-            last_update_instant: self.clock.now(),
-            ..existing
-        };
-        match self.store.update_member(&member, self.clock.now()).await? {
-            Some(ended) => {
-                if let Some(project) = self.project_of(project_id).await {
-                    let reason = if member.locked && !before.locked {
-                        "member_locked"
-                    } else {
-                        "member_changed"
-                    };
-                    self.ended(&ended, reason, &project, Some(user_id));
-                    self.audit_change(
-                        "membership.updated",
-                        &project,
-                        Some(user_id),
-                        Some(member_json(&before)),
-                        Some(member_json(&member)),
-                    );
-                    if member.locked != before.locked {
-                        let event_type = if member.locked {
-                            "user.locked"
-                        } else {
-                            "user.unlocked"
-                        };
-                        self.audit_change(event_type, &project, Some(user_id), None, None);
-                    }
+        // Optimistic: the write names the revision it read, so a concurrent
+        // change (a lock, say) is never overwritten with stale fields; the
+        // loser reads again and reapplies its own change.
+        let mut attempts = 0;
+        let (before, member, ended) = loop {
+            let existing = self.get_member(project_id, user_id).await?;
+            let mut errors = ValidationErrors::new();
+            let new_roles = match &roles {
+                Some(roles) => {
+                    self.check_roles(
+                        project_id,
+                        Some(roles),
+                        &format!("{path_prefix}roles"),
+                        &mut errors,
+                    )
+                    .await?
                 }
-                Ok(member)
+                None => existing.roles.clone(),
+            };
+            errors.into_result()?;
+            let before = existing.clone();
+            let member = ProjectMember {
+                roles: new_roles,
+                locked: locked.unwrap_or(existing.locked),
+                last_update_instant: self.clock.now(),
+                ..existing
+            };
+            match self.store.update_member(&member, self.clock.now()).await {
+                Ok(Some(ended)) => {
+                    break (
+                        before,
+                        ProjectMember {
+                            revision: member.revision + 1,
+                            ..member
+                        },
+                        ended,
+                    );
+                }
+                Ok(None) => return Err(TenancyError::NotFound),
+                Err(StoreError::Conflict("revision")) if attempts < 3 => attempts += 1,
+                Err(other) => return Err(other.into()),
             }
-            None => Err(TenancyError::NotFound),
+        };
+        if let Some(project) = self.project_of(project_id).await {
+            let reason = if member.locked && !before.locked {
+                "member_locked"
+            } else {
+                "member_changed"
+            };
+            self.ended(&ended, reason, &project, Some(user_id));
+            self.audit_change(
+                "membership.updated",
+                &project,
+                Some(user_id),
+                Some(member_json(&before)),
+                Some(member_json(&member)),
+            );
+            if member.locked != before.locked {
+                let event_type = if member.locked {
+                    "user.locked"
+                } else {
+                    "user.unlocked"
+                };
+                self.audit_change(event_type, &project, Some(user_id), None, None);
+            }
         }
+        Ok(member)
     }
 
     pub async fn remove_member(

@@ -10,8 +10,8 @@ use lamba_model::{
     ScopedRefreshToken, ScopedSession, UserId, Workspace, WorkspaceId,
 };
 use lamba_store::{
-    Change, Rotation, ScopeFilter, ScopeGuard, ScopeRepository, ScopedRefreshGrant, StoreResult,
-    TenancyRepository, codec,
+    Change, Rotation, ScopeFilter, ScopeGuard, ScopeRepository, ScopedRefreshGrant, StoreError,
+    StoreResult, TenancyRepository, codec,
 };
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
@@ -633,21 +633,35 @@ impl TenancyRepository for PostgresStore {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         let updated = sqlx::query(
             "UPDATE project_members SET roles = $1, locked = $2, last_update_instant = $3, \
-             revision = revision + 1 WHERE project_id = $4 AND user_id = $5",
+             revision = revision + 1 WHERE project_id = $4 AND user_id = $5 AND revision = $6",
         )
         .bind(codec::roles(&member.roles)?)
         .bind(member.locked)
         .bind(member.last_update_instant.as_millis())
         .bind(Uuid::from(member.project_id))
         .bind(Uuid::from(member.user_id))
+        .bind(member.revision)
         .execute(&mut *tx)
         .await
         .map_err(backend)?
         .rows_affected()
             == 1;
         if !updated {
+            // Either no such member, or another write got there first.
+            let exists =
+                sqlx::query("SELECT 1 FROM project_members WHERE project_id = $1 AND user_id = $2")
+                    .bind(Uuid::from(member.project_id))
+                    .bind(Uuid::from(member.user_id))
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(backend)?
+                    .is_some();
             tx.rollback().await.map_err(backend)?;
-            return Ok(None);
+            return if exists {
+                Err(StoreError::Conflict("revision"))
+            } else {
+                Ok(None)
+            };
         }
         let filter = ScopeFilter::Member(member.project_id, member.user_id, None);
         let ended = end_scopes(&mut tx, Target::Filter(&filter), now, "membership_changed").await?;
@@ -703,12 +717,9 @@ impl ScopeRepository for PostgresStore {
         // to one of them either commits first (the guard then fails) or
         // waits for this insert and then ends the new scope with the rest.
         //
-        // The commit does not wait for the WAL flush: a scope is derived
-        // state, safe to lose (after a database crash its tokens find no
-        // live scope and answer 401, and the client enters the project
-        // again), while waiting for the flush is what bounds how many scopes
-        // a second can be entered. Ending a scope, and every other write,
-        // still waits.
+        // The commit waits for the WAL flush like every other write: a
+        // scope lost in a crash could not be ended by a later revocation,
+        // and its token would live until `exp`.
         let guard_index = if refresh.is_some() { 19 } else { 15 };
         let guard_sql = if guard.is_some() {
             format!(
@@ -727,19 +738,17 @@ impl ScopeRepository for PostgresStore {
         let scope_insert = format!(
             "INSERT INTO scoped_sessions ({SCOPE_COLUMNS}) \
              SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 \
-             FROM guard, async_commit"
+             FROM guard"
         );
         let sql = match refresh {
             Some(_) => format!(
-                "WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true)), \
-                 guard AS ({guard_sql}), \
+                "WITH guard AS ({guard_sql}), \
                  scope AS ({scope_insert} RETURNING id) \
                  INSERT INTO scoped_refresh_tokens ({SCOPED_REFRESH_COLUMNS}) \
                  SELECT $15, $16, scope.id, $17, $18, NULL, NULL FROM scope"
             ),
             None => format!(
-                "WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true)), \
-                 guard AS ({guard_sql}) \
+                "WITH guard AS ({guard_sql}) \
                  {scope_insert}"
             ),
         };

@@ -9,8 +9,8 @@ use lamba_model::{
     ScopedRefreshToken, ScopedSession, UserId, Workspace, WorkspaceId,
 };
 use lamba_store::{
-    Change, Rotation, ScopeFilter, ScopeGuard, ScopeRepository, ScopedRefreshGrant, StoreResult,
-    TenancyRepository, codec,
+    Change, Rotation, ScopeFilter, ScopeGuard, ScopeRepository, ScopedRefreshGrant, StoreError,
+    StoreResult, TenancyRepository, codec,
 };
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
@@ -608,21 +608,35 @@ impl TenancyRepository for SqliteStore {
         let mut tx = self.writer.begin().await.map_err(backend)?;
         let updated = sqlx::query(
             "UPDATE project_members SET roles = ?, locked = ?, last_update_instant = ?, \
-             revision = revision + 1 WHERE project_id = ? AND user_id = ?",
+             revision = revision + 1 WHERE project_id = ? AND user_id = ? AND revision = ?",
         )
         .bind(codec::roles(&member.roles)?)
         .bind(member.locked)
         .bind(member.last_update_instant.as_millis())
         .bind(member.project_id.to_string())
         .bind(member.user_id.to_string())
+        .bind(member.revision)
         .execute(&mut *tx)
         .await
         .map_err(backend)?
         .rows_affected()
             == 1;
         if !updated {
+            // Either no such member, or another write got there first.
+            let exists =
+                sqlx::query("SELECT 1 FROM project_members WHERE project_id = ? AND user_id = ?")
+                    .bind(member.project_id.to_string())
+                    .bind(member.user_id.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(backend)?
+                    .is_some();
             tx.rollback().await.map_err(backend)?;
-            return Ok(None);
+            return if exists {
+                Err(StoreError::Conflict("revision"))
+            } else {
+                Ok(None)
+            };
         }
         let filter = ScopeFilter::Member(member.project_id, member.user_id, None);
         let ended = end_scopes(&mut tx, Target::Filter(&filter), now, "membership_changed").await?;

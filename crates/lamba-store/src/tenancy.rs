@@ -110,7 +110,9 @@ pub trait TenancyRepository: Send + Sync {
     /// A user's memberships, ordered by project id.
     async fn list_memberships(&self, user_id: UserId) -> StoreResult<Vec<ProjectMember>>;
     /// Replaces the member and ends all their scopes in the project,
-    /// atomically. `None` when they are not a member.
+    /// atomically, if its `revision` is still the stored one (else
+    /// [`crate::StoreError::Conflict`] with `"revision"`: another write came
+    /// first). `None` when they are not a member.
     async fn update_member(
         &self,
         member: &ProjectMember,

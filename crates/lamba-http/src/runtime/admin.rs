@@ -10,9 +10,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use lamba_core::sessions::Context;
 use lamba_core::tenancy::{MemberInput, TenancyError};
 use lamba_core::{ErrorKind, ValidationErrors};
-use lamba_model::{ProjectMember, UserId};
+use lamba_model::{Environment, ProjectMember, UserId, VIEWER_ROLE};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -99,6 +100,56 @@ fn describe(errors: &ValidationErrors) -> String {
         .join(" ")
 }
 
+/// Memberships are project-wide: a role that `prod` admits gives access
+/// there, whichever environment the change was made from. A caller bound to
+/// `test` may therefore change only what `prod` cannot feel (roles `prod`
+/// does not admit); from `prod`, the stricter environment, anything goes.
+/// The API key (the operator) is not bound to an environment.
+async fn confine_membership_write(
+    state: &AppState,
+    caller: &AdminCaller,
+    context: Context,
+    roles: &[String],
+) -> Result<(), Problem> {
+    if matches!(caller, AdminCaller::ApiKey(_)) || context.environment == Environment::Prod {
+        return Ok(());
+    }
+    let project = state
+        .core
+        .tenancy
+        .get_project(context.workspace_id, context.project_id)
+        .await
+        .map_err(tenancy_problem)?;
+    let Some(prod) = project.environment(Environment::Prod) else {
+        return Ok(());
+    };
+    match roles.iter().find(|role| prod.admits_role(role)) {
+        Some(role) => Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            format!(
+                "Memberships are project-wide and prod admits the role {role}: make this change from a prod context."
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The roles a member holds now (404 when they are not a member).
+async fn held_roles(
+    state: &AppState,
+    context: Context,
+    user_id: UserId,
+) -> Result<Vec<String>, Problem> {
+    Ok(state
+        .core
+        .tenancy
+        .get_member(context.project_id, user_id)
+        .await
+        .map_err(tenancy_problem)?
+        .roles)
+}
+
 fn path_user(raw: &str) -> Result<UserId, Problem> {
     UserId::from_str(raw).map_err(|_| Problem::not_found())
 }
@@ -153,9 +204,15 @@ pub async fn add_member(
         None | Some(Value::Null) => None,
         Some(_) => return Err(Problem::invalid("userId must be a string.")),
     };
+    let roles = roles_member(&body)?;
+    let granted = roles
+        .clone()
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| vec![VIEWER_ROLE.to_owned()]);
+    confine_membership_write(&state, &caller, context, &granted).await?;
     let input = MemberInput {
         user_id,
-        roles: roles_member(&body)?,
+        roles,
         locked: None,
     };
     let member = state
@@ -193,6 +250,9 @@ pub async fn update_member(
     let user_id = path_user(&user_id)?;
     let JsonBody(body) = body?;
     let roles = roles_member(&body)?.ok_or_else(|| Problem::invalid("roles is required."))?;
+    let mut involved = held_roles(&state, context, user_id).await?;
+    involved.extend(roles.iter().cloned());
+    confine_membership_write(&state, &caller, context, &involved).await?;
     let member = state
         .core
         .tenancy
@@ -210,6 +270,8 @@ pub async fn remove_member(
 ) -> Result<Response, Problem> {
     let context = caller.context(&state, &["members:write"])?;
     let user_id = path_user(&user_id)?;
+    let held = held_roles(&state, context, user_id).await?;
+    confine_membership_write(&state, &caller, context, &held).await?;
     state
         .core
         .tenancy
@@ -273,6 +335,8 @@ async fn set_locked(
 ) -> Result<Json<Value>, Problem> {
     let context = caller.context(state, &["sessions:write"])?;
     let user_id = path_user(user_id)?;
+    let held = held_roles(state, context, user_id).await?;
+    confine_membership_write(state, caller, context, &held).await?;
     let member = state
         .core
         .tenancy

@@ -55,25 +55,28 @@ fn scoped_json(tokens: &ScopedTokens) -> Value {
     body
 }
 
-/// Per user and per client IP, as CONTRACTS.md 3.1 asks.
-async fn limit(
-    state: &AppState,
-    ip: &ClientIp,
-    principal: Option<&Principal>,
-) -> Result<(), Problem> {
+/// Per client IP, as CONTRACTS.md 3.1 asks; checked before anything else.
+async fn limit_ip(state: &AppState, ip: &ClientIp) -> Result<(), Problem> {
     let ip = ip.0.to_string();
-    let user = principal
-        .and_then(Principal::user_id)
-        .map(|u| u.to_string());
-    let limits = &state.limits.limits;
-    let mut keys = vec![(&limits.sessions_per_ip, ip.as_str())];
-    if let Some(user) = &user {
-        keys.push((&limits.sessions_per_user, user.as_str()));
+    check(state, &state.limits.limits.sessions_per_ip, &ip).await
+}
+
+/// Per user, once the token says who it is (the IP was counted already).
+async fn limit_user(state: &AppState, principal: &Principal) -> Result<(), Problem> {
+    match principal.user_id() {
+        Some(user) => {
+            let user = user.to_string();
+            check(state, &state.limits.limits.sessions_per_user, &user).await
+        }
+        None => Ok(()),
     }
+}
+
+async fn check(state: &AppState, quota: &lamba_ratelimit::Quota, key: &str) -> Result<(), Problem> {
     match state
         .limits
         .limiter
-        .check_all(&keys)
+        .check(quota, key)
         .await
         .retry_after_secs()
     {
@@ -112,9 +115,9 @@ pub async fn switch_context(
     bearer: Result<Bearer, Problem>,
     body: Result<JsonBody, Problem>,
 ) -> Result<Response, Problem> {
-    limit(&state, &ip, None).await?;
+    limit_ip(&state, &ip).await?;
     let Bearer(principal) = bearer?;
-    limit(&state, &ip, Some(&principal)).await?;
+    limit_user(&state, &principal).await?;
     let JsonBody(body) = body?;
     let target = parse_target(&body)?;
     let tokens = state
@@ -131,7 +134,7 @@ pub async fn refresh(
     ip: ClientIp,
     body: Result<JsonBody, Problem>,
 ) -> Result<Response, Problem> {
-    limit(&state, &ip, None).await?;
+    limit_ip(&state, &ip).await?;
     let JsonBody(body) = body?;
     let presented = required(&body, "refreshToken")?;
     if presented.is_empty() {
@@ -172,7 +175,7 @@ pub async fn logout(
     ip: ClientIp,
     bearer: Result<Bearer, Problem>,
 ) -> Result<Response, Problem> {
-    limit(&state, &ip, None).await?;
+    limit_ip(&state, &ip).await?;
     let Bearer(principal) = bearer?;
     state.core.sessions.logout(&principal).await?;
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -504,9 +504,18 @@ pub async fn updating_a_member_ends_only_their_scopes(store: DynStore) {
     assert!(is_active(&store, bob_test.id).await, "another member");
     assert!(!is_revoked(&store, 3).await && !is_revoked(&store, 4).await);
 
+    // A write naming a revision that moved meanwhile is refused.
+    assert!(matches!(
+        store.update_member(&alice, Instant::from_millis(501)).await,
+        Err(StoreError::Conflict("revision"))
+    ));
+    let current = ProjectMember {
+        revision: alice.revision + 1,
+        ..alice.clone()
+    };
     assert_eq!(
         store
-            .update_member(&alice, Instant::from_millis(501))
+            .update_member(&current, Instant::from_millis(501))
             .await
             .unwrap(),
         Some(Vec::new()),

@@ -465,9 +465,12 @@ async fn scopes_are_revoked_by_every_trigger(backend: Backend) {
     .await;
     assert_revoked(&t, &scope, "environment re-enabled").await;
 
-    // The member is locked, then removed.
+    // The member is locked (from prod: a membership is project-wide), then
+    // removed.
     let scope = t.enter().await;
-    let admin_token = scope["accessToken"].as_str().unwrap().to_owned();
+    let (status, prod) = t.switch(&t.login, t.target("prod")).await;
+    assert_eq!(status, StatusCode::OK, "{prod}");
+    let admin_token = prod["accessToken"].as_str().unwrap().to_owned();
     let (status, _, locked) = v1(
         &t.f.server,
         Method::POST,
@@ -683,7 +686,9 @@ async fn me_endpoints(backend: Backend) {
 
 async fn admin_members_with_and_without_permission(backend: Backend) {
     let t = tenancy(backend).await;
-    let scope = t.enter().await;
+    // Membership writes are made from prod: a membership is project-wide.
+    let (status, scope) = t.switch(&t.login, t.target("prod")).await;
+    assert_eq!(status, StatusCode::OK, "{scope}");
     let admin = scope["accessToken"].as_str().unwrap();
     // A second user, to manage.
     let (_, bob) = call(
@@ -756,6 +761,50 @@ async fn admin_members_with_and_without_permission(backend: Backend) {
     .await;
     assert_eq!(status, StatusCode::OK, "{changed}");
     assert_eq!(changed["roles"], json!(["support", "viewer"]));
+
+    // From test, a change prod would feel is refused; once prod admits only
+    // `admin`, roles it does not admit may be changed from test.
+    let test_scope = t.enter().await;
+    let test_admin = test_scope["accessToken"].as_str().unwrap().to_owned();
+    let (status, _, problem) = v1(
+        &t.f.server,
+        Method::PATCH,
+        &format!("/v1/admin/members/{bob_id}"),
+        Some(&test_admin),
+        Some(json!({"roles": ["support"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("prod"),
+        "{problem}"
+    );
+    t.operator(
+        Method::PATCH,
+        &t.project_path(""),
+        Some(json!({"project": {"environments": [{"name": "prod", "allowedRoles": ["admin"]}]}})),
+    )
+    .await;
+    let test_scope = t.enter().await;
+    let test_admin = test_scope["accessToken"].as_str().unwrap().to_owned();
+    let (status, _, changed) = v1(
+        &t.f.server,
+        Method::PATCH,
+        &format!("/v1/admin/members/{bob_id}"),
+        Some(&test_admin),
+        Some(json!({"roles": ["support"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    let (status, _, problem) = v1(
+        &t.f.server,
+        Method::POST,
+        &format!("/v1/admin/users/{}/lock", t.f.user_id),
+        Some(&test_admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "an admin of prod: {problem}");
 
     // Without permission: a login token is CONTEXT_REQUIRED; a scope
     // without members:write is FORBIDDEN.
