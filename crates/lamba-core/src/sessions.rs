@@ -225,19 +225,6 @@ fn refresh_verdict(
     Verdict::Allow
 }
 
-/// A new refresh token: 256 random bits, base64url.
-fn random_secret() -> Result<String, SessionError> {
-    use base64::Engine as _;
-    let mut bytes = [0u8; 32];
-    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| SessionError::Internal)?;
-    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
-}
-
-fn digest(token: &str) -> Vec<u8> {
-    use sha2::Digest as _;
-    sha2::Sha256::digest(token.as_bytes()).to_vec()
-}
-
 fn after_minutes(start: Instant, minutes: i64) -> Instant {
     Instant::from_millis(
         start
@@ -408,10 +395,10 @@ impl SessionService {
             end_reason: None,
         };
         let refresh = if contract.refreshable {
-            let secret = random_secret()?;
+            let secret = crate::oauth::random_token()?;
             let token = ScopedRefreshToken {
                 id: Uuid::new_v4(),
-                token_digest: digest(&secret),
+                token_digest: crate::oauth::token_digest(&secret),
                 scoped_session_id: scope.id,
                 insert_instant: now,
                 expires_instant: after_minutes(now, contract.refresh_token_time_to_live_in_minutes)
@@ -487,7 +474,7 @@ impl SessionService {
                     .into(),
             )
         };
-        let token_digest = digest(presented);
+        let token_digest = crate::oauth::token_digest(presented);
         if let Some(grant) = self.store.find_scoped_refresh_grant(&token_digest).await? {
             return self.refresh_scope(oauth, grant, invalid).await;
         }
@@ -552,10 +539,10 @@ impl SessionService {
         let Some(application) = self.store.lookup_application(scope.application_id).await? else {
             return Err(invalid());
         };
-        let secret = random_secret()?;
+        let secret = crate::oauth::random_token()?;
         let next = ScopedRefreshToken {
             id: Uuid::new_v4(),
-            token_digest: digest(&secret),
+            token_digest: crate::oauth::token_digest(&secret),
             scoped_session_id: scope.id,
             insert_instant: now,
             expires_instant: after_minutes(

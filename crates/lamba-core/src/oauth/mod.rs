@@ -150,7 +150,7 @@ impl OAuthService {
 }
 
 /// A new bearer secret (code, refresh token): 256 random bits, base64url.
-fn random_token() -> Result<String, OAuthFailure> {
+pub(crate) fn random_token() -> Result<String, OAuthFailure> {
     let mut bytes = [0u8; 32];
     aws_lc_rs::rand::fill(&mut bytes).map_err(|_| OAuthFailure::server_error())?;
     Ok(URL_SAFE_NO_PAD.encode(bytes))
@@ -158,7 +158,7 @@ fn random_token() -> Result<String, OAuthFailure> {
 
 /// How codes and refresh tokens are stored: their SHA-256. They are random
 /// 256-bit values, so a plain digest cannot be reversed or guessed.
-fn token_digest(token: &str) -> Vec<u8> {
+pub(crate) fn token_digest(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
