@@ -24,8 +24,8 @@ use base64::Engine as _;
 use lamba_model::{
     ActorType, AuditCursor, AuditEvent, AuditFilter, Clock, Instant, ProjectId, UserId,
 };
-use lamba_store::{DynStore, StoreError};
-use tokio::sync::mpsc;
+use lamba_store::{DynStore, Outbox, StoreError};
+use tokio::sync::{Notify, mpsc};
 use uuid::Uuid;
 
 use crate::validation::{ErrorKind, ValidationErrors};
@@ -44,12 +44,17 @@ pub const MAX_PAGE_SIZE: u64 = 1_000;
 /// How much of the audit log is kept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AuditSettings {
+    /// Off, nothing is written to the audit log (webhook events are still
+    /// stored in the outbox): for deployments that keep no audit trail,
+    /// and to measure what it costs.
+    pub enabled: bool,
     pub retention_days: u32,
 }
 
 impl Default for AuditSettings {
     fn default() -> Self {
         Self {
+            enabled: true,
             retention_days: DEFAULT_RETENTION_DAYS,
         }
     }
@@ -147,6 +152,11 @@ pub struct AuditLog {
     /// records it (a service may be built before any runtime runs).
     receiver: Mutex<Option<mpsc::Receiver<AuditEvent>>>,
     dropped: AtomicU64,
+    /// Events queued and not yet written (or given up on).
+    unwritten: Arc<AtomicU64>,
+    /// Told when a write of this node stored events in the webhook outbox,
+    /// so that the dispatcher need not wait for its next poll.
+    outbox_written: Arc<Notify>,
 }
 
 impl AuditLog {
@@ -159,7 +169,103 @@ impl AuditLog {
             sender,
             receiver: Mutex::new(Some(receiver)),
             dropped: AtomicU64::new(0),
+            unwritten: Arc::new(AtomicU64::new(0)),
+            outbox_written: Arc::new(Notify::new()),
         }
+    }
+
+    /// The webhook outbox of a write that causes `events`: those of them
+    /// some webhook wants (a write nobody listens to stores nothing more).
+    /// Pass it to the write, then [`AuditLog::committed`] the events.
+    pub async fn outbox(&self, events: &[&AuditEvent]) -> Outbox {
+        Outbox::new(self.wanted(events).await)
+    }
+
+    /// As [`AuditLog::outbox`], for a write that ends scoped sessions only it
+    /// knows of: `per_ended_scope` is repeated for each, with its scope.
+    pub async fn outbox_per_scope(
+        &self,
+        events: &[&AuditEvent],
+        per_ended_scope: &AuditEvent,
+    ) -> Outbox {
+        let events = self.wanted(events).await;
+        // The copies are placed in each ended scope's project and
+        // environment, which the template may not know: keep it if any
+        // webhook could want one of them (fan-out matches each exactly).
+        let keep = crate::webhooks::is_webhook_event(&per_ended_scope.event_type)
+            && match self.store.list_webhooks().await {
+                Ok(webhooks) => webhooks.iter().any(|w| {
+                    w.might_want(
+                        &per_ended_scope.event_type,
+                        per_ended_scope.project_id,
+                        per_ended_scope.environment,
+                    )
+                }),
+                Err(error) => {
+                    tracing::warn!(%error, "could not read the webhooks; keeping every event");
+                    true
+                }
+            };
+        Outbox {
+            events,
+            per_ended_scope: keep.then(|| crate::webhooks::outbox_event(per_ended_scope)),
+        }
+    }
+
+    async fn wanted(&self, events: &[&AuditEvent]) -> Vec<lamba_model::OutboxEvent> {
+        let webhooks = match self.store.list_webhooks().await {
+            Ok(webhooks) => webhooks,
+            Err(error) => {
+                // Without the list the write would fail for want of a
+                // webhook; storing every event instead keeps them all.
+                tracing::warn!(%error, "could not read the webhooks; keeping every event");
+                return events
+                    .iter()
+                    .filter(|e| crate::webhooks::is_webhook_event(&e.event_type))
+                    .map(|e| crate::webhooks::outbox_event(e))
+                    .collect();
+            }
+        };
+        events
+            .iter()
+            .filter(|e| {
+                crate::webhooks::is_webhook_event(&e.event_type)
+                    && webhooks
+                        .iter()
+                        .any(|w| w.wants(&e.event_type, e.project_id, e.environment))
+            })
+            .map(|e| crate::webhooks::outbox_event(e))
+            .collect()
+    }
+
+    /// After the write stored `outbox` (or, for events of no write, without
+    /// one): records `events` in the audit log and wakes the dispatcher.
+    pub fn committed(&self, events: impl IntoIterator<Item = AuditEvent>, outbox: &Outbox) {
+        for event in events {
+            self.record(event);
+        }
+        if !outbox.is_empty() {
+            self.outbox_written.notify_one();
+        }
+    }
+
+    /// Stores events that come with no change of their own (a failed
+    /// sign-in) in the outbox, when some webhook wants them, and records
+    /// them. Never fails the request: a store error is logged.
+    pub async fn record_with_outbox(&self, events: Vec<AuditEvent>) {
+        let refs: Vec<&AuditEvent> = events.iter().collect();
+        let outbox = self.outbox(&refs).await;
+        if !outbox.is_empty()
+            && let Err(error) = self.store.append_outbox(&outbox.events).await
+        {
+            tracing::error!(%error, "could not store webhook events");
+        }
+        self.committed(events, &outbox);
+    }
+
+    /// Wakes when this node stored events in the outbox.
+    pub fn outbox_written(&self) -> Arc<Notify> {
+        self.outbox_written.clone()
     }
 
     /// A new event of `event_type`, now, with a fresh id; the request's
@@ -171,6 +277,9 @@ impl AuditLog {
     /// Queues `event` for writing and returns at once. Fields the event
     /// leaves empty are taken from the current request.
     pub fn record(&self, mut event: AuditEvent) {
+        if !self.settings.enabled {
+            return;
+        }
         let _ = REQUEST.try_with(|request| {
             if event.trace_id.is_none() {
                 event.trace_id.clone_from(&request.trace_id);
@@ -191,7 +300,9 @@ impl AuditLog {
             }
         });
         self.start_writer();
+        self.unwritten.fetch_add(1, Ordering::SeqCst);
         if let Err(error) = self.sender.try_send(event) {
+            self.unwritten.fetch_sub(1, Ordering::SeqCst);
             let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             let event = match &error {
                 mpsc::error::TrySendError::Full(event)
@@ -224,7 +335,24 @@ impl AuditLog {
         let Some(receiver) = slot.take() else {
             return;
         };
-        drop(runtime.spawn(write_batches(self.store.clone(), receiver)));
+        drop(runtime.spawn(write_batches(
+            self.store.clone(),
+            receiver,
+            self.unwritten.clone(),
+        )));
+    }
+
+    /// Waits until every event queued so far is written, or `timeout`
+    /// passed (shutdown: the database may be gone). Whether it was.
+    pub async fn flush(&self, timeout: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while self.unwritten.load(Ordering::SeqCst) > 0 {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        true
     }
 
     pub async fn search(&self, search: AuditSearch) -> Result<AuditPage, AuditError> {
@@ -312,13 +440,33 @@ impl AuditLog {
     }
 }
 
+/// The audit log's records of the events a write made of `template` for
+/// each scope it ended (see [`AuditLog::outbox_per_scope`]), with the same
+/// ids as the webhook events.
+pub fn per_scope(template: &AuditEvent, ended: &[Uuid]) -> Vec<AuditEvent> {
+    ended
+        .iter()
+        .map(|scope| {
+            let mut event = template.clone();
+            event.id = Outbox::scope_event_id(template.id, *scope);
+            event.scope_id = Some(*scope);
+            event
+        })
+        .collect()
+}
+
 /// Writes what arrives, in batches of what has queued up meanwhile.
-async fn write_batches(store: DynStore, mut receiver: mpsc::Receiver<AuditEvent>) {
+async fn write_batches(
+    store: DynStore,
+    mut receiver: mpsc::Receiver<AuditEvent>,
+    unwritten: Arc<AtomicU64>,
+) {
     let mut batch = Vec::with_capacity(BATCH_SIZE);
     while receiver.recv_many(&mut batch, BATCH_SIZE).await > 0 {
         if let Err(error) = store.append_audit_events(&batch).await {
             tracing::error!(%error, audit.count = batch.len(), "writing the audit log failed");
         }
+        unwritten.fetch_sub(batch.len() as u64, Ordering::SeqCst);
         batch.clear();
     }
 }

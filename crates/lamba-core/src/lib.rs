@@ -8,6 +8,7 @@ pub mod api_keys;
 pub mod applications;
 pub mod audit;
 pub mod clock;
+pub mod delivery;
 pub mod event_log;
 pub mod keys;
 pub mod lambdas;
@@ -48,6 +49,8 @@ pub struct Core {
     pub event_log: Arc<event_log::EventLogService>,
     pub audit: Arc<audit::AuditLog>,
     pub webhooks: webhooks::WebhookService,
+    /// Sends webhook deliveries; the binary runs it.
+    pub dispatcher: Arc<delivery::Dispatcher>,
 }
 
 /// Settings the use cases need, validated by the binary at start.
@@ -63,6 +66,7 @@ pub struct CoreSettings {
     pub oauth: oauth::OAuthSettings,
     /// Sends webhook deliveries (the HTTP layer's client).
     pub webhook_transport: Arc<dyn webhooks::WebhookTransport>,
+    pub webhook_delivery: delivery::DeliverySettings,
 }
 
 /// Old keys stay published this long beyond the longest token lifetime,
@@ -77,7 +81,8 @@ impl Core {
     /// Deletes what can no longer matter: expired codes, refresh tokens and
     /// revocations, sessions ended more than a day ago, event log entries
     /// past its age and count limits, audit events past their retention,
-    /// and failed-sign-in counters that ended more than a day ago.
+    /// failed-sign-in counters that ended more than a day ago, and webhook
+    /// deliveries completed more than [`delivery::RETENTION_DAYS`] ago.
     pub async fn prune(&self) -> Result<u64, lamba_store::StoreError> {
         let now = self.clock.now();
         let ended_before =
@@ -86,7 +91,14 @@ impl Core {
         let events = self.event_log.prune().await?;
         let audit = self.audit.prune().await?;
         let failures = self.store.prune_login_failures(ended_before).await?;
-        Ok(sessions + events + audit + failures)
+        let deliveries = self
+            .store
+            .prune_deliveries(lamba_model::Instant::from_millis(
+                now.as_millis()
+                    .saturating_sub(delivery::RETENTION_DAYS * 86_400_000),
+            ))
+            .await?;
+        Ok(sessions + events + audit + failures + deliveries)
     }
 
     /// Rotates every signing key; the old ones stay published until the
@@ -133,6 +145,14 @@ impl Core {
             clock.clone(),
             settings.audit,
         ));
+        let dispatcher = Arc::new(delivery::Dispatcher::new(
+            store.clone(),
+            clock.clone(),
+            keys.sealer(),
+            settings.webhook_transport.clone(),
+            settings.webhook_delivery,
+            audit.outbox_written(),
+        ));
         Self {
             api_keys: ApiKeyAuthenticator::new(store.clone(), clock.clone()),
             lambdas: lambdas::LambdaService::new(
@@ -146,7 +166,7 @@ impl Core {
                 clock.clone(),
                 SecretDigester::new(settings.client_secret_key),
             ),
-            users: users::UserService::new(store.clone(), clock.clone()),
+            users: users::UserService::new(store.clone(), clock.clone(), audit.clone()),
             oauth: oauth::OAuthService::new(
                 store.clone(),
                 clock.clone(),
@@ -174,7 +194,9 @@ impl Core {
                 clock.clone(),
                 keys.sealer(),
                 settings.webhook_transport.clone(),
+                dispatcher.clone(),
             ),
+            dispatcher,
             store,
             clock,
             keys,

@@ -421,12 +421,19 @@ impl SessionService {
             project_revision: project.revision,
             member_revision: member.revision,
         };
+        let mut event = self.scope_event("session.created", &scope);
+        event.data = serde_json::json!({
+            "roles": scope.roles,
+            "applicationId": scope.application_id,
+        });
+        let outbox = self.audit.outbox(&[&event]).await;
         let stored = self
             .store
             .add_scoped_session(
                 &scope,
                 refresh.as_ref().map(|(_, token)| token),
                 Some(&guard),
+                &outbox,
             )
             .await?;
         if !stored {
@@ -445,12 +452,7 @@ impl SessionService {
             environment = %scope.environment,
             "entered a project"
         );
-        let mut event = self.scope_event("session.created", &scope);
-        event.data = serde_json::json!({
-            "roles": scope.roles,
-            "applicationId": scope.application_id,
-        });
-        self.audit.record(event);
+        self.audit.committed([event], &outbox);
         Ok(ScopedTokens {
             access_token: minted.token,
             expires_in: minted.expires_in,
@@ -560,14 +562,15 @@ impl SessionService {
         let minted = oauth
             .mint_scoped_access_token(&application, &scope, TokenGrant::SessionRefresh)
             .await?;
+        let event = self.scope_event("session.refreshed", &scope);
+        let outbox = self.audit.outbox(&[&event]).await;
         match self
             .store
-            .rotate_scoped_refresh_token(token.id, &next, now)
+            .rotate_scoped_refresh_token(token.id, &next, now, &outbox)
             .await?
         {
             Rotation::Rotated => {
-                self.audit
-                    .record(self.scope_event("session.refreshed", &scope));
+                self.audit.committed([event], &outbox);
                 Ok(Refreshed::Scoped(ScopedTokens {
                     access_token: minted.token,
                     expires_in: minted.expires_in,
@@ -590,9 +593,12 @@ impl SessionService {
         now: Instant,
         reason: &str,
     ) -> Result<(), SessionError> {
+        let mut revoked = self.scope_event("session.revoked", scope);
+        revoked.reason = Some(reason.to_owned());
+        let outbox = self.audit.outbox(&[&revoked]).await;
         let ended = self
             .store
-            .end_scoped_sessions(&ScopeFilter::Ids(vec![scope.id]), now, reason)
+            .end_scoped_sessions(&ScopeFilter::Ids(vec![scope.id]), now, reason, &outbox)
             .await?;
         self.revocations.note_scopes_ended(&ended);
         if reason == "refresh_reuse" {
@@ -601,9 +607,7 @@ impl SessionService {
             self.audit.record(event);
         }
         if !ended.is_empty() {
-            let mut event = self.scope_event("session.revoked", scope);
-            event.reason = Some(reason.to_owned());
-            self.audit.record(event);
+            self.audit.committed([revoked], &outbox);
         }
         Ok(())
     }
@@ -639,15 +643,17 @@ impl SessionService {
         user_id: Option<UserId>,
         reason: &str,
     ) -> Result<(), SessionError> {
-        let ended = self
-            .store
-            .end_login_session(sid, self.clock.now(), reason)
-            .await?;
+        end_login_session(
+            &self.store,
+            &self.audit,
+            sid,
+            user_id,
+            reason,
+            self.clock.now(),
+        )
+        .await?;
         self.revocations.note_session_ended(sid);
         tracing::info!(session.id = %sid, reason, "login session ended");
-        if ended {
-            record_logout(&self.audit, sid, user_id, reason);
-        }
         Ok(())
     }
 
@@ -665,11 +671,20 @@ impl SessionService {
 
     /// Stores the user's own changes to their profile (names and data).
     pub async fn update_profile(&self, user: User) -> Result<User, SessionError> {
+        let before = self
+            .store
+            .lookup_user(user.id)
+            .await?
+            .ok_or_else(unauthenticated)?;
         let user = User {
             last_update_instant: self.clock.now(),
             ..user
         };
-        if self.store.update_user(&user).await? {
+        let event =
+            crate::users::user_event(&self.audit, "user.updated", Some(&before), Some(&user));
+        let outbox = self.audit.outbox(&[&event]).await;
+        if self.store.update_user(&user, &outbox).await? {
+            self.audit.committed([event], &outbox);
             Ok(user)
         } else {
             Err(unauthenticated())
@@ -799,32 +814,42 @@ impl SessionService {
         {
             return Err(SessionError::NotFound);
         }
+        let mut template = self.audit.event("session.revoked");
+        template.user_id = Some(user_id);
+        template.workspace_id = Some(context.workspace_id);
+        template.project_id = Some(context.project_id);
+        template.environment = Some(context.environment);
+        template.reason = Some("revoked_by_admin".to_owned());
+        let outbox = self.audit.outbox_per_scope(&[], &template).await;
         let ended = self
             .store
             .end_scoped_sessions(
                 &ScopeFilter::Member(context.project_id, user_id, Some(context.environment)),
                 self.clock.now(),
                 "revoked_by_admin",
+                &outbox,
             )
             .await?;
         self.revocations.note_scopes_ended(&ended);
-        for id in &ended {
-            let mut event = self.audit.event("session.revoked");
-            event.user_id = Some(user_id);
-            event.scope_id = Some(*id);
-            event.workspace_id = Some(context.workspace_id);
-            event.project_id = Some(context.project_id);
-            event.environment = Some(context.environment);
-            event.reason = Some("revoked_by_admin".to_owned());
-            self.audit.record(event);
-        }
+        self.audit
+            .committed(crate::audit::per_scope(&template, &ended), &outbox);
         Ok(ended.len())
     }
 }
 
-/// Records the end of a login session: `user.logout`, then
-/// `session.revoked` for the login (its scopes end with it).
-pub(crate) fn record_logout(audit: &AuditLog, sid: Uuid, user_id: Option<UserId>, reason: &str) {
+/// Ends login session `sid` with its scoped sessions and all their refresh
+/// tokens. With the end, the webhook outbox gets `user.logout`,
+/// `session.revoked` for the login and one `session.revoked` per ended
+/// scope, and the audit log records the same. Whether it ended (it was
+/// active).
+pub(crate) async fn end_login_session(
+    store: &DynStore,
+    audit: &AuditLog,
+    sid: Uuid,
+    user_id: Option<UserId>,
+    reason: &str,
+    now: Instant,
+) -> Result<bool, StoreError> {
     let mut logout = audit.event("user.logout");
     logout.user_id = user_id;
     logout.session_id = Some(sid);
@@ -839,8 +864,20 @@ pub(crate) fn record_logout(audit: &AuditLog, sid: Uuid, user_id: Option<UserId>
     revoked.reason = Some(reason.to_owned());
     revoked.actor_type = logout.actor_type;
     revoked.actor_id.clone_from(&logout.actor_id);
-    audit.record(logout);
-    audit.record(revoked);
+    let mut per_scope = audit.event("session.revoked");
+    per_scope.user_id = user_id;
+    per_scope.session_id = Some(sid);
+    per_scope.reason = Some(reason.to_owned());
+    let outbox = audit
+        .outbox_per_scope(&[&logout, &revoked], &per_scope)
+        .await;
+    let Some(scopes) = store.end_login_session(sid, now, reason, &outbox).await? else {
+        return Ok(false);
+    };
+    let mut events = vec![logout, revoked];
+    events.extend(crate::audit::per_scope(&per_scope, &scopes));
+    audit.committed(events, &outbox);
+    Ok(true)
 }
 
 #[cfg(test)]

@@ -12,11 +12,11 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use lamba_model::{
-    Clock, Environment, EnvironmentSettings, EnvironmentState, Project, ProjectId, ProjectMember,
-    ProjectRole, ProjectState, RoleId, SessionContract, UserId, VIEWER_PERMISSIONS, VIEWER_ROLE,
-    Visibility, Workspace, WorkspaceId,
+    AuditEvent, Clock, Environment, EnvironmentSettings, EnvironmentState, Project, ProjectId,
+    ProjectMember, ProjectRole, ProjectState, RoleId, SessionContract, UserId, VIEWER_PERMISSIONS,
+    VIEWER_ROLE, Visibility, Workspace, WorkspaceId,
 };
-use lamba_store::{DynStore, ScopeFilter, StoreError};
+use lamba_store::{DynStore, Outbox, ScopeFilter, StoreError};
 use uuid::Uuid;
 
 use crate::audit::AuditLog;
@@ -142,39 +142,55 @@ impl TenancyService {
         }
     }
 
-    /// Notes scopes a write ended, and records one `session.revoked` per
-    /// scope with the reason.
-    fn ended(&self, ids: &[Uuid], reason: &str, project: &Project, user_id: Option<UserId>) {
-        if !ids.is_empty() {
-            self.revocations.note_scopes_ended(ids);
-            tracing::info!(scopes = ids.len(), reason, "scoped sessions revoked");
-        }
-        for id in ids {
-            let mut event = self.audit.event("session.revoked");
-            event.scope_id = Some(*id);
-            event.user_id = user_id;
-            event.workspace_id = Some(project.workspace_id);
-            event.project_id = Some(project.id);
-            event.reason = Some(reason.to_owned());
-            self.audit.record(event);
-        }
+    /// The `session.revoked` a write that ends scopes of `project` makes of
+    /// each (see [`AuditLog::outbox_per_scope`]).
+    fn revoked(&self, reason: &str, project: &Project, user_id: Option<UserId>) -> AuditEvent {
+        let mut event = self.audit.event("session.revoked");
+        event.user_id = user_id;
+        event.workspace_id = Some(project.workspace_id);
+        event.project_id = Some(project.id);
+        event.reason = Some(reason.to_owned());
+        event
     }
 
-    /// Records a change to something of `project` (a role, a member).
-    fn audit_change(
+    /// After a write stored `outbox` and ended `ended`: notes the scopes
+    /// ended on this node, and records `events` and one `revoked` per
+    /// ended scope.
+    fn committed(
+        &self,
+        events: Vec<AuditEvent>,
+        revoked: &AuditEvent,
+        ended: &[Uuid],
+        outbox: &Outbox,
+    ) {
+        if !ended.is_empty() {
+            self.revocations.note_scopes_ended(ended);
+            tracing::info!(
+                scopes = ended.len(),
+                reason = revoked.reason.as_deref().unwrap_or_default(),
+                "scoped sessions revoked"
+            );
+        }
+        let mut all = events;
+        all.extend(crate::audit::per_scope(revoked, ended));
+        self.audit.committed(all, outbox);
+    }
+
+    /// A change to something of `project` (a role, a member).
+    fn change(
         &self,
         event_type: &str,
         project: &Project,
         user_id: Option<UserId>,
         before: Option<serde_json::Value>,
         after: Option<serde_json::Value>,
-    ) {
+    ) -> AuditEvent {
         let mut event = self.audit.event(event_type);
         event.user_id = user_id;
         event.workspace_id = Some(project.workspace_id);
         event.project_id = Some(project.id);
         event.data = serde_json::json!({ "before": before, "after": after });
-        self.audit.record(event);
+        event
     }
 
     /// The project a member or role belongs to, for the audit log; `None`
@@ -432,18 +448,24 @@ impl TenancyService {
             ..existing.clone()
         };
         let revoke = revocations_for(&existing, &project);
+        let reason = if project.state == ProjectState::Archived {
+            "project_archived"
+        } else {
+            "environment_changed"
+        };
+        let revoked = self.revoked(reason, &project, None);
+        let outbox = if revoke.is_empty() {
+            Outbox::default()
+        } else {
+            self.audit.outbox_per_scope(&[], &revoked).await
+        };
         match self
             .store
-            .update_project(&project, &revoke, self.clock.now())
+            .update_project(&project, &revoke, self.clock.now(), &outbox)
             .await?
         {
             Some(ended) => {
-                let reason = if project.state == ProjectState::Archived {
-                    "project_archived"
-                } else {
-                    "environment_changed"
-                };
-                self.ended(&ended, reason, &project, None);
+                self.committed(Vec::new(), &revoked, &ended, &outbox);
                 Ok(project)
             }
             None => Err(TenancyError::NotFound),
@@ -455,8 +477,17 @@ impl TenancyService {
         workspace_id: WorkspaceId,
         id: ProjectId,
     ) -> Result<(), TenancyError> {
-        self.get_project(workspace_id, id).await?;
-        if self.store.delete_project(id, self.clock.now()).await? {
+        let project = self.get_project(workspace_id, id).await?;
+        let revoked = self.revoked("project_deleted", &project, None);
+        let outbox = self.audit.outbox_per_scope(&[], &revoked).await;
+        if self
+            .store
+            .delete_project(id, self.clock.now(), &outbox)
+            .await?
+        {
+            // The store does not say which scopes ended: the webhook events
+            // name each, the audit log has the deletion itself.
+            self.audit.committed(Vec::new(), &outbox);
             Ok(())
         } else {
             Err(TenancyError::NotFound)
@@ -569,7 +600,13 @@ impl TenancyService {
         match self.store.add_role(&role).await {
             Ok(()) => {
                 if let Some(project) = self.project_of(project_id).await {
-                    self.audit_change("role.created", &project, None, None, Some(role_json(&role)));
+                    self.audit.record(self.change(
+                        "role.created",
+                        &project,
+                        None,
+                        None,
+                        Some(role_json(&role)),
+                    ));
                 }
                 Ok(role)
             }
@@ -615,22 +652,26 @@ impl TenancyService {
             last_update_instant: self.clock.now(),
             ..existing.clone()
         };
+        let project = self
+            .project_of(project_id)
+            .await
+            .ok_or(TenancyError::NotFound)?;
+        let revoked = self.revoked("role_changed", &project, None);
+        let updated = self.change(
+            "role.updated",
+            &project,
+            None,
+            Some(role_json(&existing)),
+            Some(role_json(&role)),
+        );
+        let outbox = self.audit.outbox_per_scope(&[], &revoked).await;
         match self
             .store
-            .update_role(&role, &existing.name, self.clock.now())
+            .update_role(&role, &existing.name, self.clock.now(), &outbox)
             .await?
         {
             Some(ended) => {
-                if let Some(project) = self.project_of(project_id).await {
-                    self.ended(&ended, "role_changed", &project, None);
-                    self.audit_change(
-                        "role.updated",
-                        &project,
-                        None,
-                        Some(role_json(&existing)),
-                        Some(role_json(&role)),
-                    );
-                }
+                self.committed(vec![updated], &revoked, &ended, &outbox);
                 Ok(role)
             }
             None => Err(TenancyError::NotFound),
@@ -662,7 +703,13 @@ impl TenancyService {
             .into());
         }
         if self.store.delete_role(project_id, id).await? {
-            self.audit_change("role.deleted", &project, None, Some(role_json(&role)), None);
+            self.audit.record(self.change(
+                "role.deleted",
+                &project,
+                None,
+                Some(role_json(&role)),
+                None,
+            ));
             Ok(())
         } else {
             Err(TenancyError::NotFound)
@@ -791,17 +838,21 @@ impl TenancyService {
             last_update_instant: now,
             revision: 0,
         };
-        match self.store.add_member(&member).await {
+        let project = self
+            .project_of(project_id)
+            .await
+            .ok_or(TenancyError::NotFound)?;
+        let created = self.change(
+            "membership.created",
+            &project,
+            Some(user_id),
+            None,
+            Some(member_json(&member)),
+        );
+        let outbox = self.audit.outbox(&[&created]).await;
+        match self.store.add_member(&member, &outbox).await {
             Ok(()) => {
-                if let Some(project) = self.project_of(project_id).await {
-                    self.audit_change(
-                        "membership.created",
-                        &project,
-                        Some(user_id),
-                        None,
-                        Some(member_json(&member)),
-                    );
-                }
+                self.audit.committed([created], &outbox);
                 Ok(member)
             }
             Err(StoreError::Conflict(_)) => Err(ValidationErrors::with_field(
@@ -828,8 +879,12 @@ impl TenancyService {
         // Optimistic: the write names the revision it read, so a concurrent
         // change (a lock, say) is never overwritten with stale fields; the
         // loser reads again and reapplies its own change.
+        let project = self
+            .project_of(project_id)
+            .await
+            .ok_or(TenancyError::NotFound)?;
         let mut attempts = 0;
-        let (before, member, ended) = loop {
+        let (member, events, revoked, ended, outbox) = loop {
             let existing = self.get_member(project_id, user_id).await?;
             let mut errors = ValidationErrors::new();
             let new_roles = match &roles {
@@ -852,15 +907,44 @@ impl TenancyService {
                 last_update_instant: self.clock.now(),
                 ..existing
             };
-            match self.store.update_member(&member, self.clock.now()).await {
+            let reason = if member.locked && !before.locked {
+                "member_locked"
+            } else {
+                "member_changed"
+            };
+            let revoked = self.revoked(reason, &project, Some(user_id));
+            let mut events = vec![self.change(
+                "membership.updated",
+                &project,
+                Some(user_id),
+                Some(member_json(&before)),
+                Some(member_json(&member)),
+            )];
+            if member.locked != before.locked {
+                let event_type = if member.locked {
+                    "user.locked"
+                } else {
+                    "user.unlocked"
+                };
+                events.push(self.change(event_type, &project, Some(user_id), None, None));
+            }
+            let refs: Vec<&AuditEvent> = events.iter().collect();
+            let outbox = self.audit.outbox_per_scope(&refs, &revoked).await;
+            match self
+                .store
+                .update_member(&member, self.clock.now(), &outbox)
+                .await
+            {
                 Ok(Some(ended)) => {
                     break (
-                        before,
                         ProjectMember {
                             revision: member.revision + 1,
                             ..member
                         },
+                        events,
+                        revoked,
                         ended,
+                        outbox,
                     );
                 }
                 Ok(None) => return Err(TenancyError::NotFound),
@@ -868,29 +952,7 @@ impl TenancyService {
                 Err(other) => return Err(other.into()),
             }
         };
-        if let Some(project) = self.project_of(project_id).await {
-            let reason = if member.locked && !before.locked {
-                "member_locked"
-            } else {
-                "member_changed"
-            };
-            self.ended(&ended, reason, &project, Some(user_id));
-            self.audit_change(
-                "membership.updated",
-                &project,
-                Some(user_id),
-                Some(member_json(&before)),
-                Some(member_json(&member)),
-            );
-            if member.locked != before.locked {
-                let event_type = if member.locked {
-                    "user.locked"
-                } else {
-                    "user.unlocked"
-                };
-                self.audit_change(event_type, &project, Some(user_id), None, None);
-            }
-        }
+        self.committed(events, &revoked, &ended, &outbox);
         Ok(member)
     }
 
@@ -900,22 +962,26 @@ impl TenancyService {
         user_id: UserId,
     ) -> Result<(), TenancyError> {
         let before = self.store.lookup_member(project_id, user_id).await?;
+        let project = self
+            .project_of(project_id)
+            .await
+            .ok_or(TenancyError::NotFound)?;
+        let revoked = self.revoked("membership_removed", &project, Some(user_id));
+        let deleted = self.change(
+            "membership.deleted",
+            &project,
+            Some(user_id),
+            before.as_ref().map(member_json),
+            None,
+        );
+        let outbox = self.audit.outbox_per_scope(&[&deleted], &revoked).await;
         match self
             .store
-            .delete_member(project_id, user_id, self.clock.now())
+            .delete_member(project_id, user_id, self.clock.now(), &outbox)
             .await?
         {
             Some(ended) => {
-                if let Some(project) = self.project_of(project_id).await {
-                    self.ended(&ended, "membership_removed", &project, Some(user_id));
-                    self.audit_change(
-                        "membership.deleted",
-                        &project,
-                        Some(user_id),
-                        before.as_ref().map(member_json),
-                        None,
-                    );
-                }
+                self.committed(vec![deleted], &revoked, &ended, &outbox);
                 Ok(())
             }
             None => Err(TenancyError::NotFound),

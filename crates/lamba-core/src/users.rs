@@ -9,11 +9,12 @@
 use std::str::FromStr;
 use std::sync::Arc;
 
-use lamba_model::{Application, ApplicationId, Clock, Registration, User, UserId};
+use lamba_model::{Application, ApplicationId, AuditEvent, Clock, Registration, User, UserId};
 use lamba_store::{DynStore, StoreError};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
+use crate::audit::AuditLog;
 use crate::passwords::{
     MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS, Password, PasswordError, PasswordHasher,
 };
@@ -63,14 +64,56 @@ pub struct UserService {
     store: DynStore,
     clock: Arc<dyn Clock>,
     passwords: PasswordHasher,
+    audit: Arc<AuditLog>,
+}
+
+/// A user as the operator API shows it, without the password hash.
+pub fn user_json(user: &User) -> serde_json::Value {
+    let mut object = serde_json::Map::new();
+    object.insert("id".into(), json!(user.id));
+    object.insert("email".into(), json!(user.email));
+    if let Some(first) = &user.first_name {
+        object.insert("firstName".into(), json!(first));
+    }
+    if let Some(last) = &user.last_name {
+        object.insert("lastName".into(), json!(last));
+    }
+    object.insert("data".into(), serde_json::Value::Object(user.data.clone()));
+    object.insert(
+        "insertInstant".into(),
+        json!(user.insert_instant.as_millis()),
+    );
+    object.insert(
+        "lastUpdateInstant".into(),
+        json!(user.last_update_instant.as_millis()),
+    );
+    serde_json::Value::Object(object)
+}
+
+/// A `user.created` or `user.updated` event: the user before and after, as
+/// the operator API shows them.
+pub(crate) fn user_event(
+    audit: &AuditLog,
+    event_type: &str,
+    before: Option<&User>,
+    after: Option<&User>,
+) -> AuditEvent {
+    let mut event = audit.event(event_type);
+    event.user_id = after.or(before).map(|u| u.id);
+    event.data = json!({
+        "before": before.map(user_json),
+        "after": after.map(user_json),
+    });
+    event
 }
 
 impl UserService {
-    pub fn new(store: DynStore, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(store: DynStore, clock: Arc<dyn Clock>, audit: Arc<AuditLog>) -> Self {
         Self {
             store,
             clock,
             passwords: PasswordHasher::new(),
+            audit,
         }
     }
 
@@ -147,8 +190,13 @@ impl UserService {
             insert_instant: now,
             last_update_instant: now,
         };
-        match self.store.add_user(&user).await {
-            Ok(()) => Ok(user),
+        let event = user_event(&self.audit, "user.created", None, Some(&user));
+        let outbox = self.audit.outbox(&[&event]).await;
+        match self.store.add_user(&user, &outbox).await {
+            Ok(()) => {
+                self.audit.committed([event], &outbox);
+                Ok(user)
+            }
             // Another request took the id or the email between our checks and
             // the insert; the backends report either as a conflict, so ask
             // which.
@@ -195,10 +243,15 @@ impl UserService {
             last_name: fields.last_name,
             data: input.data.unwrap_or_default(),
             last_update_instant: self.clock.now(),
-            ..existing
+            ..existing.clone()
         };
-        match self.store.update_user(&user).await {
-            Ok(true) => Ok(user),
+        let event = user_event(&self.audit, "user.updated", Some(&existing), Some(&user));
+        let outbox = self.audit.outbox(&[&event]).await;
+        match self.store.update_user(&user, &outbox).await {
+            Ok(true) => {
+                self.audit.committed([event], &outbox);
+                Ok(user)
+            }
             Ok(false) => Err(UserError::NotFound),
             Err(StoreError::Conflict(_)) => Err(duplicate_email(&user.email).into()),
             Err(other) => Err(other.into()),
@@ -213,9 +266,15 @@ impl UserService {
         let now = self.clock.now();
         for session in self.store.list_login_sessions(id).await? {
             if session.is_active() {
-                self.store
-                    .end_login_session(session.id, now, "user_deleted")
-                    .await?;
+                crate::sessions::end_login_session(
+                    &self.store,
+                    &self.audit,
+                    session.id,
+                    Some(id),
+                    "user_deleted",
+                    now,
+                )
+                .await?;
             }
         }
         if self.store.delete_user(id).await? {

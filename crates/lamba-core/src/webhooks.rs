@@ -19,14 +19,15 @@ use std::time::Duration;
 
 use aws_lc_rs::hmac;
 use lamba_model::{
-    AuditEvent, Clock, Environment, ProjectId, WEBHOOK_EVENT_TYPES, WEBHOOK_TEST_EVENT, Webhook,
-    WebhookId,
+    AuditEvent, Clock, DeliveryAttempt, DeliveryStatus, Environment, Instant, OutboxEvent,
+    ProjectId, WEBHOOK_EVENT_TYPES, WEBHOOK_TEST_EVENT, Webhook, WebhookDelivery, WebhookId,
 };
-use lamba_store::{DynStore, StoreError};
+use lamba_store::{DeliveryFilter, DynStore, RetryOutcome, StoreError};
 use serde_json::{Value, json};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
+use crate::delivery::Dispatcher;
 use crate::sealing::{Sealer, SealingError};
 use crate::validation::{ErrorKind, ValidationErrors};
 
@@ -43,6 +44,9 @@ pub enum WebhookError {
     Invalid(ValidationErrors),
     #[error("not found")]
     NotFound,
+    /// The delivery is pending or delivered: only a failed one is retried.
+    #[error("the delivery is {0}, not failed")]
+    NotFailed(&'static str),
     #[error("the system random generator failed")]
     Random,
     #[error(transparent)]
@@ -98,8 +102,30 @@ pub fn sign(secret: &[u8], timestamp_secs: i64, raw_body: &[u8]) -> String {
 
 /// The envelope every delivery carries: the event's id, type, when
 /// (epoch milliseconds), where (workspace, project, environment) and its
-/// data. Absent places are `null`.
+/// data. Absent places are `null`. The data also names who and what the
+/// event is about (`userId`, `sessionId`, `scopeId`, `reason`) where the
+/// event knows, unless its own data says otherwise.
 pub fn envelope(event: &AuditEvent) -> Value {
+    let mut data = match &event.data {
+        Value::Object(fields) => fields.clone(),
+        Value::Null => serde_json::Map::new(),
+        other => {
+            let mut fields = serde_json::Map::new();
+            fields.insert("value".into(), other.clone());
+            fields
+        }
+    };
+    let about = [
+        ("userId", event.user_id.map(|id| json!(id))),
+        ("sessionId", event.session_id.map(|id| json!(id))),
+        ("scopeId", event.scope_id.map(|id| json!(id))),
+        ("reason", event.reason.as_ref().map(|r| json!(r))),
+    ];
+    for (name, value) in about {
+        if let Some(value) = value {
+            data.entry(name).or_insert(value);
+        }
+    }
     json!({
         "id": event.id,
         "type": event.event_type,
@@ -107,8 +133,27 @@ pub fn envelope(event: &AuditEvent) -> Value {
         "workspaceId": event.workspace_id,
         "projectId": event.project_id,
         "environment": event.environment.map(Environment::as_str),
-        "data": event.data,
+        "data": data,
     })
+}
+
+/// Whether webhooks may hear of events of this type (CONTRACTS.md 4 and
+/// the list); other audit events stay in the audit log.
+pub fn is_webhook_event(event_type: &str) -> bool {
+    WEBHOOK_EVENT_TYPES.contains(&event_type)
+}
+
+/// The outbox's form of `event`: its envelope, with what fan-out matches
+/// webhooks on.
+pub fn outbox_event(event: &AuditEvent) -> OutboxEvent {
+    OutboxEvent {
+        id: event.id,
+        event_type: event.event_type.clone(),
+        occurred_at: event.occurred_at,
+        project_id: event.project_id,
+        environment: event.environment,
+        envelope: envelope(event),
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -122,7 +167,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// The sealing associated data: a secret copied to another row does not open.
-fn row_name(id: WebhookId) -> String {
+pub(crate) fn row_name(id: WebhookId) -> String {
     format!("webhook:{id}")
 }
 
@@ -202,7 +247,25 @@ pub struct WebhookService {
     clock: Arc<dyn Clock>,
     sealer: Arc<Sealer>,
     transport: Arc<dyn WebhookTransport>,
+    dispatcher: Arc<Dispatcher>,
 }
+
+/// A delivery with its attempts, first first.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeliveryDetail {
+    pub delivery: WebhookDelivery,
+    pub attempts: Vec<DeliveryAttempt>,
+}
+
+/// A page of a webhook's deliveries, and where the next one starts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeliveryPage {
+    pub deliveries: Vec<WebhookDelivery>,
+    pub next_cursor: Option<String>,
+}
+
+/// The largest page of deliveries; also the default.
+pub const MAX_DELIVERY_PAGE: u32 = 100;
 
 impl WebhookService {
     pub fn new(
@@ -210,12 +273,125 @@ impl WebhookService {
         clock: Arc<dyn Clock>,
         sealer: Arc<Sealer>,
         transport: Arc<dyn WebhookTransport>,
+        dispatcher: Arc<Dispatcher>,
     ) -> Self {
         Self {
             store,
             clock,
             sealer,
             transport,
+            dispatcher,
+        }
+    }
+
+    /// A page of the webhook's deliveries, newest first, optionally of one
+    /// status (`pending`, `delivered`, `failed`).
+    pub async fn deliveries(
+        &self,
+        id: WebhookId,
+        status: Option<&str>,
+        cursor: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<DeliveryPage, WebhookError> {
+        self.get(id).await?;
+        let mut errors = ValidationErrors::new();
+        let status = match status.filter(|s| !s.is_empty()) {
+            None => None,
+            Some(raw) => match DeliveryStatus::from_str(raw) {
+                Ok(status) => Some(status),
+                Err(_) => {
+                    errors.field(
+                        "status",
+                        ErrorKind::Invalid,
+                        "status must be pending, delivered or failed.",
+                    );
+                    None
+                }
+            },
+        };
+        let after = match cursor.filter(|c| !c.is_empty()) {
+            None => None,
+            Some(raw) => {
+                let decoded = decode_delivery_cursor(raw);
+                if decoded.is_none() {
+                    errors.field(
+                        "cursor",
+                        ErrorKind::Invalid,
+                        "cursor is not a cursor this server issued.",
+                    );
+                }
+                decoded
+            }
+        };
+        let limit = limit.unwrap_or(MAX_DELIVERY_PAGE);
+        if !(1..=MAX_DELIVERY_PAGE).contains(&limit) {
+            errors.field(
+                "numberOfResults",
+                ErrorKind::Invalid,
+                format!("numberOfResults must be between 1 and {MAX_DELIVERY_PAGE}."),
+            );
+        }
+        errors.into_result()?;
+        let mut deliveries = self
+            .store
+            .list_deliveries(
+                id,
+                &DeliveryFilter {
+                    status,
+                    after,
+                    // One more than asked, to know whether a page follows.
+                    limit: limit + 1,
+                },
+            )
+            .await?;
+        let more = deliveries.len() > limit as usize;
+        deliveries.truncate(limit as usize);
+        let next_cursor = if more {
+            deliveries.last().map(encode_delivery_cursor)
+        } else {
+            None
+        };
+        Ok(DeliveryPage {
+            deliveries,
+            next_cursor,
+        })
+    }
+
+    pub async fn delivery(
+        &self,
+        webhook_id: WebhookId,
+        id: Uuid,
+    ) -> Result<DeliveryDetail, WebhookError> {
+        let delivery = self
+            .store
+            .lookup_delivery(webhook_id, id)
+            .await?
+            .ok_or(WebhookError::NotFound)?;
+        let attempts = self.store.list_delivery_attempts(id).await?;
+        Ok(DeliveryDetail { delivery, attempts })
+    }
+
+    /// Makes a failed delivery pending again, due now, with as many
+    /// attempts as a new one gets.
+    pub async fn retry_delivery(
+        &self,
+        webhook_id: WebhookId,
+        id: Uuid,
+    ) -> Result<DeliveryDetail, WebhookError> {
+        let extra = self.dispatcher.settings().max_attempts;
+        match self
+            .store
+            .retry_delivery(webhook_id, id, extra, self.clock.now())
+            .await?
+        {
+            RetryOutcome::Retried(_) => {
+                self.dispatcher.wake();
+                self.delivery(webhook_id, id).await
+            }
+            RetryOutcome::NotFailed(delivery) => {
+                Err(WebhookError::NotFailed(delivery.status.as_str()))
+            }
+            RetryOutcome::NotFound => Err(WebhookError::NotFound),
         }
     }
 
@@ -418,6 +594,28 @@ impl WebhookService {
         )
         .await)
     }
+}
+
+fn encode_delivery_cursor(delivery: &WebhookDelivery) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
+        "{}.{}",
+        delivery.insert_instant.as_millis(),
+        delivery.id
+    ))
+}
+
+fn decode_delivery_cursor(raw: &str) -> Option<(Instant, Uuid)> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(raw)
+        .ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    let (millis, id) = text.split_once('.')?;
+    Some((
+        Instant::from_millis(millis.parse().ok()?),
+        Uuid::from_str(id).ok()?,
+    ))
 }
 
 fn project_gone() -> WebhookError {

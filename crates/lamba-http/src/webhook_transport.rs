@@ -5,14 +5,22 @@ use async_trait::async_trait;
 use lamba_core::webhooks::{DELIVERY_TIMEOUT, Delivery, DeliveryAnswer, WebhookTransport};
 
 /// A `reqwest` client that follows no redirect and gives up after
-/// [`DELIVERY_TIMEOUT`].
+/// [`DELIVERY_TIMEOUT`]. HTTPS goes through rustls on aws-lc-rs (the
+/// crypto the server already links) and trusts the Mozilla roots
+/// (`webpki-roots`), whatever the host's certificate store holds.
 pub struct HttpTransport {
     client: Option<reqwest::Client>,
 }
 
 impl HttpTransport {
     pub fn new() -> Self {
+        // reqwest's rustls is built without a crypto provider of its own; it
+        // uses the process default, which is set once here (a second call
+        // finds it set and changes nothing).
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let client = reqwest::Client::builder()
+            .use_rustls_tls()
+            .https_only(false)
             .redirect(reqwest::redirect::Policy::none())
             .timeout(DELIVERY_TIMEOUT)
             .build()
@@ -70,5 +78,38 @@ impl WebhookTransport for HttpTransport {
             )),
             Err(error) => DeliveryAnswer::Failed(describe(&error)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An `https` URL is attempted over TLS (here refused by a listener
+    /// that speaks no TLS), not refused for its scheme.
+    #[tokio::test]
+    async fn https_urls_are_attempted_over_tls() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                use tokio::io::AsyncWriteExt;
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await;
+            }
+        });
+        let answer = HttpTransport::new()
+            .post(Delivery {
+                url: format!("https://127.0.0.1:{port}/hook"),
+                event_type: "webhook.test".into(),
+                timestamp: 0,
+                signature: "v1=00".into(),
+                body: b"{}".to_vec(),
+            })
+            .await;
+        let DeliveryAnswer::Failed(error) = answer else {
+            panic!("a plain-text answer to TLS cannot succeed: {answer:?}");
+        };
+        assert!(!error.contains("scheme"), "{error}");
+        assert!(!error.contains("not supported"), "{error}");
     }
 }

@@ -74,4 +74,7 @@ pub use tenancy::{
     Visibility, Workspace,
 };
 pub use user::{Registration, User};
-pub use webhook::{WEBHOOK_EVENT_TYPES, WEBHOOK_TEST_EVENT, Webhook};
+pub use webhook::{
+    DeliveryAttempt, DeliveryNext, DeliveryStatus, OutboxEvent, WEBHOOK_EVENT_TYPES,
+    WEBHOOK_TEST_EVENT, Webhook, WebhookDelivery,
+};

@@ -18,7 +18,7 @@ use lamba_model::{
 };
 use lamba_store::{
     ApiKeyRepository, ApplicationRepository, AuthorizationCode, Change, CodeConsumption,
-    KeyRepository, LambdaRepository, LoginSession, RefreshGrant, RefreshToken, Rotation,
+    KeyRepository, LambdaRepository, LoginSession, Outbox, RefreshGrant, RefreshToken, Rotation,
     SessionRepository, Store, StoreError, StoreResult, UserRepository, codec,
 };
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
@@ -31,6 +31,8 @@ mod audit;
 mod event_log;
 mod tenancy;
 mod webhook;
+
+use webhook::{execute_with_outbox, insert_outbox};
 
 /// The channel every node's writes are announced on.
 const CHANGES_CHANNEL: &str = "lamba_changes";
@@ -135,6 +137,7 @@ fn parse_change(payload: &str) -> Option<Change> {
             .ok()
             .map(Change::Project),
         "scope_ended" => Uuid::from_str(id).ok().map(Change::ScopeEnded),
+        "webhooks" => Some(Change::Webhooks),
         "member" => {
             let (project, user) = id.split_once(':')?;
             Some(Change::Member(
@@ -578,27 +581,26 @@ impl UserRepository for PostgresStore {
         row.as_ref().map(|row| user_from_row(row, "")).transpose()
     }
 
-    async fn add_user(&self, user: &User) -> StoreResult<()> {
-        sqlx::query(&format!(
+    async fn add_user(&self, user: &User, outbox: &Outbox) -> StoreResult<()> {
+        let sql = format!(
             "INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-        ))
-        .bind(user.id.as_uuid())
-        .bind(&user.email)
-        .bind(User::normalize_email(&user.email))
-        .bind(&user.password_hash)
-        .bind(&user.first_name)
-        .bind(&user.last_name)
-        .bind(codec::user_data(&user.data)?)
-        .bind(user.insert_instant.as_millis())
-        .bind(user.last_update_instant.as_millis())
-        .execute(&self.pool)
-        .await
-        .map_err(user_write_error)?;
+        );
+        let query = sqlx::query(&sql)
+            .bind(user.id.as_uuid())
+            .bind(&user.email)
+            .bind(User::normalize_email(&user.email))
+            .bind(&user.password_hash)
+            .bind(&user.first_name)
+            .bind(&user.last_name)
+            .bind(codec::user_data(&user.data)?)
+            .bind(user.insert_instant.as_millis())
+            .bind(user.last_update_instant.as_millis());
+        execute_with_outbox(&self.pool, query, outbox, user_write_error).await?;
         Ok(())
     }
 
-    async fn update_user(&self, user: &User) -> StoreResult<bool> {
-        let done = sqlx::query(
+    async fn update_user(&self, user: &User, outbox: &Outbox) -> StoreResult<bool> {
+        let query = sqlx::query(
             "UPDATE users SET email = $1, email_normalized = $2, password_hash = $3, \
              first_name = $4, last_name = $5, data = $6, last_update_instant = $7 WHERE id = $8",
         )
@@ -609,10 +611,8 @@ impl UserRepository for PostgresStore {
         .bind(&user.last_name)
         .bind(codec::user_data(&user.data)?)
         .bind(user.last_update_instant.as_millis())
-        .bind(user.id.as_uuid())
-        .execute(&self.pool)
-        .await
-        .map_err(user_write_error)?;
+        .bind(user.id.as_uuid());
+        let done = execute_with_outbox(&self.pool, query, outbox, user_write_error).await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -1008,23 +1008,22 @@ static REFRESH_GRANT_SELECT: std::sync::LazyLock<String> = std::sync::LazyLock::
 
 #[async_trait]
 impl SessionRepository for PostgresStore {
-    async fn add_login_session(&self, session: &LoginSession) -> StoreResult<()> {
-        sqlx::query(&format!(
+    async fn add_login_session(&self, session: &LoginSession, outbox: &Outbox) -> StoreResult<()> {
+        let sql = format!(
             "INSERT INTO login_sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-        ))
-        .bind(session.id)
-        .bind(Uuid::from(session.user_id))
-        .bind(Uuid::from(session.application_id))
-        .bind(session.auth_time.as_millis())
-        .bind(session.insert_instant.as_millis())
-        .bind(session.last_used_instant.as_millis())
-        .bind(session.ended_instant.map(Instant::as_millis))
-        .bind(&session.end_reason)
-        .bind(&session.ip_address)
-        .bind(&session.user_agent)
-        .execute(&self.pool)
-        .await
-        .map_err(|e| write_error(e, "id"))?;
+        );
+        let query = sqlx::query(&sql)
+            .bind(session.id)
+            .bind(Uuid::from(session.user_id))
+            .bind(Uuid::from(session.application_id))
+            .bind(session.auth_time.as_millis())
+            .bind(session.insert_instant.as_millis())
+            .bind(session.last_used_instant.as_millis())
+            .bind(session.ended_instant.map(Instant::as_millis))
+            .bind(&session.end_reason)
+            .bind(&session.ip_address)
+            .bind(&session.user_agent);
+        execute_with_outbox(&self.pool, query, outbox, |e| write_error(e, "id")).await?;
         Ok(())
     }
 
@@ -1065,7 +1064,13 @@ impl SessionRepository for PostgresStore {
         Ok(())
     }
 
-    async fn end_login_session(&self, id: Uuid, now: Instant, reason: &str) -> StoreResult<bool> {
+    async fn end_login_session(
+        &self,
+        id: Uuid,
+        now: Instant,
+        reason: &str,
+        outbox: &Outbox,
+    ) -> StoreResult<Option<Vec<Uuid>>> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         let ended = sqlx::query(
             "UPDATE login_sessions SET ended_instant = $1, end_reason = $2 \
@@ -1096,16 +1101,19 @@ impl SessionRepository for PostgresStore {
                 .map_err(backend)?;
         }
         let ended_scopes = if ended {
-            tenancy::end_scopes(&mut tx, tenancy::Target::Login(id), now, reason).await?
+            let scopes =
+                tenancy::end_scopes(&mut tx, tenancy::Target::Login(id), now, reason).await?;
+            insert_outbox(&mut tx, &outbox.events_for(&scopes)).await?;
+            scopes
         } else {
             Vec::new()
         };
         tx.commit().await.map_err(backend)?;
-        if ended {
-            let _ = self.changes.send(Change::SessionEnded(id));
-            self.report_ended(&ended_scopes);
+        if !ended {
+            return Ok(None);
         }
-        Ok(ended)
+        let _ = self.changes.send(Change::SessionEnded(id));
+        Ok(Some(self.report_ended(&ended_scopes)))
     }
 
     async fn list_sessions_ended_since(&self, since: Instant) -> StoreResult<Vec<Uuid>> {
@@ -1213,12 +1221,13 @@ impl SessionRepository for PostgresStore {
         old_id: Uuid,
         new: &RefreshToken,
         now: Instant,
+        outbox: &Outbox,
     ) -> StoreResult<Rotation> {
         // One statement, one round trip: claim the old token, record the
         // session's use and insert the successor only if the claim won.
         // A concurrent rotation waits on the row lock, then finds the token
         // used and inserts nothing.
-        let inserted = sqlx::query(
+        let query = sqlx::query(
             "WITH claimed AS (UPDATE refresh_tokens SET used_instant = $15 \
              WHERE id = $16 AND used_instant IS NULL AND revoked_instant IS NULL RETURNING id), \
              touched AS (UPDATE login_sessions SET last_used_instant = $15 \
@@ -1243,11 +1252,10 @@ impl SessionRepository for PostgresStore {
         .bind(new.used_instant.map(Instant::as_millis))
         .bind(new.revoked_instant.map(Instant::as_millis))
         .bind(now.as_millis())
-        .bind(old_id)
-        .execute(&self.pool)
-        .await
-        .map_err(|e| write_error(e, "token"))?
-        .rows_affected();
+        .bind(old_id);
+        let inserted = execute_with_outbox(&self.pool, query, outbox, |e| write_error(e, "token"))
+            .await?
+            .rows_affected();
         Ok(if inserted == 1 {
             Rotation::Rotated
         } else {

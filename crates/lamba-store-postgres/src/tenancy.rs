@@ -10,16 +10,16 @@ use lamba_model::{
     ScopedRefreshToken, ScopedSession, UserId, Workspace, WorkspaceId,
 };
 use lamba_store::{
-    Change, Rotation, ScopeFilter, ScopeGuard, ScopeRepository, ScopedRefreshGrant, StoreError,
-    StoreResult, TenancyRepository, codec,
+    Change, EndedScope, Outbox, Rotation, ScopeFilter, ScopeGuard, ScopeRepository,
+    ScopedRefreshGrant, StoreError, StoreResult, TenancyRepository, codec,
 };
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
 use super::{
-    CHANGES_CHANNEL, PostgresStore, SESSION_COLUMNS, aliased, backend, instant, optional_instant,
-    session_from_row, uuid_column, write_error,
+    CHANGES_CHANNEL, PostgresStore, SESSION_COLUMNS, aliased, backend, execute_with_outbox,
+    insert_outbox, instant, optional_instant, session_from_row, uuid_column, write_error,
 };
 
 /// Which active scopes a write ends: a caller's filter, or what only the
@@ -90,23 +90,26 @@ impl Target<'_> {
 
 /// Ends the active scopes `target` names, revokes their refresh tokens and
 /// notifies every node of each, in one statement inside the caller's
-/// transaction. The caller reports the returned ids locally after commit
-/// (see [`PostgresStore::report_ended`]).
+/// transaction. Returns what it ended, with where each was (for the write's
+/// events, [`Outbox::events_for`]); the caller reports them locally after
+/// commit (see [`PostgresStore::report_ended`]).
 pub(crate) async fn end_scopes(
     conn: &mut PgConnection,
     target: Target<'_>,
     now: Instant,
     reason: &str,
-) -> StoreResult<Vec<Uuid>> {
+) -> StoreResult<Vec<EndedScope>> {
     let Some((condition, arguments)) = target.condition() else {
         return Ok(Vec::new());
     };
     let sql = format!(
         "WITH ended AS (UPDATE scoped_sessions SET ended_instant = $1, end_reason = $2 \
-         WHERE ended_instant IS NULL AND {condition} RETURNING id), \
+         WHERE ended_instant IS NULL AND {condition} \
+         RETURNING id, workspace_id, project_id, environment), \
          revoked AS (UPDATE scoped_refresh_tokens SET revoked_instant = $1 \
          WHERE revoked_instant IS NULL AND scoped_session_id IN (SELECT id FROM ended)) \
-         SELECT id, pg_notify('{CHANGES_CHANNEL}', 'scope_ended:' || id::text)::text AS notified \
+         SELECT id, workspace_id, project_id, environment, \
+         pg_notify('{CHANGES_CHANNEL}', 'scope_ended:' || id::text)::text AS notified \
          FROM ended"
     );
     let mut query = sqlx::query(&sql).bind(now.as_millis()).bind(reason);
@@ -118,7 +121,17 @@ pub(crate) async fn end_scopes(
         };
     }
     let rows = query.fetch_all(&mut *conn).await.map_err(backend)?;
-    rows.iter().map(|row| uuid_column(row, "id")).collect()
+    rows.iter().map(ended_scope_from_row).collect()
+}
+
+fn ended_scope_from_row(row: &PgRow) -> StoreResult<EndedScope> {
+    let environment: String = row.try_get("environment").map_err(backend)?;
+    Ok(EndedScope {
+        id: uuid_column(row, "id")?,
+        workspace_id: uuid_column(row, "workspace_id")?,
+        project_id: uuid_column(row, "project_id")?,
+        environment: codec::parse_wire::<Environment>(&environment, "environment")?,
+    })
 }
 
 /// Announces a change to a project (or its catalog) to every node, at
@@ -147,10 +160,12 @@ async fn notify_project(conn: &mut PgConnection, id: ProjectId) -> StoreResult<(
 
 impl PostgresStore {
     /// Reports ended scopes on this node's change feed; call after commit.
-    pub(crate) fn report_ended(&self, ended: &[Uuid]) {
-        for id in ended {
-            let _ = self.changes.send(Change::ScopeEnded(*id));
+    /// Returns their ids, which the write returns.
+    pub(crate) fn report_ended(&self, ended: &[EndedScope]) -> Vec<Uuid> {
+        for scope in ended {
+            let _ = self.changes.send(Change::ScopeEnded(scope.id));
         }
+        EndedScope::ids(ended)
     }
 }
 
@@ -388,6 +403,7 @@ impl TenancyRepository for PostgresStore {
         project: &Project,
         revoke: &[ScopeFilter],
         now: Instant,
+        outbox: &Outbox,
     ) -> StoreResult<Option<Vec<Uuid>>> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         let updated = sqlx::query(
@@ -414,15 +430,32 @@ impl TenancyRepository for PostgresStore {
             ended
                 .extend(end_scopes(&mut tx, Target::Filter(filter), now, "project_changed").await?);
         }
+        insert_outbox(&mut tx, &outbox.events_for(&ended)).await?;
         notify_project(&mut tx, project.id).await?;
         tx.commit().await.map_err(backend)?;
         let _ = self.changes.send(Change::Project(project.id));
-        self.report_ended(&ended);
-        Ok(Some(ended))
+        Ok(Some(self.report_ended(&ended)))
     }
 
-    async fn delete_project(&self, id: ProjectId, now: Instant) -> StoreResult<bool> {
+    async fn delete_project(
+        &self,
+        id: ProjectId,
+        now: Instant,
+        outbox: &Outbox,
+    ) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
+        // The project's webhooks would go by the cascade unannounced, and
+        // every node caches the webhook list: delete them here and say so.
+        let webhooks_gone = sqlx::query(&format!(
+            "WITH gone AS (DELETE FROM webhooks WHERE project_id = $1 RETURNING id) \
+             SELECT pg_notify('{CHANGES_CHANNEL}', 'webhooks:') FROM gone LIMIT 1"
+        ))
+        .bind(Uuid::from(id))
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?
+        .rows_affected()
+            > 0;
         let deleted = sqlx::query("DELETE FROM projects WHERE id = $1")
             .bind(Uuid::from(id))
             .execute(&mut *tx)
@@ -441,9 +474,13 @@ impl TenancyRepository for PostgresStore {
             "project_deleted",
         )
         .await?;
+        insert_outbox(&mut tx, &outbox.events_for(&ended)).await?;
         notify_project(&mut tx, id).await?;
         tx.commit().await.map_err(backend)?;
         let _ = self.changes.send(Change::Project(id));
+        if webhooks_gone {
+            let _ = self.changes.send(Change::Webhooks);
+        }
         self.report_ended(&ended);
         Ok(true)
     }
@@ -501,6 +538,7 @@ impl TenancyRepository for PostgresStore {
         role: &ProjectRole,
         previous_name: &str,
         now: Instant,
+        outbox: &Outbox,
     ) -> StoreResult<Option<Vec<Uuid>>> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         // The catalog is part of the project's revision, and taking the
@@ -537,11 +575,11 @@ impl TenancyRepository for PostgresStore {
             "role_changed",
         )
         .await?;
+        insert_outbox(&mut tx, &outbox.events_for(&ended)).await?;
         notify_project(&mut tx, role.project_id).await?;
         tx.commit().await.map_err(backend)?;
         let _ = self.changes.send(Change::Project(role.project_id));
-        self.report_ended(&ended);
-        Ok(Some(ended))
+        Ok(Some(self.report_ended(&ended)))
     }
 
     async fn delete_role(&self, project_id: ProjectId, id: RoleId) -> StoreResult<bool> {
@@ -562,19 +600,18 @@ impl TenancyRepository for PostgresStore {
         Ok(deleted)
     }
 
-    async fn add_member(&self, member: &ProjectMember) -> StoreResult<()> {
-        sqlx::query(&format!(
+    async fn add_member(&self, member: &ProjectMember, outbox: &Outbox) -> StoreResult<()> {
+        let sql = format!(
             "INSERT INTO project_members ({MEMBER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
-        ))
-        .bind(Uuid::from(member.project_id))
-        .bind(Uuid::from(member.user_id))
-        .bind(codec::roles(&member.roles)?)
-        .bind(member.locked)
-        .bind(member.insert_instant.as_millis())
-        .bind(member.last_update_instant.as_millis())
-        .execute(&self.pool)
-        .await
-        .map_err(|e| write_error(e, "member"))?;
+        );
+        let query = sqlx::query(&sql)
+            .bind(Uuid::from(member.project_id))
+            .bind(Uuid::from(member.user_id))
+            .bind(codec::roles(&member.roles)?)
+            .bind(member.locked)
+            .bind(member.insert_instant.as_millis())
+            .bind(member.last_update_instant.as_millis());
+        execute_with_outbox(&self.pool, query, outbox, |e| write_error(e, "member")).await?;
         Ok(())
     }
 
@@ -629,6 +666,7 @@ impl TenancyRepository for PostgresStore {
         &self,
         member: &ProjectMember,
         now: Instant,
+        outbox: &Outbox,
     ) -> StoreResult<Option<Vec<Uuid>>> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         let updated = sqlx::query(
@@ -665,13 +703,13 @@ impl TenancyRepository for PostgresStore {
         }
         let filter = ScopeFilter::Member(member.project_id, member.user_id, None);
         let ended = end_scopes(&mut tx, Target::Filter(&filter), now, "membership_changed").await?;
+        insert_outbox(&mut tx, &outbox.events_for(&ended)).await?;
         notify_member(&mut tx, member.project_id, member.user_id).await?;
         tx.commit().await.map_err(backend)?;
         let _ = self
             .changes
             .send(Change::Member(member.project_id, member.user_id));
-        self.report_ended(&ended);
-        Ok(Some(ended))
+        Ok(Some(self.report_ended(&ended)))
     }
 
     async fn delete_member(
@@ -679,6 +717,7 @@ impl TenancyRepository for PostgresStore {
         project_id: ProjectId,
         user_id: UserId,
         now: Instant,
+        outbox: &Outbox,
     ) -> StoreResult<Option<Vec<Uuid>>> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         let deleted =
@@ -696,11 +735,11 @@ impl TenancyRepository for PostgresStore {
         }
         let filter = ScopeFilter::Member(project_id, user_id, None);
         let ended = end_scopes(&mut tx, Target::Filter(&filter), now, "membership_removed").await?;
+        insert_outbox(&mut tx, &outbox.events_for(&ended)).await?;
         notify_member(&mut tx, project_id, user_id).await?;
         tx.commit().await.map_err(backend)?;
         let _ = self.changes.send(Change::Member(project_id, user_id));
-        self.report_ended(&ended);
-        Ok(Some(ended))
+        Ok(Some(self.report_ended(&ended)))
     }
 }
 
@@ -711,6 +750,7 @@ impl ScopeRepository for PostgresStore {
         scope: &ScopedSession,
         refresh: Option<&ScopedRefreshToken>,
         guard: Option<&ScopeGuard>,
+        outbox: &Outbox,
     ) -> StoreResult<bool> {
         // One statement, one round trip. The guard takes shared locks on the
         // project, membership and login rows it checks: a concurrent change
@@ -779,10 +819,10 @@ impl ScopeRepository for PostgresStore {
                 .bind(guard.project_revision)
                 .bind(guard.member_revision);
         }
-        let inserted = query
-            .execute(&self.pool)
-            .await
-            .map_err(|e| write_error(e, "id"))?
+        // With a refresh token the statement's count is the token's: it is
+        // inserted exactly when the scope is.
+        let inserted = execute_with_outbox(&self.pool, query, outbox, |e| write_error(e, "id"))
+            .await?
             .rows_affected();
         Ok(inserted == 1)
     }
@@ -842,11 +882,12 @@ impl ScopeRepository for PostgresStore {
         old_id: Uuid,
         new: &ScopedRefreshToken,
         now: Instant,
+        outbox: &Outbox,
     ) -> StoreResult<Rotation> {
         // One statement, as for login refresh tokens: a concurrent rotation
         // waits on the row lock, then finds the token used and inserts
         // nothing.
-        let inserted = sqlx::query(
+        let query = sqlx::query(
             "WITH claimed AS (UPDATE scoped_refresh_tokens SET used_instant = $8 \
              WHERE id = $9 AND used_instant IS NULL AND revoked_instant IS NULL RETURNING id), \
              touched AS (UPDATE scoped_sessions SET last_used_instant = $8 \
@@ -863,11 +904,10 @@ impl ScopeRepository for PostgresStore {
         .bind(new.used_instant.map(Instant::as_millis))
         .bind(new.revoked_instant.map(Instant::as_millis))
         .bind(now.as_millis())
-        .bind(old_id)
-        .execute(&self.pool)
-        .await
-        .map_err(|e| write_error(e, "token"))?
-        .rows_affected();
+        .bind(old_id);
+        let inserted = execute_with_outbox(&self.pool, query, outbox, |e| write_error(e, "token"))
+            .await?
+            .rows_affected();
         Ok(if inserted == 1 {
             Rotation::Rotated
         } else {
@@ -880,12 +920,22 @@ impl ScopeRepository for PostgresStore {
         filter: &ScopeFilter,
         now: Instant,
         reason: &str,
+        outbox: &Outbox,
     ) -> StoreResult<Vec<Uuid>> {
-        // One statement: atomic without an explicit transaction.
-        let mut conn = self.pool.acquire().await.map_err(backend)?;
-        let ended = end_scopes(&mut conn, Target::Filter(filter), now, reason).await?;
-        self.report_ended(&ended);
-        Ok(ended)
+        if outbox.is_empty() {
+            // One statement: atomic without an explicit transaction.
+            let mut conn = self.pool.acquire().await.map_err(backend)?;
+            let ended = end_scopes(&mut conn, Target::Filter(filter), now, reason).await?;
+            return Ok(self.report_ended(&ended));
+        }
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let ended = end_scopes(&mut tx, Target::Filter(filter), now, reason).await?;
+        // Ending nothing is no change, so no event.
+        if !ended.is_empty() {
+            insert_outbox(&mut tx, &outbox.events_for(&ended)).await?;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(self.report_ended(&ended))
     }
 
     async fn list_scopes_ended_since(&self, since: Instant) -> StoreResult<Vec<Uuid>> {

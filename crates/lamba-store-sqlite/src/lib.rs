@@ -15,7 +15,7 @@ use lamba_model::{
 };
 use lamba_store::{
     ApiKeyRepository, ApplicationRepository, AuthorizationCode, Change, CodeConsumption,
-    KeyRepository, LambdaRepository, LoginSession, RefreshGrant, RefreshToken, Rotation,
+    KeyRepository, LambdaRepository, LoginSession, Outbox, RefreshGrant, RefreshToken, Rotation,
     SessionRepository, Store, StoreError, StoreResult, UserRepository, codec,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -51,7 +51,25 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating if missing) the database at `url` (`sqlite://path`).
+    ///
+    /// Two processes opening one new file at once can find it busy while
+    /// the other switches it to WAL, which SQLite reports at once rather
+    /// than through the busy timeout: that is tried again, a few times.
     pub async fn connect(url: &str) -> StoreResult<Self> {
+        let mut attempt = 0;
+        loop {
+            match Self::connect_once(url).await {
+                Err(StoreError::Backend(error)) if attempt < 5 && is_busy(error.as_ref()) => {
+                    attempt += 1;
+                    tracing::warn!(%error, attempt, "the database is busy; opening it again");
+                    tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn connect_once(url: &str) -> StoreResult<Self> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(backend)?
             .create_if_missing(true)
@@ -106,6 +124,16 @@ impl SqliteStore {
                 Err(error) => return Err(backend(error)),
             }
         }
+    }
+}
+
+/// SQLITE_BUSY and its extended codes (recovery, snapshot, timeout).
+fn is_busy(error: &(dyn std::error::Error + 'static)) -> bool {
+    match error.downcast_ref::<sqlx::Error>() {
+        Some(sqlx::Error::Database(db)) => {
+            matches!(db.code().as_deref(), Some("5" | "261" | "517" | "773"))
+        }
+        _ => false,
     }
 }
 
@@ -523,27 +551,25 @@ impl UserRepository for SqliteStore {
         row.as_ref().map(|row| user_from_row(row, "")).transpose()
     }
 
-    async fn add_user(&self, user: &User) -> StoreResult<()> {
-        sqlx::query(&format!(
-            "INSERT INTO users ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        ))
-        .bind(user.id.to_string())
-        .bind(&user.email)
-        .bind(User::normalize_email(&user.email))
-        .bind(&user.password_hash)
-        .bind(&user.first_name)
-        .bind(&user.last_name)
-        .bind(codec::user_data(&user.data)?)
-        .bind(user.insert_instant.as_millis())
-        .bind(user.last_update_instant.as_millis())
-        .execute(&self.writer)
-        .await
-        .map_err(user_write_error)?;
+    async fn add_user(&self, user: &User, outbox: &Outbox) -> StoreResult<()> {
+        let sql = format!("INSERT INTO users ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        let query = sqlx::query(&sql)
+            .bind(user.id.to_string())
+            .bind(&user.email)
+            .bind(User::normalize_email(&user.email))
+            .bind(&user.password_hash)
+            .bind(&user.first_name)
+            .bind(&user.last_name)
+            .bind(codec::user_data(&user.data)?)
+            .bind(user.insert_instant.as_millis())
+            .bind(user.last_update_instant.as_millis());
+        self.execute_with_outbox(query, outbox, user_write_error)
+            .await?;
         Ok(())
     }
 
-    async fn update_user(&self, user: &User) -> StoreResult<bool> {
-        let done = sqlx::query(
+    async fn update_user(&self, user: &User, outbox: &Outbox) -> StoreResult<bool> {
+        let query = sqlx::query(
             "UPDATE users SET email = ?, email_normalized = ?, password_hash = ?, first_name = ?, \
              last_name = ?, data = ?, last_update_instant = ? WHERE id = ?",
         )
@@ -554,11 +580,11 @@ impl UserRepository for SqliteStore {
         .bind(&user.last_name)
         .bind(codec::user_data(&user.data)?)
         .bind(user.last_update_instant.as_millis())
-        .bind(user.id.to_string())
-        .execute(&self.writer)
-        .await
-        .map_err(user_write_error)?;
-        Ok(done.rows_affected() == 1)
+        .bind(user.id.to_string());
+        let changed = self
+            .execute_with_outbox(query, outbox, user_write_error)
+            .await?;
+        Ok(changed == 1)
     }
 
     async fn delete_user(&self, id: UserId) -> StoreResult<bool> {
@@ -919,23 +945,23 @@ static REFRESH_GRANT_SELECT: std::sync::LazyLock<String> = std::sync::LazyLock::
 
 #[async_trait]
 impl SessionRepository for SqliteStore {
-    async fn add_login_session(&self, session: &LoginSession) -> StoreResult<()> {
-        sqlx::query(&format!(
+    async fn add_login_session(&self, session: &LoginSession, outbox: &Outbox) -> StoreResult<()> {
+        let sql = format!(
             "INSERT INTO login_sessions ({SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        ))
-        .bind(session.id.to_string())
-        .bind(session.user_id.to_string())
-        .bind(session.application_id.to_string())
-        .bind(session.auth_time.as_millis())
-        .bind(session.insert_instant.as_millis())
-        .bind(session.last_used_instant.as_millis())
-        .bind(session.ended_instant.map(Instant::as_millis))
-        .bind(&session.end_reason)
-        .bind(&session.ip_address)
-        .bind(&session.user_agent)
-        .execute(&self.writer)
-        .await
-        .map_err(|e| write_error(e, "id"))?;
+        );
+        let query = sqlx::query(&sql)
+            .bind(session.id.to_string())
+            .bind(session.user_id.to_string())
+            .bind(session.application_id.to_string())
+            .bind(session.auth_time.as_millis())
+            .bind(session.insert_instant.as_millis())
+            .bind(session.last_used_instant.as_millis())
+            .bind(session.ended_instant.map(Instant::as_millis))
+            .bind(&session.end_reason)
+            .bind(&session.ip_address)
+            .bind(&session.user_agent);
+        self.execute_with_outbox(query, outbox, |e| write_error(e, "id"))
+            .await?;
         Ok(())
     }
 
@@ -976,7 +1002,13 @@ impl SessionRepository for SqliteStore {
         Ok(())
     }
 
-    async fn end_login_session(&self, id: Uuid, now: Instant, reason: &str) -> StoreResult<bool> {
+    async fn end_login_session(
+        &self,
+        id: Uuid,
+        now: Instant,
+        reason: &str,
+        outbox: &Outbox,
+    ) -> StoreResult<Option<Vec<Uuid>>> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
         let ended = sqlx::query(
             "UPDATE login_sessions SET ended_instant = ?, end_reason = ? \
@@ -1002,16 +1034,19 @@ impl SessionRepository for SqliteStore {
             .map_err(backend)?;
         }
         let ended_scopes = if ended {
-            tenancy::end_scopes(&mut tx, tenancy::Target::Login(id), now, reason).await?
+            let scopes =
+                tenancy::end_scopes(&mut tx, tenancy::Target::Login(id), now, reason).await?;
+            webhook::insert_outbox(&mut tx, &outbox.events_for(&scopes)).await?;
+            scopes
         } else {
             Vec::new()
         };
         tx.commit().await.map_err(backend)?;
-        if ended {
-            let _ = self.changes.send(Change::SessionEnded(id));
-            self.report_ended(&ended_scopes);
+        if !ended {
+            return Ok(None);
         }
-        Ok(ended)
+        let _ = self.changes.send(Change::SessionEnded(id));
+        Ok(Some(self.report_ended(&ended_scopes)))
     }
 
     async fn list_sessions_ended_since(&self, since: Instant) -> StoreResult<Vec<Uuid>> {
@@ -1119,6 +1154,7 @@ impl SessionRepository for SqliteStore {
         old_id: Uuid,
         new: &RefreshToken,
         now: Instant,
+        outbox: &Outbox,
     ) -> StoreResult<Rotation> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
         let claimed = sqlx::query(
@@ -1148,6 +1184,7 @@ impl SessionRepository for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
+        webhook::insert_outbox(&mut tx, &outbox.events_for(&[])).await?;
         tx.commit().await.map_err(backend)?;
         Ok(Rotation::Rotated)
     }

@@ -9,13 +9,14 @@ use lamba_model::{
     ScopedRefreshToken, ScopedSession, UserId, Workspace, WorkspaceId,
 };
 use lamba_store::{
-    Change, Rotation, ScopeFilter, ScopeGuard, ScopeRepository, ScopedRefreshGrant, StoreError,
-    StoreResult, TenancyRepository, codec,
+    Change, EndedScope, Outbox, Rotation, ScopeFilter, ScopeGuard, ScopeRepository,
+    ScopedRefreshGrant, StoreError, StoreResult, TenancyRepository, codec,
 };
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 use uuid::Uuid;
 
+use super::webhook::insert_outbox;
 use super::{
     SESSION_COLUMNS, SqliteStore, aliased, backend, instant, optional_instant, session_from_row,
     uuid_column, write_error,
@@ -74,29 +75,31 @@ impl Target<'_> {
 }
 
 /// Ends the active scopes `target` names and revokes their refresh tokens,
-/// inside the caller's transaction. The caller reports the returned ids
-/// after commit (see [`SqliteStore::report_ended`]).
+/// inside the caller's transaction. Returns what it ended, with where each
+/// was (for the write's events, [`Outbox::events_for`]); the caller reports
+/// them after commit (see [`SqliteStore::report_ended`]).
 pub(crate) async fn end_scopes(
     conn: &mut SqliteConnection,
     target: Target<'_>,
     now: Instant,
     reason: &str,
-) -> StoreResult<Vec<Uuid>> {
+) -> StoreResult<Vec<EndedScope>> {
     let Some((condition, arguments)) = target.condition()? else {
         return Ok(Vec::new());
     };
     let sql = format!(
         "UPDATE scoped_sessions SET ended_instant = ?, end_reason = ? \
-         WHERE ended_instant IS NULL AND {condition} RETURNING id"
+         WHERE ended_instant IS NULL AND {condition} \
+         RETURNING id, workspace_id, project_id, environment"
     );
     let mut query = sqlx::query(&sql).bind(now.as_millis()).bind(reason);
     for argument in arguments {
         query = query.bind(argument);
     }
     let rows = query.fetch_all(&mut *conn).await.map_err(backend)?;
-    let ended: Vec<Uuid> = rows
+    let ended: Vec<EndedScope> = rows
         .iter()
-        .map(|row| uuid_column(row, "id"))
+        .map(ended_scope_from_row)
         .collect::<StoreResult<_>>()?;
     if !ended.is_empty() {
         sqlx::query(
@@ -104,7 +107,7 @@ pub(crate) async fn end_scopes(
              AND scoped_session_id IN (SELECT value FROM json_each(?))",
         )
         .bind(now.as_millis())
-        .bind(codec::id_list(&ended)?)
+        .bind(codec::id_list(&EndedScope::ids(&ended))?)
         .execute(&mut *conn)
         .await
         .map_err(backend)?;
@@ -112,12 +115,24 @@ pub(crate) async fn end_scopes(
     Ok(ended)
 }
 
+fn ended_scope_from_row(row: &SqliteRow) -> StoreResult<EndedScope> {
+    let environment: String = row.try_get("environment").map_err(backend)?;
+    Ok(EndedScope {
+        id: uuid_column(row, "id")?,
+        workspace_id: uuid_column(row, "workspace_id")?,
+        project_id: uuid_column(row, "project_id")?,
+        environment: codec::parse_wire::<Environment>(&environment, "environment")?,
+    })
+}
+
 impl SqliteStore {
-    /// Reports ended scopes on the change feed; call after commit.
-    pub(crate) fn report_ended(&self, ended: &[Uuid]) {
-        for id in ended {
-            let _ = self.changes.send(Change::ScopeEnded(*id));
+    /// Reports ended scopes on the change feed; call after commit. Returns
+    /// their ids, which the write returns.
+    pub(crate) fn report_ended(&self, ended: &[EndedScope]) -> Vec<Uuid> {
+        for scope in ended {
+            let _ = self.changes.send(Change::ScopeEnded(scope.id));
         }
+        EndedScope::ids(ended)
     }
 }
 
@@ -371,6 +386,7 @@ impl TenancyRepository for SqliteStore {
         project: &Project,
         revoke: &[ScopeFilter],
         now: Instant,
+        outbox: &Outbox,
     ) -> StoreResult<Option<Vec<Uuid>>> {
         // The write comes first so that the transaction holds the write lock
         // from its first statement (a read first could not upgrade under
@@ -400,13 +416,18 @@ impl TenancyRepository for SqliteStore {
             ended
                 .extend(end_scopes(&mut tx, Target::Filter(filter), now, "project_changed").await?);
         }
+        insert_outbox(&mut tx, &outbox.events_for(&ended)).await?;
         tx.commit().await.map_err(backend)?;
         let _ = self.changes.send(Change::Project(project.id));
-        self.report_ended(&ended);
-        Ok(Some(ended))
+        Ok(Some(self.report_ended(&ended)))
     }
 
-    async fn delete_project(&self, id: ProjectId, now: Instant) -> StoreResult<bool> {
+    async fn delete_project(
+        &self,
+        id: ProjectId,
+        now: Instant,
+        outbox: &Outbox,
+    ) -> StoreResult<bool> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
         let deleted = sqlx::query("DELETE FROM projects WHERE id = ?")
             .bind(id.to_string())
@@ -426,8 +447,11 @@ impl TenancyRepository for SqliteStore {
             "project_deleted",
         )
         .await?;
+        insert_outbox(&mut tx, &outbox.events_for(&ended)).await?;
         tx.commit().await.map_err(backend)?;
         let _ = self.changes.send(Change::Project(id));
+        // The project's webhooks went with it (the foreign key cascades).
+        let _ = self.changes.send(Change::Webhooks);
         self.report_ended(&ended);
         Ok(true)
     }
@@ -482,6 +506,7 @@ impl TenancyRepository for SqliteStore {
         role: &ProjectRole,
         previous_name: &str,
         now: Instant,
+        outbox: &Outbox,
     ) -> StoreResult<Option<Vec<Uuid>>> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
         // The catalog is part of the project's revision (see add_scoped_session).
@@ -516,10 +541,10 @@ impl TenancyRepository for SqliteStore {
             "role_changed",
         )
         .await?;
+        insert_outbox(&mut tx, &outbox.events_for(&ended)).await?;
         tx.commit().await.map_err(backend)?;
         let _ = self.changes.send(Change::Project(role.project_id));
-        self.report_ended(&ended);
-        Ok(Some(ended))
+        Ok(Some(self.report_ended(&ended)))
     }
 
     async fn delete_role(&self, project_id: ProjectId, id: RoleId) -> StoreResult<bool> {
@@ -536,19 +561,18 @@ impl TenancyRepository for SqliteStore {
         Ok(deleted)
     }
 
-    async fn add_member(&self, member: &ProjectMember) -> StoreResult<()> {
-        sqlx::query(&format!(
-            "INSERT INTO project_members ({MEMBER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
-        ))
-        .bind(member.project_id.to_string())
-        .bind(member.user_id.to_string())
-        .bind(codec::roles(&member.roles)?)
-        .bind(member.locked)
-        .bind(member.insert_instant.as_millis())
-        .bind(member.last_update_instant.as_millis())
-        .execute(&self.writer)
-        .await
-        .map_err(|e| write_error(e, "member"))?;
+    async fn add_member(&self, member: &ProjectMember, outbox: &Outbox) -> StoreResult<()> {
+        let sql =
+            format!("INSERT INTO project_members ({MEMBER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)");
+        let query = sqlx::query(&sql)
+            .bind(member.project_id.to_string())
+            .bind(member.user_id.to_string())
+            .bind(codec::roles(&member.roles)?)
+            .bind(member.locked)
+            .bind(member.insert_instant.as_millis())
+            .bind(member.last_update_instant.as_millis());
+        self.execute_with_outbox(query, outbox, |e| write_error(e, "member"))
+            .await?;
         Ok(())
     }
 
@@ -604,6 +628,7 @@ impl TenancyRepository for SqliteStore {
         &self,
         member: &ProjectMember,
         now: Instant,
+        outbox: &Outbox,
     ) -> StoreResult<Option<Vec<Uuid>>> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
         let updated = sqlx::query(
@@ -640,12 +665,12 @@ impl TenancyRepository for SqliteStore {
         }
         let filter = ScopeFilter::Member(member.project_id, member.user_id, None);
         let ended = end_scopes(&mut tx, Target::Filter(&filter), now, "membership_changed").await?;
+        insert_outbox(&mut tx, &outbox.events_for(&ended)).await?;
         tx.commit().await.map_err(backend)?;
         let _ = self
             .changes
             .send(Change::Member(member.project_id, member.user_id));
-        self.report_ended(&ended);
-        Ok(Some(ended))
+        Ok(Some(self.report_ended(&ended)))
     }
 
     async fn delete_member(
@@ -653,6 +678,7 @@ impl TenancyRepository for SqliteStore {
         project_id: ProjectId,
         user_id: UserId,
         now: Instant,
+        outbox: &Outbox,
     ) -> StoreResult<Option<Vec<Uuid>>> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
         let deleted =
@@ -670,10 +696,10 @@ impl TenancyRepository for SqliteStore {
         }
         let filter = ScopeFilter::Member(project_id, user_id, None);
         let ended = end_scopes(&mut tx, Target::Filter(&filter), now, "membership_removed").await?;
+        insert_outbox(&mut tx, &outbox.events_for(&ended)).await?;
         tx.commit().await.map_err(backend)?;
         let _ = self.changes.send(Change::Member(project_id, user_id));
-        self.report_ended(&ended);
-        Ok(Some(ended))
+        Ok(Some(self.report_ended(&ended)))
     }
 }
 
@@ -684,6 +710,7 @@ impl ScopeRepository for SqliteStore {
         scope: &ScopedSession,
         refresh: Option<&ScopedRefreshToken>,
         guard: Option<&ScopeGuard>,
+        outbox: &Outbox,
     ) -> StoreResult<bool> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
         // One writer at a time: the guard and the insert are one statement,
@@ -737,6 +764,7 @@ impl ScopeRepository for SqliteStore {
         if let Some(token) = refresh {
             insert_scoped_refresh(&mut tx, token).await?;
         }
+        insert_outbox(&mut tx, &outbox.events_for(&[])).await?;
         tx.commit().await.map_err(backend)?;
         Ok(true)
     }
@@ -796,6 +824,7 @@ impl ScopeRepository for SqliteStore {
         old_id: Uuid,
         new: &ScopedRefreshToken,
         now: Instant,
+        outbox: &Outbox,
     ) -> StoreResult<Rotation> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
         let claimed = sqlx::query(
@@ -823,6 +852,7 @@ impl ScopeRepository for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
+        insert_outbox(&mut tx, &outbox.events_for(&[])).await?;
         tx.commit().await.map_err(backend)?;
         Ok(Rotation::Rotated)
     }
@@ -832,12 +862,16 @@ impl ScopeRepository for SqliteStore {
         filter: &ScopeFilter,
         now: Instant,
         reason: &str,
+        outbox: &Outbox,
     ) -> StoreResult<Vec<Uuid>> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
         let ended = end_scopes(&mut tx, Target::Filter(filter), now, reason).await?;
+        // Ending nothing took no effect: its events are not stored.
+        if !ended.is_empty() {
+            insert_outbox(&mut tx, &outbox.events_for(&ended)).await?;
+        }
         tx.commit().await.map_err(backend)?;
-        self.report_ended(&ended);
-        Ok(ended)
+        Ok(self.report_ended(&ended))
     }
 
     async fn list_scopes_ended_since(&self, since: Instant) -> StoreResult<Vec<Uuid>> {

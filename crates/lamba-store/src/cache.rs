@@ -25,9 +25,9 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::{
     ApiKeyRepository, ApplicationRepository, AuditRepository, AuthorizationCode, Change,
     CodeConsumption, DynStore, EventLogRepository, KeyRepository, LambdaRepository,
-    LoginFailureRepository, LoginSession, RefreshGrant, RefreshToken, Rotation, ScopeFilter,
-    ScopeGuard, ScopeRepository, ScopedRefreshGrant, SessionRepository, Store, StoreResult,
-    TenancyRepository, UserRepository, WebhookRepository,
+    LoginFailureRepository, LoginSession, Outbox, RefreshGrant, RefreshToken, Rotation,
+    ScopeFilter, ScopeGuard, ScopeRepository, ScopedRefreshGrant, SessionRepository, Store,
+    StoreResult, TenancyRepository, UserRepository, WebhookRepository,
 };
 use uuid::Uuid;
 
@@ -45,6 +45,9 @@ pub struct CachedStore {
     /// Memberships, read on every switch-context. A stale entry cannot
     /// grant anything: storing a scope re-checks the membership's revision.
     members: Mutex<HashMap<(ProjectId, UserId), ProjectMember>>,
+    /// Every webhook, read by every identity write (which events to put in
+    /// the outbox) and by the delivery worker. One entry, under `()`.
+    webhooks: Mutex<HashMap<(), Vec<lamba_model::Webhook>>>,
     /// Bumped by every invalidation. A read that started before a bump does
     /// not fill the cache: it may have read the value the bump replaced.
     generation: AtomicU64,
@@ -64,6 +67,7 @@ impl CachedStore {
             projects: Mutex::new(HashMap::new()),
             roles: Mutex::new(HashMap::new()),
             members: Mutex::new(HashMap::new()),
+            webhooks: Mutex::new(HashMap::new()),
             generation: AtomicU64::new(0),
         });
         let weak: Weak<Self> = Arc::downgrade(&cache);
@@ -76,6 +80,7 @@ impl CachedStore {
                     Ok(Change::Application(id)) => cache.forget_application(id),
                     Ok(Change::Project(id)) => cache.forget_project(id),
                     Ok(Change::Member(project, user)) => cache.forget_member(project, user),
+                    Ok(Change::Webhooks) => cache.forget_webhooks(),
                     Ok(
                         Change::SigningKeys
                         | Change::SessionEnded(_)
@@ -136,8 +141,18 @@ impl CachedStore {
         }
     }
 
+    fn forget_webhooks(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut webhooks) = self.webhooks.lock() {
+            webhooks.clear();
+        }
+    }
+
     fn forget_all(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut webhooks) = self.webhooks.lock() {
+            webhooks.clear();
+        }
         if let Ok(mut projects) = self.projects.lock() {
             projects.clear();
         }
@@ -280,12 +295,12 @@ impl UserRepository for CachedStore {
         self.inner.find_user_by_email(email).await
     }
 
-    async fn add_user(&self, user: &User) -> StoreResult<()> {
-        self.inner.add_user(user).await
+    async fn add_user(&self, user: &User, outbox: &Outbox) -> StoreResult<()> {
+        self.inner.add_user(user, outbox).await
     }
 
-    async fn update_user(&self, user: &User) -> StoreResult<bool> {
-        self.inner.update_user(user).await
+    async fn update_user(&self, user: &User, outbox: &Outbox) -> StoreResult<bool> {
+        self.inner.update_user(user, outbox).await
     }
 
     async fn delete_user(&self, id: UserId) -> StoreResult<bool> {
@@ -355,8 +370,8 @@ impl KeyRepository for CachedStore {
 
 #[async_trait]
 impl SessionRepository for CachedStore {
-    async fn add_login_session(&self, session: &LoginSession) -> StoreResult<()> {
-        self.inner.add_login_session(session).await
+    async fn add_login_session(&self, session: &LoginSession, outbox: &Outbox) -> StoreResult<()> {
+        self.inner.add_login_session(session, outbox).await
     }
 
     async fn lookup_login_session(&self, id: Uuid) -> StoreResult<Option<LoginSession>> {
@@ -371,8 +386,14 @@ impl SessionRepository for CachedStore {
         self.inner.touch_login_session(id, now).await
     }
 
-    async fn end_login_session(&self, id: Uuid, now: Instant, reason: &str) -> StoreResult<bool> {
-        self.inner.end_login_session(id, now, reason).await
+    async fn end_login_session(
+        &self,
+        id: Uuid,
+        now: Instant,
+        reason: &str,
+        outbox: &Outbox,
+    ) -> StoreResult<Option<Vec<Uuid>>> {
+        self.inner.end_login_session(id, now, reason, outbox).await
     }
 
     async fn list_sessions_ended_since(&self, since: Instant) -> StoreResult<Vec<Uuid>> {
@@ -410,8 +431,11 @@ impl SessionRepository for CachedStore {
         old_id: Uuid,
         new: &RefreshToken,
         now: Instant,
+        outbox: &Outbox,
     ) -> StoreResult<Rotation> {
-        self.inner.rotate_refresh_token(old_id, new, now).await
+        self.inner
+            .rotate_refresh_token(old_id, new, now, outbox)
+            .await
     }
 
     async fn extend_refresh_token(&self, id: Uuid, expires: Instant) -> StoreResult<()> {
@@ -491,14 +515,23 @@ impl TenancyRepository for CachedStore {
         project: &Project,
         revoke: &[ScopeFilter],
         now: Instant,
+        outbox: &Outbox,
     ) -> StoreResult<Option<Vec<Uuid>>> {
-        let result = self.inner.update_project(project, revoke, now).await;
+        let result = self
+            .inner
+            .update_project(project, revoke, now, outbox)
+            .await;
         self.forget_project(project.id);
         result
     }
 
-    async fn delete_project(&self, id: ProjectId, now: Instant) -> StoreResult<bool> {
-        let result = self.inner.delete_project(id, now).await;
+    async fn delete_project(
+        &self,
+        id: ProjectId,
+        now: Instant,
+        outbox: &Outbox,
+    ) -> StoreResult<bool> {
+        let result = self.inner.delete_project(id, now, outbox).await;
         self.forget_project(id);
         result
     }
@@ -532,8 +565,12 @@ impl TenancyRepository for CachedStore {
         role: &ProjectRole,
         previous_name: &str,
         now: Instant,
+        outbox: &Outbox,
     ) -> StoreResult<Option<Vec<Uuid>>> {
-        let result = self.inner.update_role(role, previous_name, now).await;
+        let result = self
+            .inner
+            .update_role(role, previous_name, now, outbox)
+            .await;
         self.forget_project(role.project_id);
         result
     }
@@ -544,8 +581,8 @@ impl TenancyRepository for CachedStore {
         result
     }
 
-    async fn add_member(&self, member: &ProjectMember) -> StoreResult<()> {
-        self.inner.add_member(member).await
+    async fn add_member(&self, member: &ProjectMember, outbox: &Outbox) -> StoreResult<()> {
+        self.inner.add_member(member, outbox).await
     }
 
     async fn lookup_member(
@@ -578,8 +615,9 @@ impl TenancyRepository for CachedStore {
         &self,
         member: &ProjectMember,
         now: Instant,
+        outbox: &Outbox,
     ) -> StoreResult<Option<Vec<Uuid>>> {
-        let result = self.inner.update_member(member, now).await;
+        let result = self.inner.update_member(member, now, outbox).await;
         self.forget_member(member.project_id, member.user_id);
         result
     }
@@ -589,8 +627,12 @@ impl TenancyRepository for CachedStore {
         project_id: ProjectId,
         user_id: UserId,
         now: Instant,
+        outbox: &Outbox,
     ) -> StoreResult<Option<Vec<Uuid>>> {
-        let result = self.inner.delete_member(project_id, user_id, now).await;
+        let result = self
+            .inner
+            .delete_member(project_id, user_id, now, outbox)
+            .await;
         self.forget_member(project_id, user_id);
         result
     }
@@ -603,8 +645,11 @@ impl ScopeRepository for CachedStore {
         scope: &ScopedSession,
         refresh: Option<&ScopedRefreshToken>,
         guard: Option<&ScopeGuard>,
+        outbox: &Outbox,
     ) -> StoreResult<bool> {
-        self.inner.add_scoped_session(scope, refresh, guard).await
+        self.inner
+            .add_scoped_session(scope, refresh, guard, outbox)
+            .await
     }
 
     async fn lookup_scoped_session(&self, id: Uuid) -> StoreResult<Option<ScopedSession>> {
@@ -635,9 +680,10 @@ impl ScopeRepository for CachedStore {
         old_id: Uuid,
         new: &ScopedRefreshToken,
         now: Instant,
+        outbox: &Outbox,
     ) -> StoreResult<Rotation> {
         self.inner
-            .rotate_scoped_refresh_token(old_id, new, now)
+            .rotate_scoped_refresh_token(old_id, new, now, outbox)
             .await
     }
 
@@ -646,8 +692,11 @@ impl ScopeRepository for CachedStore {
         filter: &ScopeFilter,
         now: Instant,
         reason: &str,
+        outbox: &Outbox,
     ) -> StoreResult<Vec<Uuid>> {
-        self.inner.end_scoped_sessions(filter, now, reason).await
+        self.inner
+            .end_scoped_sessions(filter, now, reason, outbox)
+            .await
     }
 
     async fn list_scopes_ended_since(&self, since: Instant) -> StoreResult<Vec<Uuid>> {
@@ -746,7 +795,7 @@ impl LoginFailureRepository for CachedStore {
     }
 }
 
-/// Webhooks are read only by operator calls: nothing to cache.
+/// The webhook list is cached: every identity write reads it.
 #[async_trait]
 impl WebhookRepository for CachedStore {
     async fn lookup_webhook(
@@ -757,19 +806,101 @@ impl WebhookRepository for CachedStore {
     }
 
     async fn list_webhooks(&self) -> StoreResult<Vec<lamba_model::Webhook>> {
-        self.inner.list_webhooks().await
+        let inner = &self.inner;
+        let webhooks = self
+            .read_through(&self.webhooks, (), async move {
+                inner.list_webhooks().await.map(Some)
+            })
+            .await?;
+        Ok(webhooks.unwrap_or_default())
     }
 
     async fn add_webhook(&self, webhook: &lamba_model::Webhook) -> StoreResult<()> {
-        self.inner.add_webhook(webhook).await
+        let result = self.inner.add_webhook(webhook).await;
+        self.forget_webhooks();
+        result
     }
 
     async fn update_webhook(&self, webhook: &lamba_model::Webhook) -> StoreResult<bool> {
-        self.inner.update_webhook(webhook).await
+        let result = self.inner.update_webhook(webhook).await;
+        self.forget_webhooks();
+        result
     }
 
     async fn delete_webhook(&self, id: lamba_model::WebhookId) -> StoreResult<bool> {
-        self.inner.delete_webhook(id).await
+        let result = self.inner.delete_webhook(id).await;
+        self.forget_webhooks();
+        result
+    }
+
+    async fn append_outbox(&self, events: &[lamba_model::OutboxEvent]) -> StoreResult<()> {
+        self.inner.append_outbox(events).await
+    }
+
+    async fn fan_out_outbox(
+        &self,
+        limit: u32,
+        attempt_limit: u32,
+        now: Instant,
+    ) -> StoreResult<u64> {
+        self.inner.fan_out_outbox(limit, attempt_limit, now).await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        limit: u32,
+        now: Instant,
+        lease_until: Instant,
+    ) -> StoreResult<Vec<lamba_model::WebhookDelivery>> {
+        self.inner.claim_deliveries(limit, now, lease_until).await
+    }
+
+    async fn finish_delivery_attempt(
+        &self,
+        attempt: &lamba_model::DeliveryAttempt,
+        next: lamba_model::DeliveryNext,
+        now: Instant,
+    ) -> StoreResult<bool> {
+        self.inner.finish_delivery_attempt(attempt, next, now).await
+    }
+
+    async fn lookup_delivery(
+        &self,
+        webhook_id: lamba_model::WebhookId,
+        id: Uuid,
+    ) -> StoreResult<Option<lamba_model::WebhookDelivery>> {
+        self.inner.lookup_delivery(webhook_id, id).await
+    }
+
+    async fn list_deliveries(
+        &self,
+        webhook_id: lamba_model::WebhookId,
+        filter: &crate::DeliveryFilter,
+    ) -> StoreResult<Vec<lamba_model::WebhookDelivery>> {
+        self.inner.list_deliveries(webhook_id, filter).await
+    }
+
+    async fn list_delivery_attempts(
+        &self,
+        delivery_id: Uuid,
+    ) -> StoreResult<Vec<lamba_model::DeliveryAttempt>> {
+        self.inner.list_delivery_attempts(delivery_id).await
+    }
+
+    async fn retry_delivery(
+        &self,
+        webhook_id: lamba_model::WebhookId,
+        id: Uuid,
+        extra_attempts: u32,
+        now: Instant,
+    ) -> StoreResult<crate::RetryOutcome> {
+        self.inner
+            .retry_delivery(webhook_id, id, extra_attempts, now)
+            .await
+    }
+
+    async fn prune_deliveries(&self, completed_before: Instant) -> StoreResult<u64> {
+        self.inner.prune_deliveries(completed_before).await
     }
 }
 
@@ -878,10 +1009,10 @@ mod tests {
         async fn find_user_by_email(&self, _e: &str) -> StoreResult<Option<User>> {
             Ok(None)
         }
-        async fn add_user(&self, _u: &User) -> StoreResult<()> {
+        async fn add_user(&self, _u: &User, _outbox: &Outbox) -> StoreResult<()> {
             Ok(())
         }
-        async fn update_user(&self, _u: &User) -> StoreResult<bool> {
+        async fn update_user(&self, _u: &User, _outbox: &Outbox) -> StoreResult<bool> {
             Ok(false)
         }
         async fn delete_user(&self, _id: UserId) -> StoreResult<bool> {
@@ -934,7 +1065,11 @@ mod tests {
 
     #[async_trait]
     impl SessionRepository for Fake {
-        async fn add_login_session(&self, _session: &LoginSession) -> StoreResult<()> {
+        async fn add_login_session(
+            &self,
+            _session: &LoginSession,
+            _outbox: &Outbox,
+        ) -> StoreResult<()> {
             Ok(())
         }
 
@@ -955,8 +1090,9 @@ mod tests {
             _id: Uuid,
             _now: Instant,
             _reason: &str,
-        ) -> StoreResult<bool> {
-            Ok(false)
+            _outbox: &Outbox,
+        ) -> StoreResult<Option<Vec<Uuid>>> {
+            Ok(None)
         }
 
         async fn list_sessions_ended_since(&self, _since: Instant) -> StoreResult<Vec<Uuid>> {
@@ -998,6 +1134,7 @@ mod tests {
             _old_id: Uuid,
             _new: &RefreshToken,
             _now: Instant,
+            _outbox: &Outbox,
         ) -> StoreResult<Rotation> {
             Ok(Rotation::AlreadyUsed)
         }
@@ -1074,11 +1211,17 @@ mod tests {
             _project: &Project,
             _revoke: &[ScopeFilter],
             _now: Instant,
+            _outbox: &Outbox,
         ) -> StoreResult<Option<Vec<Uuid>>> {
             Ok(None)
         }
 
-        async fn delete_project(&self, _id: ProjectId, _now: Instant) -> StoreResult<bool> {
+        async fn delete_project(
+            &self,
+            _id: ProjectId,
+            _now: Instant,
+            _outbox: &Outbox,
+        ) -> StoreResult<bool> {
             Ok(false)
         }
 
@@ -1103,6 +1246,7 @@ mod tests {
             _role: &ProjectRole,
             _previous_name: &str,
             _now: Instant,
+            _outbox: &Outbox,
         ) -> StoreResult<Option<Vec<Uuid>>> {
             Ok(None)
         }
@@ -1111,7 +1255,7 @@ mod tests {
             Ok(false)
         }
 
-        async fn add_member(&self, _member: &ProjectMember) -> StoreResult<()> {
+        async fn add_member(&self, _member: &ProjectMember, _outbox: &Outbox) -> StoreResult<()> {
             Ok(())
         }
 
@@ -1140,6 +1284,7 @@ mod tests {
             &self,
             _member: &ProjectMember,
             _now: Instant,
+            _outbox: &Outbox,
         ) -> StoreResult<Option<Vec<Uuid>>> {
             Ok(None)
         }
@@ -1149,6 +1294,7 @@ mod tests {
             _project_id: ProjectId,
             _user_id: UserId,
             _now: Instant,
+            _outbox: &Outbox,
         ) -> StoreResult<Option<Vec<Uuid>>> {
             Ok(None)
         }
@@ -1161,6 +1307,7 @@ mod tests {
             _scope: &ScopedSession,
             _refresh: Option<&ScopedRefreshToken>,
             _guard: Option<&ScopeGuard>,
+            _outbox: &Outbox,
         ) -> StoreResult<bool> {
             Ok(false)
         }
@@ -1191,6 +1338,7 @@ mod tests {
             _old_id: Uuid,
             _new: &ScopedRefreshToken,
             _now: Instant,
+            _outbox: &Outbox,
         ) -> StoreResult<Rotation> {
             Ok(Rotation::AlreadyUsed)
         }
@@ -1200,6 +1348,7 @@ mod tests {
             _filter: &ScopeFilter,
             _now: Instant,
             _reason: &str,
+            _outbox: &Outbox,
         ) -> StoreResult<Vec<Uuid>> {
             Ok(Vec::new())
         }
@@ -1301,6 +1450,65 @@ mod tests {
         }
         async fn delete_webhook(&self, _id: lamba_model::WebhookId) -> StoreResult<bool> {
             Ok(false)
+        }
+        async fn append_outbox(&self, _events: &[lamba_model::OutboxEvent]) -> StoreResult<()> {
+            Ok(())
+        }
+        async fn fan_out_outbox(
+            &self,
+            _limit: u32,
+            _attempt_limit: u32,
+            _now: Instant,
+        ) -> StoreResult<u64> {
+            Ok(0)
+        }
+        async fn claim_deliveries(
+            &self,
+            _limit: u32,
+            _now: Instant,
+            _lease_until: Instant,
+        ) -> StoreResult<Vec<lamba_model::WebhookDelivery>> {
+            Ok(Vec::new())
+        }
+        async fn finish_delivery_attempt(
+            &self,
+            _attempt: &lamba_model::DeliveryAttempt,
+            _next: lamba_model::DeliveryNext,
+            _now: Instant,
+        ) -> StoreResult<bool> {
+            Ok(false)
+        }
+        async fn lookup_delivery(
+            &self,
+            _webhook_id: lamba_model::WebhookId,
+            _id: Uuid,
+        ) -> StoreResult<Option<lamba_model::WebhookDelivery>> {
+            Ok(None)
+        }
+        async fn list_deliveries(
+            &self,
+            _webhook_id: lamba_model::WebhookId,
+            _filter: &crate::DeliveryFilter,
+        ) -> StoreResult<Vec<lamba_model::WebhookDelivery>> {
+            Ok(Vec::new())
+        }
+        async fn list_delivery_attempts(
+            &self,
+            _delivery_id: Uuid,
+        ) -> StoreResult<Vec<lamba_model::DeliveryAttempt>> {
+            Ok(Vec::new())
+        }
+        async fn retry_delivery(
+            &self,
+            _webhook_id: lamba_model::WebhookId,
+            _id: Uuid,
+            _extra_attempts: u32,
+            _now: Instant,
+        ) -> StoreResult<crate::RetryOutcome> {
+            Ok(crate::RetryOutcome::NotFound)
+        }
+        async fn prune_deliveries(&self, _completed_before: Instant) -> StoreResult<u64> {
+            Ok(0)
         }
     }
 

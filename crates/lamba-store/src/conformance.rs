@@ -19,16 +19,18 @@ use lamba_model::{
 use uuid::Uuid;
 
 use crate::{
-    AuthorizationCode, Change, CodeConsumption, DynStore, LoginSession, RefreshToken, Rotation,
-    StoreError,
+    AuthorizationCode, Change, CodeConsumption, DynStore, LoginSession, Outbox, RefreshToken,
+    Rotation, StoreError,
 };
 
 mod audit;
 mod event_log;
+mod outbox;
 mod tenancy;
 mod webhook;
 pub use audit::*;
 pub use event_log::*;
+pub use outbox::*;
 pub use tenancy::*;
 pub use webhook::*;
 
@@ -80,6 +82,21 @@ macro_rules! conformance_tests {
             login_failures_count_in_windows_lock_and_clear,
             webhooks_round_trip_update_and_delete,
             webhook_naming_a_missing_project_is_refused,
+            outbox_events_are_stored_with_their_change_and_only_then,
+            losing_rotations_and_repeated_ends_store_no_event,
+            every_ended_scope_gets_its_own_event,
+            member_writes_store_their_events_and_per_scope_revocations,
+            a_guarded_scope_stores_its_event_only_when_stored,
+            fan_out_follows_subscriptions_scopes_and_enabled,
+            appending_an_event_twice_stores_it_once,
+            fan_out_goes_to_the_webhooks_stored_now,
+            claims_are_leased_and_attempts_recorded_once,
+            concurrent_claims_never_share_a_delivery,
+            failures_retry_then_fail_and_can_be_retried_by_hand,
+            deliveries_list_newest_first_filtered_and_paged,
+            pruning_and_deleting_the_webhook_remove_deliveries,
+            disabled_webhooks_deliveries_wait,
+            changes_report_webhook_writes,
         );
     };
     (@cases $make_store:expr; $($case:ident),* $(,)?) => {
@@ -438,7 +455,7 @@ pub async fn lambda_in_use_cannot_be_deleted(store: DynStore) {
 
 pub async fn user_round_trips_and_emails_are_case_insensitive(store: DynStore) {
     let mut u = user("Zoe.Example@Example.COM");
-    store.add_user(&u).await.unwrap();
+    store.add_user(&u, &Outbox::default()).await.unwrap();
     assert_eq!(store.lookup_user(u.id).await.unwrap(), Some(u.clone()));
     assert_eq!(
         store
@@ -463,7 +480,7 @@ pub async fn user_round_trips_and_emails_are_case_insensitive(store: DynStore) {
     );
     let twin = user("zoe.example@example.com");
     assert!(matches!(
-        store.add_user(&twin).await,
+        store.add_user(&twin, &Outbox::default()).await,
         Err(StoreError::Conflict("email"))
     ));
 
@@ -471,7 +488,7 @@ pub async fn user_round_trips_and_emails_are_case_insensitive(store: DynStore) {
     u.password_hash = None;
     u.last_name = Some("Ng".into());
     u.data = serde_json::Map::new();
-    assert!(store.update_user(&u).await.unwrap());
+    assert!(store.update_user(&u, &Outbox::default()).await.unwrap());
     assert_eq!(store.lookup_user(u.id).await.unwrap(), Some(u.clone()));
     assert_eq!(
         store
@@ -480,11 +497,11 @@ pub async fn user_round_trips_and_emails_are_case_insensitive(store: DynStore) {
             .unwrap(),
         None
     );
-    store.add_user(&twin).await.unwrap();
+    store.add_user(&twin, &Outbox::default()).await.unwrap();
     let mut clash = u.clone();
     clash.email = "ZOE.example@example.com".into();
     assert!(matches!(
-        store.update_user(&clash).await,
+        store.update_user(&clash, &Outbox::default()).await,
         Err(StoreError::Conflict("email"))
     ));
 
@@ -494,7 +511,7 @@ pub async fn user_round_trips_and_emails_are_case_insensitive(store: DynStore) {
 
 pub async fn registrations_round_trip_and_follow_their_user(store: DynStore) {
     let u = user("r@example.com");
-    store.add_user(&u).await.unwrap();
+    store.add_user(&u, &Outbox::default()).await.unwrap();
     let a = application("a");
     let b = application("b");
     store.add_application(&a).await.unwrap();
@@ -699,7 +716,7 @@ pub async fn signing_keys_first_rotate_expire(store: DynStore) {
 /// A user and an application for the session cases to hang off.
 async fn user_and_app(store: &DynStore) -> (UserId, ApplicationId) {
     let u = user(&format!("{}@example.com", Uuid::new_v4()));
-    store.add_user(&u).await.unwrap();
+    store.add_user(&u, &Outbox::default()).await.unwrap();
     let a = application("app");
     store.add_application(&a).await.unwrap();
     (u.id, a.id)
@@ -744,8 +761,14 @@ pub async fn login_sessions_end_once_and_take_their_refresh_tokens(store: DynSto
     let (user_id, app_id) = user_and_app(&store).await;
     let older = session(user_id, app_id, 100);
     let newer = session(user_id, app_id, 200);
-    store.add_login_session(&older).await.unwrap();
-    store.add_login_session(&newer).await.unwrap();
+    store
+        .add_login_session(&older, &Outbox::default())
+        .await
+        .unwrap();
+    store
+        .add_login_session(&newer, &Outbox::default())
+        .await
+        .unwrap();
     assert_eq!(
         store.lookup_login_session(older.id).await.unwrap(),
         Some(older.clone())
@@ -772,15 +795,27 @@ pub async fn login_sessions_end_once_and_take_their_refresh_tokens(store: DynSto
     let mut changes = store.changes();
     assert!(
         store
-            .end_login_session(older.id, Instant::from_millis(300), "logout")
+            .end_login_session(
+                older.id,
+                Instant::from_millis(300),
+                "logout",
+                &Outbox::default()
+            )
             .await
             .unwrap()
+            .is_some()
     );
     assert!(
-        !store
-            .end_login_session(older.id, Instant::from_millis(301), "again")
+        store
+            .end_login_session(
+                older.id,
+                Instant::from_millis(301),
+                "again",
+                &Outbox::default()
+            )
             .await
             .unwrap()
+            .is_none()
     );
     let ended = store.lookup_login_session(older.id).await.unwrap().unwrap();
     assert_eq!(ended.ended_instant, Some(Instant::from_millis(300)));
@@ -896,7 +931,10 @@ pub async fn authorization_codes_are_single_use(store: DynStore) {
 pub async fn refresh_tokens_rotate_once_and_revoke_by_family(store: DynStore) {
     let (user_id, app_id) = user_and_app(&store).await;
     let s = session(user_id, app_id, 100);
-    store.add_login_session(&s).await.unwrap();
+    store
+        .add_login_session(&s, &Outbox::default())
+        .await
+        .unwrap();
     let family = Uuid::new_v4();
     let first = refresh(&s, family, 1);
     store.add_refresh_token(&first).await.unwrap();
@@ -936,7 +974,7 @@ pub async fn refresh_tokens_rotate_once_and_revoke_by_family(store: DynStore) {
         let old = first.id;
         tasks.push(tokio::spawn(async move {
             store
-                .rotate_refresh_token(old, &next, Instant::from_millis(200))
+                .rotate_refresh_token(old, &next, Instant::from_millis(200), &Outbox::default())
                 .await
                 .unwrap()
         }));
@@ -993,7 +1031,8 @@ pub async fn refresh_tokens_rotate_once_and_revoke_by_family(store: DynStore) {
             .rotate_refresh_token(
                 first.id,
                 &refresh(&s, family, 50),
-                Instant::from_millis(301)
+                Instant::from_millis(301),
+                &Outbox::default()
             )
             .await
             .unwrap(),

@@ -31,7 +31,7 @@ pub use event_log::EventLogRepository;
 pub use tenancy::{
     ScopeFilter, ScopeGuard, ScopeRepository, ScopedRefreshGrant, TenancyRepository,
 };
-pub use webhook::WebhookRepository;
+pub use webhook::{DeliveryFilter, EndedScope, Outbox, RetryOutcome, WebhookRepository};
 
 /// A change to stored data that caches must hear of. Backends report every
 /// write they make; PostgreSQL also reports the writes of other nodes.
@@ -51,6 +51,8 @@ pub enum Change {
     Project(lamba_model::ProjectId),
     /// A membership changed or was removed.
     Member(lamba_model::ProjectId, lamba_model::UserId),
+    /// A webhook was added, changed or removed.
+    Webhooks,
     /// The feed may have missed changes (its connection dropped): forget
     /// everything cached, and cache nothing until [`Change::Live`].
     Lost,
@@ -122,8 +124,8 @@ pub trait UserRepository: Send + Sync {
     /// Case-insensitive, by [`User::normalize_email`].
     async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
     /// [`StoreError::Conflict`] with `"email"` when the email is taken.
-    async fn add_user(&self, user: &User) -> StoreResult<()>;
-    async fn update_user(&self, user: &User) -> StoreResult<bool>;
+    async fn add_user(&self, user: &User, outbox: &Outbox) -> StoreResult<()>;
+    async fn update_user(&self, user: &User, outbox: &Outbox) -> StoreResult<bool>;
     /// Removes the user and their registrations.
     async fn delete_user(&self, id: UserId) -> StoreResult<bool>;
 
@@ -183,16 +185,23 @@ pub struct RefreshGrant {
 /// change feed, so that every node rejects the dead tokens at once.
 #[async_trait]
 pub trait SessionRepository: Send + Sync {
-    async fn add_login_session(&self, session: &LoginSession) -> StoreResult<()>;
+    async fn add_login_session(&self, session: &LoginSession, outbox: &Outbox) -> StoreResult<()>;
     async fn lookup_login_session(&self, id: Uuid) -> StoreResult<Option<LoginSession>>;
     /// A user's sessions, newest first (ended ones included).
     async fn list_login_sessions(&self, user_id: UserId) -> StoreResult<Vec<LoginSession>>;
     /// Sets `last_used_instant` of an active session.
     async fn touch_login_session(&self, id: Uuid, now: Instant) -> StoreResult<()>;
     /// Ends an active session, its scoped sessions and all their refresh
-    /// tokens, in one transaction; reports [`Change::SessionEnded`]. `Ok(false)` when it
-    /// was not active (unknown or already ended).
-    async fn end_login_session(&self, id: Uuid, now: Instant, reason: &str) -> StoreResult<bool>;
+    /// tokens, in one transaction; reports [`Change::SessionEnded`].
+    /// Returns the scopes it ended, or `None` when the session was not
+    /// active (and then nothing is stored, the outbox's events neither).
+    async fn end_login_session(
+        &self,
+        id: Uuid,
+        now: Instant,
+        reason: &str,
+        outbox: &Outbox,
+    ) -> StoreResult<Option<Vec<Uuid>>>;
     /// Ids of sessions that ended at or after `since`: the set a node keeps
     /// in memory to reject their unexpired tokens without a query.
     async fn list_sessions_ended_since(&self, since: Instant) -> StoreResult<Vec<Uuid>>;
@@ -218,6 +227,7 @@ pub trait SessionRepository: Send + Sync {
         old_id: Uuid,
         new: &RefreshToken,
         now: Instant,
+        outbox: &Outbox,
     ) -> StoreResult<Rotation>;
     /// Moves a reusable token's expiry (the `SlidingWindow` policy).
     async fn extend_refresh_token(&self, id: Uuid, expires: Instant) -> StoreResult<()>;
@@ -243,6 +253,9 @@ pub trait SessionRepository: Send + Sync {
 }
 
 /// Everything the server keeps, behind one object.
+///
+/// Writes that take an [`Outbox`] store its events in their own
+/// transaction, and only when the write takes effect (see [`webhook`]).
 #[async_trait]
 pub trait Store:
     LambdaRepository

@@ -8,7 +8,7 @@ use lamba_model::{
 };
 use uuid::Uuid;
 
-use crate::StoreResult;
+use crate::{Outbox, StoreResult};
 
 /// Which active scoped sessions to end.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,9 +69,15 @@ pub trait TenancyRepository: Send + Sync {
         project: &Project,
         revoke: &[ScopeFilter],
         now: Instant,
+        outbox: &Outbox,
     ) -> StoreResult<Option<Vec<Uuid>>>;
     /// Ends the project's scopes and removes it with its roles and members.
-    async fn delete_project(&self, id: ProjectId, now: Instant) -> StoreResult<bool>;
+    async fn delete_project(
+        &self,
+        id: ProjectId,
+        now: Instant,
+        outbox: &Outbox,
+    ) -> StoreResult<bool>;
 
     /// [`crate::StoreError::Conflict`] with `"name"` when the project has a
     /// role of that name; [`crate::StoreError::Reference`] without the project.
@@ -89,12 +95,13 @@ pub trait TenancyRepository: Send + Sync {
         role: &ProjectRole,
         previous_name: &str,
         now: Instant,
+        outbox: &Outbox,
     ) -> StoreResult<Option<Vec<Uuid>>>;
     async fn delete_role(&self, project_id: ProjectId, id: RoleId) -> StoreResult<bool>;
 
     /// [`crate::StoreError::Conflict`] when the user is a member already;
     /// [`crate::StoreError::Reference`] when the user or project is missing.
-    async fn add_member(&self, member: &ProjectMember) -> StoreResult<()>;
+    async fn add_member(&self, member: &ProjectMember, outbox: &Outbox) -> StoreResult<()>;
     async fn lookup_member(
         &self,
         project_id: ProjectId,
@@ -117,6 +124,7 @@ pub trait TenancyRepository: Send + Sync {
         &self,
         member: &ProjectMember,
         now: Instant,
+        outbox: &Outbox,
     ) -> StoreResult<Option<Vec<Uuid>>>;
     /// Removes the member and ends their scopes, atomically.
     async fn delete_member(
@@ -124,6 +132,7 @@ pub trait TenancyRepository: Send + Sync {
         project_id: ProjectId,
         user_id: UserId,
         now: Instant,
+        outbox: &Outbox,
     ) -> StoreResult<Option<Vec<Uuid>>>;
 }
 
@@ -139,6 +148,7 @@ pub trait ScopeRepository: Send + Sync {
         scope: &ScopedSession,
         refresh: Option<&ScopedRefreshToken>,
         guard: Option<&ScopeGuard>,
+        outbox: &Outbox,
     ) -> StoreResult<bool>;
     async fn lookup_scoped_session(&self, id: Uuid) -> StoreResult<Option<ScopedSession>>;
     /// Active scopes of a project environment ordered by id, after `after`.
@@ -160,6 +170,7 @@ pub trait ScopeRepository: Send + Sync {
         old_id: Uuid,
         new: &ScopedRefreshToken,
         now: Instant,
+        outbox: &Outbox,
     ) -> StoreResult<Rotation>;
     /// Ends the active scopes `filter` names and revokes their refresh
     /// tokens; reports each on the feed. Returns the ended scopes.
@@ -168,6 +179,7 @@ pub trait ScopeRepository: Send + Sync {
         filter: &ScopeFilter,
         now: Instant,
         reason: &str,
+        outbox: &Outbox,
     ) -> StoreResult<Vec<Uuid>>;
     /// Ids of scopes that ended at or after `since`.
     async fn list_scopes_ended_since(&self, since: Instant) -> StoreResult<Vec<Uuid>>;

@@ -12,7 +12,9 @@ mod pg;
 mod server;
 
 pub use pg::PgTestDb;
-pub use server::{Backend, Database, TEST_API_KEY, TestServer, TestServerBuilder};
+pub use server::{
+    Backend, Database, TEST_API_KEY, TestServer, TestServerBuilder, install_crypto_provider,
+};
 
 /// A temporary directory removed when dropped.
 pub struct TempDir(tempfile::TempDir);

@@ -166,6 +166,13 @@ struct Output {
     stderr: Arc<Mutex<Vec<String>>>,
 }
 
+/// reqwest's rustls is built without a crypto provider (the workspace
+/// picks aws-lc-rs): the test process sets the default once, before any
+/// client is built. A second call finds it set and changes nothing.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
 /// A running `lamba serve`; killed when dropped.
 pub struct TestServer {
     pub base_url: String,
@@ -179,6 +186,7 @@ pub struct TestServer {
 
 impl TestServer {
     pub fn builder(bin: impl Into<PathBuf>, backend: Backend) -> TestServerBuilder {
+        install_crypto_provider();
         TestServerBuilder {
             bin: bin.into(),
             database: None,

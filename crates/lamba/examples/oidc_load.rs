@@ -152,6 +152,8 @@ async fn main() {
     });
     let seconds: u64 = args.get(8).and_then(|s| s.parse().ok()).unwrap_or(15);
     let concurrency: usize = args.get(9).and_then(|s| s.parse().ok()).unwrap_or(16);
+    // reqwest's rustls has no crypto provider of its own (see lamba-testkit).
+    lamba_testkit::install_crypto_provider();
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(concurrency)

@@ -72,6 +72,42 @@ pub struct ServeArgs {
         value_parser = clap::value_parser!(u32).range(1..=36_500)
     )]
     pub audit_retention_days: u32,
+    /// Whether identity and administrative events are written to the audit
+    /// log (webhooks are delivered either way).
+    #[arg(
+        long,
+        env = "LAMBA_AUDIT_LOG",
+        default_value_t = true,
+        action = clap::ArgAction::Set
+    )]
+    pub audit_log: bool,
+    /// Attempts at delivering one webhook event before it fails for good
+    /// (1 to 100).
+    #[arg(
+        long,
+        env = "LAMBA_WEBHOOK_MAX_ATTEMPTS",
+        default_value_t = 8,
+        value_parser = clap::value_parser!(u32).range(1..=100)
+    )]
+    pub webhook_max_attempts: u32,
+    /// The wait after a webhook delivery's first failed attempt, in
+    /// milliseconds; it doubles with each attempt (with jitter).
+    #[arg(
+        long,
+        env = "LAMBA_WEBHOOK_RETRY_BASE_MS",
+        default_value_t = 5_000,
+        value_parser = clap::value_parser!(u64).range(10..=86_400_000)
+    )]
+    pub webhook_retry_base_ms: u64,
+    /// The longest wait between a webhook delivery's attempts, in
+    /// milliseconds.
+    #[arg(
+        long,
+        env = "LAMBA_WEBHOOK_RETRY_MAX_MS",
+        default_value_t = 3_600_000,
+        value_parser = clap::value_parser!(u64).range(10..=86_400_000)
+    )]
+    pub webhook_retry_max_ms: u64,
     /// Host name of the id host (sign-in, OAuth, `/v1/sessions`); when set,
     /// those routes answer 404 on any other host.
     #[arg(long, env = "LAMBA_ID_HOST")]

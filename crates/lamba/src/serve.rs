@@ -149,6 +149,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         lambda_engine,
         event_log: lamba_core::event_log::EventLogSettings::default(),
         audit: lamba_core::audit::AuditSettings {
+            enabled: args.audit_log,
             retention_days: args.audit_retention_days,
         },
         client_secret_key,
@@ -156,6 +157,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             issuer: issuer.as_str().trim_end_matches('/').to_owned(),
         },
         webhook_transport: Arc::new(lamba_http::HttpTransport::new()),
+        webhook_delivery: lamba_core::delivery::DeliverySettings {
+            max_attempts: args.webhook_max_attempts,
+            retry_base: Duration::from_millis(args.webhook_retry_base_ms),
+            retry_max: Duration::from_millis(
+                args.webhook_retry_max_ms.max(args.webhook_retry_base_ms),
+            ),
+            ..lamba_core::delivery::DeliverySettings::default()
+        },
     };
 
     let core = Arc::new(Core::new(
@@ -166,8 +175,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         settings,
     ));
     spawn_pruning(core.clone());
+    tokio::spawn(core.dispatcher.clone().run());
     let app = lamba_http::router(AppState::new(
-        core,
+        core.clone(),
         HttpSettings {
             cookie_key,
             secure_cookies: issuer.scheme() == "https",
@@ -188,6 +198,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     .with_graceful_shutdown(shutdown_signal())
     .await
     .context("the server stopped unexpectedly")?;
+    if !core.audit.flush(Duration::from_secs(5)).await {
+        tracing::warn!("audit events still queued at shutdown were not written");
+    }
     tracing::info!("in-flight requests finished; closing the database");
     store.close().await;
     Ok(())

@@ -194,7 +194,7 @@ impl OAuthService {
                 event.reason = Some(reason.to_owned());
                 event.ip_address = ip_address;
                 event.data = serde_json::json!({ "applicationId": valid.application.id });
-                self.audit.record(event);
+                self.audit.record_with_outbox(vec![event]).await;
                 return wrong(valid);
             }
         };
@@ -219,14 +219,6 @@ impl OAuthService {
             ip_address,
             user_agent,
         };
-        if let Err(error) = self.store.add_login_session(&session).await {
-            tracing::error!(%error, "could not store the login session");
-            return SignIn {
-                outcome: redirect_error(&valid, OAuthError::ServerError, "Sign-in is unavailable."),
-                session_id: None,
-            };
-        }
-        tracing::info!(user.id = %user.id, session.id = %session.id, "signed in");
         let mut event = self.audit.event("user.login");
         event.actor_type = ActorType::User;
         event.actor_id = Some(user.id.to_string());
@@ -234,7 +226,16 @@ impl OAuthService {
         event.session_id = Some(session.id);
         event.ip_address.clone_from(&session.ip_address);
         event.data = serde_json::json!({ "applicationId": valid.application.id });
-        self.audit.record(event);
+        let outbox = self.audit.outbox(&[&event]).await;
+        if let Err(error) = self.store.add_login_session(&session, &outbox).await {
+            tracing::error!(%error, "could not store the login session");
+            return SignIn {
+                outcome: redirect_error(&valid, OAuthError::ServerError, "Sign-in is unavailable."),
+                session_id: None,
+            };
+        }
+        tracing::info!(user.id = %user.id, session.id = %session.id, "signed in");
+        self.audit.committed([event], &outbox);
         SignIn {
             outcome: self.issue_code(&valid, &session).await,
             session_id: Some(session.id),

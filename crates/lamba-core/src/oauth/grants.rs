@@ -200,10 +200,15 @@ impl OAuthService {
                 self.store
                     .revoke_refresh_tokens_of_code(&digest, now)
                     .await?;
-                if self
-                    .store
-                    .end_login_session(code.session_id, now, "code_replay")
-                    .await?
+                if crate::sessions::end_login_session(
+                    &self.store,
+                    &self.audit,
+                    code.session_id,
+                    Some(code.user_id),
+                    "code_replay",
+                    now,
+                )
+                .await?
                 {
                     self.revocations.note_session_ended(code.session_id);
                 }
@@ -375,6 +380,7 @@ impl OAuthService {
             RefreshExpirationPolicy::SlidingWindow => now.as_millis().saturating_add(ttl_millis),
         };
         let expires = Instant::from_millis(expires);
+        let mut refreshed = None;
         let refresh = if one_time {
             let next = random_token()?;
             let rotated = RefreshToken {
@@ -387,12 +393,18 @@ impl OAuthService {
                 revoked_instant: None,
                 ..token.clone()
             };
+            let mut event = self.token_event("session.refreshed", &token);
+            event.data = serde_json::json!({ "applicationId": application.id });
+            let outbox = self.audit.outbox(&[&event]).await;
             match self
                 .store
-                .rotate_refresh_token(token.id, &rotated, now)
+                .rotate_refresh_token(token.id, &rotated, now, &outbox)
                 .await?
             {
-                Rotation::Rotated => next,
+                Rotation::Rotated => {
+                    refreshed = Some((event, outbox));
+                    next
+                }
                 // Another request rotated it first: this one is the reuse.
                 Rotation::AlreadyUsed => return Err(self.reuse_detected(&token, now).await?),
             }
@@ -417,9 +429,16 @@ impl OAuthService {
                 TokenGrant::RefreshToken,
             )
             .await?;
-        let mut event = self.token_event("session.refreshed", &token);
-        event.data = serde_json::json!({ "applicationId": application.id });
-        self.audit.record(event);
+        match refreshed {
+            Some((event, outbox)) => self.audit.committed([event], &outbox),
+            // A reusable token's refresh changes nothing worth a
+            // transaction of its own; its event is stored on its own.
+            None => {
+                let mut event = self.token_event("session.refreshed", &token);
+                event.data = serde_json::json!({ "applicationId": application.id });
+                self.audit.record_with_outbox(vec![event]).await;
+            }
+        }
         Ok(issued)
     }
 

@@ -73,17 +73,25 @@ impl OAuthService {
         }
         let now = self.clock.now();
         for session in [browser_session, hinted_session].into_iter().flatten() {
-            if self.store.end_login_session(session, now, "logout").await? {
+            let user_id = self
+                .store
+                .lookup_login_session(session)
+                .await
+                .ok()
+                .flatten()
+                .map(|s| s.user_id);
+            if crate::sessions::end_login_session(
+                &self.store,
+                &self.audit,
+                session,
+                user_id,
+                "logout",
+                now,
+            )
+            .await?
+            {
                 self.revocations.note_session_ended(session);
                 tracing::info!(session.id = %session, "signed out");
-                let user_id = self
-                    .store
-                    .lookup_login_session(session)
-                    .await
-                    .ok()
-                    .flatten()
-                    .map(|s| s.user_id);
-                crate::sessions::record_logout(&self.audit, session, user_id, "logout");
             }
         }
         let Some(uri) = request.post_logout_redirect_uri.filter(|u| !u.is_empty()) else {

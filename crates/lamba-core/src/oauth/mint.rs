@@ -300,7 +300,7 @@ impl OAuthService {
                 ip_address = session.ip_address.clone();
                 user_agent = session.user_agent.clone();
                 (
-                    user_json(user),
+                    crate::users::user_json(user),
                     json!({"applicationId": application.id, "roles": roles}),
                     Value::from("password"),
                 )
@@ -311,7 +311,7 @@ impl OAuthService {
                     .store
                     .lookup_user(scope.user_id)
                     .await?
-                    .map_or(Value::Null, |u| user_json(&u));
+                    .map_or(Value::Null, |u| crate::users::user_json(&u));
                 let roles = self
                     .store
                     .lookup_registration(scope.user_id, application.id)
@@ -387,29 +387,6 @@ pub fn user_claims(user: &User, scopes: &[String], claims: &mut Map<String, Valu
             claims.insert("name".into(), json!(name.join(" ")));
         }
     }
-}
-
-/// A user as the operator API shows it, without the password hash.
-fn user_json(user: &User) -> Value {
-    let mut object = Map::new();
-    object.insert("id".into(), json!(user.id));
-    object.insert("email".into(), json!(user.email));
-    if let Some(first) = &user.first_name {
-        object.insert("firstName".into(), json!(first));
-    }
-    if let Some(last) = &user.last_name {
-        object.insert("lastName".into(), json!(last));
-    }
-    object.insert("data".into(), Value::Object(user.data.clone()));
-    object.insert(
-        "insertInstant".into(),
-        json!(user.insert_instant.as_millis()),
-    );
-    object.insert(
-        "lastUpdateInstant".into(),
-        json!(user.last_update_instant.as_millis()),
-    );
-    Value::Object(object)
 }
 
 impl From<PopulateError> for OAuthFailure {

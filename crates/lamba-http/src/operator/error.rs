@@ -21,6 +21,9 @@ pub enum OperatorError {
     NotFound,
     /// 400 with FusionAuth's Errors object.
     Invalid(ValidationErrors),
+    /// 409 with FusionAuth's Errors object: the thing is in a state that
+    /// does not allow the request.
+    Conflict(ValidationErrors),
     /// 413 with a general error naming the limit.
     PayloadTooLarge { limit_bytes: usize },
     /// 500, empty body; the cause was logged where it happened.
@@ -135,6 +138,14 @@ impl From<WebhookError> for OperatorError {
         match error {
             WebhookError::Invalid(errors) => OperatorError::Invalid(errors),
             WebhookError::NotFound => OperatorError::NotFound,
+            WebhookError::NotFailed(status) => {
+                let mut errors = ValidationErrors::new();
+                errors.general(
+                    "[notFailed]",
+                    format!("The delivery is {status}; only a failed delivery can be retried."),
+                );
+                OperatorError::Conflict(errors)
+            }
             WebhookError::Random => {
                 tracing::error!("the system random generator failed");
                 OperatorError::Internal
@@ -172,6 +183,9 @@ impl IntoResponse for OperatorError {
             OperatorError::NotFound => StatusCode::NOT_FOUND.into_response(),
             OperatorError::Invalid(errors) => {
                 (StatusCode::BAD_REQUEST, Json(errors_body(&errors))).into_response()
+            }
+            OperatorError::Conflict(errors) => {
+                (StatusCode::CONFLICT, Json(errors_body(&errors))).into_response()
             }
             OperatorError::PayloadTooLarge { limit_bytes } => {
                 let mut errors = ValidationErrors::new();

@@ -4,18 +4,20 @@
 
 use axum::Json;
 use axum::Router;
-use axum::extract::State;
+
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use lamba_core::ValidationErrors;
-use lamba_core::webhooks::{WebhookInput, WithSecret};
-use lamba_model::{Environment, Webhook, WebhookId};
+use lamba_core::webhooks::{DeliveryDetail, WebhookInput, WithSecret};
+use lamba_model::{Environment, Webhook, WebhookDelivery, WebhookId};
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 use crate::AppState;
 use crate::operator::OperatorError;
 use crate::operator::audit::{Subject, record_change};
-use crate::operator::extract::{IdPath, JsonObject, Operator};
+use crate::operator::extract::{IdPath, IdsPath, JsonObject, NamedId, Operator};
 use crate::operator::wire::Fields;
 
 pub fn routes() -> Router<AppState> {
@@ -31,6 +33,142 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/webhook/{webhook_id}/secret", post(rotate_secret))
         .route("/webhook/{webhook_id}/test", post(test))
+        .route("/webhook/{webhook_id}/delivery", get(deliveries))
+        .route(
+            "/webhook/{webhook_id}/delivery/{delivery_id}",
+            get(delivery),
+        )
+        .route(
+            "/webhook/{webhook_id}/delivery/{delivery_id}/retry",
+            post(retry_delivery),
+        )
+}
+
+/// A delivery's id in a path.
+struct DeliveryId(Uuid);
+
+impl std::str::FromStr for DeliveryId {
+    type Err = uuid::Error;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        Uuid::from_str(raw).map(DeliveryId)
+    }
+}
+
+impl NamedId for DeliveryId {
+    const FIELD: &'static str = "deliveryId";
+}
+
+/// A delivery on the wire: where it stands and how its last attempt went.
+fn delivery_json(delivery: &WebhookDelivery) -> Value {
+    json!({
+        "id": delivery.id,
+        "webhookId": delivery.webhook_id,
+        "eventId": delivery.event_id,
+        "eventType": delivery.event_type,
+        "status": delivery.status.as_str(),
+        "attemptCount": delivery.attempts,
+        "attemptLimit": delivery.attempt_limit,
+        "nextAttemptInstant": delivery.next_attempt_instant.map(|i| i.as_millis()),
+        "lastStatusCode": delivery.last_status_code,
+        "lastError": delivery.last_error,
+        "lastAttemptInstant": delivery.last_attempt_instant.map(|i| i.as_millis()),
+        "completedInstant": delivery.completed_instant.map(|i| i.as_millis()),
+        "insertInstant": delivery.insert_instant.as_millis(),
+    })
+}
+
+/// A delivery with its attempts and the event as sent.
+fn detail_json(detail: &DeliveryDetail) -> Json<Value> {
+    let mut delivery = delivery_json(&detail.delivery);
+    let attempts: Vec<Value> = detail
+        .attempts
+        .iter()
+        .map(|a| {
+            json!({
+                "attempt": a.attempt,
+                "startedInstant": a.started_instant.as_millis(),
+                "statusCode": a.status_code,
+                "error": a.error,
+                "durationMillis": a.duration_millis,
+            })
+        })
+        .collect();
+    if let Some(fields) = delivery.as_object_mut() {
+        fields.insert("attempts".into(), Value::Array(attempts));
+        fields.insert(
+            "event".into(),
+            serde_json::from_str(&detail.delivery.body).unwrap_or(Value::Null),
+        );
+    }
+    Json(json!({ "delivery": delivery }))
+}
+
+/// `GET /api/webhook/{webhookId}/delivery?status=&cursor=&numberOfResults=`:
+/// the webhook's deliveries, newest first, a page at a time.
+async fn deliveries(
+    _operator: Operator,
+    State(state): State<AppState>,
+    IdPath(id): IdPath<WebhookId>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, OperatorError> {
+    let mut status = None;
+    let mut cursor = None;
+    let mut limit = None;
+    let mut errors = ValidationErrors::new();
+    for (key, value) in url::form_urlencoded::parse(query.as_deref().unwrap_or_default().as_bytes())
+    {
+        match key.as_ref() {
+            "status" => status = Some(value.into_owned()),
+            "cursor" => cursor = Some(value.into_owned()),
+            "numberOfResults" => match value.parse::<u32>() {
+                Ok(n) => limit = Some(n),
+                Err(_) => errors.field(
+                    "numberOfResults",
+                    lamba_core::ErrorKind::Invalid,
+                    "numberOfResults must be a whole number.",
+                ),
+            },
+            _ => {}
+        }
+    }
+    errors.into_result()?;
+    let page = state
+        .core
+        .webhooks
+        .deliveries(id, status.as_deref(), cursor.as_deref(), limit)
+        .await?;
+    let items: Vec<Value> = page.deliveries.iter().map(delivery_json).collect();
+    Ok(Json(json!({
+        "deliveries": items,
+        "nextCursor": page.next_cursor,
+    })))
+}
+
+/// `GET /api/webhook/{webhookId}/delivery/{deliveryId}`: one delivery with
+/// every attempt.
+async fn delivery(
+    _operator: Operator,
+    State(state): State<AppState>,
+    IdsPath((webhook_id, DeliveryId(id))): IdsPath<(WebhookId, DeliveryId)>,
+) -> Result<Json<Value>, OperatorError> {
+    let detail = state.core.webhooks.delivery(webhook_id, id).await?;
+    Ok(detail_json(&detail))
+}
+
+/// `POST /api/webhook/{webhookId}/delivery/{deliveryId}/retry`: a failed
+/// delivery is attempted again, now, with a fresh allowance of attempts.
+/// 409 when it is not failed (pending or delivered).
+async fn retry_delivery(
+    _operator: Operator,
+    State(state): State<AppState>,
+    IdsPath((webhook_id, DeliveryId(id))): IdsPath<(WebhookId, DeliveryId)>,
+) -> Result<Json<Value>, OperatorError> {
+    let detail = state.core.webhooks.retry_delivery(webhook_id, id).await?;
+    let mut event = state.core.audit.event("webhook.delivery.retried");
+    event.data = json!({ "webhookId": webhook_id, "deliveryId": id });
+    state.core.audit.record(event);
+    Ok(detail_json(&detail))
 }
 
 /// A webhook on the wire, without its secret.

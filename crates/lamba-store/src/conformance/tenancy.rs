@@ -12,7 +12,9 @@ use lamba_model::{
 use uuid::Uuid;
 
 use super::{session, user, user_and_app, wait_until_live};
-use crate::{Change, DynStore, LoginSession, Rotation, ScopeFilter, ScopeGuard, StoreError};
+use crate::{
+    Change, DynStore, LoginSession, Outbox, Rotation, ScopeFilter, ScopeGuard, StoreError,
+};
 
 fn workspace(name: &str) -> Workspace {
     Workspace {
@@ -71,7 +73,7 @@ fn member(project_id: ProjectId, user_id: UserId, roles: &[&str]) -> ProjectMemb
 }
 
 /// A workspace with one project, stored.
-async fn workspace_and_project(store: &DynStore) -> (Workspace, Project) {
+pub(super) async fn workspace_and_project(store: &DynStore) -> (Workspace, Project) {
     let w = workspace("acme");
     store.add_workspace(&w).await.unwrap();
     let p = project(w.id, "portal");
@@ -80,20 +82,23 @@ async fn workspace_and_project(store: &DynStore) -> (Workspace, Project) {
 }
 
 /// A stored user, a member of `project` with `roles`, signed in once.
-async fn signed_in_member(
+pub(super) async fn signed_in_member(
     store: &DynStore,
     project: &Project,
     roles: &[&str],
 ) -> (ProjectMember, LoginSession) {
     let (user_id, app_id) = user_and_app(store).await;
     let m = member(project.id, user_id, roles);
-    store.add_member(&m).await.unwrap();
+    store.add_member(&m, &Outbox::default()).await.unwrap();
     let login = session(user_id, app_id, 100);
-    store.add_login_session(&login).await.unwrap();
+    store
+        .add_login_session(&login, &Outbox::default())
+        .await
+        .unwrap();
     (m, login)
 }
 
-fn scope(
+pub(super) fn scope(
     login: &LoginSession,
     project: &Project,
     environment: Environment,
@@ -133,10 +138,14 @@ fn scoped_refresh(scope: &ScopedSession, byte: u8) -> ScopedRefreshToken {
 }
 
 /// Stores `scope` with a refresh token of digest `[byte; 32]`.
-async fn add_scope(store: &DynStore, scope: &ScopedSession, byte: u8) -> ScopedRefreshToken {
+pub(super) async fn add_scope(
+    store: &DynStore,
+    scope: &ScopedSession,
+    byte: u8,
+) -> ScopedRefreshToken {
     let token = scoped_refresh(scope, byte);
     store
-        .add_scoped_session(scope, Some(&token), None)
+        .add_scoped_session(scope, Some(&token), None, &Outbox::default())
         .await
         .unwrap();
     token
@@ -221,7 +230,7 @@ pub async fn workspaces_round_trip_and_refuse_deletion_while_they_have_projects(
     assert!(matches!(refused, Err(StoreError::Reference)), "{refused:?}");
     assert!(
         store
-            .delete_project(p.id, Instant::from_millis(2))
+            .delete_project(p.id, Instant::from_millis(2), &Outbox::default())
             .await
             .unwrap()
     );
@@ -268,7 +277,7 @@ pub async fn projects_round_trip_with_their_environments(store: DynStore) {
     b.last_update_instant = Instant::from_millis(1_800_000_000_000);
     assert_eq!(
         store
-            .update_project(&b, &[], Instant::from_millis(5))
+            .update_project(&b, &[], Instant::from_millis(5), &Outbox::default())
             .await
             .unwrap(),
         Some(Vec::new())
@@ -283,7 +292,8 @@ pub async fn projects_round_trip_with_their_environments(store: DynStore) {
             .update_project(
                 &missing,
                 &[ScopeFilter::Project(missing.id)],
-                Instant::from_millis(5)
+                Instant::from_millis(5),
+                &Outbox::default()
             )
             .await
             .unwrap(),
@@ -291,7 +301,7 @@ pub async fn projects_round_trip_with_their_environments(store: DynStore) {
     );
     assert!(
         !store
-            .delete_project(missing.id, Instant::from_millis(5))
+            .delete_project(missing.id, Instant::from_millis(5), &Outbox::default())
             .await
             .unwrap()
     );
@@ -330,7 +340,12 @@ pub async fn roles_are_unique_per_project_and_go_with_it(store: DynStore) {
     let mut renamed = admin.clone();
     renamed.name = "viewer".into();
     let clash = store
-        .update_role(&renamed, "admin", Instant::from_millis(5))
+        .update_role(
+            &renamed,
+            "admin",
+            Instant::from_millis(5),
+            &Outbox::default(),
+        )
         .await;
     assert!(
         matches!(clash, Err(StoreError::Conflict("name"))),
@@ -341,7 +356,12 @@ pub async fn roles_are_unique_per_project_and_go_with_it(store: DynStore) {
     renamed.permissions = vec!["everything".into()];
     assert_eq!(
         store
-            .update_role(&renamed, "admin", Instant::from_millis(5))
+            .update_role(
+                &renamed,
+                "admin",
+                Instant::from_millis(5),
+                &Outbox::default()
+            )
             .await
             .unwrap(),
         Some(Vec::new())
@@ -352,7 +372,12 @@ pub async fn roles_are_unique_per_project_and_go_with_it(store: DynStore) {
     );
     assert_eq!(
         store
-            .update_role(&role(p.id, "ghost"), "ghost", Instant::from_millis(5))
+            .update_role(
+                &role(p.id, "ghost"),
+                "ghost",
+                Instant::from_millis(5),
+                &Outbox::default()
+            )
             .await
             .unwrap(),
         None
@@ -364,7 +389,7 @@ pub async fn roles_are_unique_per_project_and_go_with_it(store: DynStore) {
 
     assert!(
         store
-            .delete_project(p.id, Instant::from_millis(6))
+            .delete_project(p.id, Instant::from_millis(6), &Outbox::default())
             .await
             .unwrap()
     );
@@ -380,9 +405,12 @@ pub async fn members_are_unique_and_listed_in_pages(store: DynStore) {
     let mut users = Vec::new();
     for i in 0..5 {
         let u = user(&format!("member{i}-{}@example.com", Uuid::new_v4()));
-        store.add_user(&u).await.unwrap();
+        store.add_user(&u, &Outbox::default()).await.unwrap();
         store
-            .add_member(&member(p.id, u.id, &["viewer", "admin"]))
+            .add_member(
+                &member(p.id, u.id, &["viewer", "admin"]),
+                &Outbox::default(),
+            )
             .await
             .unwrap();
         users.push(u.id);
@@ -394,17 +422,23 @@ pub async fn members_are_unique_and_listed_in_pages(store: DynStore) {
         Some(first.clone())
     );
     assert_eq!(store.lookup_member(other.id, users[0]).await.unwrap(), None);
-    let duplicate = store.add_member(&first).await;
+    let duplicate = store.add_member(&first, &Outbox::default()).await;
     assert!(
         matches!(duplicate, Err(StoreError::Conflict(_))),
         "{duplicate:?}"
     );
     let no_user = store
-        .add_member(&member(p.id, UserId::from_uuid(Uuid::new_v4()), &[]))
+        .add_member(
+            &member(p.id, UserId::from_uuid(Uuid::new_v4()), &[]),
+            &Outbox::default(),
+        )
         .await;
     assert!(matches!(no_user, Err(StoreError::Reference)), "{no_user:?}");
     let no_project = store
-        .add_member(&member(ProjectId::from_uuid(Uuid::new_v4()), users[0], &[]))
+        .add_member(
+            &member(ProjectId::from_uuid(Uuid::new_v4()), users[0], &[]),
+            &Outbox::default(),
+        )
         .await;
     assert!(
         matches!(no_project, Err(StoreError::Reference)),
@@ -431,7 +465,7 @@ pub async fn members_are_unique_and_listed_in_pages(store: DynStore) {
 
     let mut locked = member(other.id, users[0], &["viewer"]);
     locked.locked = true;
-    store.add_member(&locked).await.unwrap();
+    store.add_member(&locked, &Outbox::default()).await.unwrap();
     let mut expected = vec![first, locked];
     expected.sort_by_key(|m| m.project_id);
     assert_eq!(store.list_memberships(users[0]).await.unwrap(), expected);
@@ -456,7 +490,10 @@ pub async fn updating_a_member_ends_only_their_scopes(store: DynStore) {
     let (mut alice, alice_login) = signed_in_member(&store, &p, &["admin"]).await;
     let (_bob, bob_login) = signed_in_member(&store, &p, &["admin"]).await;
     store
-        .add_member(&member(other.id, alice.user_id, &["admin"]))
+        .add_member(
+            &member(other.id, alice.user_id, &["admin"]),
+            &Outbox::default(),
+        )
         .await
         .unwrap();
     let alice_test = scope(&alice_login, &p, Environment::Test, &["admin"]);
@@ -473,7 +510,7 @@ pub async fn updating_a_member_ends_only_their_scopes(store: DynStore) {
     alice.locked = true;
     alice.last_update_instant = Instant::from_millis(500);
     let ended = store
-        .update_member(&alice, Instant::from_millis(500))
+        .update_member(&alice, Instant::from_millis(500), &Outbox::default())
         .await
         .unwrap()
         .unwrap();
@@ -506,7 +543,9 @@ pub async fn updating_a_member_ends_only_their_scopes(store: DynStore) {
 
     // A write naming a revision that moved meanwhile is refused.
     assert!(matches!(
-        store.update_member(&alice, Instant::from_millis(501)).await,
+        store
+            .update_member(&alice, Instant::from_millis(501), &Outbox::default())
+            .await,
         Err(StoreError::Conflict("revision"))
     ));
     let current = ProjectMember {
@@ -515,7 +554,7 @@ pub async fn updating_a_member_ends_only_their_scopes(store: DynStore) {
     };
     assert_eq!(
         store
-            .update_member(&current, Instant::from_millis(501))
+            .update_member(&current, Instant::from_millis(501), &Outbox::default())
             .await
             .unwrap(),
         Some(Vec::new()),
@@ -524,7 +563,7 @@ pub async fn updating_a_member_ends_only_their_scopes(store: DynStore) {
     let stranger = member(p.id, UserId::from_uuid(Uuid::new_v4()), &[]);
     assert_eq!(
         store
-            .update_member(&stranger, Instant::from_millis(501))
+            .update_member(&stranger, Instant::from_millis(501), &Outbox::default())
             .await
             .unwrap(),
         None
@@ -554,7 +593,12 @@ pub async fn removing_a_member_ends_their_scopes(store: DynStore) {
     add_scope(&store, &bob_scope, 2).await;
     let mut changes = store.changes();
     let ended = store
-        .delete_member(p.id, alice.user_id, Instant::from_millis(700))
+        .delete_member(
+            p.id,
+            alice.user_id,
+            Instant::from_millis(700),
+            &Outbox::default(),
+        )
         .await
         .unwrap();
     assert_eq!(ended, Some(vec![alice_scope.id]));
@@ -576,7 +620,12 @@ pub async fn removing_a_member_ends_their_scopes(store: DynStore) {
     assert!(is_active(&store, bob_scope.id).await);
     assert_eq!(
         store
-            .delete_member(p.id, alice.user_id, Instant::from_millis(701))
+            .delete_member(
+                p.id,
+                alice.user_id,
+                Instant::from_millis(701),
+                &Outbox::default()
+            )
             .await
             .unwrap(),
         None
@@ -602,6 +651,7 @@ pub async fn updating_a_project_ends_the_scopes_its_filters_name(store: DynStore
                 ScopeFilter::Ids(Vec::new()),
             ],
             Instant::from_millis(800),
+            &Outbox::default(),
         )
         .await
         .unwrap();
@@ -631,7 +681,8 @@ pub async fn updating_a_project_ends_the_scopes_its_filters_name(store: DynStore
             .end_scoped_sessions(
                 &ScopeFilter::Ids(Vec::new()),
                 Instant::from_millis(900),
-                "x"
+                "x",
+                &Outbox::default()
             )
             .await
             .unwrap()
@@ -643,6 +694,7 @@ pub async fn updating_a_project_ends_the_scopes_its_filters_name(store: DynStore
                 &ScopeFilter::Ids(vec![prod.id, test.id, Uuid::new_v4()]),
                 Instant::from_millis(900),
                 "operator_revoked",
+                &Outbox::default(),
             )
             .await
             .unwrap(),
@@ -658,7 +710,7 @@ pub async fn updating_a_project_ends_the_scopes_its_filters_name(store: DynStore
     add_scope(&store, &late, 3).await;
     assert!(
         store
-            .delete_project(p.id, Instant::from_millis(950))
+            .delete_project(p.id, Instant::from_millis(950), &Outbox::default())
             .await
             .unwrap()
     );
@@ -682,7 +734,12 @@ pub async fn updating_a_role_ends_the_scopes_that_hold_it(store: DynStore) {
     let mut renamed = admin.clone();
     renamed.name = "administrator".into();
     let ended = store
-        .update_role(&renamed, "admin", Instant::from_millis(600))
+        .update_role(
+            &renamed,
+            "admin",
+            Instant::from_millis(600),
+            &Outbox::default(),
+        )
         .await
         .unwrap();
     assert_eq!(ended, Some(vec![holds.id]));
@@ -714,9 +771,15 @@ pub async fn ending_a_login_session_ends_its_scopes(store: DynStore) {
     let mut changes = store.changes();
     assert!(
         store
-            .end_login_session(login.id, Instant::from_millis(400), "logout")
+            .end_login_session(
+                login.id,
+                Instant::from_millis(400),
+                "logout",
+                &Outbox::default()
+            )
             .await
             .unwrap()
+            .is_some()
     );
     expect_scopes_ended(&mut changes, &[test.id, prod.id]).await;
     for id in [test.id, prod.id] {
@@ -759,6 +822,7 @@ pub async fn scoped_refresh_tokens_rotate_once(store: DynStore) {
             &scope(&login, &p, Environment::Prod, &[]),
             Some(&first),
             None,
+            &Outbox::default(),
         )
         .await;
     assert!(
@@ -768,7 +832,10 @@ pub async fn scoped_refresh_tokens_rotate_once(store: DynStore) {
 
     // A scope without a refresh token (a non-refreshable contract).
     let bare = scope(&login, &p, Environment::Test, &[]);
-    store.add_scoped_session(&bare, None, None).await.unwrap();
+    store
+        .add_scoped_session(&bare, None, None, &Outbox::default())
+        .await
+        .unwrap();
     assert_eq!(
         store.lookup_scoped_session(bare.id).await.unwrap(),
         Some(bare)
@@ -787,7 +854,12 @@ pub async fn scoped_refresh_tokens_rotate_once(store: DynStore) {
         let old = first.id;
         tasks.push(tokio::spawn(async move {
             store
-                .rotate_scoped_refresh_token(old, &next, Instant::from_millis(200))
+                .rotate_scoped_refresh_token(
+                    old,
+                    &next,
+                    Instant::from_millis(200),
+                    &Outbox::default(),
+                )
                 .await
                 .unwrap()
         }));
@@ -849,6 +921,7 @@ pub async fn scoped_sessions_list_active_in_pages(store: DynStore) {
             &ScopeFilter::Ids(vec![ended]),
             Instant::from_millis(300),
             "x",
+            &Outbox::default(),
         )
         .await
         .unwrap();
@@ -886,7 +959,7 @@ pub async fn pruning_removes_ended_scopes_and_expired_scoped_tokens(store: DynSt
     let mut expiring = scoped_refresh(&live, 2);
     expiring.expires_instant = Instant::from_millis(1_000);
     store
-        .add_scoped_session(&live, Some(&expiring), None)
+        .add_scoped_session(&live, Some(&expiring), None, &Outbox::default())
         .await
         .unwrap();
     let lasting = ScopedRefreshToken {
@@ -897,7 +970,12 @@ pub async fn pruning_removes_ended_scopes_and_expired_scoped_tokens(store: DynSt
     };
     assert_eq!(
         store
-            .rotate_scoped_refresh_token(expiring.id, &lasting, Instant::from_millis(500))
+            .rotate_scoped_refresh_token(
+                expiring.id,
+                &lasting,
+                Instant::from_millis(500),
+                &Outbox::default()
+            )
             .await
             .unwrap(),
         Rotation::Rotated
@@ -907,6 +985,7 @@ pub async fn pruning_removes_ended_scopes_and_expired_scoped_tokens(store: DynSt
             &ScopeFilter::Ids(vec![ended.id]),
             Instant::from_millis(300),
             "x",
+            &Outbox::default(),
         )
         .await
         .unwrap();
@@ -970,7 +1049,7 @@ pub async fn a_scope_is_stored_only_while_its_guard_holds(store: DynStore) {
     let token = scoped_refresh(&first, 1);
     assert!(
         store
-            .add_scoped_session(&first, Some(&token), Some(&guard))
+            .add_scoped_session(&first, Some(&token), Some(&guard), &Outbox::default())
             .await
             .unwrap()
     );
@@ -985,13 +1064,18 @@ pub async fn a_scope_is_stored_only_while_its_guard_holds(store: DynStore) {
 
     // The membership changed after it was read: refused, nothing stored.
     store
-        .update_member(&alice, Instant::from_millis(200))
+        .update_member(&alice, Instant::from_millis(200), &Outbox::default())
         .await
         .unwrap();
     let second = scope(&login, &p, Environment::Test, &["admin"]);
     assert!(
         !store
-            .add_scoped_session(&second, Some(&scoped_refresh(&second, 2)), Some(&guard))
+            .add_scoped_session(
+                &second,
+                Some(&scoped_refresh(&second, 2)),
+                Some(&guard),
+                &Outbox::default()
+            )
             .await
             .unwrap()
     );
@@ -1021,13 +1105,18 @@ pub async fn a_scope_is_stored_only_while_its_guard_holds(store: DynStore) {
         member_revision: member_now.revision,
     };
     store
-        .update_role(&admin, "admin", Instant::from_millis(300))
+        .update_role(
+            &admin,
+            "admin",
+            Instant::from_millis(300),
+            &Outbox::default(),
+        )
         .await
         .unwrap();
     let third = scope(&login, &p, Environment::Test, &["admin"]);
     assert!(
         !store
-            .add_scoped_session(&third, None, Some(&guard))
+            .add_scoped_session(&third, None, Some(&guard), &Outbox::default())
             .await
             .unwrap()
     );
@@ -1041,18 +1130,23 @@ pub async fn a_scope_is_stored_only_while_its_guard_holds(store: DynStore) {
     let fourth = scope(&login, &p, Environment::Test, &["admin"]);
     assert!(
         store
-            .add_scoped_session(&fourth, None, Some(&guard))
+            .add_scoped_session(&fourth, None, Some(&guard), &Outbox::default())
             .await
             .unwrap()
     );
     store
-        .end_login_session(login.id, Instant::from_millis(400), "logout")
+        .end_login_session(
+            login.id,
+            Instant::from_millis(400),
+            "logout",
+            &Outbox::default(),
+        )
         .await
         .unwrap();
     let fifth = scope(&login, &p, Environment::Test, &["admin"]);
     assert!(
         !store
-            .add_scoped_session(&fifth, None, Some(&guard))
+            .add_scoped_session(&fifth, None, Some(&guard), &Outbox::default())
             .await
             .unwrap()
     );
@@ -1062,7 +1156,7 @@ pub async fn a_scope_is_stored_only_while_its_guard_holds(store: DynStore) {
         ..bob.clone()
     };
     store
-        .update_member(&locked, Instant::from_millis(500))
+        .update_member(&locked, Instant::from_millis(500), &Outbox::default())
         .await
         .unwrap();
     let bob_now = store
@@ -1077,7 +1171,7 @@ pub async fn a_scope_is_stored_only_while_its_guard_holds(store: DynStore) {
     let sixth = scope(&bob_login, &p, Environment::Test, &["admin"]);
     assert!(
         !store
-            .add_scoped_session(&sixth, None, Some(&guard))
+            .add_scoped_session(&sixth, None, Some(&guard), &Outbox::default())
             .await
             .unwrap()
     );

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::{DynStore, StoreError};
 
-fn webhook(url: &str, at_millis: i64) -> Webhook {
+pub(super) fn webhook(url: &str, at_millis: i64) -> Webhook {
     Webhook {
         id: WebhookId::from_uuid(Uuid::new_v4()),
         url: url.to_owned(),
@@ -25,7 +25,7 @@ fn webhook(url: &str, at_millis: i64) -> Webhook {
     }
 }
 
-async fn stored_project(store: &DynStore) -> ProjectId {
+pub(super) async fn stored_project(store: &DynStore) -> ProjectId {
     let workspace = Workspace {
         id: WorkspaceId::from_uuid(Uuid::new_v4()),
         name: "Acme".to_owned(),

@@ -58,7 +58,7 @@ pub async fn events(
 }
 
 /// A sign-in form post with a wrong password: the page it answers.
-async fn wrong_password(t: &Tenancy) -> (StatusCode, String) {
+pub async fn wrong_password(t: &Tenancy) -> (StatusCode, String) {
     let mut browser = Browser::new();
     let (_, _, html) = browser
         .get(&authorize_url(

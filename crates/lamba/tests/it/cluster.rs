@@ -2,6 +2,7 @@
 //! one server (CONTRACTS.md 1): sessions, scopes and their revocations, and
 //! rate limits are shared.
 
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use lamba_testkit::{Backend, Database, TestServer, TestServerBuilder};
@@ -10,7 +11,10 @@ use serde_json::json;
 
 use crate::builder;
 use crate::oidc::fixture_on;
+use crate::receiver::{Received, Receiver};
 use crate::scoped::{setup, v1};
+use crate::webhook_delivery::{create_user, wait_for_deliveries};
+use crate::webhooks::create_webhook;
 
 const ISSUER: &str = "http://lamba.cluster.test";
 const REDIS: &str = "redis://127.0.0.1:6379";
@@ -151,4 +155,70 @@ async fn the_rate_limit_is_shared_through_redis() {
         assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
         assert!(response.headers().contains_key("retry-after"));
     }
+}
+
+/// Both nodes dispatch from one outbox: every event is delivered exactly
+/// once, whichever node caused it and whichever sent it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_webhook_event_is_delivered_once_by_the_cluster() {
+    const EVENTS: usize = 60;
+    let database = Database::fresh(Backend::Postgres).await;
+    let prefix = prefix();
+    let a = node(&database, &prefix, "1000/min").start().await;
+    let receiver = Receiver::start(200).await;
+    receiver.set_delay(Duration::from_millis(20));
+    let (webhook, secret) = create_webhook(
+        &a,
+        json!({"url": receiver.url, "eventTypes": ["user.created"]}),
+    )
+    .await;
+    let webhook_id = webhook["id"].as_str().unwrap().to_owned();
+    // B starts after the webhook exists: its first write reads the list.
+    let b = node(&database, &prefix, "1000/min").start().await;
+
+    let mut users = HashSet::new();
+    for i in 0..EVENTS {
+        let server = if i % 2 == 0 { &a } else { &b };
+        users.insert(create_user(server).await);
+    }
+    let started = Instant::now();
+    receiver
+        .wait_for("every event", Duration::from_secs(60), |heard| {
+            heard.len() >= EVENTS
+        })
+        .await;
+    eprintln!(
+        "{EVENTS} events delivered {:?} after the last write",
+        started.elapsed()
+    );
+    for server in [&a, &b] {
+        wait_for_deliveries(server, &webhook_id, "", "all delivered", |d| {
+            d.len() == EVENTS && d.iter().all(|d| d["status"] == "delivered")
+        })
+        .await;
+    }
+    // One more event through each node: once they are in, anything sent
+    // twice before them would be too.
+    let last = [create_user(&a).await, create_user(&b).await];
+    let heard = receiver
+        .wait_for("the last events", Duration::from_secs(60), |heard| {
+            last.iter().all(|user| {
+                heard
+                    .iter()
+                    .any(|r| r.envelope()["data"]["userId"] == user.as_str())
+            })
+        })
+        .await;
+    users.extend(last);
+    let ids: Vec<String> = heard.iter().map(Received::event_id).collect();
+    let unique: HashSet<&String> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len(), "an event was delivered twice");
+    let delivered: HashSet<String> = heard
+        .iter()
+        .map(|r| r.envelope()["data"]["userId"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(delivered, users);
+    assert_eq!(heard.len(), EVENTS + 2);
+    assert!(heard.iter().all(|r| r.event_type() == "user.created"));
+    assert!(heard[0].signed_with(&secret) && heard[EVENTS - 1].signed_with(&secret));
 }

@@ -19,11 +19,13 @@ mod node_client;
 mod oidc;
 mod oidc_client;
 mod operator;
+mod receiver;
 mod scoped;
 mod server;
 mod signin_ui;
 mod tenancy;
 mod users;
+mod webhook_delivery;
 mod webhooks;
 
 use lamba_testkit::{Backend, TestServer, TestServerBuilder};

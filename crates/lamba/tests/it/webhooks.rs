@@ -2,14 +2,12 @@
 //! secret shown once, and the signed test delivery to a real receiver,
 //! its signature checked by Python's `hmac`.
 
-use std::sync::{Arc, Mutex};
-
 use lamba_testkit::{Backend, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
+use crate::receiver::{Receiver, python_signature};
 use crate::{builder, call, field_codes, on_both_backends, start};
 
 on_both_backends!(
@@ -19,7 +17,7 @@ on_both_backends!(
     test_delivery_reports_failures,
 );
 
-const EVENT_TYPES: [&str; 13] = [
+pub const EVENT_TYPES: [&str; 13] = [
     "user.created",
     "user.updated",
     "user.login",
@@ -35,122 +33,7 @@ const EVENT_TYPES: [&str; 13] = [
     "user.unlocked",
 ];
 
-/// One request the receiver heard: lowercase header names, the raw body.
-#[derive(Clone, Debug)]
-struct Received {
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Received {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// A tiny HTTP/1.1 receiver on 127.0.0.1 that records every request and
-/// answers `status` with an empty body.
-struct Receiver {
-    url: String,
-    heard: Arc<Mutex<Vec<Received>>>,
-}
-
-impl Receiver {
-    async fn start(status: u16) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/hooks/lamba", listener.local_addr().unwrap());
-        let heard = Arc::new(Mutex::new(Vec::new()));
-        let recorded = heard.clone();
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let recorded = recorded.clone();
-                tokio::spawn(async move {
-                    if let Some(received) = serve_one(stream, status).await {
-                        recorded.lock().unwrap().push(received);
-                    }
-                });
-            }
-        });
-        Self { url, heard }
-    }
-
-    fn heard(&self) -> Vec<Received> {
-        self.heard.lock().unwrap().clone()
-    }
-}
-
-async fn serve_one(mut stream: TcpStream, status: u16) -> Option<Received> {
-    let mut buffer = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let header_end = loop {
-        let read = stream.read(&mut chunk).await.ok()?;
-        if read == 0 {
-            return None;
-        }
-        buffer.extend_from_slice(&chunk[..read]);
-        if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-            break at;
-        }
-    };
-    let head = String::from_utf8(buffer[..header_end].to_vec()).ok()?;
-    let headers: Vec<(String, String)> = head
-        .split("\r\n")
-        .skip(1)
-        .filter_map(|line| line.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    let length: usize = headers
-        .iter()
-        .find(|(n, _)| n == "content-length")
-        .map(|(_, v)| v.parse().unwrap())
-        .unwrap_or(0);
-    let mut body = buffer[header_end + 4..].to_vec();
-    while body.len() < length {
-        let read = stream.read(&mut chunk).await.ok()?;
-        if read == 0 {
-            break;
-        }
-        body.extend_from_slice(&chunk[..read]);
-    }
-    let answer =
-        format!("HTTP/1.1 {status} Status\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-    stream.write_all(answer.as_bytes()).await.ok()?;
-    stream.shutdown().await.ok();
-    Some(Received { headers, body })
-}
-
-/// The signature Python computes for `secret`, `timestamp` and the raw
-/// body, which it reads from a file so that no byte is changed on the way.
-fn python_signature(secret: &str, timestamp: &str, body: &[u8]) -> String {
-    let path = std::env::temp_dir().join(format!("lamba-webhook-{}.json", uuid::Uuid::new_v4()));
-    std::fs::write(&path, body).unwrap();
-    let output = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(
-            "import hashlib, hmac, sys\n\
-             secret, timestamp, path = sys.argv[1], sys.argv[2], sys.argv[3]\n\
-             body = open(path, 'rb').read()\n\
-             mac = hmac.new(secret.encode(), timestamp.encode() + b'.' + body, hashlib.sha256)\n\
-             print('v1=' + mac.hexdigest())",
-        )
-        .arg(secret)
-        .arg(timestamp)
-        .arg(&path)
-        .output()
-        .unwrap();
-    std::fs::remove_file(&path).ok();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
-}
-
-async fn create_webhook(server: &TestServer, webhook: Value) -> (Value, String) {
+pub async fn create_webhook(server: &TestServer, webhook: Value) -> (Value, String) {
     let (status, body) = call(
         server,
         Method::POST,
@@ -164,7 +47,7 @@ async fn create_webhook(server: &TestServer, webhook: Value) -> (Value, String) 
 }
 
 /// A workspace with one project: `(workspaceId, projectId)`.
-async fn workspace_and_project(server: &TestServer) -> (String, String) {
+pub async fn workspace_and_project(server: &TestServer) -> (String, String) {
     let (status, body) = call(
         server,
         Method::POST,

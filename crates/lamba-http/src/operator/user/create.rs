@@ -2,10 +2,9 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
-use super::{UserResponse, audit_json, parse_input, subject};
+use super::{UserResponse, parse_input};
 use crate::AppState;
 use crate::operator::OperatorError;
-use crate::operator::audit::record_change;
 use crate::operator::extract::{IdPath, JsonObject, Operator};
 use lamba_model::UserId;
 
@@ -17,13 +16,6 @@ pub async fn create_with_random_id(
 ) -> Result<Response, OperatorError> {
     let input = parse_input(&body)?;
     let user = state.core.users.create(None, input).await?;
-    record_change(
-        &state,
-        "user.created",
-        subject(&user),
-        None,
-        audit_json(&user),
-    );
     Ok(Json(UserResponse::from(&user)).into_response())
 }
 
@@ -36,12 +28,5 @@ pub async fn create_with_id(
 ) -> Result<Response, OperatorError> {
     let input = parse_input(&body)?;
     let user = state.core.users.create(Some(id), input).await?;
-    record_change(
-        &state,
-        "user.created",
-        subject(&user),
-        None,
-        audit_json(&user),
-    );
     Ok(Json(UserResponse::from(&user)).into_response())
 }

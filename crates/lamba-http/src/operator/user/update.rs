@@ -2,22 +2,11 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
-use super::{UserResponse, audit_json, parse_input, subject, to_json};
+use super::{UserResponse, parse_input, to_json};
 use crate::AppState;
 use crate::operator::OperatorError;
-use crate::operator::audit::record_change;
 use crate::operator::extract::{IdPath, JsonObject, Operator};
-use lamba_model::{User, UserId};
-
-fn record_updated(state: &AppState, before: &User, after: &User) {
-    record_change(
-        state,
-        "user.updated",
-        subject(after),
-        audit_json(before),
-        audit_json(after),
-    );
-}
+use lamba_model::UserId;
 
 /// `PUT /api/user/{userId}`: replaces the user's fields; without a password
 /// the current one stays.
@@ -28,9 +17,7 @@ pub async fn replace(
     JsonObject(body): JsonObject,
 ) -> Result<Response, OperatorError> {
     let input = parse_input(&body)?;
-    let existing = state.core.users.get(id).await?;
     let user = state.core.users.replace(id, input).await?;
-    record_updated(&state, &existing, &user);
     Ok(Json(UserResponse::from(&user)).into_response())
 }
 
@@ -48,6 +35,5 @@ pub async fn merge(
     json_patch::merge(&mut merged, &patch);
     let input = parse_input(&merged)?;
     let user = state.core.users.replace(id, input).await?;
-    record_updated(&state, &existing, &user);
     Ok(Json(UserResponse::from(&user)).into_response())
 }

@@ -1,0 +1,367 @@
+//! Webhook delivery, at least once: the dispatcher that fans the outbox
+//! out to deliveries and sends the due ones, retrying with exponential
+//! backoff and jitter for a bounded number of attempts.
+//!
+//! Every node runs a dispatcher; they share the work through the store's
+//! claims (`FOR UPDATE SKIP LOCKED` on PostgreSQL), each of which counts an
+//! attempt and holds the delivery for a lease longer than a send can take.
+//! A node that dies mid-send leaves its claims to lapse and be taken again:
+//! the receiver may then see an event twice (same envelope `id`), never
+//! not at all. Each attempt is signed afresh (new timestamp) with the
+//! webhook's current secret.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lamba_model::{Clock, DeliveryAttempt, DeliveryNext, Instant, Webhook, WebhookDelivery};
+use lamba_store::{DynStore, StoreError};
+use tokio::sync::Notify;
+
+use crate::sealing::Sealer;
+use crate::webhooks::{DELIVERY_TIMEOUT, Delivery, DeliveryAnswer, WebhookTransport, sign};
+
+/// How a claim holds a delivery: well beyond a send's timeout, so that no
+/// other node takes it while it is being sent.
+pub const LEASE: Duration = Duration::from_secs(3 * DELIVERY_TIMEOUT.as_secs());
+/// Outbox events fanned out per statement.
+const FAN_OUT_BATCH: u32 = 500;
+/// Delivered and failed deliveries are kept this long, for the operator.
+pub const RETENTION_DAYS: i64 = 30;
+
+/// How deliveries are retried and how many are sent at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeliverySettings {
+    /// Attempts before a delivery fails for good (a manual retry grants as
+    /// many again).
+    pub max_attempts: u32,
+    /// The wait after the first failed attempt; it doubles each time.
+    pub retry_base: Duration,
+    /// The longest wait between attempts.
+    pub retry_max: Duration,
+    /// How often the dispatcher looks for work another node queued or a
+    /// retry that came due.
+    pub poll: Duration,
+    /// Deliveries sent at once by one node.
+    pub concurrency: u32,
+}
+
+impl Default for DeliverySettings {
+    /// Eight attempts over about ten minutes, then failed.
+    fn default() -> Self {
+        Self {
+            max_attempts: 8,
+            retry_base: Duration::from_secs(5),
+            retry_max: Duration::from_secs(3_600),
+            poll: Duration::from_secs(1),
+            concurrency: 32,
+        }
+    }
+}
+
+/// The wait before attempt `attempts + 1`: `retry_base * 2^(attempts-1)`,
+/// at most `retry_max`, then "equal jitter": somewhere in its upper half,
+/// by `jitter` in `[0, 1)`, so that receivers coming back up are not hit
+/// by every retry at once.
+pub fn backoff(settings: &DeliverySettings, attempts: u32, jitter: f64) -> Duration {
+    let exponent = attempts.saturating_sub(1).min(30);
+    let full = settings
+        .retry_base
+        .saturating_mul(1u32 << exponent)
+        .min(settings.retry_max);
+    let half = full / 2;
+    half + half.mul_f64(jitter.clamp(0.0, 1.0))
+}
+
+fn random_unit() -> f64 {
+    rand::random::<f64>()
+}
+
+fn later(now: Instant, by: Duration) -> Instant {
+    let millis = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+    Instant::from_millis(now.as_millis().saturating_add(millis))
+}
+
+/// What one round found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Round {
+    /// Outbox events fanned out.
+    pub fanned_out: u64,
+    /// Deliveries attempted.
+    pub attempted: usize,
+}
+
+pub struct Dispatcher {
+    store: DynStore,
+    clock: Arc<dyn Clock>,
+    sealer: Arc<Sealer>,
+    transport: Arc<dyn WebhookTransport>,
+    settings: DeliverySettings,
+    /// Told when this node wrote to the outbox or retried a delivery.
+    wake: Arc<Notify>,
+}
+
+impl Dispatcher {
+    pub fn new(
+        store: DynStore,
+        clock: Arc<dyn Clock>,
+        sealer: Arc<Sealer>,
+        transport: Arc<dyn WebhookTransport>,
+        settings: DeliverySettings,
+        wake: Arc<Notify>,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            sealer,
+            transport,
+            settings,
+            wake,
+        }
+    }
+
+    pub fn settings(&self) -> &DeliverySettings {
+        &self.settings
+    }
+
+    /// Runs rounds until the task is dropped: at once while there is work,
+    /// else when woken or after the poll interval.
+    pub async fn run(self: Arc<Self>) {
+        loop {
+            let busy = match self.round().await {
+                Ok(round) => {
+                    round.attempted >= self.settings.concurrency as usize || round.fanned_out > 0
+                }
+                Err(error) => {
+                    tracing::error!(%error, "webhook delivery round failed");
+                    false
+                }
+            };
+            if !busy {
+                tokio::select! {
+                    () = self.wake.notified() => {}
+                    () = tokio::time::sleep(self.settings.poll) => {}
+                }
+            }
+        }
+    }
+
+    /// Fans the whole outbox out, then claims and sends one batch of due
+    /// deliveries, waiting for every send to finish.
+    pub async fn round(&self) -> Result<Round, StoreError> {
+        let now = self.clock.now();
+        let mut round = Round::default();
+        loop {
+            let taken = self
+                .store
+                .fan_out_outbox(FAN_OUT_BATCH, self.settings.max_attempts, now)
+                .await?;
+            round.fanned_out += taken;
+            if taken < u64::from(FAN_OUT_BATCH) {
+                break;
+            }
+        }
+        let claimed = self
+            .store
+            .claim_deliveries(self.settings.concurrency, now, later(now, LEASE))
+            .await?;
+        // Sending needs each webhook's URL and secret; the cached list is
+        // enough (a webhook missing from it is read by its attempt).
+        let webhooks = self.store.list_webhooks().await?;
+        round.attempted = claimed.len();
+        let mut sends = tokio::task::JoinSet::new();
+        for delivery in claimed {
+            let webhook = webhooks
+                .iter()
+                .find(|w| w.id == delivery.webhook_id)
+                .cloned();
+            let attempt = Attempt {
+                store: self.store.clone(),
+                clock: self.clock.clone(),
+                sealer: self.sealer.clone(),
+                transport: self.transport.clone(),
+                settings: self.settings,
+            };
+            sends.spawn(async move { attempt.run(delivery, webhook).await });
+        }
+        while let Some(done) = sends.join_next().await {
+            if let Err(error) = done {
+                tracing::error!(%error, "a webhook delivery task failed");
+            }
+        }
+        Ok(round)
+    }
+
+    /// Wakes the dispatcher of this node.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+}
+
+/// One claimed delivery's attempt, owning what it needs to run on its own
+/// task.
+struct Attempt {
+    store: DynStore,
+    clock: Arc<dyn Clock>,
+    sealer: Arc<Sealer>,
+    transport: Arc<dyn WebhookTransport>,
+    settings: DeliverySettings,
+}
+
+impl Attempt {
+    async fn run(self, delivery: WebhookDelivery, webhook: Option<Webhook>) {
+        let started = std::time::Instant::now();
+        let started_instant = delivery
+            .last_attempt_instant
+            .unwrap_or_else(|| self.clock.now());
+        let webhook = match webhook {
+            Some(webhook) => Some(webhook),
+            // Made after this round read the list; read it now.
+            None => self
+                .store
+                .lookup_webhook(delivery.webhook_id)
+                .await
+                .ok()
+                .flatten(),
+        };
+        let answer = match webhook {
+            // Deleted meanwhile: its deliveries went with it.
+            None => return,
+            Some(webhook) => self.send(&webhook, &delivery).await,
+        };
+        let (status_code, error, delivered) = match answer {
+            DeliveryAnswer::Status(code) if (200..300).contains(&code) => (Some(code), None, true),
+            DeliveryAnswer::Status(code) => (
+                Some(code),
+                Some(format!("The endpoint answered {code}.")),
+                false,
+            ),
+            DeliveryAnswer::Failed(error) => (None, Some(error), false),
+        };
+        let now = self.clock.now();
+        let next = if delivered {
+            DeliveryNext::Delivered
+        } else if delivery.attempts >= delivery.attempt_limit {
+            DeliveryNext::Failed
+        } else {
+            DeliveryNext::RetryAt(later(
+                now,
+                backoff(&self.settings, delivery.attempts, random_unit()),
+            ))
+        };
+        let attempt = DeliveryAttempt {
+            delivery_id: delivery.id,
+            attempt: delivery.attempts,
+            started_instant,
+            status_code,
+            error,
+            duration_millis: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        };
+        match self
+            .store
+            .finish_delivery_attempt(&attempt, next, now)
+            .await
+        {
+            Ok(true) => {
+                tracing::debug!(
+                    delivery.id = %delivery.id,
+                    webhook.id = %delivery.webhook_id,
+                    event.r#type = %delivery.event_type,
+                    attempt = delivery.attempts,
+                    ?next,
+                    "webhook delivery attempted"
+                );
+                if next == DeliveryNext::Failed {
+                    tracing::warn!(
+                        delivery.id = %delivery.id,
+                        webhook.id = %delivery.webhook_id,
+                        attempts = delivery.attempts,
+                        "webhook delivery failed for good"
+                    );
+                }
+            }
+            // The lease lapsed and another claim took it: that one records.
+            Ok(false) => tracing::warn!(
+                delivery.id = %delivery.id,
+                "a webhook delivery outlived its claim; its outcome is not recorded"
+            ),
+            Err(error) => tracing::error!(
+                %error,
+                delivery.id = %delivery.id,
+                "could not record a webhook delivery attempt; it is retried when its claim lapses"
+            ),
+        }
+    }
+
+    async fn send(&self, webhook: &Webhook, delivery: &WebhookDelivery) -> DeliveryAnswer {
+        let secret = match self.sealer.open(
+            &crate::webhooks::row_name(webhook.id),
+            &webhook.secret,
+            webhook.secret_sealed,
+        ) {
+            Ok(secret) => secret,
+            Err(error) => {
+                tracing::error!(%error, webhook.id = %webhook.id, "cannot open a webhook's secret");
+                return DeliveryAnswer::Failed(
+                    "The webhook's secret cannot be opened with this server's key.".into(),
+                );
+            }
+        };
+        let timestamp = self.clock.now().as_millis().div_euclid(1000);
+        let body = delivery.body.clone().into_bytes();
+        let signature = sign(&secret, timestamp, &body);
+        self.transport
+            .post(Delivery {
+                url: webhook.url.clone(),
+                event_type: delivery.event_type.clone(),
+                timestamp,
+                signature,
+                body,
+            })
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> DeliverySettings {
+        DeliverySettings {
+            retry_base: Duration::from_secs(10),
+            retry_max: Duration::from_secs(300),
+            ..DeliverySettings::default()
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_within_its_upper_half() {
+        let s = settings();
+        assert_eq!(backoff(&s, 1, 0.0), Duration::from_secs(5));
+        assert_eq!(backoff(&s, 1, 0.999_999), Duration::from_millis(9_999));
+        assert_eq!(backoff(&s, 2, 0.0), Duration::from_secs(10));
+        assert_eq!(backoff(&s, 3, 0.5), Duration::from_secs(30));
+        // 10 * 2^5 = 320 s, capped at 300 s.
+        assert_eq!(backoff(&s, 6, 0.0), Duration::from_secs(150));
+        assert_eq!(backoff(&s, 60, 1.0), Duration::from_secs(300));
+        // Out-of-range jitter is clamped.
+        assert_eq!(backoff(&s, 1, 7.0), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn jitter_spreads_retries() {
+        let s = settings();
+        let waits: std::collections::HashSet<Duration> =
+            (0..20).map(|_| backoff(&s, 4, random_unit())).collect();
+        assert!(waits.len() > 10);
+        assert!(
+            waits
+                .iter()
+                .all(|w| *w >= Duration::from_secs(40) && *w <= Duration::from_secs(80))
+        );
+    }
+
+    #[test]
+    fn the_lease_outlasts_a_send() {
+        assert!(LEASE > DELIVERY_TIMEOUT * 2);
+    }
+}
