@@ -15,7 +15,8 @@ use std::time::Duration;
 
 use lamba_model::{Clock, DeliveryAttempt, DeliveryNext, Instant, Webhook, WebhookDelivery};
 use lamba_store::{DynStore, StoreError};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
 
 use crate::sealing::Sealer;
 use crate::webhooks::{DELIVERY_TIMEOUT, Delivery, DeliveryAnswer, WebhookTransport, sign};
@@ -25,6 +26,12 @@ use crate::webhooks::{DELIVERY_TIMEOUT, Delivery, DeliveryAnswer, WebhookTranspo
 pub const LEASE: Duration = Duration::from_secs(3 * DELIVERY_TIMEOUT.as_secs());
 /// Outbox events fanned out per statement.
 const FAN_OUT_BATCH: u32 = 500;
+/// Fan-out statements per step, before claiming: a steady stream of new
+/// events cannot keep the dispatcher from sending.
+const FAN_OUT_BATCHES: u64 = 4;
+/// With no webhook at all, how often the dispatcher still looks (for
+/// outbox leftovers of a webhook deleted meanwhile).
+const IDLE_LOOK: Duration = Duration::from_secs(60);
 /// Delivered and failed deliveries are kept this long, for the operator.
 pub const RETENTION_DAYS: i64 = 30;
 
@@ -81,13 +88,19 @@ fn later(now: Instant, by: Duration) -> Instant {
     Instant::from_millis(now.as_millis().saturating_add(millis))
 }
 
-/// What one round found.
+/// What one step did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Round {
+struct Round {
     /// Outbox events fanned out.
-    pub fanned_out: u64,
-    /// Deliveries attempted.
-    pub attempted: usize,
+    fanned_out: u64,
+    /// Deliveries claimed and sent off.
+    attempted: usize,
+}
+
+fn report_panic(done: Result<(), tokio::task::JoinError>) {
+    if let Err(error) = done {
+        tracing::error!(%error, "a webhook delivery task failed");
+    }
 }
 
 pub struct Dispatcher {
@@ -123,52 +136,113 @@ impl Dispatcher {
         &self.settings
     }
 
-    /// Runs rounds until the task is dropped: at once while there is work,
-    /// else when woken or after the poll interval.
-    pub async fn run(self: Arc<Self>) {
+    /// Sends deliveries until `stop` turns true, keeping up to
+    /// `concurrency` sends under way: a slot that frees up is filled at
+    /// once (a slow receiver holds one slot, not the others). Looks for work
+    /// when woken, when a send ends, and every poll interval. When stopped,
+    /// claims nothing more and waits for the sends under way (at most a
+    /// lease: past it, another node may send them anyway).
+    pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        let mut sends = JoinSet::new();
+        let mut last_look = std::time::Instant::now();
+        let mut first = true;
+        // Whether there may be work: new events (woken), retries come due
+        // (the poll), or a backlog (the last claim filled every free slot).
+        let mut look = true;
+        let mut backlog = false;
+        let mut next_poll = tokio::time::Instant::now();
         loop {
-            let busy = match self.round().await {
-                Ok(round) => {
-                    round.attempted >= self.settings.concurrency as usize || round.fanned_out > 0
-                }
-                Err(error) => {
-                    tracing::error!(%error, "webhook delivery round failed");
-                    false
-                }
-            };
-            if !busy {
-                tokio::select! {
-                    () = self.wake.notified() => {}
-                    () = tokio::time::sleep(self.settings.poll) => {}
-                }
+            while let Some(done) = sends.try_join_next() {
+                report_panic(done);
             }
+            if *stop.borrow() {
+                break;
+            }
+            let free = self
+                .settings
+                .concurrency
+                .saturating_sub(u32::try_from(sends.len()).unwrap_or(u32::MAX));
+            if look && free > 0 {
+                let look_anyway = first || last_look.elapsed() >= IDLE_LOOK;
+                match self.step(free, &mut sends, look_anyway).await {
+                    Ok(Some(step)) => {
+                        last_look = std::time::Instant::now();
+                        backlog = step.fanned_out >= u64::from(FAN_OUT_BATCH) * FAN_OUT_BATCHES
+                            || step.attempted >= free as usize;
+                    }
+                    Ok(None) => backlog = false,
+                    Err(error) => {
+                        backlog = false;
+                        tracing::error!(%error, "webhook delivery round failed");
+                    }
+                }
+                first = false;
+                look = false;
+                next_poll = tokio::time::Instant::now() + self.settings.poll;
+            }
+            if backlog && sends.len() < self.settings.concurrency as usize {
+                look = true;
+                continue;
+            }
+            tokio::select! {
+                Some(done) = sends.join_next(), if !sends.is_empty() => {
+                    report_panic(done);
+                    look = look || backlog;
+                }
+                () = self.wake.notified() => look = true,
+                () = tokio::time::sleep_until(next_poll) => {
+                    look = true;
+                    next_poll = tokio::time::Instant::now() + self.settings.poll;
+                }
+                _ = stop.changed() => {}
+            }
+        }
+        let drained = tokio::time::timeout(LEASE, async {
+            while let Some(done) = sends.join_next().await {
+                report_panic(done);
+            }
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!("webhook sends still under way at shutdown were abandoned");
         }
     }
 
-    /// Fans the whole outbox out, then claims and sends one batch of due
-    /// deliveries, waiting for every send to finish.
-    pub async fn round(&self) -> Result<Round, StoreError> {
-        let now = self.clock.now();
+    /// Fans out the outbox (a bounded number of batches, so that sending
+    /// is never starved) and claims up to `free` due deliveries, each sent
+    /// on a task of its own in `sends`. `None` when it did nothing: no
+    /// webhook exists (the outbox can then only hold leftovers) and
+    /// `look_anyway` is false.
+    async fn step(
+        &self,
+        free: u32,
+        sends: &mut JoinSet<()>,
+        look_anyway: bool,
+    ) -> Result<Option<Round>, StoreError> {
+        // Sending needs each webhook's URL and secret; the cached list is
+        // enough (a webhook missing from it is read by its attempt).
+        let webhooks = self.store.list_webhooks().await?;
+        if webhooks.is_empty() && !look_anyway {
+            return Ok(None);
+        }
         let mut round = Round::default();
-        loop {
+        for _ in 0..FAN_OUT_BATCHES {
             let taken = self
                 .store
-                .fan_out_outbox(FAN_OUT_BATCH, self.settings.max_attempts, now)
+                .fan_out_outbox(FAN_OUT_BATCH, self.settings.max_attempts, self.clock.now())
                 .await?;
             round.fanned_out += taken;
             if taken < u64::from(FAN_OUT_BATCH) {
                 break;
             }
         }
+        // The lease runs from the claim, not from when this step began.
+        let now = self.clock.now();
         let claimed = self
             .store
-            .claim_deliveries(self.settings.concurrency, now, later(now, LEASE))
+            .claim_deliveries(free, now, later(now, LEASE))
             .await?;
-        // Sending needs each webhook's URL and secret; the cached list is
-        // enough (a webhook missing from it is read by its attempt).
-        let webhooks = self.store.list_webhooks().await?;
         round.attempted = claimed.len();
-        let mut sends = tokio::task::JoinSet::new();
         for delivery in claimed {
             let webhook = webhooks
                 .iter()
@@ -183,12 +257,7 @@ impl Dispatcher {
             };
             sends.spawn(async move { attempt.run(delivery, webhook).await });
         }
-        while let Some(done) = sends.join_next().await {
-            if let Err(error) = done {
-                tracing::error!(%error, "a webhook delivery task failed");
-            }
-        }
-        Ok(round)
+        Ok(Some(round))
     }
 
     /// Wakes the dispatcher of this node.
@@ -214,19 +283,18 @@ impl Attempt {
             .last_attempt_instant
             .unwrap_or_else(|| self.clock.now());
         let webhook = match webhook {
-            Some(webhook) => Some(webhook),
-            // Made after this round read the list; read it now.
-            None => self
-                .store
-                .lookup_webhook(delivery.webhook_id)
-                .await
-                .ok()
-                .flatten(),
+            Some(webhook) => Ok(Some(webhook)),
+            // Made after the step read the list; read it now.
+            None => self.store.lookup_webhook(delivery.webhook_id).await,
         };
         let answer = match webhook {
+            Ok(Some(webhook)) => self.send(&webhook, &delivery).await,
             // Deleted meanwhile: its deliveries went with it.
-            None => return,
-            Some(webhook) => self.send(&webhook, &delivery).await,
+            Ok(None) => return,
+            Err(error) => {
+                tracing::error!(%error, delivery.id = %delivery.id, "could not read a webhook");
+                DeliveryAnswer::Failed("The server could not read the webhook.".into())
+            }
         };
         let (status_code, error, delivered) = match answer {
             DeliveryAnswer::Status(code) if (200..300).contains(&code) => (Some(code), None, true),

@@ -7,27 +7,41 @@ use lamba_core::webhooks::{DELIVERY_TIMEOUT, Delivery, DeliveryAnswer, WebhookTr
 /// A `reqwest` client that follows no redirect and gives up after
 /// [`DELIVERY_TIMEOUT`]. HTTPS goes through rustls on aws-lc-rs (the
 /// crypto the server already links) and trusts the Mozilla roots
-/// (`webpki-roots`), whatever the host's certificate store holds.
+/// (`webpki-roots`), whatever the host's certificate store holds: a
+/// receiver behind a private CA is not reachable.
 pub struct HttpTransport {
     client: Option<reqwest::Client>,
 }
 
 impl HttpTransport {
     pub fn new() -> Self {
-        // reqwest's rustls is built without a crypto provider of its own; it
-        // uses the process default, which is set once here (a second call
-        // finds it set and changes nothing).
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .use_rustls_tls()
-            .https_only(false)
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(DELIVERY_TIMEOUT)
-            .build()
+        let client = tls_config()
+            .and_then(|tls| {
+                reqwest::Client::builder()
+                    .use_preconfigured_tls(tls)
+                    .redirect(reqwest::redirect::Policy::none())
+                    .timeout(DELIVERY_TIMEOUT)
+                    .build()
+                    .map_err(|error| error.to_string())
+            })
             .map_err(|error| tracing::error!(%error, "the webhook HTTP client could not be built"))
             .ok();
         Self { client }
     }
+}
+
+/// TLS for deliveries: rustls with its aws-lc-rs provider, given here rather
+/// than installed for the whole process, and the Mozilla roots.
+fn tls_config() -> Result<rustls::ClientConfig, String> {
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|error| error.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 impl Default for HttpTransport {
@@ -35,6 +49,10 @@ impl Default for HttpTransport {
         Self::new()
     }
 }
+
+/// How much of a receiver's answer is read before the connection is
+/// dropped.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
 /// A cause and its sources: the URL is the operator's, so what went wrong
 /// reaching it is theirs to see.
@@ -67,9 +85,17 @@ impl WebhookTransport for HttpTransport {
         match answer {
             Ok(response) => {
                 let status = response.status().as_u16();
-                // Read what the receiver says so the connection ends cleanly;
-                // its content does not matter.
-                let _ = response.bytes().await;
+                // Read a little of what the receiver says so that a short
+                // answer ends the connection cleanly; its content does not
+                // matter, and a long one is cut off, not held in memory.
+                let mut response = response;
+                let mut read = 0usize;
+                while let Ok(Some(chunk)) = response.chunk().await {
+                    read = read.saturating_add(chunk.len());
+                    if read > MAX_ANSWER_BYTES {
+                        break;
+                    }
+                }
                 DeliveryAnswer::Status(status)
             }
             Err(error) if error.is_timeout() => DeliveryAnswer::Failed(format!(

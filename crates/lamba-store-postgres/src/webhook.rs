@@ -397,10 +397,18 @@ impl WebhookRepository for PostgresStore {
     ) -> StoreResult<Vec<WebhookDelivery>> {
         // SKIP LOCKED: a row another node is claiming right now is left to
         // it, so no two claims return the same delivery and neither waits.
+        // A delivery whose last allowed attempt never finished (its node
+        // stopped mid-send) fails here instead of being attempted again.
         let rows = sqlx::query(&format!(
-            "WITH due AS (SELECT d.id, d.next_attempt_instant AS due_at \
+            "WITH spent AS (UPDATE webhook_deliveries SET status = 'failed', \
+             next_attempt_instant = NULL, completed_instant = $2, last_error = $4 \
+             WHERE id IN (SELECT id FROM webhook_deliveries WHERE status = 'pending' \
+             AND next_attempt_instant <= $2 AND attempts >= attempt_limit \
+             FOR UPDATE SKIP LOCKED)), \
+             due AS (SELECT d.id, d.next_attempt_instant AS due_at \
              FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
              WHERE d.status = 'pending' AND d.next_attempt_instant <= $2 AND w.enabled \
+             AND d.attempts < d.attempt_limit \
              ORDER BY d.next_attempt_instant, d.id LIMIT $1 FOR UPDATE OF d SKIP LOCKED), \
              claimed AS (UPDATE webhook_deliveries SET attempts = attempts + 1, \
              next_attempt_instant = $3, last_attempt_instant = $2 \
@@ -411,6 +419,7 @@ impl WebhookRepository for PostgresStore {
         .bind(i64::from(limit))
         .bind(now.as_millis())
         .bind(lease_until.as_millis())
+        .bind(lamba_store::UNFINISHED_LAST_ATTEMPT)
         .fetch_all(&self.pool)
         .await
         .map_err(backend)?;

@@ -380,13 +380,28 @@ impl WebhookRepository for SqliteStore {
         now: Instant,
         lease_until: Instant,
     ) -> StoreResult<Vec<WebhookDelivery>> {
-        // One statement on the one writer connection: no two claims
-        // interleave, so none takes a row another just claimed.
+        // On the one writer connection: no two claims interleave, so none
+        // takes a row another just claimed. A delivery whose last allowed
+        // attempt never finished (the server stopped mid-send) fails here
+        // instead of being attempted again.
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        sqlx::query(
+            "UPDATE webhook_deliveries SET status = 'failed', next_attempt_instant = NULL, \
+             completed_instant = ?, last_error = ? WHERE status = 'pending' \
+             AND next_attempt_instant <= ? AND attempts >= attempt_limit",
+        )
+        .bind(now.as_millis())
+        .bind(lamba_store::UNFINISHED_LAST_ATTEMPT)
+        .bind(now.as_millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
         let rows = sqlx::query(&format!(
             "UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_instant = ?, \
              last_attempt_instant = ? WHERE id IN \
              (SELECT d.id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
              WHERE d.status = 'pending' AND d.next_attempt_instant <= ? AND w.enabled \
+             AND d.attempts < d.attempt_limit \
              ORDER BY d.next_attempt_instant, d.id LIMIT ?) \
              RETURNING {DELIVERY_COLUMNS}"
         ))
@@ -394,9 +409,10 @@ impl WebhookRepository for SqliteStore {
         .bind(now.as_millis())
         .bind(now.as_millis())
         .bind(i64::from(limit))
-        .fetch_all(&self.writer)
+        .fetch_all(&mut *tx)
         .await
         .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
         rows.iter().map(delivery_from_row).collect()
     }
 

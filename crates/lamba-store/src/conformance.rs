@@ -97,6 +97,7 @@ macro_rules! conformance_tests {
             pruning_and_deleting_the_webhook_remove_deliveries,
             disabled_webhooks_deliveries_wait,
             changes_report_webhook_writes,
+            a_lapsed_last_attempt_fails_instead_of_exceeding_the_limit,
         );
     };
     (@cases $make_store:expr; $($case:ident),* $(,)?) => {

@@ -31,7 +31,9 @@ pub use event_log::EventLogRepository;
 pub use tenancy::{
     ScopeFilter, ScopeGuard, ScopeRepository, ScopedRefreshGrant, TenancyRepository,
 };
-pub use webhook::{DeliveryFilter, EndedScope, Outbox, RetryOutcome, WebhookRepository};
+pub use webhook::{
+    DeliveryFilter, EndedScope, Outbox, RetryOutcome, UNFINISHED_LAST_ATTEMPT, WebhookRepository,
+};
 
 /// A change to stored data that caches must hear of. Backends report every
 /// write they make; PostgreSQL also reports the writes of other nodes.

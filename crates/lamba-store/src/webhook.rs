@@ -107,6 +107,11 @@ impl Outbox {
     }
 }
 
+/// `last_error` of a delivery failed because its last allowed attempt was
+/// claimed and never finished.
+pub const UNFINISHED_LAST_ATTEMPT: &str =
+    "The last allowed attempt never finished: the server sending it stopped.";
+
 /// Which of a webhook's deliveries to list.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DeliveryFilter {
@@ -159,10 +164,12 @@ pub trait WebhookRepository: Send + Sync {
         now: Instant,
     ) -> StoreResult<u64>;
     /// Claims up to `limit` pending deliveries due at `now`, of enabled
-    /// webhooks, soonest due first: each one's `attempts` goes up by one
-    /// and it is not due again before `lease_until`. Of concurrent claims
-    /// (on any node) no two return the same delivery. Returns them as
-    /// claimed.
+    /// webhooks, with attempts left, soonest due first: each one's
+    /// `attempts` goes up by one and it is not due again before
+    /// `lease_until`. Of concurrent claims (on any node) no two return the
+    /// same delivery. Returns them as claimed. A pending delivery due with
+    /// no attempt left (its last claim lapsed unfinished) is marked failed,
+    /// with [`UNFINISHED_LAST_ATTEMPT`].
     async fn claim_deliveries(
         &self,
         limit: u32,

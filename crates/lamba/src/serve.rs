@@ -175,7 +175,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         settings,
     ));
     spawn_pruning(core.clone());
-    tokio::spawn(core.dispatcher.clone().run());
+    let (stop_dispatcher, dispatcher_stopped) = tokio::sync::watch::channel(false);
+    let dispatcher = tokio::spawn(core.dispatcher.clone().run(dispatcher_stopped));
     let app = lamba_http::router(AppState::new(
         core.clone(),
         HttpSettings {
@@ -198,6 +199,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     .with_graceful_shutdown(shutdown_signal())
     .await
     .context("the server stopped unexpectedly")?;
+    // Sends under way finish and are recorded (else they are sent again
+    // after their claim lapses).
+    let _ = stop_dispatcher.send(true);
+    let _ = dispatcher.await;
     if !core.audit.flush(Duration::from_secs(5)).await {
         tracing::warn!("audit events still queued at shutdown were not written");
     }

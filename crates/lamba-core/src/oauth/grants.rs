@@ -380,7 +380,7 @@ impl OAuthService {
             RefreshExpirationPolicy::SlidingWindow => now.as_millis().saturating_add(ttl_millis),
         };
         let expires = Instant::from_millis(expires);
-        let mut refreshed = None;
+        let mut refreshed = false;
         let refresh = if one_time {
             let next = random_token()?;
             let rotated = RefreshToken {
@@ -402,7 +402,9 @@ impl OAuthService {
                 .await?
             {
                 Rotation::Rotated => {
-                    refreshed = Some((event, outbox));
+                    // Recorded now: the event is stored, whatever minting does.
+                    self.audit.committed([event], &outbox);
+                    refreshed = true;
                     next
                 }
                 // Another request rotated it first: this one is the reuse.
@@ -429,15 +431,12 @@ impl OAuthService {
                 TokenGrant::RefreshToken,
             )
             .await?;
-        match refreshed {
-            Some((event, outbox)) => self.audit.committed([event], &outbox),
+        if !refreshed {
             // A reusable token's refresh changes nothing worth a
             // transaction of its own; its event is stored on its own.
-            None => {
-                let mut event = self.token_event("session.refreshed", &token);
-                event.data = serde_json::json!({ "applicationId": application.id });
-                self.audit.record_with_outbox(vec![event]).await;
-            }
+            let mut event = self.token_event("session.refreshed", &token);
+            event.data = serde_json::json!({ "applicationId": application.id });
+            self.audit.record_with_outbox(vec![event]).await;
         }
         Ok(issued)
     }

@@ -48,10 +48,14 @@ pub fn routes() -> Router<AppState> {
 struct DeliveryId(Uuid);
 
 impl std::str::FromStr for DeliveryId {
-    type Err = uuid::Error;
+    type Err = ();
 
+    /// The hyphenated form only, as every other id in a path.
     fn from_str(raw: &str) -> Result<Self, Self::Err> {
-        Uuid::from_str(raw).map(DeliveryId)
+        if raw.len() != 36 {
+            return Err(());
+        }
+        Uuid::try_parse(raw).map(DeliveryId).map_err(|_| ())
     }
 }
 

@@ -852,3 +852,46 @@ async fn expect_webhooks_change(changes: &mut tokio::sync::broadcast::Receiver<C
         }
     }
 }
+
+pub async fn a_lapsed_last_attempt_fails_instead_of_exceeding_the_limit(store: DynStore) {
+    let hook = catch_all(&store).await;
+    store
+        .append_outbox(&[event("user.login", None, None)])
+        .await
+        .unwrap();
+    // Three attempts allowed (`drain`); each claim lapses unfinished.
+    drain(&store).await;
+    for n in 1..=3 {
+        let t = i64::from(n - 1) * LEASE;
+        let claimed = store
+            .claim_deliveries(10, at(t), at(t + LEASE))
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1, "claim {n}");
+        assert_eq!(claimed[0].attempts, n);
+    }
+    assert!(
+        store
+            .claim_deliveries(10, at(3 * LEASE), at(4 * LEASE))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let found = deliveries(&store, &hook).await;
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].status, DeliveryStatus::Failed);
+    assert_eq!(found[0].attempts, 3);
+    assert_eq!(found[0].completed_instant, Some(at(3 * LEASE)));
+    assert_eq!(
+        found[0].last_error.as_deref(),
+        Some(crate::UNFINISHED_LAST_ATTEMPT)
+    );
+    // And an operator can retry it.
+    assert!(matches!(
+        store
+            .retry_delivery(hook.id, found[0].id, 3, at(3 * LEASE + 1))
+            .await
+            .unwrap(),
+        RetryOutcome::Retried(_)
+    ));
+}
