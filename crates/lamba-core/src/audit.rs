@@ -270,8 +270,11 @@ impl AuditLog {
 
     /// A new event of `event_type`, now, with a fresh id; the request's
     /// actor, trace and correlation ids and IP are filled in when recorded.
+    /// Ids are UUIDv7 (time-ordered): appends to the audit log and the
+    /// outbox land at the end of their primary-key indexes, not at random
+    /// pages.
     pub fn event(&self, event_type: &str) -> AuditEvent {
-        AuditEvent::new(Uuid::new_v4(), event_type, self.clock.now())
+        AuditEvent::new(Uuid::now_v7(), event_type, self.clock.now())
     }
 
     /// Queues `event` for writing and returns at once. Fields the event

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use lamba_model::{Clock, DeliveryAttempt, DeliveryNext, Instant, Webhook, WebhookDelivery};
 use lamba_store::{DynStore, StoreError};
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::sealing::Sealer;
@@ -143,12 +143,26 @@ impl Dispatcher {
     /// claims nothing more and waits for the sends under way (at most a
     /// lease: past it, another node may send them anyway).
     pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        let (finished, to_record) = mpsc::channel(FINISH_BATCH * 4);
+        let finisher = tokio::spawn(record_finished(
+            self.store.clone(),
+            self.clock.clone(),
+            to_record,
+        ));
         let mut sends = JoinSet::new();
         let mut last_look = std::time::Instant::now();
         let mut first = true;
-        // Whether there may be work: new events (woken), retries come due
-        // (the poll), or a backlog (the last claim filled every free slot).
+        // Claims are made for a quarter of the slots at least (or when
+        // nothing is under way): one claim per finished send would cost a
+        // transaction per delivery.
+        let refill = (self.settings.concurrency / 4).max(1);
+        // Whether there may be deliveries to claim: new events fanned out,
+        // retries come due (the poll), a backlog (the last claim filled
+        // every free slot).
         let mut look = true;
+        // Whether the outbox may hold events: woken by this node's writes,
+        // the poll (other nodes'), or the last fan-out was full.
+        let mut fan_out = true;
         let mut backlog = false;
         let mut next_poll = tokio::time::Instant::now();
         loop {
@@ -162,36 +176,57 @@ impl Dispatcher {
                 .settings
                 .concurrency
                 .saturating_sub(u32::try_from(sends.len()).unwrap_or(u32::MAX));
-            if look && free > 0 {
+            let claim = look && (free >= refill || (free > 0 && sends.is_empty()));
+            if fan_out || claim {
                 let look_anyway = first || last_look.elapsed() >= IDLE_LOOK;
-                match self.step(free, &mut sends, look_anyway).await {
+                let wanted = if claim { free } else { 0 };
+                match self
+                    .step(wanted, &mut sends, look_anyway, fan_out, &finished)
+                    .await
+                {
                     Ok(Some(step)) => {
                         last_look = std::time::Instant::now();
-                        backlog = step.fanned_out >= u64::from(FAN_OUT_BATCH) * FAN_OUT_BATCHES
-                            || step.attempted >= free as usize;
+                        fan_out = step.fanned_out >= u64::from(FAN_OUT_BATCH) * FAN_OUT_BATCHES;
+                        if claim {
+                            backlog = step.attempted >= wanted as usize;
+                            look = backlog;
+                        }
+                        look = look || step.fanned_out > 0;
                     }
-                    Ok(None) => backlog = false,
+                    Ok(None) => {
+                        fan_out = false;
+                        look = false;
+                        backlog = false;
+                    }
                     Err(error) => {
+                        fan_out = false;
+                        look = false;
                         backlog = false;
                         tracing::error!(%error, "webhook delivery round failed");
                     }
                 }
                 first = false;
-                look = false;
                 next_poll = tokio::time::Instant::now() + self.settings.poll;
-            }
-            if backlog && sends.len() < self.settings.concurrency as usize {
-                look = true;
-                continue;
+                let free_now = self
+                    .settings
+                    .concurrency
+                    .saturating_sub(u32::try_from(sends.len()).unwrap_or(u32::MAX));
+                if fan_out || (look && free_now >= refill) {
+                    continue;
+                }
             }
             tokio::select! {
                 Some(done) = sends.join_next(), if !sends.is_empty() => {
                     report_panic(done);
                     look = look || backlog;
                 }
-                () = self.wake.notified() => look = true,
+                () = self.wake.notified() => {
+                    look = true;
+                    fan_out = true;
+                }
                 () = tokio::time::sleep_until(next_poll) => {
                     look = true;
+                    fan_out = true;
                     next_poll = tokio::time::Instant::now() + self.settings.poll;
                 }
                 _ = stop.changed() => {}
@@ -206,11 +241,14 @@ impl Dispatcher {
         if drained.is_err() {
             tracing::warn!("webhook sends still under way at shutdown were abandoned");
         }
+        sends.abort_all();
+        drop(finished);
+        let _ = finisher.await;
     }
 
-    /// Fans out the outbox (a bounded number of batches, so that sending
-    /// is never starved) and claims up to `free` due deliveries, each sent
-    /// on a task of its own in `sends`. `None` when it did nothing: no
+    /// Fans out the outbox when `fan_out` (a bounded number of batches, so
+    /// that sending is never starved) and claims up to `free` due
+    /// deliveries, each sent on a task of its own in `sends`. `None` when it did nothing: no
     /// webhook exists (the outbox can then only hold leftovers) and
     /// `look_anyway` is false.
     async fn step(
@@ -218,6 +256,8 @@ impl Dispatcher {
         free: u32,
         sends: &mut JoinSet<()>,
         look_anyway: bool,
+        fan_out: bool,
+        finished: &mpsc::Sender<Finished>,
     ) -> Result<Option<Round>, StoreError> {
         // Sending needs each webhook's URL and secret; the cached list is
         // enough (a webhook missing from it is read by its attempt).
@@ -226,7 +266,7 @@ impl Dispatcher {
             return Ok(None);
         }
         let mut round = Round::default();
-        for _ in 0..FAN_OUT_BATCHES {
+        for _ in 0..if fan_out { FAN_OUT_BATCHES } else { 0 } {
             let taken = self
                 .store
                 .fan_out_outbox(FAN_OUT_BATCH, self.settings.max_attempts, self.clock.now())
@@ -235,6 +275,9 @@ impl Dispatcher {
             if taken < u64::from(FAN_OUT_BATCH) {
                 break;
             }
+        }
+        if free == 0 {
+            return Ok(Some(round));
         }
         // The lease runs from the claim, not from when this step began.
         let now = self.clock.now();
@@ -254,6 +297,7 @@ impl Dispatcher {
                 sealer: self.sealer.clone(),
                 transport: self.transport.clone(),
                 settings: self.settings,
+                finished: finished.clone(),
             };
             sends.spawn(async move { attempt.run(delivery, webhook).await });
         }
@@ -274,6 +318,74 @@ struct Attempt {
     sealer: Arc<Sealer>,
     transport: Arc<dyn WebhookTransport>,
     settings: DeliverySettings,
+    finished: mpsc::Sender<Finished>,
+}
+
+/// An attempt that is over, for the finisher to record.
+struct Finished {
+    attempt: DeliveryAttempt,
+    next: DeliveryNext,
+    webhook_id: lamba_model::WebhookId,
+    event_type: String,
+}
+
+/// Attempts recorded in one transaction at most.
+const FINISH_BATCH: usize = 64;
+
+/// Records finished attempts in batches of what has finished meanwhile
+/// (one transaction per batch rather than per delivery), until every
+/// sender is gone.
+async fn record_finished(
+    store: DynStore,
+    clock: Arc<dyn Clock>,
+    mut finished: mpsc::Receiver<Finished>,
+) {
+    let mut batch = Vec::with_capacity(FINISH_BATCH);
+    while finished.recv_many(&mut batch, FINISH_BATCH).await > 0 {
+        let outcomes: Vec<(DeliveryAttempt, DeliveryNext)> =
+            batch.iter().map(|f| (f.attempt.clone(), f.next)).collect();
+        match store.finish_delivery_attempts(&outcomes, clock.now()).await {
+            Ok(recorded) => {
+                for (done, recorded) in batch.iter().zip(recorded) {
+                    log_finished(done, recorded);
+                }
+            }
+            Err(error) => tracing::error!(
+                %error,
+                attempts = batch.len(),
+                "could not record webhook delivery attempts; they are retried when their claims lapse"
+            ),
+        }
+        batch.clear();
+    }
+}
+
+fn log_finished(done: &Finished, recorded: bool) {
+    let delivery_id = done.attempt.delivery_id;
+    if !recorded {
+        // The lease lapsed and another claim took it: that one records.
+        tracing::warn!(
+            delivery.id = %delivery_id,
+            "a webhook delivery outlived its claim; its outcome is not recorded"
+        );
+        return;
+    }
+    tracing::debug!(
+        delivery.id = %delivery_id,
+        webhook.id = %done.webhook_id,
+        event.r#type = %done.event_type,
+        attempt = done.attempt.attempt,
+        next = ?done.next,
+        "webhook delivery attempted"
+    );
+    if done.next == DeliveryNext::Failed {
+        tracing::warn!(
+            delivery.id = %delivery_id,
+            webhook.id = %done.webhook_id,
+            attempts = done.attempt.attempt,
+            "webhook delivery failed for good"
+        );
+    }
 }
 
 impl Attempt {
@@ -324,40 +436,16 @@ impl Attempt {
             error,
             duration_millis: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         };
-        match self
-            .store
-            .finish_delivery_attempt(&attempt, next, now)
-            .await
-        {
-            Ok(true) => {
-                tracing::debug!(
-                    delivery.id = %delivery.id,
-                    webhook.id = %delivery.webhook_id,
-                    event.r#type = %delivery.event_type,
-                    attempt = delivery.attempts,
-                    ?next,
-                    "webhook delivery attempted"
-                );
-                if next == DeliveryNext::Failed {
-                    tracing::warn!(
-                        delivery.id = %delivery.id,
-                        webhook.id = %delivery.webhook_id,
-                        attempts = delivery.attempts,
-                        "webhook delivery failed for good"
-                    );
-                }
-            }
-            // The lease lapsed and another claim took it: that one records.
-            Ok(false) => tracing::warn!(
-                delivery.id = %delivery.id,
-                "a webhook delivery outlived its claim; its outcome is not recorded"
-            ),
-            Err(error) => tracing::error!(
-                %error,
-                delivery.id = %delivery.id,
-                "could not record a webhook delivery attempt; it is retried when its claim lapses"
-            ),
-        }
+        // Recorded by the finisher, with whatever else finished meanwhile.
+        let _ = self
+            .finished
+            .send(Finished {
+                attempt,
+                next,
+                webhook_id: delivery.webhook_id,
+                event_type: delivery.event_type,
+            })
+            .await;
     }
 
     async fn send(&self, webhook: &Webhook, delivery: &WebhookDelivery) -> DeliveryAnswer {

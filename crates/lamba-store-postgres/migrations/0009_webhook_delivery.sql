@@ -37,8 +37,13 @@ CREATE TABLE webhook_deliveries (
     UNIQUE (webhook_id, event_id)
 );
 
-CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_instant)
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_instant, id)
     WHERE status = 'pending';
+-- Pending with no attempt left: only while a last attempt is under way, or
+-- when it never finished (then a claim marks it failed). Small, so that
+-- every claim can look for those without scanning the backlog.
+CREATE INDEX webhook_deliveries_spent ON webhook_deliveries (next_attempt_instant)
+    WHERE status = 'pending' AND attempts >= attempt_limit;
 CREATE INDEX webhook_deliveries_by_webhook
     ON webhook_deliveries (webhook_id, insert_instant DESC, id DESC);
 CREATE INDEX webhook_deliveries_completed ON webhook_deliveries (completed_instant)
@@ -53,3 +58,12 @@ CREATE TABLE webhook_delivery_attempts (
     duration_millis BIGINT NOT NULL,
     PRIMARY KEY (delivery_id, attempt)
 );
+
+-- Queue tables: every delivery is inserted, updated twice and pruned, every
+-- outbox row inserted and deleted. Vacuumed and analysed after a few
+-- thousand changes, not a fraction of the table, so that dead index
+-- entries do not pile up under the claims.
+ALTER TABLE webhook_outbox SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 2000,
+    autovacuum_analyze_scale_factor = 0, autovacuum_analyze_threshold = 2000);
+ALTER TABLE webhook_deliveries SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 5000,
+    autovacuum_analyze_scale_factor = 0, autovacuum_analyze_threshold = 5000);

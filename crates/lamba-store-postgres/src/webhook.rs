@@ -313,6 +313,7 @@ impl WebhookRepository for PostgresStore {
         now: Instant,
     ) -> StoreResult<u64> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
+        no_flush_wait(&mut tx).await?;
         let rows = sqlx::query(
             "SELECT id, event_type, project_id, environment FROM webhook_outbox \
              ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED",
@@ -355,7 +356,7 @@ impl WebhookRepository for PostgresStore {
             let mut webhook_ids = Vec::with_capacity(wanted.len());
             let mut event_ids = Vec::with_capacity(wanted.len());
             for (webhook, event) in wanted {
-                delivery_ids.push(Uuid::new_v4());
+                delivery_ids.push(Uuid::now_v7());
                 webhook_ids.push(webhook);
                 event_ids.push(event);
             }
@@ -399,6 +400,17 @@ impl WebhookRepository for PostgresStore {
         // it, so no two claims return the same delivery and neither waits.
         // A delivery whose last allowed attempt never finished (its node
         // stopped mid-send) fails here instead of being attempted again.
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        no_flush_wait(&mut tx).await?;
+        // A plain index scan in the due index's order stops at the limit
+        // and marks the entries of delivered rows dead as it passes them;
+        // the bitmap scan the planner tends to pick on this churning table
+        // reads every such entry on every claim until vacuum (measured: 3 ms
+        // against 0.2 ms per claim with 5,000 delivered rows).
+        sqlx::query("SET LOCAL enable_bitmapscan = off")
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
         let rows = sqlx::query(&format!(
             "WITH spent AS (UPDATE webhook_deliveries SET status = 'failed', \
              next_attempt_instant = NULL, completed_instant = $2, last_error = $4 \
@@ -420,70 +432,31 @@ impl WebhookRepository for PostgresStore {
         .bind(now.as_millis())
         .bind(lease_until.as_millis())
         .bind(lamba_store::UNFINISHED_LAST_ATTEMPT)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await
         .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
         rows.iter().map(delivery_from_row).collect()
     }
 
-    async fn finish_delivery_attempt(
+    async fn finish_delivery_attempts(
         &self,
-        attempt: &DeliveryAttempt,
-        next: DeliveryNext,
+        finished: &[(DeliveryAttempt, DeliveryNext)],
         now: Instant,
-    ) -> StoreResult<bool> {
-        let (status, next_attempt, completed) = match next {
-            DeliveryNext::Delivered => (DeliveryStatus::Delivered, None, Some(now)),
-            DeliveryNext::RetryAt(at) => (DeliveryStatus::Pending, Some(at), None),
-            DeliveryNext::Failed => (DeliveryStatus::Failed, None, Some(now)),
-        };
-        let mut tx = self.pool.begin().await.map_err(backend)?;
-        // `attempts` is the claim's number: once the lease lapsed and
-        // another claim counted one more, this attempt no longer decides.
-        let updated = sqlx::query(
-            "UPDATE webhook_deliveries SET status = $1, next_attempt_instant = $2, \
-             completed_instant = $3, last_status_code = $4, last_error = $5 \
-             WHERE id = $6 AND attempts = $7 AND status = 'pending'",
-        )
-        .bind(status.as_str())
-        .bind(next_attempt.map(Instant::as_millis))
-        .bind(completed.map(Instant::as_millis))
-        .bind(attempt.status_code.map(i32::from))
-        .bind(&attempt.error)
-        .bind(attempt.delivery_id)
-        .bind(i64::from(attempt.attempt))
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?
-        .rows_affected()
-            == 1;
-        if !updated {
-            tx.rollback().await.map_err(backend)?;
-            return Ok(false);
+    ) -> StoreResult<Vec<bool>> {
+        if finished.is_empty() {
+            return Ok(Vec::new());
         }
-        // A second finish of the same attempt (after a retry at the same
-        // count) must not fail, nor change the delivery.
-        let recorded = sqlx::query(&format!(
-            "INSERT INTO webhook_delivery_attempts ({ATTEMPT_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (delivery_id, attempt) DO NOTHING"
-        ))
-        .bind(attempt.delivery_id)
-        .bind(i64::from(attempt.attempt))
-        .bind(attempt.started_instant.as_millis())
-        .bind(attempt.status_code.map(i32::from))
-        .bind(&attempt.error)
-        .bind(i64::try_from(attempt.duration_millis).unwrap_or(i64::MAX))
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?
-        .rows_affected()
-            == 1;
-        if !recorded {
-            tx.rollback().await.map_err(backend)?;
-            return Ok(false);
+        // One transaction for a batch: a commit per delivery was most of
+        // what sending cost.
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        no_flush_wait(&mut tx).await?;
+        let mut recorded = Vec::with_capacity(finished.len());
+        for (attempt, next) in finished {
+            recorded.push(finish_one(&mut tx, attempt, *next, now).await?);
         }
         tx.commit().await.map_err(backend)?;
-        Ok(true)
+        Ok(recorded)
     }
 
     async fn lookup_delivery(
@@ -595,6 +568,74 @@ impl WebhookRepository for PostgresStore {
         .map_err(backend)?;
         Ok(done.rows_affected())
     }
+}
+
+/// Lets the transaction commit without waiting for the WAL flush. Only for
+/// the dispatcher's bookkeeping (fan-out, claims, attempts): a crash can
+/// then undo its last commits, which only means deliveries are sent again,
+/// never lost, as at least once allows. Identity writes, and the outbox
+/// events they store, always wait.
+async fn no_flush_wait(conn: &mut PgConnection) -> StoreResult<()> {
+    sqlx::query("SET LOCAL synchronous_commit = off")
+        .execute(conn)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
+/// Records one attempt and what becomes of its delivery, if that attempt
+/// is still the delivery's latest claim and it is pending.
+async fn finish_one(
+    conn: &mut PgConnection,
+    attempt: &DeliveryAttempt,
+    next: DeliveryNext,
+    now: Instant,
+) -> StoreResult<bool> {
+    let (status, next_attempt, completed) = match next {
+        DeliveryNext::Delivered => (DeliveryStatus::Delivered, None, Some(now)),
+        DeliveryNext::RetryAt(at) => (DeliveryStatus::Pending, Some(at), None),
+        DeliveryNext::Failed => (DeliveryStatus::Failed, None, Some(now)),
+    };
+    // `attempts` is the claim's number: once the lease lapsed and
+    // another claim counted one more, this attempt no longer decides. A
+    // retry leaves the delivery pending at the same count until the next
+    // claim, so the attempt row's absence is what makes a repeated finish
+    // a no-op.
+    let updated = sqlx::query(
+        "UPDATE webhook_deliveries SET status = $1, next_attempt_instant = $2, \
+         completed_instant = $3, last_status_code = $4, last_error = $5 \
+         WHERE id = $6 AND attempts = $7 AND status = 'pending' AND NOT EXISTS \
+         (SELECT 1 FROM webhook_delivery_attempts WHERE delivery_id = $6 AND attempt = $7)",
+    )
+    .bind(status.as_str())
+    .bind(next_attempt.map(Instant::as_millis))
+    .bind(completed.map(Instant::as_millis))
+    .bind(attempt.status_code.map(i32::from))
+    .bind(&attempt.error)
+    .bind(attempt.delivery_id)
+    .bind(i64::from(attempt.attempt))
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?
+    .rows_affected()
+        == 1;
+    if !updated {
+        return Ok(false);
+    }
+    sqlx::query(&format!(
+        "INSERT INTO webhook_delivery_attempts ({ATTEMPT_COLUMNS}) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (delivery_id, attempt) DO NOTHING"
+    ))
+    .bind(attempt.delivery_id)
+    .bind(i64::from(attempt.attempt))
+    .bind(attempt.started_instant.as_millis())
+    .bind(attempt.status_code.map(i32::from))
+    .bind(&attempt.error)
+    .bind(i64::try_from(attempt.duration_millis).unwrap_or(i64::MAX))
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
+    Ok(true)
 }
 
 #[cfg(test)]

@@ -34,8 +34,13 @@ CREATE TABLE webhook_deliveries (
     UNIQUE (webhook_id, event_id)
 ) STRICT;
 
-CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_instant)
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_instant, id)
     WHERE status = 'pending';
+-- Pending with no attempt left: only while a last attempt is under way, or
+-- when it never finished (then a claim marks it failed). Small, so that
+-- every claim can look for those without scanning the backlog.
+CREATE INDEX webhook_deliveries_spent ON webhook_deliveries (next_attempt_instant)
+    WHERE status = 'pending' AND attempts >= attempt_limit;
 CREATE INDEX webhook_deliveries_by_webhook
     ON webhook_deliveries (webhook_id, insert_instant DESC, id DESC);
 CREATE INDEX webhook_deliveries_completed ON webhook_deliveries (completed_instant)

@@ -344,7 +344,7 @@ impl WebhookRepository for SqliteStore {
             for webhook in &webhooks {
                 if webhook.wants(&event.event_type, event.project_id, event.environment) {
                     deliveries.push(serde_json::json!([
-                        Uuid::new_v4().to_string(),
+                        Uuid::now_v7().to_string(),
                         webhook.id.to_string(),
                         event.id.to_string(),
                         event.event_type,
@@ -416,60 +416,23 @@ impl WebhookRepository for SqliteStore {
         rows.iter().map(delivery_from_row).collect()
     }
 
-    async fn finish_delivery_attempt(
+    async fn finish_delivery_attempts(
         &self,
-        attempt: &DeliveryAttempt,
-        next: DeliveryNext,
+        finished: &[(DeliveryAttempt, DeliveryNext)],
         now: Instant,
-    ) -> StoreResult<bool> {
-        let (status, next_attempt, completed) = match next {
-            DeliveryNext::Delivered => (DeliveryStatus::Delivered, None, Some(now)),
-            DeliveryNext::RetryAt(at) => (DeliveryStatus::Pending, Some(at), None),
-            DeliveryNext::Failed => (DeliveryStatus::Failed, None, Some(now)),
-        };
-        let mut tx = self.writer.begin().await.map_err(backend)?;
-        // A retry leaves the delivery pending with the same attempt count
-        // until the next claim, so the attempt row's absence is what makes
-        // a repeated finish of one attempt a no-op rather than a key clash.
-        let updated = sqlx::query(
-            "UPDATE webhook_deliveries SET status = ?, next_attempt_instant = ?, \
-             completed_instant = ?, last_status_code = ?, last_error = ? \
-             WHERE id = ? AND attempts = ? AND status = 'pending' AND NOT EXISTS \
-             (SELECT 1 FROM webhook_delivery_attempts WHERE delivery_id = ? AND attempt = ?)",
-        )
-        .bind(status.as_str())
-        .bind(next_attempt.map(Instant::as_millis))
-        .bind(completed.map(Instant::as_millis))
-        .bind(attempt.status_code.map(i64::from))
-        .bind(&attempt.error)
-        .bind(attempt.delivery_id.to_string())
-        .bind(i64::from(attempt.attempt))
-        .bind(attempt.delivery_id.to_string())
-        .bind(i64::from(attempt.attempt))
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?
-        .rows_affected()
-            == 1;
-        if !updated {
-            tx.rollback().await.map_err(backend)?;
-            return Ok(false);
+    ) -> StoreResult<Vec<bool>> {
+        if finished.is_empty() {
+            return Ok(Vec::new());
         }
-        sqlx::query(
-            "INSERT INTO webhook_delivery_attempts (delivery_id, attempt, started_instant, \
-             status_code, error, duration_millis) VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(attempt.delivery_id.to_string())
-        .bind(i64::from(attempt.attempt))
-        .bind(attempt.started_instant.as_millis())
-        .bind(attempt.status_code.map(i64::from))
-        .bind(&attempt.error)
-        .bind(to_i64(attempt.duration_millis))
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
+        // One transaction for a batch: a commit per delivery was most of
+        // what sending cost.
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let mut recorded = Vec::with_capacity(finished.len());
+        for (attempt, next) in finished {
+            recorded.push(finish_one(&mut tx, attempt, *next, now).await?);
+        }
         tx.commit().await.map_err(backend)?;
-        Ok(true)
+        Ok(recorded)
     }
 
     async fn lookup_delivery(
@@ -588,4 +551,59 @@ impl WebhookRepository for SqliteStore {
         .map_err(backend)?;
         Ok(done.rows_affected())
     }
+}
+
+/// Records one attempt and what becomes of its delivery, if that attempt
+/// is still the delivery's latest claim and it is pending.
+async fn finish_one(
+    conn: &mut SqliteConnection,
+    attempt: &DeliveryAttempt,
+    next: DeliveryNext,
+    now: Instant,
+) -> StoreResult<bool> {
+    let (status, next_attempt, completed) = match next {
+        DeliveryNext::Delivered => (DeliveryStatus::Delivered, None, Some(now)),
+        DeliveryNext::RetryAt(at) => (DeliveryStatus::Pending, Some(at), None),
+        DeliveryNext::Failed => (DeliveryStatus::Failed, None, Some(now)),
+    };
+    // A retry leaves the delivery pending with the same attempt count
+    // until the next claim, so the attempt row's absence is what makes
+    // a repeated finish of one attempt a no-op rather than a key clash.
+    let updated = sqlx::query(
+        "UPDATE webhook_deliveries SET status = ?, next_attempt_instant = ?, \
+         completed_instant = ?, last_status_code = ?, last_error = ? \
+         WHERE id = ? AND attempts = ? AND status = 'pending' AND NOT EXISTS \
+         (SELECT 1 FROM webhook_delivery_attempts WHERE delivery_id = ? AND attempt = ?)",
+    )
+    .bind(status.as_str())
+    .bind(next_attempt.map(Instant::as_millis))
+    .bind(completed.map(Instant::as_millis))
+    .bind(attempt.status_code.map(i64::from))
+    .bind(&attempt.error)
+    .bind(attempt.delivery_id.to_string())
+    .bind(i64::from(attempt.attempt))
+    .bind(attempt.delivery_id.to_string())
+    .bind(i64::from(attempt.attempt))
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?
+    .rows_affected()
+        == 1;
+    if !updated {
+        return Ok(false);
+    }
+    sqlx::query(
+        "INSERT INTO webhook_delivery_attempts (delivery_id, attempt, started_instant, \
+         status_code, error, duration_millis) VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(attempt.delivery_id.to_string())
+    .bind(i64::from(attempt.attempt))
+    .bind(attempt.started_instant.as_millis())
+    .bind(attempt.status_code.map(i64::from))
+    .bind(&attempt.error)
+    .bind(to_i64(attempt.duration_millis))
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
+    Ok(true)
 }

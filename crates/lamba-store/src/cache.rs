@@ -855,13 +855,12 @@ impl WebhookRepository for CachedStore {
         self.inner.claim_deliveries(limit, now, lease_until).await
     }
 
-    async fn finish_delivery_attempt(
+    async fn finish_delivery_attempts(
         &self,
-        attempt: &lamba_model::DeliveryAttempt,
-        next: lamba_model::DeliveryNext,
+        finished: &[(lamba_model::DeliveryAttempt, lamba_model::DeliveryNext)],
         now: Instant,
-    ) -> StoreResult<bool> {
-        self.inner.finish_delivery_attempt(attempt, next, now).await
+    ) -> StoreResult<Vec<bool>> {
+        self.inner.finish_delivery_attempts(finished, now).await
     }
 
     async fn lookup_delivery(
@@ -1470,13 +1469,12 @@ mod tests {
         ) -> StoreResult<Vec<lamba_model::WebhookDelivery>> {
             Ok(Vec::new())
         }
-        async fn finish_delivery_attempt(
+        async fn finish_delivery_attempts(
             &self,
-            _attempt: &lamba_model::DeliveryAttempt,
-            _next: lamba_model::DeliveryNext,
+            _finished: &[(lamba_model::DeliveryAttempt, lamba_model::DeliveryNext)],
             _now: Instant,
-        ) -> StoreResult<bool> {
-            Ok(false)
+        ) -> StoreResult<Vec<bool>> {
+            Ok(Vec::new())
         }
         async fn lookup_delivery(
             &self,

@@ -185,7 +185,19 @@ pub trait WebhookRepository: Send + Sync {
         attempt: &DeliveryAttempt,
         next: DeliveryNext,
         now: Instant,
-    ) -> StoreResult<bool>;
+    ) -> StoreResult<bool> {
+        let recorded = self
+            .finish_delivery_attempts(&[(attempt.clone(), next)], now)
+            .await?;
+        Ok(recorded.first().copied().unwrap_or(false))
+    }
+    /// [`WebhookRepository::finish_delivery_attempt`] for several attempts,
+    /// in one transaction; whether each was recorded, in order.
+    async fn finish_delivery_attempts(
+        &self,
+        finished: &[(DeliveryAttempt, DeliveryNext)],
+        now: Instant,
+    ) -> StoreResult<Vec<bool>>;
     async fn lookup_delivery(
         &self,
         webhook_id: WebhookId,
