@@ -517,7 +517,9 @@ impl WebhookService {
         }
     }
 
-    /// Replaces everything but the secret and the insert instant.
+    /// Replaces everything but the secret and the insert instant. The
+    /// stored secret is left as it is (an empty one is not written), so a
+    /// rotation at the same moment is never undone.
     pub async fn replace(
         &self,
         id: WebhookId,
@@ -525,7 +527,7 @@ impl WebhookService {
     ) -> Result<Webhook, WebhookError> {
         let existing = self.get(id).await?;
         let mut webhook = self.validate(id, &input).await?;
-        webhook.secret = existing.secret;
+        webhook.secret = Vec::new();
         webhook.secret_sealed = existing.secret_sealed;
         webhook.insert_instant = existing.insert_instant;
         self.update(webhook).await

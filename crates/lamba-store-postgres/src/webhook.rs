@@ -254,8 +254,10 @@ impl WebhookRepository for PostgresStore {
     async fn update_webhook(&self, webhook: &Webhook) -> StoreResult<bool> {
         let done = sqlx::query(&format!(
             "WITH written AS (UPDATE webhooks SET url = $1, description = $2, event_types = $3, \
-             project_id = $4, environment = $5, enabled = $6, secret = $7, \
-             secret_sealed = $8, last_update_instant = $9 WHERE id = $10 RETURNING id) \
+             project_id = $4, environment = $5, enabled = $6, \
+             secret = CASE WHEN octet_length($7) = 0 THEN secret ELSE $7 END, \
+             secret_sealed = CASE WHEN octet_length($7) = 0 THEN secret_sealed ELSE $8 END, \
+             last_update_instant = $9 WHERE id = $10 RETURNING id) \
              SELECT pg_notify('{CHANGES_CHANNEL}', 'webhooks:') FROM written"
         ))
         .bind(&webhook.url)

@@ -259,7 +259,9 @@ impl WebhookRepository for SqliteStore {
     async fn update_webhook(&self, webhook: &Webhook) -> StoreResult<bool> {
         let done = sqlx::query(
             "UPDATE webhooks SET url = ?, description = ?, event_types = ?, project_id = ?, \
-             environment = ?, enabled = ?, secret = ?, secret_sealed = ?, \
+             environment = ?, enabled = ?, \
+             secret = CASE WHEN length(?) = 0 THEN secret ELSE ? END, \
+             secret_sealed = CASE WHEN length(?) = 0 THEN secret_sealed ELSE ? END, \
              last_update_instant = ? WHERE id = ?",
         )
         .bind(&webhook.url)
@@ -268,6 +270,8 @@ impl WebhookRepository for SqliteStore {
         .bind(webhook.project_id.map(|p| p.to_string()))
         .bind(webhook.environment.map(Environment::as_str))
         .bind(webhook.enabled)
+        .bind(&webhook.secret)
+        .bind(&webhook.secret)
         .bind(&webhook.secret)
         .bind(webhook.secret_sealed)
         .bind(webhook.last_update_instant.as_millis())

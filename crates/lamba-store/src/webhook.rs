@@ -141,8 +141,10 @@ pub trait WebhookRepository: Send + Sync {
     /// taken; [`StoreError::Reference`](crate::StoreError::Reference) when
     /// the named project does not exist.
     async fn add_webhook(&self, webhook: &Webhook) -> StoreResult<()>;
-    /// Replaces every mutable field, the secret included; `Ok(false)` when
-    /// the webhook does not exist.
+    /// Replaces every mutable field; the secret too, unless `secret` is
+    /// empty (then the stored one stays: a change of settings never
+    /// writes back a secret it read, which a concurrent rotation may have
+    /// replaced). `Ok(false)` when the webhook does not exist.
     async fn update_webhook(&self, webhook: &Webhook) -> StoreResult<bool>;
     /// Deletes it with its deliveries; `Ok(false)` when it does not exist.
     async fn delete_webhook(&self, id: WebhookId) -> StoreResult<bool>;

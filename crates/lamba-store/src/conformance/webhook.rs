@@ -91,6 +91,16 @@ pub async fn webhooks_round_trip_update_and_delete(store: DynStore) {
         store.lookup_webhook(first.id).await.unwrap(),
         Some(changed.clone())
     );
+    // An empty secret leaves the stored one (and its sealing) as it is.
+    let mut settings_only = changed.clone();
+    settings_only.description = "settings only".to_owned();
+    settings_only.secret = Vec::new();
+    settings_only.secret_sealed = true;
+    assert!(store.update_webhook(&settings_only).await.unwrap());
+    let stored = store.lookup_webhook(first.id).await.unwrap().unwrap();
+    assert_eq!(stored.description, "settings only");
+    assert_eq!(stored.secret, vec![9; 64]);
+    assert!(!stored.secret_sealed);
     let missing = webhook("https://example.com/missing", 1);
     assert!(!store.update_webhook(&missing).await.unwrap());
 
