@@ -4,24 +4,15 @@
 //! This crate knows neither axum nor sqlx: it sees storage only through
 //! `lamba_store::DynStore` and time only through `lamba_model::Clock`.
 
-pub mod api_keys;
-pub mod applications;
-pub mod audit;
 pub mod clock;
-pub mod delivery;
-pub mod event_log;
+pub mod events;
+pub mod identity;
 pub mod keys;
 pub mod lambdas;
 pub mod oauth;
-pub mod passwords;
-pub mod populate;
-pub mod revocation;
-pub mod sealing;
 pub mod sessions;
 pub mod tenancy;
-pub mod users;
 pub mod validation;
-pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -30,7 +21,13 @@ use lamba_model::Clock;
 use lamba_oidc::secret::SecretDigester;
 use lamba_store::DynStore;
 
-pub use api_keys::ApiKeyAuthenticator;
+use events::{audit, delivery, event_log, webhooks};
+use identity::users;
+use keys::revocation;
+use lambdas::populate;
+use oauth::applications;
+
+pub use keys::api_keys::ApiKeyAuthenticator;
 pub use validation::{ErrorKind, ValidationErrors};
 
 /// The services every request handler reaches through shared state.

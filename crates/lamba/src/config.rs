@@ -68,7 +68,7 @@ pub struct ServeArgs {
     #[arg(
         long,
         env = "LAMBA_AUDIT_RETENTION_DAYS",
-        default_value_t = lamba_core::audit::DEFAULT_RETENTION_DAYS,
+        default_value_t = lamba_core::events::audit::DEFAULT_RETENTION_DAYS,
         value_parser = clap::value_parser!(u32).range(1..=36_500)
     )]
     pub audit_retention_days: u32,

@@ -4,12 +4,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use lamba_core::api_keys::{self, Bootstrap};
 use lamba_core::clock::SystemClock;
+use lamba_core::keys::api_keys::{self, Bootstrap};
+use lamba_core::keys::revocation::RevocationList;
+use lamba_core::keys::sealing::Sealer;
 use lamba_core::keys::{self, KeyRing};
 use lamba_core::oauth::OAuthSettings;
-use lamba_core::revocation::RevocationList;
-use lamba_core::sealing::Sealer;
 use lamba_core::{Core, CoreSettings};
 use lamba_http::{AppState, HttpSettings};
 use lamba_lambda::{Engine, EngineSettings, Limits};
@@ -147,8 +147,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let settings = CoreSettings {
         lambda_limits,
         lambda_engine,
-        event_log: lamba_core::event_log::EventLogSettings::default(),
-        audit: lamba_core::audit::AuditSettings {
+        event_log: lamba_core::events::event_log::EventLogSettings::default(),
+        audit: lamba_core::events::audit::AuditSettings {
             enabled: args.audit_log,
             retention_days: args.audit_retention_days,
         },
@@ -157,13 +157,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             issuer: issuer.as_str().trim_end_matches('/').to_owned(),
         },
         webhook_transport: Arc::new(lamba_http::HttpTransport::new()),
-        webhook_delivery: lamba_core::delivery::DeliverySettings {
+        webhook_delivery: lamba_core::events::delivery::DeliverySettings {
             max_attempts: args.webhook_max_attempts,
             retry_base: Duration::from_millis(args.webhook_retry_base_ms),
             retry_max: Duration::from_millis(
                 args.webhook_retry_max_ms.max(args.webhook_retry_base_ms),
             ),
-            ..lamba_core::delivery::DeliverySettings::default()
+            ..lamba_core::events::delivery::DeliverySettings::default()
         },
     };
 

@@ -15,7 +15,7 @@ use super::{
     CODE_TTL_MILLIS, OAuthFailure, OAuthService, USER_SCOPES, parse_scope, random_token,
     token_digest,
 };
-use crate::passwords::Password;
+use crate::identity::passwords::Password;
 
 /// The parameters of an authorization request, as received (query string
 /// on GET, hidden form fields on the sign-in POST).

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::{OAuthFailure, OAuthService};
 use crate::keys::to_jose;
-use crate::populate::{
+use crate::lambdas::populate::{
     CONTEXT_CLAIMS, PopulateArguments, PopulateError, SCOPED_TOKEN_CLAIMS, TokenKind,
 };
 
@@ -300,7 +300,7 @@ impl OAuthService {
                 ip_address = session.ip_address.clone();
                 user_agent = session.user_agent.clone();
                 (
-                    crate::users::user_json(user),
+                    crate::identity::users::user_json(user),
                     json!({"applicationId": application.id, "roles": roles}),
                     Value::from("password"),
                 )
@@ -311,7 +311,7 @@ impl OAuthService {
                     .store
                     .lookup_user(scope.user_id)
                     .await?
-                    .map_or(Value::Null, |u| crate::users::user_json(&u));
+                    .map_or(Value::Null, |u| crate::identity::users::user_json(&u));
                 let roles = self
                     .store
                     .lookup_registration(scope.user_id, application.id)

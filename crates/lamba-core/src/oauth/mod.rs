@@ -5,6 +5,7 @@
 //! Errors are RFC 6749 error codes with a description for the client; the
 //! HTTP surface decides the status and shape.
 
+pub mod applications;
 mod authorize;
 mod client;
 mod grants;
@@ -29,11 +30,11 @@ pub use inspect::{Introspection, UserInfo};
 pub use logout::{LogoutOutcome, LogoutRequest};
 pub use mint::{MANAGEMENT_SCOPE, Minted, SCOPED_SID_CLAIM, TokenGrant};
 
-use crate::audit::AuditLog;
+use crate::events::audit::AuditLog;
+use crate::identity::passwords::PasswordHasher;
 use crate::keys::KeyRing;
-use crate::passwords::PasswordHasher;
-use crate::populate::Populator;
-use crate::revocation::RevocationList;
+use crate::keys::revocation::RevocationList;
+use crate::lambdas::populate::Populator;
 
 /// Scopes this server understands for users; anything else a client asks
 /// for in a user flow is `invalid_scope`.

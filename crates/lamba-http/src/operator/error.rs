@@ -4,13 +4,13 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use lamba_core::ValidationErrors;
-use lamba_core::applications::ApplicationError;
-use lamba_core::audit::AuditError;
-use lamba_core::event_log::EventLogError;
+use lamba_core::events::audit::AuditError;
+use lamba_core::events::event_log::EventLogError;
+use lamba_core::events::webhooks::WebhookError;
+use lamba_core::identity::users::UserError;
 use lamba_core::lambdas::LambdaError;
+use lamba_core::oauth::applications::ApplicationError;
 use lamba_core::tenancy::TenancyError;
-use lamba_core::users::UserError;
-use lamba_core::webhooks::WebhookError;
 use serde_json::{Map, Value, json};
 
 #[derive(Debug)]

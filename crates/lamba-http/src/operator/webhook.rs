@@ -9,7 +9,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use lamba_core::ValidationErrors;
-use lamba_core::webhooks::{DeliveryDetail, WebhookInput, WithSecret};
+use lamba_core::events::webhooks::{DeliveryDetail, WebhookInput, WithSecret};
 use lamba_model::{Environment, Webhook, WebhookDelivery, WebhookId};
 use serde_json::{Value, json};
 use uuid::Uuid;

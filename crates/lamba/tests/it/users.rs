@@ -3,7 +3,7 @@
 //! The registration cases marked "needs the Applications API" create their
 //! application with `POST /api/application`; every other case stands alone.
 
-use lamba_core::passwords::{Password, PasswordHasher};
+use lamba_core::identity::passwords::{Password, PasswordHasher};
 use lamba_model::{User, UserId};
 use lamba_store::DynStore;
 use lamba_store_postgres::PostgresStore;

@@ -8,7 +8,7 @@ mod update;
 use axum::Router;
 use axum::routing::get;
 use lamba_core::ValidationErrors;
-use lamba_core::applications::{ApplicationInput, FailedAuthenticationInput, RoleInput};
+use lamba_core::oauth::applications::{ApplicationInput, FailedAuthenticationInput, RoleInput};
 use lamba_model::Application;
 use serde_json::{Value, json};
 

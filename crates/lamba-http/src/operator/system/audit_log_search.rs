@@ -2,7 +2,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use lamba_core::ValidationErrors;
-use lamba_core::audit::AuditSearch;
+use lamba_core::events::audit::AuditSearch;
 use lamba_model::AuditEvent;
 use serde_json::{Value, json};
 

@@ -2,7 +2,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use lamba_core::ValidationErrors;
-use lamba_core::event_log::EventLogSearch;
+use lamba_core::events::event_log::EventLogSearch;
 use lamba_model::EventLog;
 use serde::Serialize;
 

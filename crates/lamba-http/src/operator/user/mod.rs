@@ -12,8 +12,8 @@ use std::str::FromStr;
 
 use axum::Router;
 use axum::routing::get;
-use lamba_core::passwords::Password;
-use lamba_core::users::UserInput;
+use lamba_core::identity::passwords::Password;
+use lamba_core::identity::users::UserInput;
 use lamba_core::{ErrorKind, ValidationErrors};
 use lamba_model::{User, UserId};
 use serde::Serialize;

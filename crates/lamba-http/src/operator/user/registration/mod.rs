@@ -12,7 +12,7 @@ use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use axum::routing::get;
 use lamba_core::ValidationErrors;
-use lamba_core::users::RegistrationInput;
+use lamba_core::identity::users::RegistrationInput;
 use lamba_model::{ApplicationId, Registration, UserId};
 use serde::Serialize;
 use serde_json::Value;

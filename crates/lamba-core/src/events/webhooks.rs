@@ -27,8 +27,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-use crate::delivery::Dispatcher;
-use crate::sealing::{Sealer, SealingError};
+use crate::events::delivery::Dispatcher;
+use crate::keys::sealing::{Sealer, SealingError};
 use crate::validation::{ErrorKind, ValidationErrors};
 
 const MAX_URL_CHARS: usize = 2048;

@@ -20,7 +20,7 @@ use lamba_model::{Application, EventLogType, FailurePolicy, Lambda, LambdaId, La
 use lamba_store::{DynStore, StoreError};
 use serde_json::{Map, Value};
 
-use crate::event_log::EventLogService;
+use crate::events::event_log::EventLogService;
 
 /// Claims a populate lambda may not change in any token, on top of
 /// [`RESERVED_CLAIMS`]: the runtime API reads a token's tenancy context

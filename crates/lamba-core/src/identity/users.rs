@@ -3,7 +3,7 @@
 //! roles a populate lambda sees as `registration.roles`.
 //!
 //! Passwords arrive in clear, are hashed here (argon2id, see
-//! [`crate::passwords`]) and never leave this module except as a PHC string
+//! [`crate::identity::passwords`]) and never leave this module except as a PHC string
 //! bound for storage.
 
 use std::str::FromStr;
@@ -14,8 +14,8 @@ use lamba_store::{DynStore, StoreError};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use crate::audit::AuditLog;
-use crate::passwords::{
+use crate::events::audit::AuditLog;
+use crate::identity::passwords::{
     MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS, Password, PasswordError, PasswordHasher,
 };
 use crate::validation::{ErrorKind, ValidationErrors};

@@ -14,12 +14,12 @@ use lamba_store::{DynStore, Rotation, ScopeFilter, ScopeGuard, StoreError};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::audit::AuditLog;
+use crate::events::audit::AuditLog;
+use crate::keys::revocation::RevocationList;
 use crate::oauth::{
     ClientCredentials, MANAGEMENT_SCOPE, OAuthFailure, OAuthService, TokenGrant, TokenRequest,
     TokenResponse, parse_scope,
 };
-use crate::revocation::RevocationList;
 use crate::tenancy::permissions_of;
 
 /// A failure of the session and runtime endpoints; the HTTP surface turns
@@ -274,8 +274,8 @@ impl SessionService {
             .and_then(|s| UserId::from_str(s).ok());
         // What this request does is recorded as the user's, or the client's.
         match user_id {
-            Some(user_id) => crate::audit::set_actor(ActorType::User, user_id.to_string()),
-            None => crate::audit::set_actor(ActorType::Client, client_id.to_string()),
+            Some(user_id) => crate::events::audit::set_actor(ActorType::User, user_id.to_string()),
+            None => crate::events::audit::set_actor(ActorType::Client, client_id.to_string()),
         }
         match (sid, user_id, live.scoped_sid()) {
             (Some(sid), Some(user_id), Some(scope_id)) => Ok(Principal::Scoped {
@@ -680,8 +680,12 @@ impl SessionService {
             last_update_instant: self.clock.now(),
             ..user
         };
-        let event =
-            crate::users::user_event(&self.audit, "user.updated", Some(&before), Some(&user));
+        let event = crate::identity::users::user_event(
+            &self.audit,
+            "user.updated",
+            Some(&before),
+            Some(&user),
+        );
         let outbox = self.audit.outbox(&[&event]).await;
         if self.store.update_user(&user, &outbox).await? {
             self.audit.committed([event], &outbox);
@@ -832,7 +836,7 @@ impl SessionService {
             .await?;
         self.revocations.note_scopes_ended(&ended);
         self.audit
-            .committed(crate::audit::per_scope(&template, &ended), &outbox);
+            .committed(crate::events::audit::per_scope(&template, &ended), &outbox);
         Ok(ended.len())
     }
 }
@@ -875,7 +879,7 @@ pub(crate) async fn end_login_session(
         return Ok(false);
     };
     let mut events = vec![logout, revoked];
-    events.extend(crate::audit::per_scope(&per_scope, &scopes));
+    events.extend(crate::events::audit::per_scope(&per_scope, &scopes));
     audit.committed(events, &outbox);
     Ok(true)
 }

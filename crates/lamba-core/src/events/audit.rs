@@ -192,7 +192,7 @@ impl AuditLog {
         // The copies are placed in each ended scope's project and
         // environment, which the template may not know: keep it if any
         // webhook could want one of them (fan-out matches each exactly).
-        let keep = crate::webhooks::is_webhook_event(&per_ended_scope.event_type)
+        let keep = crate::events::webhooks::is_webhook_event(&per_ended_scope.event_type)
             && match self.store.list_webhooks().await {
                 Ok(webhooks) => webhooks.iter().any(|w| {
                     w.might_want(
@@ -208,7 +208,7 @@ impl AuditLog {
             };
         Outbox {
             events,
-            per_ended_scope: keep.then(|| crate::webhooks::outbox_event(per_ended_scope)),
+            per_ended_scope: keep.then(|| crate::events::webhooks::outbox_event(per_ended_scope)),
         }
     }
 
@@ -221,20 +221,20 @@ impl AuditLog {
                 tracing::warn!(%error, "could not read the webhooks; keeping every event");
                 return events
                     .iter()
-                    .filter(|e| crate::webhooks::is_webhook_event(&e.event_type))
-                    .map(|e| crate::webhooks::outbox_event(e))
+                    .filter(|e| crate::events::webhooks::is_webhook_event(&e.event_type))
+                    .map(|e| crate::events::webhooks::outbox_event(e))
                     .collect();
             }
         };
         events
             .iter()
             .filter(|e| {
-                crate::webhooks::is_webhook_event(&e.event_type)
+                crate::events::webhooks::is_webhook_event(&e.event_type)
                     && webhooks
                         .iter()
                         .any(|w| w.wants(&e.event_type, e.project_id, e.environment))
             })
-            .map(|e| crate::webhooks::outbox_event(e))
+            .map(|e| crate::events::webhooks::outbox_event(e))
             .collect()
     }
 

@@ -18,8 +18,8 @@ use lamba_store::{DynStore, StoreError};
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinSet;
 
-use crate::sealing::Sealer;
-use crate::webhooks::{DELIVERY_TIMEOUT, Delivery, DeliveryAnswer, WebhookTransport, sign};
+use crate::events::webhooks::{DELIVERY_TIMEOUT, Delivery, DeliveryAnswer, WebhookTransport, sign};
+use crate::keys::sealing::Sealer;
 
 /// How a claim holds a delivery: well beyond a send's timeout, so that no
 /// other node takes it while it is being sent.
@@ -450,7 +450,7 @@ impl Attempt {
 
     async fn send(&self, webhook: &Webhook, delivery: &WebhookDelivery) -> DeliveryAnswer {
         let secret = match self.sealer.open(
-            &crate::webhooks::row_name(webhook.id),
+            &crate::events::webhooks::row_name(webhook.id),
             &webhook.secret,
             webhook.secret_sealed,
         ) {

@@ -19,8 +19,8 @@ use lamba_model::{
 use lamba_store::{DynStore, Outbox, ScopeFilter, StoreError};
 use uuid::Uuid;
 
-use crate::audit::AuditLog;
-use crate::revocation::RevocationList;
+use crate::events::audit::AuditLog;
+use crate::keys::revocation::RevocationList;
 use crate::validation::{ErrorKind, ValidationErrors};
 
 const MAX_NAME_CHARS: usize = 255;
@@ -172,7 +172,7 @@ impl TenancyService {
             );
         }
         let mut all = events;
-        all.extend(crate::audit::per_scope(revoked, ended));
+        all.extend(crate::events::audit::per_scope(revoked, ended));
         self.audit.committed(all, outbox);
     }
 

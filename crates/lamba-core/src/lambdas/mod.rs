@@ -1,5 +1,10 @@
-//! The Lambdas use cases: create, retrieve, replace, merge, delete, and
-//! test runs.
+//! Lambdas: create, retrieve, replace, merge, delete and test runs, and
+//! running JWTPopulate at minting (`populate`).
+//!
+//! Owns what user JavaScript may change. May not know how a token is
+//! issued: OAuth calls populate, never the reverse.
+
+pub mod populate;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -15,7 +20,7 @@ use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
 use uuid::Uuid;
 
-use crate::populate::{CONTEXT_CLAIMS, script_of};
+use crate::lambdas::populate::{CONTEXT_CLAIMS, script_of};
 use crate::validation::{ErrorKind, ValidationErrors};
 
 /// How many bodies may be checked in the JavaScript engine at once; each

@@ -1,10 +1,18 @@
-//! The key ring: the signing keys every node shares, parsed once, and the
-//! JWKS that publishes their public halves.
+//! Keys: the key ring (the signing keys every node shares, parsed once, and
+//! the JWKS that publishes their public halves), sealing at rest, the
+//! revocation list and the operator's API keys.
+//!
+//! Owns secret material and the question "is this credential still good".
+//! May not know users, applications or tenants beyond their ids.
 //!
 //! On first start each algorithm gets one key (created once across nodes).
 //! Rotation adds a new active key per algorithm; the old ones stop signing
 //! at once and stay published until every token they signed has expired.
 //! Nodes reload the ring when the change feed reports key changes.
+
+pub mod api_keys;
+pub mod revocation;
+pub mod sealing;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock, Weak};
@@ -16,7 +24,7 @@ use serde_json::{Map, Value};
 use tokio::sync::broadcast::error::RecvError;
 use zeroize::Zeroizing;
 
-use crate::sealing::{Sealer, SealingError};
+use crate::keys::sealing::{Sealer, SealingError};
 
 /// The server secret that keys client-secret digests.
 pub const CLIENT_SECRET_KEY: &str = "client-secret-digest-key";
