@@ -4,12 +4,14 @@
 //! This crate knows neither axum nor sqlx: it sees storage only through
 //! `lamba_store::DynStore` and time only through `lamba_model::Clock`.
 
+pub mod claims;
 pub mod clock;
 pub mod events;
 pub mod identity;
 pub mod keys;
 pub mod lambdas;
 pub mod oauth;
+pub mod request;
 pub mod sessions;
 pub mod tenancy;
 pub mod validation;
@@ -62,7 +64,7 @@ pub struct CoreSettings {
     pub client_secret_key: [u8; 32],
     pub oauth: oauth::OAuthSettings,
     /// Sends webhook deliveries (the HTTP layer's client).
-    pub webhook_transport: Arc<dyn webhooks::WebhookTransport>,
+    pub webhook_transport: Arc<dyn events::wire::WebhookTransport>,
     pub webhook_delivery: delivery::DeliverySettings,
 }
 

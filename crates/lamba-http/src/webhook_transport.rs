@@ -2,7 +2,7 @@
 //! deliveries go out through (`lamba-core` holds no HTTP client).
 
 use async_trait::async_trait;
-use lamba_core::events::webhooks::{DELIVERY_TIMEOUT, Delivery, DeliveryAnswer, WebhookTransport};
+use lamba_core::events::wire::{DELIVERY_TIMEOUT, Delivery, DeliveryAnswer, WebhookTransport};
 
 /// A `reqwest` client that follows no redirect and gives up after
 /// [`DELIVERY_TIMEOUT`]. HTTPS goes through rustls on aws-lc-rs (the

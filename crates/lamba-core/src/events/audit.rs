@@ -11,19 +11,17 @@
 //! (the database is far behind), the event is dropped, logged and counted
 //! ([`AuditLog::dropped`]): the request is worth more than its audit line.
 //!
-//! The request an event belongs to is found through [`RequestContext`], which
-//! the HTTP layer sets around each request's future ([`with_request`]), so
-//! that use cases need no extra argument to say which request they serve.
+//! The request an event belongs to is found through
+//! [`crate::request::RequestContext`], which the HTTP layer sets around each
+//! request's future, so that use cases need no extra argument to say which
+//! request they serve.
 
-use std::future::Future;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
-use lamba_model::{
-    ActorType, AuditCursor, AuditEvent, AuditFilter, Clock, Instant, ProjectId, UserId,
-};
+use lamba_model::{AuditCursor, AuditEvent, AuditFilter, Clock, Instant, ProjectId, UserId};
 use lamba_store::{DynStore, Outbox, StoreError};
 use tokio::sync::{Notify, mpsc};
 use uuid::Uuid;
@@ -58,60 +56,6 @@ impl Default for AuditSettings {
             retention_days: DEFAULT_RETENTION_DAYS,
         }
     }
-}
-
-/// The request being served: what every audit event it causes records.
-#[derive(Debug, Default)]
-pub struct RequestContext {
-    /// The request id (`X-Request-Id`, also sent as `X-Trace-Id`).
-    pub trace_id: Option<String>,
-    pub correlation_id: Option<String>,
-    pub ip_address: Option<String>,
-    /// Who is acting, once authentication has said so.
-    actor: Mutex<Option<(ActorType, String)>>,
-}
-
-impl RequestContext {
-    pub fn new(
-        trace_id: Option<String>,
-        correlation_id: Option<String>,
-        ip_address: Option<String>,
-    ) -> Self {
-        Self {
-            trace_id,
-            correlation_id,
-            ip_address,
-            actor: Mutex::new(None),
-        }
-    }
-}
-
-tokio::task_local! {
-    static REQUEST: Arc<RequestContext>;
-}
-
-/// Runs `future` (a request's handling) with `context` as its request.
-pub async fn with_request<F: Future>(context: RequestContext, future: F) -> F::Output {
-    REQUEST.scope(Arc::new(context), future).await
-}
-
-/// Records who the current request acts as (an API key, a user, a client);
-/// outside a request it does nothing.
-pub fn set_actor(actor_type: ActorType, actor_id: impl Into<String>) {
-    let actor_id = actor_id.into();
-    let _ = REQUEST.try_with(|request| {
-        if let Ok(mut actor) = request.actor.lock() {
-            *actor = Some((actor_type, actor_id));
-        }
-    });
-}
-
-/// The current request's trace id, if any.
-pub fn current_trace_id() -> Option<String> {
-    REQUEST
-        .try_with(|request| request.trace_id.clone())
-        .ok()
-        .flatten()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -192,7 +136,7 @@ impl AuditLog {
         // The copies are placed in each ended scope's project and
         // environment, which the template may not know: keep it if any
         // webhook could want one of them (fan-out matches each exactly).
-        let keep = crate::events::webhooks::is_webhook_event(&per_ended_scope.event_type)
+        let keep = crate::events::wire::is_webhook_event(&per_ended_scope.event_type)
             && match self.store.list_webhooks().await {
                 Ok(webhooks) => webhooks.iter().any(|w| {
                     w.might_want(
@@ -208,7 +152,7 @@ impl AuditLog {
             };
         Outbox {
             events,
-            per_ended_scope: keep.then(|| crate::events::webhooks::outbox_event(per_ended_scope)),
+            per_ended_scope: keep.then(|| crate::events::wire::outbox_event(per_ended_scope)),
         }
     }
 
@@ -221,20 +165,20 @@ impl AuditLog {
                 tracing::warn!(%error, "could not read the webhooks; keeping every event");
                 return events
                     .iter()
-                    .filter(|e| crate::events::webhooks::is_webhook_event(&e.event_type))
-                    .map(|e| crate::events::webhooks::outbox_event(e))
+                    .filter(|e| crate::events::wire::is_webhook_event(&e.event_type))
+                    .map(|e| crate::events::wire::outbox_event(e))
                     .collect();
             }
         };
         events
             .iter()
             .filter(|e| {
-                crate::events::webhooks::is_webhook_event(&e.event_type)
+                crate::events::wire::is_webhook_event(&e.event_type)
                     && webhooks
                         .iter()
                         .any(|w| w.wants(&e.event_type, e.project_id, e.environment))
             })
-            .map(|e| crate::events::webhooks::outbox_event(e))
+            .map(|e| crate::events::wire::outbox_event(e))
             .collect()
     }
 
@@ -283,25 +227,7 @@ impl AuditLog {
         if !self.settings.enabled {
             return;
         }
-        let _ = REQUEST.try_with(|request| {
-            if event.trace_id.is_none() {
-                event.trace_id.clone_from(&request.trace_id);
-            }
-            if event.correlation_id.is_none() {
-                event.correlation_id.clone_from(&request.correlation_id);
-            }
-            if event.ip_address.is_none() {
-                event.ip_address.clone_from(&request.ip_address);
-            }
-            if event.actor_type == ActorType::System
-                && event.actor_id.is_none()
-                && let Some((actor_type, actor_id)) =
-                    request.actor.lock().ok().and_then(|actor| actor.clone())
-            {
-                event.actor_type = actor_type;
-                event.actor_id = Some(actor_id);
-            }
-        });
+        crate::request::fill_from_current(&mut event);
         self.start_writer();
         self.unwritten.fetch_add(1, Ordering::SeqCst);
         if let Err(error) = self.sender.try_send(event) {

@@ -18,7 +18,7 @@ use lamba_store::{DynStore, StoreError};
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinSet;
 
-use crate::events::webhooks::{DELIVERY_TIMEOUT, Delivery, DeliveryAnswer, WebhookTransport, sign};
+use crate::events::wire::{DELIVERY_TIMEOUT, Delivery, DeliveryAnswer, WebhookTransport, sign};
 use crate::keys::sealing::Sealer;
 
 /// How a claim holds a delivery: well beyond a send's timeout, so that no
@@ -450,7 +450,7 @@ impl Attempt {
 
     async fn send(&self, webhook: &Webhook, delivery: &WebhookDelivery) -> DeliveryAnswer {
         let secret = match self.sealer.open(
-            &crate::events::webhooks::row_name(webhook.id),
+            &crate::events::wire::row_name(webhook.id),
             &webhook.secret,
             webhook.secret_sealed,
         ) {

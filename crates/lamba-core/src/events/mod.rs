@@ -9,3 +9,4 @@ pub mod audit;
 pub mod delivery;
 pub mod event_log;
 pub mod webhooks;
+pub mod wire;

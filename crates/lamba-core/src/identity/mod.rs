@@ -5,5 +5,6 @@
 //! Owns who a person is and how they prove it. May not know OAuth tokens,
 //! scoped sessions or tenancy: those build on identity, never the reverse.
 
+pub mod login_sessions;
 pub mod passwords;
 pub mod users;

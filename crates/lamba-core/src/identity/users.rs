@@ -266,7 +266,7 @@ impl UserService {
         let now = self.clock.now();
         for session in self.store.list_login_sessions(id).await? {
             if session.is_active() {
-                crate::sessions::end_login_session(
+                crate::identity::login_sessions::end(
                     &self.store,
                     &self.audit,
                     session.id,

@@ -124,7 +124,7 @@ impl ApiKeyAuthenticator {
         let presented = digest(raw_key);
         let now = self.clock.now();
         if let Some(key) = self.cached(&presented, now) {
-            crate::events::audit::set_actor(ActorType::ApiKey, key.id.to_string());
+            crate::request::set_actor(ActorType::ApiKey, key.id.to_string());
             return Ok(Some(key));
         }
         let Some(key) = self.store.find_api_key_by_digest(&presented).await? else {
@@ -140,7 +140,7 @@ impl ApiKeyAuthenticator {
             cache.insert(presented, (key.clone(), now));
         }
         // What this request does is recorded as this key's.
-        crate::events::audit::set_actor(ActorType::ApiKey, key.id.to_string());
+        crate::request::set_actor(ActorType::ApiKey, key.id.to_string());
         Ok(Some(key))
     }
 

@@ -20,8 +20,9 @@ use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
 use uuid::Uuid;
 
-use crate::lambdas::populate::{CONTEXT_CLAIMS, script_of};
+use crate::claims::CONTEXT_CLAIMS;
 use crate::validation::{ErrorKind, ValidationErrors};
+use populate::script_of;
 
 /// How many bodies may be checked in the JavaScript engine at once; each
 /// check may take the whole memory limit.

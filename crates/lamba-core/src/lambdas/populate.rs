@@ -22,29 +22,6 @@ use serde_json::{Map, Value};
 
 use crate::events::event_log::EventLogService;
 
-/// Claims a populate lambda may not change in any token, on top of
-/// [`RESERVED_CLAIMS`]: the runtime API reads a token's tenancy context
-/// (`scoped_sid` names a scoped session) and permissions from them, so a
-/// lambda that could add them to a login token, or change them in a
-/// management token, could grant access.
-pub const CONTEXT_CLAIMS: &[&str] = &[
-    crate::oauth::SCOPED_SID_CLAIM,
-    "workspace_id",
-    "project_id",
-    "environment",
-    "permissions",
-];
-/// In a scoped-session or management token the roles belong to the context
-/// too: [`lamba_lambda::SCOPED_SESSION_CLAIMS`] and the scope's id.
-pub const SCOPED_TOKEN_CLAIMS: &[&str] = &[
-    crate::oauth::SCOPED_SID_CLAIM,
-    "workspace_id",
-    "project_id",
-    "environment",
-    "permissions",
-    "roles",
-];
-
 /// The arguments after `jwt`: `user`, `registration`, `context`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PopulateArguments {

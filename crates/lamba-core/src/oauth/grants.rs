@@ -12,8 +12,9 @@ use lamba_oidc::OAuthError;
 use uuid::Uuid;
 
 use super::client::{Client, ClientCredentials};
-use super::mint::{MANAGEMENT_SCOPE, Subject, TokenGrant};
+use super::mint::{Subject, TokenGrant};
 use super::{OAuthFailure, OAuthService, USER_SCOPES, parse_scope, random_token, token_digest};
+use crate::claims::MANAGEMENT_SCOPE;
 
 /// A token request's form, as received.
 #[derive(Clone, Debug, Default)]
@@ -200,7 +201,7 @@ impl OAuthService {
                 self.store
                     .revoke_refresh_tokens_of_code(&digest, now)
                     .await?;
-                if crate::sessions::end_login_session(
+                if crate::identity::login_sessions::end(
                     &self.store,
                     &self.audit,
                     code.session_id,

@@ -68,7 +68,7 @@ impl LiveAccessToken {
 
     /// The scoped session a `switch-context` token belongs to.
     pub fn scoped_sid(&self) -> Option<Uuid> {
-        self.string(super::mint::SCOPED_SID_CLAIM)
+        self.string(crate::claims::SCOPED_SID_CLAIM)
             .and_then(|s| Uuid::from_str(s).ok())
     }
 

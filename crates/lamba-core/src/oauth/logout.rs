@@ -80,7 +80,7 @@ impl OAuthService {
                 .ok()
                 .flatten()
                 .map(|s| s.user_id);
-            if crate::sessions::end_login_session(
+            if crate::identity::login_sessions::end(
                 &self.store,
                 &self.audit,
                 session,

@@ -10,15 +10,9 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::{OAuthFailure, OAuthService};
+use crate::claims::{CONTEXT_CLAIMS, SCOPED_SID_CLAIM, SCOPED_TOKEN_CLAIMS};
 use crate::keys::to_jose;
-use crate::lambdas::populate::{
-    CONTEXT_CLAIMS, PopulateArguments, PopulateError, SCOPED_TOKEN_CLAIMS, TokenKind,
-};
-
-/// The claim naming a token's scoped session (the login's is `sid`).
-pub const SCOPED_SID_CLAIM: &str = "scoped_sid";
-/// The scope of a management token.
-pub const MANAGEMENT_SCOPE: &str = "lamba:admin";
+use crate::lambdas::populate::{PopulateArguments, PopulateError, TokenKind};
 
 /// ID tokens are RS256, the algorithm OIDC requires every client to accept.
 pub const ID_TOKEN_ALGORITHM: SigningAlgorithm = SigningAlgorithm::Rs256;

@@ -28,7 +28,7 @@ pub use client::ClientCredentials;
 pub use grants::{TokenRequest, TokenResponse};
 pub use inspect::{Introspection, UserInfo};
 pub use logout::{LogoutOutcome, LogoutRequest};
-pub use mint::{MANAGEMENT_SCOPE, Minted, SCOPED_SID_CLAIM, TokenGrant};
+pub use mint::{Minted, TokenGrant};
 
 use crate::events::audit::AuditLog;
 use crate::identity::passwords::PasswordHasher;

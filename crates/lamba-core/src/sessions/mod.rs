@@ -14,11 +14,12 @@ use lamba_store::{DynStore, Rotation, ScopeFilter, ScopeGuard, StoreError};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::claims::MANAGEMENT_SCOPE;
 use crate::events::audit::AuditLog;
 use crate::keys::revocation::RevocationList;
 use crate::oauth::{
-    ClientCredentials, MANAGEMENT_SCOPE, OAuthFailure, OAuthService, TokenGrant, TokenRequest,
-    TokenResponse, parse_scope,
+    ClientCredentials, OAuthFailure, OAuthService, TokenGrant, TokenRequest, TokenResponse,
+    parse_scope,
 };
 use crate::tenancy::permissions_of;
 
@@ -274,8 +275,8 @@ impl SessionService {
             .and_then(|s| UserId::from_str(s).ok());
         // What this request does is recorded as the user's, or the client's.
         match user_id {
-            Some(user_id) => crate::events::audit::set_actor(ActorType::User, user_id.to_string()),
-            None => crate::events::audit::set_actor(ActorType::Client, client_id.to_string()),
+            Some(user_id) => crate::request::set_actor(ActorType::User, user_id.to_string()),
+            None => crate::request::set_actor(ActorType::Client, client_id.to_string()),
         }
         match (sid, user_id, live.scoped_sid()) {
             (Some(sid), Some(user_id), Some(scope_id)) => Ok(Principal::Scoped {
@@ -643,7 +644,7 @@ impl SessionService {
         user_id: Option<UserId>,
         reason: &str,
     ) -> Result<(), SessionError> {
-        end_login_session(
+        crate::identity::login_sessions::end(
             &self.store,
             &self.audit,
             sid,
@@ -839,49 +840,6 @@ impl SessionService {
             .committed(crate::events::audit::per_scope(&template, &ended), &outbox);
         Ok(ended.len())
     }
-}
-
-/// Ends login session `sid` with its scoped sessions and all their refresh
-/// tokens. With the end, the webhook outbox gets `user.logout`,
-/// `session.revoked` for the login and one `session.revoked` per ended
-/// scope, and the audit log records the same. Whether it ended (it was
-/// active).
-pub(crate) async fn end_login_session(
-    store: &DynStore,
-    audit: &AuditLog,
-    sid: Uuid,
-    user_id: Option<UserId>,
-    reason: &str,
-    now: Instant,
-) -> Result<bool, StoreError> {
-    let mut logout = audit.event("user.logout");
-    logout.user_id = user_id;
-    logout.session_id = Some(sid);
-    logout.reason = Some(reason.to_owned());
-    if let Some(user_id) = user_id {
-        logout.actor_type = lamba_model::ActorType::User;
-        logout.actor_id = Some(user_id.to_string());
-    }
-    let mut revoked = audit.event("session.revoked");
-    revoked.user_id = user_id;
-    revoked.session_id = Some(sid);
-    revoked.reason = Some(reason.to_owned());
-    revoked.actor_type = logout.actor_type;
-    revoked.actor_id.clone_from(&logout.actor_id);
-    let mut per_scope = audit.event("session.revoked");
-    per_scope.user_id = user_id;
-    per_scope.session_id = Some(sid);
-    per_scope.reason = Some(reason.to_owned());
-    let outbox = audit
-        .outbox_per_scope(&[&logout, &revoked], &per_scope)
-        .await;
-    let Some(scopes) = store.end_login_session(sid, now, reason, &outbox).await? else {
-        return Ok(false);
-    };
-    let mut events = vec![logout, revoked];
-    events.extend(crate::events::audit::per_scope(&per_scope, &scopes));
-    audit.committed(events, &outbox);
-    Ok(true)
 }
 
 #[cfg(test)]

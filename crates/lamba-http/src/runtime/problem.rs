@@ -117,7 +117,7 @@ impl IntoResponse for Problem {
 
 /// Sets `X-Trace-Id` (the request id) on every response, echoes a sane
 /// `X-Correlation-Id`, and renders pending [`Problem`]s with their trace id.
-/// The request runs inside its audit [`lamba_core::events::audit::RequestContext`].
+/// The request runs inside its audit [`lamba_core::request::RequestContext`].
 pub async fn trace_headers(request: Request, next: Next) -> Response {
     let trace_id = request
         .extensions()
@@ -133,7 +133,7 @@ pub async fn trace_headers(request: Request, next: Next) -> Response {
         })
         .cloned();
     // The audit events this request causes record its ids and peer.
-    let context = lamba_core::events::audit::RequestContext::new(
+    let context = lamba_core::request::RequestContext::new(
         Some(trace_id.clone()).filter(|t| !t.is_empty()),
         correlation
             .as_ref()
@@ -144,7 +144,7 @@ pub async fn trace_headers(request: Request, next: Next) -> Response {
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|info| info.0.ip().to_string()),
     );
-    let mut response = lamba_core::events::audit::with_request(context, next.run(request)).await;
+    let mut response = lamba_core::request::with_request(context, next.run(request)).await;
     if let Some(problem) = response.extensions_mut().remove::<Problem>() {
         let body = json!({
             "type": "about:blank",
