@@ -1,0 +1,278 @@
+//! Project members: add, update (roles, lock), remove; what a change ends.
+
+use std::str::FromStr;
+
+use lamba_model::{AuditEvent, ProjectId, ProjectMember, UserId, VIEWER_ROLE};
+use lamba_store::StoreError;
+
+use crate::validation::{ErrorKind, ValidationErrors};
+
+use super::{MemberInput, TenancyError, TenancyService};
+
+impl TenancyService {
+    pub async fn get_member(
+        &self,
+        project_id: ProjectId,
+        user_id: UserId,
+    ) -> Result<ProjectMember, TenancyError> {
+        self.store
+            .lookup_member(project_id, user_id)
+            .await?
+            .ok_or(TenancyError::NotFound)
+    }
+
+    pub async fn list_members(
+        &self,
+        project_id: ProjectId,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<ProjectMember>, TenancyError> {
+        Ok(self.store.list_members(project_id, after, limit).await?)
+    }
+
+    pub(super) async fn check_roles(
+        &self,
+        project_id: ProjectId,
+        roles: Option<&Vec<String>>,
+        path: &str,
+        errors: &mut ValidationErrors,
+    ) -> Result<Vec<String>, TenancyError> {
+        let Some(roles) = roles.filter(|r| !r.is_empty()) else {
+            return Ok(vec![VIEWER_ROLE.to_owned()]);
+        };
+        let catalog = self.catalog(project_id).await?;
+        let mut checked = Vec::new();
+        for role in roles {
+            if role != VIEWER_ROLE && !catalog.iter().any(|r| &r.name == role) {
+                errors.field(
+                    path,
+                    ErrorKind::NotFound,
+                    format!("The project has no role named {role:?}."),
+                );
+            } else if !checked.contains(role) {
+                checked.push(role.clone());
+            }
+        }
+        Ok(checked)
+    }
+
+    pub async fn add_member(
+        &self,
+        project_id: ProjectId,
+        input: MemberInput,
+        path_prefix: &str,
+    ) -> Result<ProjectMember, TenancyError> {
+        let mut errors = ValidationErrors::new();
+        let user_path = format!("{path_prefix}userId");
+        let user_id = match input.user_id.as_deref() {
+            None | Some("") => {
+                errors.field(
+                    &user_path,
+                    ErrorKind::Blank,
+                    format!("{user_path} is required."),
+                );
+                None
+            }
+            Some(raw) => match UserId::from_str(raw) {
+                Ok(id) => {
+                    if self.store.lookup_user(id).await?.is_none() {
+                        errors.field(
+                            &user_path,
+                            ErrorKind::NotFound,
+                            format!("No user has the id {id}."),
+                        );
+                    }
+                    Some(id)
+                }
+                Err(_) => {
+                    errors.field(
+                        &user_path,
+                        ErrorKind::Invalid,
+                        format!("{user_path} must be a UUID."),
+                    );
+                    None
+                }
+            },
+        };
+        let roles = self
+            .check_roles(
+                project_id,
+                input.roles.as_ref(),
+                &format!("{path_prefix}roles"),
+                &mut errors,
+            )
+            .await?;
+        errors.into_result()?;
+        let Some(user_id) = user_id else {
+            return Err(ValidationErrors::new().into());
+        };
+        let now = self.clock.now();
+        let member = ProjectMember {
+            project_id,
+            user_id,
+            roles,
+            locked: input.locked.unwrap_or(false),
+            insert_instant: now,
+            last_update_instant: now,
+            revision: 0,
+        };
+        let project = self
+            .project_of(project_id)
+            .await
+            .ok_or(TenancyError::NotFound)?;
+        let created = self.change(
+            "membership.created",
+            &project,
+            Some(user_id),
+            None,
+            Some(member_json(&member)),
+        );
+        let outbox = self.audit.outbox(&[&created]).await;
+        match self.store.add_member(&member, &outbox).await {
+            Ok(()) => {
+                self.audit.committed([created], &outbox);
+                Ok(member)
+            }
+            Err(StoreError::Conflict(_)) => Err(ValidationErrors::with_field(
+                &user_path,
+                ErrorKind::Duplicate,
+                "The user is a member of this project already.",
+            )
+            .into()),
+            Err(StoreError::Reference) => Err(TenancyError::NotFound),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Changes a member's roles (and lock); their scopes end either way, so
+    /// that no token carries roles the member no longer has.
+    pub async fn update_member(
+        &self,
+        project_id: ProjectId,
+        user_id: UserId,
+        roles: Option<Vec<String>>,
+        locked: Option<bool>,
+        path_prefix: &str,
+    ) -> Result<ProjectMember, TenancyError> {
+        // Optimistic: the write names the revision it read, so a concurrent
+        // change (a lock, say) is never overwritten with stale fields; the
+        // loser reads again and reapplies its own change.
+        let project = self
+            .project_of(project_id)
+            .await
+            .ok_or(TenancyError::NotFound)?;
+        let mut attempts = 0;
+        let (member, events, revoked, ended, outbox) = loop {
+            let existing = self.get_member(project_id, user_id).await?;
+            let mut errors = ValidationErrors::new();
+            let new_roles = match &roles {
+                Some(roles) => {
+                    self.check_roles(
+                        project_id,
+                        Some(roles),
+                        &format!("{path_prefix}roles"),
+                        &mut errors,
+                    )
+                    .await?
+                }
+                None => existing.roles.clone(),
+            };
+            errors.into_result()?;
+            let before = existing.clone();
+            let member = ProjectMember {
+                roles: new_roles,
+                locked: locked.unwrap_or(existing.locked),
+                last_update_instant: self.clock.now(),
+                ..existing
+            };
+            let reason = if member.locked && !before.locked {
+                "member_locked"
+            } else {
+                "member_changed"
+            };
+            let revoked = self.revoked(reason, &project, Some(user_id));
+            let mut events = vec![self.change(
+                "membership.updated",
+                &project,
+                Some(user_id),
+                Some(member_json(&before)),
+                Some(member_json(&member)),
+            )];
+            if member.locked != before.locked {
+                let event_type = if member.locked {
+                    "user.locked"
+                } else {
+                    "user.unlocked"
+                };
+                events.push(self.change(event_type, &project, Some(user_id), None, None));
+            }
+            let refs: Vec<&AuditEvent> = events.iter().collect();
+            let outbox = self.audit.outbox_per_scope(&refs, &revoked).await;
+            match self
+                .store
+                .update_member(&member, self.clock.now(), &outbox)
+                .await
+            {
+                Ok(Some(ended)) => {
+                    break (
+                        ProjectMember {
+                            revision: member.revision + 1,
+                            ..member
+                        },
+                        events,
+                        revoked,
+                        ended,
+                        outbox,
+                    );
+                }
+                Ok(None) => return Err(TenancyError::NotFound),
+                Err(StoreError::Conflict("revision")) if attempts < 3 => attempts += 1,
+                Err(other) => return Err(other.into()),
+            }
+        };
+        self.committed(events, &revoked, &ended, &outbox);
+        Ok(member)
+    }
+
+    pub async fn remove_member(
+        &self,
+        project_id: ProjectId,
+        user_id: UserId,
+    ) -> Result<(), TenancyError> {
+        let before = self.store.lookup_member(project_id, user_id).await?;
+        let project = self
+            .project_of(project_id)
+            .await
+            .ok_or(TenancyError::NotFound)?;
+        let revoked = self.revoked("membership_removed", &project, Some(user_id));
+        let deleted = self.change(
+            "membership.deleted",
+            &project,
+            Some(user_id),
+            before.as_ref().map(member_json),
+            None,
+        );
+        let outbox = self.audit.outbox_per_scope(&[&deleted], &revoked).await;
+        match self
+            .store
+            .delete_member(project_id, user_id, self.clock.now(), &outbox)
+            .await?
+        {
+            Some(ended) => {
+                self.committed(vec![deleted], &revoked, &ended, &outbox);
+                Ok(())
+            }
+            None => Err(TenancyError::NotFound),
+        }
+    }
+}
+
+/// A membership as the audit log records it (the operator API's shape).
+pub(super) fn member_json(member: &ProjectMember) -> serde_json::Value {
+    serde_json::json!({
+        "userId": member.user_id,
+        "projectId": member.project_id,
+        "roles": member.roles,
+        "locked": member.locked,
+    })
+}

@@ -1,0 +1,84 @@
+//! Workspaces: create, read, replace, delete.
+
+use lamba_model::{Workspace, WorkspaceId};
+use lamba_store::StoreError;
+use uuid::Uuid;
+
+use crate::validation::{ErrorKind, ValidationErrors};
+
+use super::{TenancyError, TenancyService, WorkspaceInput, check_name};
+
+impl TenancyService {
+    pub async fn get_workspace(&self, id: WorkspaceId) -> Result<Workspace, TenancyError> {
+        self.store
+            .lookup_workspace(id)
+            .await?
+            .ok_or(TenancyError::NotFound)
+    }
+
+    pub async fn list_workspaces(&self) -> Result<Vec<Workspace>, TenancyError> {
+        Ok(self.store.list_workspaces().await?)
+    }
+
+    pub async fn create_workspace(
+        &self,
+        id: Option<WorkspaceId>,
+        input: WorkspaceInput,
+    ) -> Result<Workspace, TenancyError> {
+        let mut errors = ValidationErrors::new();
+        let name = check_name(&input.name, "workspace.name", &mut errors);
+        errors.into_result()?;
+        let now = self.clock.now();
+        let workspace = Workspace {
+            id: id.unwrap_or_else(|| WorkspaceId::from_uuid(Uuid::new_v4())),
+            name,
+            insert_instant: now,
+            last_update_instant: now,
+        };
+        match self.store.add_workspace(&workspace).await {
+            Ok(()) => Ok(workspace),
+            Err(StoreError::Conflict(_)) => Err(ValidationErrors::with_field(
+                "workspaceId",
+                ErrorKind::Duplicate,
+                format!("A workspace with id {} already exists.", workspace.id),
+            )
+            .into()),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    pub async fn replace_workspace(
+        &self,
+        id: WorkspaceId,
+        input: WorkspaceInput,
+    ) -> Result<Workspace, TenancyError> {
+        let existing = self.get_workspace(id).await?;
+        let mut errors = ValidationErrors::new();
+        let name = check_name(&input.name, "workspace.name", &mut errors);
+        errors.into_result()?;
+        let workspace = Workspace {
+            name,
+            last_update_instant: self.clock.now(),
+            ..existing
+        };
+        if self.store.update_workspace(&workspace).await? {
+            Ok(workspace)
+        } else {
+            Err(TenancyError::NotFound)
+        }
+    }
+
+    pub async fn delete_workspace(&self, id: WorkspaceId) -> Result<(), TenancyError> {
+        match self.store.delete_workspace(id).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(TenancyError::NotFound),
+            Err(StoreError::Reference) => Err(ValidationErrors::with_field(
+                "workspaceId",
+                ErrorKind::InUse,
+                "The workspace still has projects; delete them first.",
+            )
+            .into()),
+            Err(other) => Err(other.into()),
+        }
+    }
+}
