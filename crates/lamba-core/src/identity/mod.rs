@@ -7,4 +7,5 @@
 
 pub mod login_sessions;
 pub mod passwords;
+pub mod registrations;
 pub mod users;
