@@ -1,0 +1,39 @@
+//! `POST /api/webhook[/{webhookId}]`: creates a webhook; the answer holds
+//! its secret, which is never shown again.
+
+use axum::Json;
+use axum::extract::State;
+use lamba_model::WebhookId;
+use serde_json::Value;
+
+use crate::AppState;
+use crate::operator::OperatorError;
+use crate::operator::extract::{IdPath, JsonObject, Operator};
+
+use super::{parse_input, record, with_secret};
+
+/// `POST /api/webhook`: creates a webhook with a random id; the answer
+/// holds its secret, which is never shown again.
+pub(super) async fn create_with_random_id(
+    _operator: Operator,
+    State(state): State<AppState>,
+    JsonObject(body): JsonObject,
+) -> Result<Json<Value>, OperatorError> {
+    let input = parse_input(&body)?;
+    let made = state.core.webhooks.create(None, input).await?;
+    record(&state, "webhook.created", None, Some(&made.webhook));
+    Ok(with_secret(&made))
+}
+
+/// `POST /api/webhook/{webhookId}`.
+pub(super) async fn create_with_id(
+    _operator: Operator,
+    State(state): State<AppState>,
+    IdPath(id): IdPath<WebhookId>,
+    JsonObject(body): JsonObject,
+) -> Result<Json<Value>, OperatorError> {
+    let input = parse_input(&body)?;
+    let made = state.core.webhooks.create(Some(id), input).await?;
+    record(&state, "webhook.created", None, Some(&made.webhook));
+    Ok(with_secret(&made))
+}

@@ -1,0 +1,23 @@
+//! `DELETE /api/webhook/{webhookId}`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use lamba_model::WebhookId;
+
+use crate::AppState;
+use crate::operator::OperatorError;
+use crate::operator::extract::{IdPath, Operator};
+
+use super::record;
+
+/// `DELETE /api/webhook/{webhookId}`.
+pub(super) async fn delete(
+    _operator: Operator,
+    State(state): State<AppState>,
+    IdPath(id): IdPath<WebhookId>,
+) -> Result<StatusCode, OperatorError> {
+    let existing = state.core.webhooks.get(id).await?;
+    state.core.webhooks.delete(id).await?;
+    record(&state, "webhook.deleted", Some(&existing), None);
+    Ok(StatusCode::OK)
+}

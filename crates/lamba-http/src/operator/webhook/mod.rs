@@ -1,0 +1,106 @@
+//! `/api/webhook[/{webhookId}]`: the endpoints identity events are
+//! delivered to (CONTRACTS.md 4). The secret appears in an answer only
+//! when it is made: on create and on `POST /api/webhook/{id}/secret`.
+
+mod create;
+mod delete;
+mod delivery;
+mod retrieve;
+mod secret;
+mod test;
+mod update;
+
+use axum::Json;
+use axum::Router;
+use axum::routing::{get, post};
+use lamba_core::ValidationErrors;
+use lamba_core::events::webhooks::{WebhookInput, WithSecret};
+use lamba_model::{Environment, Webhook};
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::operator::audit::{Subject, record_change};
+use crate::operator::wire::Fields;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/webhook",
+            get(retrieve::list).post(create::create_with_random_id),
+        )
+        .route(
+            "/webhook/{webhook_id}",
+            get(retrieve::retrieve)
+                .post(create::create_with_id)
+                .put(update::replace)
+                .patch(update::merge)
+                .delete(delete::delete),
+        )
+        .route("/webhook/{webhook_id}/secret", post(secret::rotate_secret))
+        .route("/webhook/{webhook_id}/test", post(test::test))
+        .merge(delivery::routes())
+}
+
+/// A webhook on the wire, without its secret.
+pub fn webhook_json(webhook: &Webhook) -> Value {
+    json!({
+        "id": webhook.id,
+        "url": webhook.url,
+        "description": webhook.description,
+        "eventTypes": webhook.event_types,
+        "projectId": webhook.project_id,
+        "environment": webhook.environment.map(Environment::as_str),
+        "enabled": webhook.enabled,
+        "insertInstant": webhook.insert_instant.as_millis(),
+        "lastUpdateInstant": webhook.last_update_instant.as_millis(),
+    })
+}
+
+pub(super) fn wrapped(webhook: &Webhook) -> Json<Value> {
+    Json(json!({ "webhook": webhook_json(webhook) }))
+}
+
+/// The webhook and, this once, its secret.
+pub(super) fn with_secret(made: &WithSecret) -> Json<Value> {
+    Json(json!({
+        "webhook": webhook_json(&made.webhook),
+        "secret": made.secret.as_str(),
+    }))
+}
+
+/// Reads `{"webhook": {...}}` into a [`WebhookInput`]. A `secret` in the
+/// body is ignored: the server makes every secret.
+pub(super) fn parse_input(body: &Value) -> Result<WebhookInput, ValidationErrors> {
+    let webhook = Fields::root(body, "webhook")?;
+    let mut errors = ValidationErrors::new();
+    let input = WebhookInput {
+        url: webhook.string("url", &mut errors),
+        description: webhook.string("description", &mut errors),
+        event_types: webhook.strings("eventTypes", &mut errors),
+        project_id: webhook.string("projectId", &mut errors),
+        environment: webhook.string("environment", &mut errors),
+        enabled: webhook.bool("enabled", &mut errors),
+    };
+    errors.into_result().map(|()| input)
+}
+
+/// Records a change in the audit log, with both sides in wire JSON (never
+/// the secret).
+pub(super) fn record(
+    state: &AppState,
+    event_type: &str,
+    before: Option<&Webhook>,
+    after: Option<&Webhook>,
+) {
+    let subject = Subject {
+        project_id: after.or(before).and_then(|w| w.project_id),
+        ..Subject::default()
+    };
+    record_change(
+        state,
+        event_type,
+        subject,
+        before.map(webhook_json),
+        after.map(webhook_json),
+    );
+}

@@ -1,0 +1,25 @@
+//! `POST /api/webhook/{webhookId}/secret`: secret rotation.
+
+use axum::Json;
+use axum::extract::State;
+use lamba_model::WebhookId;
+use serde_json::Value;
+
+use crate::AppState;
+use crate::operator::OperatorError;
+use crate::operator::extract::{IdPath, Operator};
+
+use super::{record, with_secret};
+
+/// `POST /api/webhook/{webhookId}/secret`: replaces the secret; the answer
+/// holds the new one, which is never shown again. The old one stops
+/// signing at once.
+pub(super) async fn rotate_secret(
+    _operator: Operator,
+    State(state): State<AppState>,
+    IdPath(id): IdPath<WebhookId>,
+) -> Result<Json<Value>, OperatorError> {
+    let made = state.core.webhooks.rotate_secret(id).await?;
+    record(&state, "webhook.secret.rotated", None, Some(&made.webhook));
+    Ok(with_secret(&made))
+}

@@ -1,0 +1,43 @@
+//! `PUT` and `PATCH /api/webhook/{webhookId}`: the secret stays.
+
+use axum::Json;
+use axum::extract::State;
+use lamba_model::WebhookId;
+use serde_json::Value;
+
+use crate::AppState;
+use crate::operator::OperatorError;
+use crate::operator::extract::{IdPath, JsonObject, Operator};
+
+use super::{parse_input, record, wrapped};
+
+/// `PUT /api/webhook/{webhookId}`: replaces the webhook; the secret stays.
+pub(super) async fn replace(
+    _operator: Operator,
+    State(state): State<AppState>,
+    IdPath(id): IdPath<WebhookId>,
+    JsonObject(body): JsonObject,
+) -> Result<Json<Value>, OperatorError> {
+    let input = parse_input(&body)?;
+    let existing = state.core.webhooks.get(id).await?;
+    let webhook = state.core.webhooks.replace(id, input).await?;
+    record(&state, "webhook.updated", Some(&existing), Some(&webhook));
+    Ok(wrapped(&webhook))
+}
+
+/// `PATCH /api/webhook/{webhookId}`: merges the body into the stored
+/// webhook (RFC 7396) and validates the result as a replacement.
+pub(super) async fn merge(
+    _operator: Operator,
+    State(state): State<AppState>,
+    IdPath(id): IdPath<WebhookId>,
+    JsonObject(patch): JsonObject,
+) -> Result<Json<Value>, OperatorError> {
+    let existing = state.core.webhooks.get(id).await?;
+    let Json(mut merged) = wrapped(&existing);
+    json_patch::merge(&mut merged, &patch);
+    let input = parse_input(&merged)?;
+    let webhook = state.core.webhooks.replace(id, input).await?;
+    record(&state, "webhook.updated", Some(&existing), Some(&webhook));
+    Ok(wrapped(&webhook))
+}
