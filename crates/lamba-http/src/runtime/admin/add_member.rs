@@ -1,0 +1,64 @@
+//! `POST /v1/admin/members`: adds a member to the caller's project.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use lamba_core::ErrorKind;
+use lamba_core::tenancy::{MemberInput, TenancyError};
+use lamba_model::VIEWER_ROLE;
+use serde_json::Value;
+
+use crate::AppState;
+use crate::runtime::JsonBody;
+use crate::runtime::auth::AdminCaller;
+use crate::runtime::problem::Problem;
+
+use super::{confine_membership_write, member_json, roles_member, tenancy_problem};
+
+/// `POST /v1/admin/members` `{"userId","roles"}` (`members:write`).
+pub async fn add_member(
+    State(state): State<AppState>,
+    caller: AdminCaller,
+    body: Result<JsonBody, Problem>,
+) -> Result<Response, Problem> {
+    let context = caller.context(&state, &["members:write"])?;
+    let JsonBody(body) = body?;
+    let user_id = match body.get("userId") {
+        Some(Value::String(s)) => Some(s.clone()),
+        None | Some(Value::Null) => None,
+        Some(_) => return Err(Problem::invalid("userId must be a string.")),
+    };
+    let roles = roles_member(&body)?;
+    let granted = roles
+        .clone()
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| vec![VIEWER_ROLE.to_owned()]);
+    confine_membership_write(&state, &caller, context, &granted).await?;
+    let input = MemberInput {
+        user_id,
+        roles,
+        locked: None,
+    };
+    let member = state
+        .core
+        .tenancy
+        .add_member(context.project_id, input, "")
+        .await
+        .map_err(|error| match error {
+            TenancyError::Invalid(errors)
+                if errors.fields.get("userId").is_some_and(|e| {
+                    e.iter()
+                        .any(|e| e.code == format!("[{}]userId", ErrorKind::Duplicate.as_str()))
+                }) =>
+            {
+                Problem::new(
+                    StatusCode::CONFLICT,
+                    "CONFLICT",
+                    "The user is a member of this project already.",
+                )
+            }
+            other => tenancy_problem(other),
+        })?;
+    Ok((StatusCode::CREATED, Json(member_json(&member))).into_response())
+}

@@ -1,0 +1,49 @@
+//! `POST /v1/admin/users/{userId}/lock` and `/unlock`: a member's lock.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde_json::Value;
+
+use crate::AppState;
+use crate::runtime::auth::AdminCaller;
+use crate::runtime::problem::Problem;
+
+use super::{confine_membership_write, held_roles, member_json, path_user, tenancy_problem};
+
+async fn set_locked(
+    state: &AppState,
+    caller: &AdminCaller,
+    user_id: &str,
+    locked: bool,
+) -> Result<Json<Value>, Problem> {
+    let context = caller.context(state, &["sessions:write"])?;
+    let user_id = path_user(user_id)?;
+    let held = held_roles(state, context, user_id).await?;
+    confine_membership_write(state, caller, context, &held).await?;
+    let member = state
+        .core
+        .tenancy
+        .update_member(context.project_id, user_id, None, Some(locked), "")
+        .await
+        .map_err(tenancy_problem)?;
+    Ok(Json(member_json(&member)))
+}
+
+/// `POST /v1/admin/users/{userId}/lock` (`sessions:write`): the member can
+/// no longer enter the project, and their scopes end now.
+pub async fn lock(
+    State(state): State<AppState>,
+    caller: AdminCaller,
+    Path(user_id): Path<String>,
+) -> Result<Json<Value>, Problem> {
+    set_locked(&state, &caller, &user_id, true).await
+}
+
+/// `POST /v1/admin/users/{userId}/unlock` (`sessions:write`).
+pub async fn unlock(
+    State(state): State<AppState>,
+    caller: AdminCaller,
+    Path(user_id): Path<String>,
+) -> Result<Json<Value>, Problem> {
+    set_locked(&state, &caller, &user_id, false).await
+}

@@ -1,0 +1,185 @@
+//! `/v1/admin/*` on the api host: a project environment's runtime
+//! administration, for a management token, a scoped session holding the
+//! permission named, or an API key naming the project (CONTRACTS.md 4).
+
+mod add_member;
+mod list_members;
+mod list_sessions;
+mod lock;
+mod remove_member;
+mod revoke_sessions;
+mod update_member;
+
+pub use add_member::add_member;
+pub use list_members::list_members;
+pub use list_sessions::list_sessions;
+pub use lock::{lock, unlock};
+pub use remove_member::remove_member;
+pub use revoke_sessions::revoke_sessions;
+pub use update_member::update_member;
+
+use std::str::FromStr;
+
+use axum::http::StatusCode;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use lamba_core::ValidationErrors;
+use lamba_core::sessions::Context;
+use lamba_core::tenancy::TenancyError;
+use lamba_model::{Environment, ProjectMember, UserId};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::runtime::auth::AdminCaller;
+use crate::runtime::problem::Problem;
+
+const DEFAULT_PAGE: u32 = 50;
+const MAX_PAGE: u32 = 200;
+
+#[derive(Deserialize)]
+pub struct Page {
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+impl Page {
+    fn limit(&self) -> Result<u32, Problem> {
+        match self.limit.as_deref() {
+            None | Some("") => Ok(DEFAULT_PAGE),
+            Some(raw) => match raw.parse::<u32>() {
+                Ok(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
+                _ => Err(Problem::invalid(format!(
+                    "limit must be a number from 1 to {MAX_PAGE}."
+                ))),
+            },
+        }
+    }
+
+    /// The cursor is opaque to clients: the last id of the previous page.
+    fn after(&self) -> Result<Option<Uuid>, Problem> {
+        let Some(cursor) = self.cursor.as_deref().filter(|c| !c.is_empty()) else {
+            return Ok(None);
+        };
+        URL_SAFE_NO_PAD
+            .decode(cursor)
+            .ok()
+            .and_then(|bytes| Uuid::from_slice(&bytes).ok())
+            .map(Some)
+            .ok_or_else(|| Problem::invalid("cursor is not one this server gave out."))
+    }
+}
+
+pub(super) fn next_cursor(last: Option<Uuid>, page_len: usize, limit: u32) -> Value {
+    match last {
+        Some(last) if page_len == limit as usize => json!(URL_SAFE_NO_PAD.encode(last.as_bytes())),
+        _ => Value::Null,
+    }
+}
+
+pub(super) fn member_json(member: &ProjectMember) -> Value {
+    json!({
+        "userId": member.user_id,
+        "roles": member.roles,
+        "locked": member.locked,
+        "insertInstant": member.insert_instant.as_millis(),
+        "lastUpdateInstant": member.last_update_instant.as_millis(),
+    })
+}
+
+/// A validation failure of an admin call, as ProblemDetails: the first
+/// field error's message is the detail.
+pub(super) fn tenancy_problem(error: TenancyError) -> Problem {
+    match error {
+        TenancyError::Invalid(errors) => Problem::invalid(describe(&errors)),
+        TenancyError::NotFound => Problem::not_found(),
+        TenancyError::Store(error) => {
+            tracing::error!(%error, "storage failed");
+            Problem::internal()
+        }
+    }
+}
+
+pub(super) fn describe(errors: &ValidationErrors) -> String {
+    errors
+        .fields
+        .values()
+        .flatten()
+        .chain(errors.general.iter())
+        .map(|e| e.message.clone())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Memberships are project-wide: a role that `prod` admits gives access
+/// there, whichever environment the change was made from. A caller bound to
+/// `test` may therefore change only what `prod` cannot feel (roles `prod`
+/// does not admit); from `prod`, the stricter environment, anything goes.
+/// The API key (the operator) is not bound to an environment.
+pub(super) async fn confine_membership_write(
+    state: &AppState,
+    caller: &AdminCaller,
+    context: Context,
+    roles: &[String],
+) -> Result<(), Problem> {
+    if matches!(caller, AdminCaller::ApiKey(_)) || context.environment == Environment::Prod {
+        return Ok(());
+    }
+    let project = state
+        .core
+        .tenancy
+        .get_project(context.workspace_id, context.project_id)
+        .await
+        .map_err(tenancy_problem)?;
+    let Some(prod) = project.environment(Environment::Prod) else {
+        return Ok(());
+    };
+    match roles.iter().find(|role| prod.admits_role(role)) {
+        Some(role) => Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            format!(
+                "Memberships are project-wide and prod admits the role {role}: make this change from a prod context."
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The roles a member holds now (404 when they are not a member).
+pub(super) async fn held_roles(
+    state: &AppState,
+    context: Context,
+    user_id: UserId,
+) -> Result<Vec<String>, Problem> {
+    Ok(state
+        .core
+        .tenancy
+        .get_member(context.project_id, user_id)
+        .await
+        .map_err(tenancy_problem)?
+        .roles)
+}
+
+pub(super) fn path_user(raw: &str) -> Result<UserId, Problem> {
+    UserId::from_str(raw).map_err(|_| Problem::not_found())
+}
+
+pub(super) fn roles_member(
+    body: &serde_json::Map<String, Value>,
+) -> Result<Option<Vec<String>>, Problem> {
+    match body.get("roles") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| Problem::invalid("roles must be an array of strings."))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(_) => Err(Problem::invalid("roles must be an array of strings.")),
+    }
+}
