@@ -3,7 +3,11 @@
 //! revocation and RP-initiated logout.
 //!
 //! Errors are RFC 6749 error codes with a description for the client; the
-//! HTTP surface decides the status and shape.
+//! HTTP surface decides the status and shape. Applications (the OAuth
+//! clients, their secrets and roles) are managed in `applications`.
+//!
+//! Owns how a token is issued and what it says. May not reach into scoped
+//! sessions or tenancy: `sessions` builds on OAuth, never the reverse.
 
 pub mod applications;
 mod authorize;

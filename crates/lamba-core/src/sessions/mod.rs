@@ -1,6 +1,9 @@
 //! Scoped sessions and the runtime API's use cases (CONTRACTS.md 3.1, 4):
 //! who a bearer token speaks for, `switch-context`, refresh and logout of
 //! sessions, and what `/v1/me/*` and `/v1/admin/*` do.
+//!
+//! Owns the scoped session's life. The top room: it builds on OAuth,
+//! identity and tenancy, and nothing in the core imports it.
 
 mod admin;
 mod authenticate;

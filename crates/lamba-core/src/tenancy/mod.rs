@@ -6,6 +6,9 @@
 //! allowed roles changed) ends the affected scoped sessions in the same
 //! storage transaction, and this node's revocation list hears of it before
 //! the call returns.
+//!
+//! Owns who may do what in which project. May not issue tokens or know the
+//! runtime API: `sessions` reads tenancy, never the reverse.
 
 mod members;
 mod projects;
