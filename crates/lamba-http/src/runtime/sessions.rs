@@ -4,9 +4,10 @@
 use std::str::FromStr;
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
 use axum::http::StatusCode;
 use axum::http::header::{CACHE_CONTROL, PRAGMA};
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use lamba_core::sessions::{Context, Principal, Refreshed, ScopedTokens};
 use lamba_model::{Environment, ProjectId, WorkspaceId};
@@ -55,10 +56,24 @@ fn scoped_json(tokens: &ScopedTokens) -> Value {
     body
 }
 
-/// Per client IP, as CONTRACTS.md 3.1 asks; checked before anything else.
-async fn limit_ip(state: &AppState, ip: &ClientIp) -> Result<(), Problem> {
-    let ip = ip.0.to_string();
-    check(state, &state.limits.limits.sessions_per_ip, &ip).await
+/// The per-IP limit of `/v1/sessions/*` (CONTRACTS.md 3.1), as an
+/// extractor. Listed first in a handler's arguments, it is taken before
+/// the bearer token is verified (axum extracts in order and stops at the
+/// first rejection), so a flood from one address is refused before it
+/// costs a signature check.
+pub struct WithinIpLimit;
+
+impl FromRequestParts<AppState> for WithinIpLimit {
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let ClientIp(ip) = ClientIp::from_request_parts(parts, state).await?;
+        check(state, &state.limits.limits.sessions_per_ip, &ip.to_string()).await?;
+        Ok(WithinIpLimit)
+    }
 }
 
 /// Per user, once the token says who it is (the IP was counted already).
@@ -111,11 +126,10 @@ fn parse_target(body: &Map<String, Value>) -> Result<Context, Problem> {
 /// `POST /v1/sessions/switch-context`.
 pub async fn switch_context(
     State(state): State<AppState>,
-    ip: ClientIp,
+    _within_ip_limit: WithinIpLimit,
     bearer: Result<Bearer, Problem>,
     body: Result<JsonBody, Problem>,
 ) -> Result<Response, Problem> {
-    limit_ip(&state, &ip).await?;
     let Bearer(principal) = bearer?;
     limit_user(&state, &principal).await?;
     let JsonBody(body) = body?;
@@ -131,10 +145,9 @@ pub async fn switch_context(
 /// `POST /v1/sessions/refresh`.
 pub async fn refresh(
     State(state): State<AppState>,
-    ip: ClientIp,
+    _within_ip_limit: WithinIpLimit,
     body: Result<JsonBody, Problem>,
 ) -> Result<Response, Problem> {
-    limit_ip(&state, &ip).await?;
     let JsonBody(body) = body?;
     let presented = required(&body, "refreshToken")?;
     if presented.is_empty() {
@@ -172,10 +185,9 @@ pub async fn refresh(
 /// `POST /v1/sessions/logout`: 204, the login and all its scopes ended.
 pub async fn logout(
     State(state): State<AppState>,
-    ip: ClientIp,
+    _within_ip_limit: WithinIpLimit,
     bearer: Result<Bearer, Problem>,
 ) -> Result<Response, Problem> {
-    limit_ip(&state, &ip).await?;
     let Bearer(principal) = bearer?;
     state.core.sessions.logout(&principal).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
