@@ -18,9 +18,10 @@ use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
 use super::{
-    CHANGES_CHANNEL, PostgresStore, SESSION_COLUMNS, aliased, backend, execute_with_outbox,
-    insert_outbox, instant, optional_instant, session_from_row, uuid_column, write_error,
+    CHANGES_CHANNEL, PostgresStore, aliased, backend, execute_with_outbox, insert_outbox, instant,
+    optional_instant, uuid_column, write_error,
 };
+use crate::sessions::{SESSION_COLUMNS, session_from_row};
 
 /// Which active scopes a write ends: a caller's filter, or what only the
 /// store itself asks for.

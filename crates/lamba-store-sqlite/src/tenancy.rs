@@ -17,10 +17,8 @@ use sqlx::{Row, SqliteConnection};
 use uuid::Uuid;
 
 use super::webhook::insert_outbox;
-use super::{
-    SESSION_COLUMNS, SqliteStore, aliased, backend, instant, optional_instant, session_from_row,
-    uuid_column, write_error,
-};
+use super::{SqliteStore, aliased, backend, instant, optional_instant, uuid_column, write_error};
+use crate::sessions::{SESSION_COLUMNS, session_from_row};
 
 /// Which active scopes a write ends: a caller's filter, or what only the
 /// store itself asks for.

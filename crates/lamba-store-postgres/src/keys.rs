@@ -1,0 +1,180 @@
+//! Signing keys and server secrets.
+
+use async_trait::async_trait;
+use lamba_model::{Instant, ServerSecret, SigningKeyRecord};
+use lamba_store::{Change, KeyRepository, StoreResult};
+use sqlx::Row;
+
+use super::{CHANGES_CHANNEL, PostgresStore, SIGNING_KEY_LOCK, backend, corrupt, write_error};
+
+const SIGNING_KEY_COLUMNS: &str = "kid, algorithm, private_key, sealed, public_jwk, \
+     insert_instant, retired_instant, expires_instant";
+
+fn signing_key_from_row(row: &sqlx::postgres::PgRow) -> StoreResult<SigningKeyRecord> {
+    let algorithm: String = row.try_get("algorithm").map_err(backend)?;
+    let retired: Option<i64> = row.try_get("retired_instant").map_err(backend)?;
+    let expires: Option<i64> = row.try_get("expires_instant").map_err(backend)?;
+    Ok(SigningKeyRecord {
+        kid: row.try_get("kid").map_err(backend)?,
+        algorithm: algorithm
+            .parse()
+            .map_err(|_| corrupt(format!("signing algorithm {algorithm:?}")))?,
+        private_key: row.try_get("private_key").map_err(backend)?,
+        sealed: row.try_get("sealed").map_err(backend)?,
+        public_jwk: row.try_get("public_jwk").map_err(backend)?,
+        insert_instant: Instant::from_millis(row.try_get("insert_instant").map_err(backend)?),
+        retired_instant: retired.map(Instant::from_millis),
+        expires_instant: expires.map(Instant::from_millis),
+    })
+}
+
+impl PostgresStore {
+    async fn notify_signing_keys(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    ) -> StoreResult<()> {
+        sqlx::query(&format!(
+            "SELECT pg_notify('{CHANGES_CHANNEL}', 'signing_keys:')"
+        ))
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl KeyRepository for PostgresStore {
+    async fn ensure_server_secret(&self, secret: &ServerSecret) -> StoreResult<ServerSecret> {
+        sqlx::query(
+            "INSERT INTO server_secrets (name, value, sealed, insert_instant) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(&secret.name)
+        .bind(&secret.value)
+        .bind(secret.sealed)
+        .bind(secret.insert_instant.as_millis())
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        let row = sqlx::query(
+            "SELECT name, value, sealed, insert_instant FROM server_secrets WHERE name = $1",
+        )
+        .bind(&secret.name)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(ServerSecret {
+            name: row.try_get("name").map_err(backend)?,
+            value: row.try_get("value").map_err(backend)?,
+            sealed: row.try_get("sealed").map_err(backend)?,
+            insert_instant: Instant::from_millis(row.try_get("insert_instant").map_err(backend)?),
+        })
+    }
+
+    async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {SIGNING_KEY_COLUMNS} FROM signing_keys \
+             ORDER BY insert_instant DESC, kid COLLATE \"C\" DESC"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(signing_key_from_row).collect()
+    }
+
+    async fn add_first_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(SIGNING_KEY_LOCK)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let done = sqlx::query(&format!(
+            "INSERT INTO signing_keys ({SIGNING_KEY_COLUMNS}) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE NOT EXISTS \
+             (SELECT 1 FROM signing_keys WHERE algorithm = $2 AND retired_instant IS NULL)"
+        ))
+        .bind(&key.kid)
+        .bind(key.algorithm.as_str())
+        .bind(&key.private_key)
+        .bind(key.sealed)
+        .bind(&key.public_jwk)
+        .bind(key.insert_instant.as_millis())
+        .bind(key.retired_instant.map(Instant::as_millis))
+        .bind(key.expires_instant.map(Instant::as_millis))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| write_error(e, "kid"))?;
+        let added = done.rows_affected() == 1;
+        if added {
+            self.notify_signing_keys(&mut tx).await?;
+        }
+        tx.commit().await.map_err(backend)?;
+        if added {
+            let _ = self.changes.send(Change::SigningKeys);
+        }
+        Ok(added)
+    }
+
+    async fn rotate_signing_key(
+        &self,
+        key: &SigningKeyRecord,
+        now: Instant,
+        expires: Instant,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(SIGNING_KEY_LOCK)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        sqlx::query(
+            "UPDATE signing_keys SET retired_instant = $1, expires_instant = $2 \
+             WHERE algorithm = $3 AND retired_instant IS NULL",
+        )
+        .bind(now.as_millis())
+        .bind(expires.as_millis())
+        .bind(key.algorithm.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        sqlx::query(&format!(
+            "INSERT INTO signing_keys ({SIGNING_KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        ))
+        .bind(&key.kid)
+        .bind(key.algorithm.as_str())
+        .bind(&key.private_key)
+        .bind(key.sealed)
+        .bind(&key.public_jwk)
+        .bind(key.insert_instant.as_millis())
+        .bind(key.retired_instant.map(Instant::as_millis))
+        .bind(key.expires_instant.map(Instant::as_millis))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| write_error(e, "kid"))?;
+        self.notify_signing_keys(&mut tx).await?;
+        tx.commit().await.map_err(backend)?;
+        let _ = self.changes.send(Change::SigningKeys);
+        Ok(())
+    }
+
+    async fn delete_expired_signing_keys(&self, now: Instant) -> StoreResult<u64> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let done = sqlx::query(
+            "DELETE FROM signing_keys WHERE expires_instant IS NOT NULL AND expires_instant <= $1",
+        )
+        .bind(now.as_millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if done.rows_affected() > 0 {
+            self.notify_signing_keys(&mut tx).await?;
+        }
+        tx.commit().await.map_err(backend)?;
+        if done.rows_affected() > 0 {
+            let _ = self.changes.send(Change::SigningKeys);
+        }
+        Ok(done.rows_affected())
+    }
+}

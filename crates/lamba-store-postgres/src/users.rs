@@ -1,0 +1,209 @@
+//! Users and their registrations.
+
+use async_trait::async_trait;
+use lamba_model::{ApplicationId, Instant, Registration, User, UserId};
+use lamba_store::{Outbox, StoreError, StoreResult, UserRepository, codec};
+use sqlx::Row;
+
+use crate::webhook::execute_with_outbox;
+
+use super::{PostgresStore, backend, write_error};
+
+pub(crate) const USER_COLUMNS: &str = "id, email, email_normalized, password_hash, first_name, last_name, \
+     data, insert_instant, last_update_instant";
+
+pub(crate) fn user_from_row(row: &sqlx::postgres::PgRow, prefix: &str) -> StoreResult<User> {
+    let data: String = row
+        .try_get(format!("{prefix}data").as_str())
+        .map_err(backend)?;
+    Ok(User {
+        id: UserId::from_uuid(
+            row.try_get(format!("{prefix}id").as_str())
+                .map_err(backend)?,
+        ),
+        email: row
+            .try_get(format!("{prefix}email").as_str())
+            .map_err(backend)?,
+        password_hash: row
+            .try_get(format!("{prefix}password_hash").as_str())
+            .map_err(backend)?,
+        first_name: row
+            .try_get(format!("{prefix}first_name").as_str())
+            .map_err(backend)?,
+        last_name: row
+            .try_get(format!("{prefix}last_name").as_str())
+            .map_err(backend)?,
+        data: codec::parse_user_data(&data)?,
+        insert_instant: Instant::from_millis(
+            row.try_get(format!("{prefix}insert_instant").as_str())
+                .map_err(backend)?,
+        ),
+        last_update_instant: Instant::from_millis(
+            row.try_get(format!("{prefix}last_update_instant").as_str())
+                .map_err(backend)?,
+        ),
+    })
+}
+
+const REGISTRATION_COLUMNS: &str =
+    "user_id, application_id, roles, insert_instant, last_update_instant";
+
+fn registration_from_row(row: &sqlx::postgres::PgRow) -> StoreResult<Registration> {
+    let roles: String = row.try_get("roles").map_err(backend)?;
+    Ok(Registration {
+        user_id: UserId::from_uuid(row.try_get("user_id").map_err(backend)?),
+        application_id: ApplicationId::from_uuid(row.try_get("application_id").map_err(backend)?),
+        roles: codec::parse_roles(&roles)?,
+        insert_instant: Instant::from_millis(row.try_get("insert_instant").map_err(backend)?),
+        last_update_instant: Instant::from_millis(
+            row.try_get("last_update_instant").map_err(backend)?,
+        ),
+    })
+}
+
+/// A unique violation on users is the email (the id is random).
+fn user_write_error(error: sqlx::Error) -> StoreError {
+    write_error(error, "email")
+}
+
+#[async_trait]
+impl UserRepository for PostgresStore {
+    async fn lookup_user(&self, id: UserId) -> StoreResult<Option<User>> {
+        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+            .bind(id.as_uuid())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(|row| user_from_row(row, "")).transpose()
+    }
+
+    async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE email_normalized = $1"
+        ))
+        .bind(User::normalize_email(email))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(|row| user_from_row(row, "")).transpose()
+    }
+
+    async fn add_user(&self, user: &User, outbox: &Outbox) -> StoreResult<()> {
+        let sql = format!(
+            "INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        );
+        let query = sqlx::query(&sql)
+            .bind(user.id.as_uuid())
+            .bind(&user.email)
+            .bind(User::normalize_email(&user.email))
+            .bind(&user.password_hash)
+            .bind(&user.first_name)
+            .bind(&user.last_name)
+            .bind(codec::user_data(&user.data)?)
+            .bind(user.insert_instant.as_millis())
+            .bind(user.last_update_instant.as_millis());
+        execute_with_outbox(&self.pool, query, outbox, user_write_error).await?;
+        Ok(())
+    }
+
+    async fn update_user(&self, user: &User, outbox: &Outbox) -> StoreResult<bool> {
+        let query = sqlx::query(
+            "UPDATE users SET email = $1, email_normalized = $2, password_hash = $3, \
+             first_name = $4, last_name = $5, data = $6, last_update_instant = $7 WHERE id = $8",
+        )
+        .bind(&user.email)
+        .bind(User::normalize_email(&user.email))
+        .bind(&user.password_hash)
+        .bind(&user.first_name)
+        .bind(&user.last_name)
+        .bind(codec::user_data(&user.data)?)
+        .bind(user.last_update_instant.as_millis())
+        .bind(user.id.as_uuid());
+        let done = execute_with_outbox(&self.pool, query, outbox, user_write_error).await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_user(&self, id: UserId) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(id.as_uuid())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn lookup_registration(
+        &self,
+        user_id: UserId,
+        application_id: ApplicationId,
+    ) -> StoreResult<Option<Registration>> {
+        let row = sqlx::query(&format!(
+            "SELECT {REGISTRATION_COLUMNS} FROM registrations \
+             WHERE user_id = $1 AND application_id = $2"
+        ))
+        .bind(user_id.as_uuid())
+        .bind(application_id.as_uuid())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(registration_from_row).transpose()
+    }
+
+    async fn list_registrations(&self, user_id: UserId) -> StoreResult<Vec<Registration>> {
+        // Ordered as text, as SQLite orders its text UUIDs.
+        let rows = sqlx::query(&format!(
+            "SELECT {REGISTRATION_COLUMNS} FROM registrations WHERE user_id = $1 \
+             ORDER BY application_id::text COLLATE \"C\""
+        ))
+        .bind(user_id.as_uuid())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(registration_from_row).collect()
+    }
+
+    async fn add_registration(&self, registration: &Registration) -> StoreResult<()> {
+        sqlx::query(&format!(
+            "INSERT INTO registrations ({REGISTRATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5)"
+        ))
+        .bind(registration.user_id.as_uuid())
+        .bind(registration.application_id.as_uuid())
+        .bind(codec::roles(&registration.roles)?)
+        .bind(registration.insert_instant.as_millis())
+        .bind(registration.last_update_instant.as_millis())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| write_error(e, "registration"))?;
+        Ok(())
+    }
+
+    async fn update_registration(&self, registration: &Registration) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE registrations SET roles = $1, last_update_instant = $2 \
+             WHERE user_id = $3 AND application_id = $4",
+        )
+        .bind(codec::roles(&registration.roles)?)
+        .bind(registration.last_update_instant.as_millis())
+        .bind(registration.user_id.as_uuid())
+        .bind(registration.application_id.as_uuid())
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_registration(
+        &self,
+        user_id: UserId,
+        application_id: ApplicationId,
+    ) -> StoreResult<bool> {
+        let done =
+            sqlx::query("DELETE FROM registrations WHERE user_id = $1 AND application_id = $2")
+                .bind(user_id.as_uuid())
+                .bind(application_id.as_uuid())
+                .execute(&self.pool)
+                .await
+                .map_err(backend)?;
+        Ok(done.rows_affected() == 1)
+    }
+}
