@@ -20,6 +20,7 @@ mod audit;
 mod event_log;
 mod keys;
 mod lambdas;
+mod scopes;
 mod sessions;
 mod tenancy;
 mod users;

@@ -217,7 +217,7 @@ impl SessionRepository for SqliteStore {
         }
         let ended_scopes = if ended {
             let scopes =
-                crate::tenancy::end_scopes(&mut tx, crate::tenancy::Target::Login(id), now, reason)
+                crate::scopes::end_scopes(&mut tx, crate::scopes::Target::Login(id), now, reason)
                     .await?;
             crate::webhook::insert_outbox(&mut tx, &outbox.events_for(&scopes)).await?;
             scopes
