@@ -1,5 +1,5 @@
 //! The behaviour every storage backend must show. A backend's tests call
-//! [`conformance_tests!`] with an async expression that yields a fresh,
+//! [`conformance_tests!`](crate::conformance_tests!) with an async expression that yields a fresh,
 //! migrated, empty store and a guard that removes its database when dropped;
 //! each case gets its own.
 #![expect(

@@ -1,0 +1,36 @@
+//! Signing keys and the server secret pass through; the key ring above
+//! holds them parsed and reloads on [`crate::Change::SigningKeys`].
+
+use async_trait::async_trait;
+use lamba_model::{Instant, ServerSecret, SigningKeyRecord};
+
+use super::CachedStore;
+use crate::{KeyRepository, StoreResult};
+
+#[async_trait]
+impl KeyRepository for CachedStore {
+    async fn ensure_server_secret(&self, secret: &ServerSecret) -> StoreResult<ServerSecret> {
+        self.inner.ensure_server_secret(secret).await
+    }
+
+    async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
+        self.inner.list_signing_keys().await
+    }
+
+    async fn add_first_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<bool> {
+        self.inner.add_first_signing_key(key).await
+    }
+
+    async fn rotate_signing_key(
+        &self,
+        key: &SigningKeyRecord,
+        now: Instant,
+        expires: Instant,
+    ) -> StoreResult<()> {
+        self.inner.rotate_signing_key(key, now, expires).await
+    }
+
+    async fn delete_expired_signing_keys(&self, now: Instant) -> StoreResult<u64> {
+        self.inner.delete_expired_signing_keys(now).await
+    }
+}

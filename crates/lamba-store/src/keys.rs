@@ -1,0 +1,28 @@
+//! Signing keys and server secrets: [`KeyRepository`].
+
+use async_trait::async_trait;
+use lamba_model::{Instant, ServerSecret, SigningKeyRecord};
+
+use super::StoreResult;
+
+#[async_trait]
+pub trait KeyRepository: Send + Sync {
+    /// Stores `secret` unless one of that name exists, and returns the one
+    /// stored: every node ends up with the same secret.
+    async fn ensure_server_secret(&self, secret: &ServerSecret) -> StoreResult<ServerSecret>;
+    /// Every signing key, newest first.
+    async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>>;
+    /// Adds `key` only when no active key of its algorithm exists, atomically
+    /// across nodes. `Ok(true)` if added.
+    async fn add_first_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<bool>;
+    /// Retires the active keys of `key.algorithm` (no longer signing from
+    /// `now`, published until `expires`) and adds `key`, in one transaction.
+    async fn rotate_signing_key(
+        &self,
+        key: &SigningKeyRecord,
+        now: Instant,
+        expires: Instant,
+    ) -> StoreResult<()>;
+    /// Removes keys whose publication ended before `now`; returns how many.
+    async fn delete_expired_signing_keys(&self, now: Instant) -> StoreResult<u64>;
+}

@@ -1,0 +1,35 @@
+//! Users and their registrations: [`UserRepository`].
+
+use async_trait::async_trait;
+use lamba_model::{ApplicationId, Registration, User, UserId};
+
+use super::{Outbox, StoreResult};
+
+#[async_trait]
+pub trait UserRepository: Send + Sync {
+    async fn lookup_user(&self, id: UserId) -> StoreResult<Option<User>>;
+    /// Case-insensitive, by [`User::normalize_email`].
+    async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
+    /// [`StoreError::Conflict`](crate::StoreError::Conflict) with `"email"` when the email is taken.
+    async fn add_user(&self, user: &User, outbox: &Outbox) -> StoreResult<()>;
+    async fn update_user(&self, user: &User, outbox: &Outbox) -> StoreResult<bool>;
+    /// Removes the user and their registrations.
+    async fn delete_user(&self, id: UserId) -> StoreResult<bool>;
+
+    async fn lookup_registration(
+        &self,
+        user_id: UserId,
+        application_id: ApplicationId,
+    ) -> StoreResult<Option<Registration>>;
+    /// A user's registrations, ordered by application id.
+    async fn list_registrations(&self, user_id: UserId) -> StoreResult<Vec<Registration>>;
+    /// [`StoreError::Conflict`](crate::StoreError::Conflict) when it exists; [`StoreError::Reference`](crate::StoreError::Reference)
+    /// when the user or the application does not.
+    async fn add_registration(&self, registration: &Registration) -> StoreResult<()>;
+    async fn update_registration(&self, registration: &Registration) -> StoreResult<bool>;
+    async fn delete_registration(
+        &self,
+        user_id: UserId,
+        application_id: ApplicationId,
+    ) -> StoreResult<bool>;
+}
