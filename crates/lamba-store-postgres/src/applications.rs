@@ -1,12 +1,8 @@
 //! Applications (OAuth clients).
 
 use async_trait::async_trait;
-use lamba_model::{
-    Application, ApplicationId, Instant, JwtConfiguration, LambdaConfiguration, LambdaId,
-    OAuthConfiguration,
-};
+use lamba_model::{Application, ApplicationId};
 use lamba_store::{ApplicationRepository, Change, StoreResult, codec};
-use sqlx::Row;
 
 use super::{CHANGES_CHANNEL, PostgresStore, backend, write_error};
 
@@ -14,39 +10,7 @@ const APPLICATION_COLUMNS: &str = "id, name, config, client_secret_digest, \
      access_token_populate_id, id_token_populate_id, insert_instant, last_update_instant";
 
 fn application_from_row(row: &sqlx::postgres::PgRow) -> StoreResult<Application> {
-    let lambda_id = |column: &str| -> StoreResult<Option<LambdaId>> {
-        let raw: Option<uuid::Uuid> = row.try_get(column).map_err(backend)?;
-        Ok(raw.map(LambdaId::from_uuid))
-    };
-    let mut application = Application {
-        id: ApplicationId::from_uuid(row.try_get("id").map_err(backend)?),
-        name: row.try_get("name").map_err(backend)?,
-        project_id: None,
-        environment: None,
-        roles: Vec::new(),
-        oauth: OAuthConfiguration {
-            client_secret_digest: row.try_get("client_secret_digest").map_err(backend)?,
-            client_authentication_policy: lamba_model::ClientAuthenticationPolicy::Required,
-            proof_key_for_code_exchange_policy: lamba_model::PkcePolicy::Required,
-            authorized_redirect_urls: Vec::new(),
-            logout_url: None,
-            enabled_grants: Vec::new(),
-        },
-        jwt: JwtConfiguration::default(),
-        lambda: LambdaConfiguration {
-            access_token_populate_id: lambda_id("access_token_populate_id")?,
-            id_token_populate_id: lambda_id("id_token_populate_id")?,
-            failure_policy: lamba_model::FailurePolicy::Closed,
-        },
-        failed_authentication: lamba_model::FailedAuthenticationConfiguration::default(),
-        insert_instant: Instant::from_millis(row.try_get("insert_instant").map_err(backend)?),
-        last_update_instant: Instant::from_millis(
-            row.try_get("last_update_instant").map_err(backend)?,
-        ),
-    };
-    let config: String = row.try_get("config").map_err(backend)?;
-    codec::apply_application_config(&mut application, &config)?;
-    Ok(application)
+    lamba_store::rows::application(&crate::Pg(row))
 }
 
 #[async_trait]

@@ -1,56 +1,20 @@
 //! The audit log and the failed-sign-in counters on PostgreSQL.
 
-use std::str::FromStr;
-
 use async_trait::async_trait;
-use lamba_model::{
-    ActorType, ApplicationId, AuditEvent, AuditFilter, Environment, Instant, ProjectId, UserId,
-    WorkspaceId,
-};
+use lamba_model::{ApplicationId, AuditEvent, AuditFilter, Environment, Instant};
 use lamba_store::{AuditRepository, LoginFailureRepository, StoreResult};
 use sqlx::postgres::PgRow;
-use sqlx::{Postgres, QueryBuilder, Row};
+use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use super::{PostgresStore, backend, corrupt, instant, optional_instant, uuid_column};
+use super::{PostgresStore, backend, optional_instant};
 
 const AUDIT_COLUMNS: &str = "id, event_type, occurred_at, actor_type, actor_id, user_id, \
      session_id, scope_id, workspace_id, project_id, environment, reason, trace_id, \
      correlation_id, ip_address, data";
 
-fn optional_uuid<T: From<Uuid>>(row: &PgRow, column: &str) -> StoreResult<Option<T>> {
-    let raw: Option<Uuid> = row.try_get(column).map_err(backend)?;
-    Ok(raw.map(T::from))
-}
-
 fn audit_event_from_row(row: &PgRow) -> StoreResult<AuditEvent> {
-    let actor_type: String = row.try_get("actor_type").map_err(backend)?;
-    let environment: Option<String> = row.try_get("environment").map_err(backend)?;
-    let data: String = row.try_get("data").map_err(backend)?;
-    Ok(AuditEvent {
-        id: uuid_column(row, "id")?,
-        event_type: row.try_get("event_type").map_err(backend)?,
-        occurred_at: instant(row, "occurred_at")?,
-        actor_type: ActorType::parse(&actor_type)
-            .ok_or_else(|| corrupt(format!("audit actor type {actor_type:?}")))?,
-        actor_id: row.try_get("actor_id").map_err(backend)?,
-        user_id: optional_uuid::<UserId>(row, "user_id")?,
-        session_id: optional_uuid::<Uuid>(row, "session_id")?,
-        scope_id: optional_uuid::<Uuid>(row, "scope_id")?,
-        workspace_id: optional_uuid::<WorkspaceId>(row, "workspace_id")?,
-        project_id: optional_uuid::<ProjectId>(row, "project_id")?,
-        environment: environment
-            .as_deref()
-            .map(|e| {
-                Environment::from_str(e).map_err(|_| corrupt(format!("audit environment {e:?}")))
-            })
-            .transpose()?,
-        reason: row.try_get("reason").map_err(backend)?,
-        trace_id: row.try_get("trace_id").map_err(backend)?,
-        correlation_id: row.try_get("correlation_id").map_err(backend)?,
-        ip_address: row.try_get("ip_address").map_err(backend)?,
-        data: serde_json::from_str(&data).map_err(|e| corrupt(format!("audit data: {e}")))?,
-    })
+    lamba_store::rows::audit_event(&crate::Pg(row))
 }
 
 fn clamp(value: u64) -> i64 {

@@ -1,14 +1,12 @@
 //! The event log on PostgreSQL.
 
-use std::str::FromStr;
-
 use async_trait::async_trait;
 use lamba_model::{EventLog, EventLogFilter, EventLogType, Instant, NewEventLog};
 use lamba_store::{EventLogRepository, StoreResult};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
-use super::{PostgresStore, backend, corrupt, instant};
+use super::{PostgresStore, backend};
 
 /// Both optional conditions of a search, each written so that a `NULL`
 /// argument switches it off: the statement text stays the same.
@@ -16,14 +14,7 @@ const FILTER: &str = "($1::text IS NULL OR event_type = $1) \
      AND ($2::text IS NULL OR strpos(lower(message), lower($2)) > 0)";
 
 fn event_log_from_row(row: &PgRow) -> StoreResult<EventLog> {
-    let event_type: String = row.try_get("event_type").map_err(backend)?;
-    Ok(EventLog {
-        id: row.try_get("id").map_err(backend)?,
-        insert_instant: instant(row, "insert_instant")?,
-        event_type: EventLogType::from_str(&event_type)
-            .map_err(|_| corrupt(format!("event log type {event_type:?}")))?,
-        message: row.try_get("message").map_err(backend)?,
-    })
+    lamba_store::rows::event_log(&crate::Pg(row))
 }
 
 fn clamp(value: u64) -> i64 {

@@ -5,27 +5,13 @@ use lamba_model::{Instant, ServerSecret, SigningKeyRecord};
 use lamba_store::{Change, KeyRepository, StoreResult};
 use sqlx::Row;
 
-use super::{CHANGES_CHANNEL, PostgresStore, SIGNING_KEY_LOCK, backend, corrupt, write_error};
+use super::{CHANGES_CHANNEL, PostgresStore, SIGNING_KEY_LOCK, backend, write_error};
 
 const SIGNING_KEY_COLUMNS: &str = "kid, algorithm, private_key, sealed, public_jwk, \
      insert_instant, retired_instant, expires_instant";
 
 fn signing_key_from_row(row: &sqlx::postgres::PgRow) -> StoreResult<SigningKeyRecord> {
-    let algorithm: String = row.try_get("algorithm").map_err(backend)?;
-    let retired: Option<i64> = row.try_get("retired_instant").map_err(backend)?;
-    let expires: Option<i64> = row.try_get("expires_instant").map_err(backend)?;
-    Ok(SigningKeyRecord {
-        kid: row.try_get("kid").map_err(backend)?,
-        algorithm: algorithm
-            .parse()
-            .map_err(|_| corrupt(format!("signing algorithm {algorithm:?}")))?,
-        private_key: row.try_get("private_key").map_err(backend)?,
-        sealed: row.try_get("sealed").map_err(backend)?,
-        public_jwk: row.try_get("public_jwk").map_err(backend)?,
-        insert_instant: Instant::from_millis(row.try_get("insert_instant").map_err(backend)?),
-        retired_instant: retired.map(Instant::from_millis),
-        expires_instant: expires.map(Instant::from_millis),
-    })
+    lamba_store::rows::signing_key(&crate::Pg(row))
 }
 
 impl PostgresStore {

@@ -217,3 +217,36 @@ impl Store for PostgresStore {
         self.live.load(Ordering::SeqCst)
     }
 }
+
+/// A PostgreSQL row as the shared decoders read it: UUIDs are native.
+struct Pg<'r>(&'r sqlx::postgres::PgRow);
+
+impl lamba_store::rows::Row for Pg<'_> {
+    fn text(&self, column: &str) -> StoreResult<String> {
+        self.0.try_get(column).map_err(backend)
+    }
+    fn optional_text(&self, column: &str) -> StoreResult<Option<String>> {
+        self.0.try_get(column).map_err(backend)
+    }
+    fn integer(&self, column: &str) -> StoreResult<i64> {
+        self.0.try_get(column).map_err(backend)
+    }
+    fn optional_integer(&self, column: &str) -> StoreResult<Option<i64>> {
+        self.0.try_get(column).map_err(backend)
+    }
+    fn flag(&self, column: &str) -> StoreResult<bool> {
+        self.0.try_get(column).map_err(backend)
+    }
+    fn bytes(&self, column: &str) -> StoreResult<Vec<u8>> {
+        self.0.try_get(column).map_err(backend)
+    }
+    fn optional_bytes(&self, column: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.0.try_get(column).map_err(backend)
+    }
+    fn uuid(&self, column: &str) -> StoreResult<Uuid> {
+        self.0.try_get(column).map_err(backend)
+    }
+    fn optional_uuid(&self, column: &str) -> StoreResult<Option<Uuid>> {
+        self.0.try_get(column).map_err(backend)
+    }
+}

@@ -1,9 +1,8 @@
 //! Users and their registrations.
 
 use async_trait::async_trait;
-use lamba_model::{ApplicationId, Instant, Registration, User, UserId};
+use lamba_model::{ApplicationId, Registration, User, UserId};
 use lamba_store::{Outbox, StoreError, StoreResult, UserRepository, codec};
-use sqlx::Row;
 
 use crate::webhook::execute_with_outbox;
 
@@ -13,52 +12,14 @@ pub(crate) const USER_COLUMNS: &str = "id, email, email_normalized, password_has
      data, insert_instant, last_update_instant";
 
 pub(crate) fn user_from_row(row: &sqlx::postgres::PgRow, prefix: &str) -> StoreResult<User> {
-    let data: String = row
-        .try_get(format!("{prefix}data").as_str())
-        .map_err(backend)?;
-    Ok(User {
-        id: UserId::from_uuid(
-            row.try_get(format!("{prefix}id").as_str())
-                .map_err(backend)?,
-        ),
-        email: row
-            .try_get(format!("{prefix}email").as_str())
-            .map_err(backend)?,
-        password_hash: row
-            .try_get(format!("{prefix}password_hash").as_str())
-            .map_err(backend)?,
-        first_name: row
-            .try_get(format!("{prefix}first_name").as_str())
-            .map_err(backend)?,
-        last_name: row
-            .try_get(format!("{prefix}last_name").as_str())
-            .map_err(backend)?,
-        data: codec::parse_user_data(&data)?,
-        insert_instant: Instant::from_millis(
-            row.try_get(format!("{prefix}insert_instant").as_str())
-                .map_err(backend)?,
-        ),
-        last_update_instant: Instant::from_millis(
-            row.try_get(format!("{prefix}last_update_instant").as_str())
-                .map_err(backend)?,
-        ),
-    })
+    lamba_store::rows::user(&crate::Pg(row), prefix)
 }
 
 const REGISTRATION_COLUMNS: &str =
     "user_id, application_id, roles, insert_instant, last_update_instant";
 
 fn registration_from_row(row: &sqlx::postgres::PgRow) -> StoreResult<Registration> {
-    let roles: String = row.try_get("roles").map_err(backend)?;
-    Ok(Registration {
-        user_id: UserId::from_uuid(row.try_get("user_id").map_err(backend)?),
-        application_id: ApplicationId::from_uuid(row.try_get("application_id").map_err(backend)?),
-        roles: codec::parse_roles(&roles)?,
-        insert_instant: Instant::from_millis(row.try_get("insert_instant").map_err(backend)?),
-        last_update_instant: Instant::from_millis(
-            row.try_get("last_update_instant").map_err(backend)?,
-        ),
-    })
+    lamba_store::rows::registration(&crate::Pg(row))
 }
 
 /// A unique violation on users is the email (the id is random).

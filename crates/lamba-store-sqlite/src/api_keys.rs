@@ -1,28 +1,13 @@
 //! Operator API keys.
 
-use std::str::FromStr;
-
 use async_trait::async_trait;
-use lamba_model::{ApiKey, ApiKeyDigest, ApiKeyId, Instant};
+use lamba_model::{ApiKey, ApiKeyDigest};
 use lamba_store::{ApiKeyRepository, StoreResult};
-use sqlx::Row;
 
-use super::{SqliteStore, backend, corrupt, write_error};
+use super::{SqliteStore, backend, write_error};
 
 fn api_key_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<ApiKey> {
-    let id: String = row.try_get("id").map_err(backend)?;
-    let digest: Vec<u8> = row.try_get("digest").map_err(backend)?;
-    Ok(ApiKey {
-        id: ApiKeyId::from_str(&id).map_err(|e| corrupt(format!("api key id {id:?}: {e}")))?,
-        digest: ApiKeyDigest(
-            digest
-                .try_into()
-                .map_err(|_| corrupt("api key digest is not 32 bytes"))?,
-        ),
-        description: row.try_get("description").map_err(backend)?,
-        is_superuser: row.try_get("is_superuser").map_err(backend)?,
-        insert_instant: Instant::from_millis(row.try_get("insert_instant").map_err(backend)?),
-    })
+    lamba_store::rows::api_key(&crate::Lite(row))
 }
 
 const API_KEY_COLUMNS: &str = "id, digest, description, is_superuser, insert_instant";

@@ -1,14 +1,12 @@
 //! The event log on SQLite.
 
-use std::str::FromStr;
-
 use async_trait::async_trait;
 use lamba_model::{EventLog, EventLogFilter, EventLogType, Instant, NewEventLog};
 use lamba_store::{EventLogRepository, StoreResult};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
-use super::{SqliteStore, backend, corrupt, instant};
+use super::{SqliteStore, backend};
 
 /// Both optional conditions of a search, each written so that a `NULL`
 /// argument switches it off: the statement text stays the same. SQLite's
@@ -17,14 +15,7 @@ const FILTER: &str = "(? IS NULL OR event_type = ?) \
      AND (? IS NULL OR instr(lower(message), lower(?)) > 0)";
 
 fn event_log_from_row(row: &SqliteRow) -> StoreResult<EventLog> {
-    let event_type: String = row.try_get("event_type").map_err(backend)?;
-    Ok(EventLog {
-        id: row.try_get("id").map_err(backend)?,
-        insert_instant: instant(row, "insert_instant")?,
-        event_type: EventLogType::from_str(&event_type)
-            .map_err(|_| corrupt(format!("event log type {event_type:?}")))?,
-        message: row.try_get("message").map_err(backend)?,
-    })
+    lamba_store::rows::event_log(&crate::Lite(row))
 }
 
 fn clamp(value: u64) -> i64 {

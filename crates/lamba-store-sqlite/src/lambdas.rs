@@ -1,32 +1,16 @@
 //! Lambdas.
 
-use std::str::FromStr;
-
 use async_trait::async_trait;
-use lamba_model::{Instant, Lambda, LambdaId, LambdaType};
+use lamba_model::{Lambda, LambdaId, LambdaType};
 use lamba_store::{Change, LambdaRepository, StoreResult};
-use sqlx::Row;
 
-use super::{SqliteStore, backend, corrupt, write_error};
+use super::{SqliteStore, backend, write_error};
 
 const LAMBDA_COLUMNS: &str =
     "id, name, lambda_type, body, debug, enabled, insert_instant, last_update_instant";
 
 fn lambda_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<Lambda> {
-    let id: String = row.try_get("id").map_err(backend)?;
-    let lambda_type: String = row.try_get("lambda_type").map_err(backend)?;
-    Ok(Lambda {
-        id: LambdaId::from_str(&id).map_err(|e| corrupt(format!("lambda id {id:?}: {e}")))?,
-        name: row.try_get("name").map_err(backend)?,
-        lambda_type: LambdaType::from_str(&lambda_type).map_err(corrupt)?,
-        body: row.try_get("body").map_err(backend)?,
-        debug: row.try_get("debug").map_err(backend)?,
-        enabled: row.try_get("enabled").map_err(backend)?,
-        insert_instant: Instant::from_millis(row.try_get("insert_instant").map_err(backend)?),
-        last_update_instant: Instant::from_millis(
-            row.try_get("last_update_instant").map_err(backend)?,
-        ),
-    })
+    lamba_store::rows::lambda(&crate::Lite(row))
 }
 
 #[async_trait]

@@ -208,3 +208,38 @@ impl Store for SqliteStore {
         true
     }
 }
+
+/// A SQLite row as the shared decoders read it: UUIDs are text.
+struct Lite<'r>(&'r sqlx::sqlite::SqliteRow);
+
+impl lamba_store::rows::Row for Lite<'_> {
+    fn text(&self, column: &str) -> StoreResult<String> {
+        self.0.try_get(column).map_err(backend)
+    }
+    fn optional_text(&self, column: &str) -> StoreResult<Option<String>> {
+        self.0.try_get(column).map_err(backend)
+    }
+    fn integer(&self, column: &str) -> StoreResult<i64> {
+        self.0.try_get(column).map_err(backend)
+    }
+    fn optional_integer(&self, column: &str) -> StoreResult<Option<i64>> {
+        self.0.try_get(column).map_err(backend)
+    }
+    fn flag(&self, column: &str) -> StoreResult<bool> {
+        self.0.try_get(column).map_err(backend)
+    }
+    fn bytes(&self, column: &str) -> StoreResult<Vec<u8>> {
+        self.0.try_get(column).map_err(backend)
+    }
+    fn optional_bytes(&self, column: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.0.try_get(column).map_err(backend)
+    }
+    fn uuid(&self, column: &str) -> StoreResult<uuid::Uuid> {
+        parse_uuid(&self.text(column)?, column)
+    }
+    fn optional_uuid(&self, column: &str) -> StoreResult<Option<uuid::Uuid>> {
+        self.optional_text(column)?
+            .map(|raw| parse_uuid(&raw, column))
+            .transpose()
+    }
+}

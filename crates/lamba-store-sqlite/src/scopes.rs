@@ -7,14 +7,14 @@ use lamba_store::{
     Change, EndedScope, Outbox, Rotation, ScopeFilter, ScopeGuard, ScopeRepository,
     ScopedRefreshGrant, StoreResult, codec,
 };
+use sqlx::SqliteConnection;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
 use uuid::Uuid;
 
 use crate::sessions::{SESSION_COLUMNS, session_from_row};
 
 use super::webhook::insert_outbox;
-use super::{SqliteStore, aliased, backend, instant, optional_instant, uuid_column, write_error};
+use super::{SqliteStore, aliased, backend, uuid_column, write_error};
 
 /// Which active scopes a write ends: a caller's filter, or what only the
 /// store itself asks for.
@@ -110,13 +110,7 @@ pub(crate) async fn end_scopes(
 }
 
 fn ended_scope_from_row(row: &SqliteRow) -> StoreResult<EndedScope> {
-    let environment: String = row.try_get("environment").map_err(backend)?;
-    Ok(EndedScope {
-        id: uuid_column(row, "id")?,
-        workspace_id: uuid_column(row, "workspace_id")?,
-        project_id: uuid_column(row, "project_id")?,
-        environment: codec::parse_wire::<Environment>(&environment, "environment")?,
-    })
+    lamba_store::rows::ended_scope(&crate::Lite(row))
 }
 
 impl SqliteStore {
@@ -135,48 +129,14 @@ const SCOPE_COLUMNS: &str = "id, login_session_id, user_id, application_id, work
      ended_instant, end_reason";
 
 fn scope_from_row(row: &SqliteRow, prefix: &str) -> StoreResult<ScopedSession> {
-    let column = |name: &str| format!("{prefix}{name}");
-    let environment: String = row
-        .try_get(column("environment").as_str())
-        .map_err(backend)?;
-    let roles: String = row.try_get(column("roles").as_str()).map_err(backend)?;
-    let permissions: String = row
-        .try_get(column("permissions").as_str())
-        .map_err(backend)?;
-    let contract: String = row.try_get(column("contract").as_str()).map_err(backend)?;
-    Ok(ScopedSession {
-        id: uuid_column(row, &column("id"))?,
-        login_session_id: uuid_column(row, &column("login_session_id"))?,
-        user_id: uuid_column(row, &column("user_id"))?,
-        application_id: uuid_column(row, &column("application_id"))?,
-        workspace_id: uuid_column(row, &column("workspace_id"))?,
-        project_id: uuid_column(row, &column("project_id"))?,
-        environment: codec::parse_wire::<Environment>(&environment, "environment")?,
-        roles: codec::parse_roles(&roles)?,
-        permissions: codec::parse_permissions(&permissions)?,
-        contract: codec::parse_session_contract(&contract)?,
-        insert_instant: instant(row, &column("insert_instant"))?,
-        last_used_instant: instant(row, &column("last_used_instant"))?,
-        ended_instant: optional_instant(row, &column("ended_instant"))?,
-        end_reason: row
-            .try_get(column("end_reason").as_str())
-            .map_err(backend)?,
-    })
+    lamba_store::rows::scoped_session(&crate::Lite(row), prefix)
 }
 
 const SCOPED_REFRESH_COLUMNS: &str = "id, token_digest, scoped_session_id, insert_instant, \
      expires_instant, used_instant, revoked_instant";
 
 fn scoped_refresh_from_row(row: &SqliteRow) -> StoreResult<ScopedRefreshToken> {
-    Ok(ScopedRefreshToken {
-        id: uuid_column(row, "id")?,
-        token_digest: row.try_get("token_digest").map_err(backend)?,
-        scoped_session_id: uuid_column(row, "scoped_session_id")?,
-        insert_instant: instant(row, "insert_instant")?,
-        expires_instant: instant(row, "expires_instant")?,
-        used_instant: optional_instant(row, "used_instant")?,
-        revoked_instant: optional_instant(row, "revoked_instant")?,
-    })
+    lamba_store::rows::scoped_refresh_token(&crate::Lite(row))
 }
 
 async fn insert_scoped_refresh(

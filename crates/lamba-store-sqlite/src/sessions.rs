@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::users::USER_COLUMNS;
 use crate::users::user_from_row;
 
-use super::{SqliteStore, aliased, backend, instant, optional_instant, uuid_column, write_error};
+use super::{SqliteStore, aliased, backend, uuid_column, write_error};
 
 pub(crate) const SESSION_COLUMNS: &str = "id, user_id, application_id, auth_time, insert_instant, \
      last_used_instant, ended_instant, end_reason, ip_address, user_agent";
@@ -22,44 +22,14 @@ pub(crate) fn session_from_row(
     row: &sqlx::sqlite::SqliteRow,
     prefix: &str,
 ) -> StoreResult<LoginSession> {
-    Ok(LoginSession {
-        id: uuid_column(row, &format!("{prefix}id"))?,
-        user_id: uuid_column(row, &format!("{prefix}user_id"))?,
-        application_id: uuid_column(row, &format!("{prefix}application_id"))?,
-        auth_time: instant(row, &format!("{prefix}auth_time"))?,
-        insert_instant: instant(row, &format!("{prefix}insert_instant"))?,
-        last_used_instant: instant(row, &format!("{prefix}last_used_instant"))?,
-        ended_instant: optional_instant(row, &format!("{prefix}ended_instant"))?,
-        end_reason: row
-            .try_get(format!("{prefix}end_reason").as_str())
-            .map_err(backend)?,
-        ip_address: row
-            .try_get(format!("{prefix}ip_address").as_str())
-            .map_err(backend)?,
-        user_agent: row
-            .try_get(format!("{prefix}user_agent").as_str())
-            .map_err(backend)?,
-    })
+    lamba_store::rows::login_session(&crate::Lite(row), prefix)
 }
 
 const CODE_COLUMNS: &str = "code_digest, application_id, user_id, session_id, redirect_uri, \
      scope, nonce, code_challenge, resource, insert_instant, expires_instant, used_instant";
 
 fn code_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<AuthorizationCode> {
-    Ok(AuthorizationCode {
-        code_digest: row.try_get("code_digest").map_err(backend)?,
-        application_id: uuid_column(row, "application_id")?,
-        user_id: uuid_column(row, "user_id")?,
-        session_id: uuid_column(row, "session_id")?,
-        redirect_uri: row.try_get("redirect_uri").map_err(backend)?,
-        scope: row.try_get("scope").map_err(backend)?,
-        nonce: row.try_get("nonce").map_err(backend)?,
-        code_challenge: row.try_get("code_challenge").map_err(backend)?,
-        resource: row.try_get("resource").map_err(backend)?,
-        insert_instant: instant(row, "insert_instant")?,
-        expires_instant: instant(row, "expires_instant")?,
-        used_instant: optional_instant(row, "used_instant")?,
-    })
+    lamba_store::rows::authorization_code(&crate::Lite(row))
 }
 
 const REFRESH_COLUMNS: &str = "id, token_digest, family_id, application_id, user_id, session_id, \
@@ -67,22 +37,7 @@ const REFRESH_COLUMNS: &str = "id, token_digest, family_id, application_id, user
      used_instant, revoked_instant";
 
 fn refresh_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<RefreshToken> {
-    Ok(RefreshToken {
-        id: uuid_column(row, "id")?,
-        token_digest: row.try_get("token_digest").map_err(backend)?,
-        family_id: uuid_column(row, "family_id")?,
-        application_id: uuid_column(row, "application_id")?,
-        user_id: uuid_column(row, "user_id")?,
-        session_id: uuid_column(row, "session_id")?,
-        scope: row.try_get("scope").map_err(backend)?,
-        resource: row.try_get("resource").map_err(backend)?,
-        code_digest: row.try_get("code_digest").map_err(backend)?,
-        family_insert_instant: instant(row, "family_insert_instant")?,
-        insert_instant: instant(row, "insert_instant")?,
-        expires_instant: instant(row, "expires_instant")?,
-        used_instant: optional_instant(row, "used_instant")?,
-        revoked_instant: optional_instant(row, "revoked_instant")?,
-    })
+    lamba_store::rows::refresh_token(&crate::Lite(row))
 }
 
 fn insert_refresh<'q>(

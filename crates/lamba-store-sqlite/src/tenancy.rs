@@ -8,7 +8,6 @@ use lamba_model::{
     Instant, Project, ProjectId, ProjectMember, ProjectRole, RoleId, UserId, Workspace, WorkspaceId,
 };
 use lamba_store::{Change, Outbox, ScopeFilter, StoreError, StoreResult, TenancyRepository, codec};
-use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
 
@@ -16,69 +15,33 @@ use crate::scopes::Target;
 use crate::scopes::end_scopes;
 
 use super::webhook::insert_outbox;
-use super::{SqliteStore, backend, instant, uuid_column, write_error};
+use super::{SqliteStore, backend, write_error};
 
 const WORKSPACE_COLUMNS: &str = "id, name, insert_instant, last_update_instant";
 
 fn workspace_from_row(row: &SqliteRow) -> StoreResult<Workspace> {
-    Ok(Workspace {
-        id: uuid_column(row, "id")?,
-        name: row.try_get("name").map_err(backend)?,
-        insert_instant: instant(row, "insert_instant")?,
-        last_update_instant: instant(row, "last_update_instant")?,
-    })
+    lamba_store::rows::workspace(&crate::Lite(row))
 }
 
 const PROJECT_COLUMNS: &str = "id, workspace_id, name, state, visibility, environments, \
      insert_instant, last_update_instant";
 
 fn project_from_row(row: &SqliteRow) -> StoreResult<Project> {
-    let state: String = row.try_get("state").map_err(backend)?;
-    let visibility: String = row.try_get("visibility").map_err(backend)?;
-    let environments: String = row.try_get("environments").map_err(backend)?;
-    Ok(Project {
-        id: uuid_column(row, "id")?,
-        workspace_id: uuid_column(row, "workspace_id")?,
-        name: row.try_get("name").map_err(backend)?,
-        state: codec::parse_wire(&state, "project state")?,
-        visibility: codec::parse_wire(&visibility, "visibility")?,
-        environments: codec::parse_environments(&environments)?,
-        insert_instant: instant(row, "insert_instant")?,
-        last_update_instant: instant(row, "last_update_instant")?,
-        revision: row.try_get("revision").map_err(backend)?,
-    })
+    lamba_store::rows::project(&crate::Lite(row))
 }
 
 const ROLE_COLUMNS: &str =
     "id, project_id, name, description, permissions, insert_instant, last_update_instant";
 
 fn role_from_row(row: &SqliteRow) -> StoreResult<ProjectRole> {
-    let permissions: String = row.try_get("permissions").map_err(backend)?;
-    Ok(ProjectRole {
-        id: uuid_column(row, "id")?,
-        project_id: uuid_column(row, "project_id")?,
-        name: row.try_get("name").map_err(backend)?,
-        description: row.try_get("description").map_err(backend)?,
-        permissions: codec::parse_permissions(&permissions)?,
-        insert_instant: instant(row, "insert_instant")?,
-        last_update_instant: instant(row, "last_update_instant")?,
-    })
+    lamba_store::rows::role(&crate::Lite(row))
 }
 
 const MEMBER_COLUMNS: &str =
     "project_id, user_id, roles, locked, insert_instant, last_update_instant";
 
 fn member_from_row(row: &SqliteRow) -> StoreResult<ProjectMember> {
-    let roles: String = row.try_get("roles").map_err(backend)?;
-    Ok(ProjectMember {
-        project_id: uuid_column(row, "project_id")?,
-        user_id: uuid_column(row, "user_id")?,
-        roles: codec::parse_roles(&roles)?,
-        locked: row.try_get("locked").map_err(backend)?,
-        insert_instant: instant(row, "insert_instant")?,
-        last_update_instant: instant(row, "last_update_instant")?,
-        revision: row.try_get("revision").map_err(backend)?,
-    })
+    lamba_store::rows::member(&crate::Lite(row))
 }
 
 #[async_trait]

@@ -1,64 +1,23 @@
 //! Users and their registrations.
 
 use async_trait::async_trait;
-use lamba_model::{ApplicationId, Instant, Registration, User, UserId};
+use lamba_model::{ApplicationId, Registration, User, UserId};
 use lamba_store::{Outbox, StoreError, StoreResult, UserRepository, codec};
-use sqlx::Row;
 
-use super::{SqliteStore, backend, parse_uuid, write_error};
+use super::{SqliteStore, backend, write_error};
 
 pub(crate) const USER_COLUMNS: &str = "id, email, email_normalized, password_hash, first_name, last_name, \
      data, insert_instant, last_update_instant";
 
 pub(crate) fn user_from_row(row: &sqlx::sqlite::SqliteRow, prefix: &str) -> StoreResult<User> {
-    let id: String = row
-        .try_get(format!("{prefix}id").as_str())
-        .map_err(backend)?;
-    let data: String = row
-        .try_get(format!("{prefix}data").as_str())
-        .map_err(backend)?;
-    Ok(User {
-        id: parse_uuid(&id, "user id")?,
-        email: row
-            .try_get(format!("{prefix}email").as_str())
-            .map_err(backend)?,
-        password_hash: row
-            .try_get(format!("{prefix}password_hash").as_str())
-            .map_err(backend)?,
-        first_name: row
-            .try_get(format!("{prefix}first_name").as_str())
-            .map_err(backend)?,
-        last_name: row
-            .try_get(format!("{prefix}last_name").as_str())
-            .map_err(backend)?,
-        data: codec::parse_user_data(&data)?,
-        insert_instant: Instant::from_millis(
-            row.try_get(format!("{prefix}insert_instant").as_str())
-                .map_err(backend)?,
-        ),
-        last_update_instant: Instant::from_millis(
-            row.try_get(format!("{prefix}last_update_instant").as_str())
-                .map_err(backend)?,
-        ),
-    })
+    lamba_store::rows::user(&crate::Lite(row), prefix)
 }
 
 const REGISTRATION_COLUMNS: &str =
     "user_id, application_id, roles, insert_instant, last_update_instant";
 
 fn registration_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<Registration> {
-    let user_id: String = row.try_get("user_id").map_err(backend)?;
-    let application_id: String = row.try_get("application_id").map_err(backend)?;
-    let roles: String = row.try_get("roles").map_err(backend)?;
-    Ok(Registration {
-        user_id: parse_uuid(&user_id, "user id")?,
-        application_id: parse_uuid(&application_id, "application id")?,
-        roles: codec::parse_roles(&roles)?,
-        insert_instant: Instant::from_millis(row.try_get("insert_instant").map_err(backend)?),
-        last_update_instant: Instant::from_millis(
-            row.try_get("last_update_instant").map_err(backend)?,
-        ),
-    })
+    lamba_store::rows::registration(&crate::Lite(row))
 }
 
 /// A unique violation on users is the email (the id is random).

@@ -29,30 +29,7 @@ const WEBHOOK_COLUMNS: &str = "id, url, description, event_types, project_id, en
      enabled, secret, secret_sealed, insert_instant, last_update_instant";
 
 fn webhook_from_row(row: &SqliteRow) -> StoreResult<Webhook> {
-    let event_types: String = row.try_get("event_types").map_err(backend)?;
-    let project_id: Option<String> = row.try_get("project_id").map_err(backend)?;
-    let environment: Option<String> = row.try_get("environment").map_err(backend)?;
-    Ok(Webhook {
-        id: uuid_column(row, "id")?,
-        url: row.try_get("url").map_err(backend)?,
-        description: row.try_get("description").map_err(backend)?,
-        event_types: serde_json::from_str(&event_types)
-            .map_err(|e| corrupt(format!("webhook event types: {e}")))?,
-        project_id: project_id
-            .map(|raw| parse_uuid::<ProjectId>(&raw, "project_id"))
-            .transpose()?,
-        environment: environment
-            .as_deref()
-            .map(|e| {
-                Environment::from_str(e).map_err(|_| corrupt(format!("webhook environment {e:?}")))
-            })
-            .transpose()?,
-        enabled: row.try_get("enabled").map_err(backend)?,
-        secret: row.try_get("secret").map_err(backend)?,
-        secret_sealed: row.try_get("secret_sealed").map_err(backend)?,
-        insert_instant: instant(row, "insert_instant")?,
-        last_update_instant: instant(row, "last_update_instant")?,
-    })
+    lamba_store::rows::webhook(&crate::Lite(row))
 }
 
 fn event_types_json(webhook: &Webhook) -> String {

@@ -23,6 +23,7 @@ pub mod conformance;
 mod event_log;
 mod keys;
 mod lambdas;
+pub mod rows;
 mod scopes;
 mod sessions;
 mod tenancy;
