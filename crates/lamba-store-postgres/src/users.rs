@@ -1,12 +1,13 @@
 //! Users and their registrations.
 
 use async_trait::async_trait;
-use lamba_model::{ApplicationId, Registration, User, UserId};
-use lamba_store::{Outbox, StoreError, StoreResult, UserRepository, codec};
+use lamba_model::{ApplicationId, Instant, ProjectId, Registration, User, UserId};
+use lamba_store::{Change, Outbox, StoreError, StoreResult, UserRepository, codec};
+use uuid::Uuid;
 
 use crate::webhook::execute_with_outbox;
 
-use super::{PostgresStore, backend, write_error};
+use super::{CHANGES_CHANNEL, PostgresStore, backend, write_error};
 
 pub(crate) const USER_COLUMNS: &str = "id, email, email_normalized, password_hash, first_name, last_name, \
      data, insert_instant, last_update_instant";
@@ -84,13 +85,59 @@ impl UserRepository for PostgresStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn delete_user(&self, id: UserId) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM users WHERE id = $1")
-            .bind(id.as_uuid())
-            .execute(&self.pool)
-            .await
-            .map_err(backend)?;
+    async fn update_user_profile(
+        &self,
+        user: &User,
+        read_at: Instant,
+        outbox: &Outbox,
+    ) -> StoreResult<bool> {
+        let query = sqlx::query(
+            "UPDATE users SET first_name = $1, last_name = $2, data = $3, \
+             last_update_instant = $4 WHERE id = $5 AND last_update_instant = $6",
+        )
+        .bind(&user.first_name)
+        .bind(&user.last_name)
+        .bind(codec::user_data(&user.data)?)
+        .bind(user.last_update_instant.as_millis())
+        .bind(user.id.as_uuid())
+        .bind(read_at.as_millis());
+        let done = execute_with_outbox(&self.pool, query, outbox, user_write_error).await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_user(&self, id: UserId) -> StoreResult<bool> {
+        // The memberships go with the user (the foreign key would take them
+        // too); deleting them first says which, so every node's cache
+        // forgets them.
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let projects: Vec<Uuid> = sqlx::query_scalar(
+            "DELETE FROM project_members WHERE user_id = $1 RETURNING project_id",
+        )
+        .bind(id.as_uuid())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+        for project in &projects {
+            sqlx::query(&format!("SELECT pg_notify('{CHANGES_CHANNEL}', $1)"))
+                .bind(format!("member:{project}:{id}"))
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
+        let deleted = sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(id.as_uuid())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?
+            .rows_affected()
+            == 1;
+        tx.commit().await.map_err(backend)?;
+        for project in projects {
+            let _ = self
+                .changes
+                .send(Change::Member(ProjectId::from_uuid(project), id));
+        }
+        Ok(deleted)
     }
 
     async fn lookup_registration(

@@ -1,10 +1,10 @@
 //! Users and their registrations.
 
 use async_trait::async_trait;
-use lamba_model::{ApplicationId, Registration, User, UserId};
-use lamba_store::{Outbox, StoreError, StoreResult, UserRepository, codec};
+use lamba_model::{ApplicationId, Instant, ProjectId, Registration, User, UserId};
+use lamba_store::{Change, Outbox, StoreError, StoreResult, UserRepository, codec};
 
-use super::{SqliteStore, backend, write_error};
+use super::{SqliteStore, backend, parse_uuid, write_error};
 
 pub(crate) const USER_COLUMNS: &str = "id, email, email_normalized, password_hash, first_name, last_name, \
      data, insert_instant, last_update_instant";
@@ -83,13 +83,52 @@ impl UserRepository for SqliteStore {
         Ok(changed == 1)
     }
 
+    async fn update_user_profile(
+        &self,
+        user: &User,
+        read_at: Instant,
+        outbox: &Outbox,
+    ) -> StoreResult<bool> {
+        let query = sqlx::query(
+            "UPDATE users SET first_name = ?, last_name = ?, data = ?, last_update_instant = ? \
+             WHERE id = ? AND last_update_instant = ?",
+        )
+        .bind(&user.first_name)
+        .bind(&user.last_name)
+        .bind(codec::user_data(&user.data)?)
+        .bind(user.last_update_instant.as_millis())
+        .bind(user.id.to_string())
+        .bind(read_at.as_millis());
+        let changed = self
+            .execute_with_outbox(query, outbox, user_write_error)
+            .await?;
+        Ok(changed == 1)
+    }
+
     async fn delete_user(&self, id: UserId) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM users WHERE id = ?")
+        // The memberships go with the user (the foreign key would take them
+        // too); deleting them first says which, so caches forget them.
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let projects: Vec<String> = sqlx::query_scalar(
+            "DELETE FROM project_members WHERE user_id = ? RETURNING project_id",
+        )
+        .bind(id.to_string())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let deleted = sqlx::query("DELETE FROM users WHERE id = ?")
             .bind(id.to_string())
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await
-            .map_err(backend)?;
-        Ok(done.rows_affected() == 1)
+            .map_err(backend)?
+            .rows_affected()
+            == 1;
+        tx.commit().await.map_err(backend)?;
+        for project in projects {
+            let project: ProjectId = parse_uuid(&project, "project_id")?;
+            let _ = self.changes.send(Change::Member(project, id));
+        }
+        Ok(deleted)
     }
 
     async fn lookup_registration(

@@ -54,6 +54,7 @@ macro_rules! conformance_tests {
             application_naming_a_missing_lambda_is_refused,
             lambda_in_use_cannot_be_deleted,
             user_round_trips_and_emails_are_case_insensitive,
+            a_profile_write_changes_only_names_and_data_and_only_the_copy_it_read,
             registrations_round_trip_and_follow_their_user,
             server_secret_is_created_once,
             signing_keys_first_rotate_expire,
@@ -67,6 +68,7 @@ macro_rules! conformance_tests {
             members_are_unique_and_listed_in_pages,
             updating_a_member_ends_only_their_scopes,
             removing_a_member_ends_their_scopes,
+            deleting_a_user_forgets_their_memberships_in_every_cache,
             updating_a_project_ends_the_scopes_its_filters_name,
             updating_a_role_ends_the_scopes_that_hold_it,
             ending_a_login_session_ends_its_scopes,
@@ -508,6 +510,70 @@ pub async fn user_round_trips_and_emails_are_case_insensitive(store: DynStore) {
 
     assert!(store.delete_user(u.id).await.unwrap());
     assert!(!store.delete_user(u.id).await.unwrap());
+}
+
+/// A profile edit made to a copy read before a password change must not
+/// write that copy's password hash (or email) back, and must not land at
+/// all: the caller re-reads and edits the current user.
+pub async fn a_profile_write_changes_only_names_and_data_and_only_the_copy_it_read(
+    store: DynStore,
+) {
+    let u = user("profile@example.com");
+    store.add_user(&u, &Outbox::default()).await.unwrap();
+    let read = store.lookup_user(u.id).await.unwrap().unwrap();
+
+    let mut changed_password = read.clone();
+    changed_password.password_hash = Some("$argon2id$v=19$new".into());
+    changed_password.last_update_instant = Instant::from_millis(1_700_000_000_100);
+    assert!(
+        store
+            .update_user(&changed_password, &Outbox::default())
+            .await
+            .unwrap()
+    );
+
+    let mut stale = read.clone();
+    stale.first_name = Some("Stale".into());
+    stale.email = "elsewhere@example.com".into();
+    stale.last_update_instant = Instant::from_millis(1_700_000_000_200);
+    assert!(
+        !store
+            .update_user_profile(&stale, read.last_update_instant, &Outbox::default())
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.lookup_user(u.id).await.unwrap(),
+        Some(changed_password.clone())
+    );
+
+    let mut fresh = stale.clone();
+    fresh.password_hash = read.password_hash.clone();
+    assert!(
+        store
+            .update_user_profile(
+                &fresh,
+                changed_password.last_update_instant,
+                &Outbox::default()
+            )
+            .await
+            .unwrap()
+    );
+    let stored = store.lookup_user(u.id).await.unwrap().unwrap();
+    assert_eq!(stored.first_name.as_deref(), Some("Stale"));
+    assert_eq!(stored.last_update_instant, fresh.last_update_instant);
+    assert_eq!(stored.password_hash, changed_password.password_hash);
+    assert_eq!(stored.email, "profile@example.com");
+
+    let gone = UserId::from_uuid(Uuid::new_v4());
+    let mut missing = fresh.clone();
+    missing.id = gone;
+    assert!(
+        !store
+            .update_user_profile(&missing, fresh.last_update_instant, &Outbox::default())
+            .await
+            .unwrap()
+    );
 }
 
 pub async fn registrations_round_trip_and_follow_their_user(store: DynStore) {

@@ -1,7 +1,7 @@
 //! Users and their registrations: [`UserRepository`].
 
 use async_trait::async_trait;
-use lamba_model::{ApplicationId, Registration, User, UserId};
+use lamba_model::{ApplicationId, Instant, Registration, User, UserId};
 
 use super::{Outbox, StoreResult};
 
@@ -13,6 +13,17 @@ pub trait UserRepository: Send + Sync {
     /// [`StoreError::Conflict`](crate::StoreError::Conflict) with `"email"` when the email is taken.
     async fn add_user(&self, user: &User, outbox: &Outbox) -> StoreResult<()>;
     async fn update_user(&self, user: &User, outbox: &Outbox) -> StoreResult<bool>;
+    /// Writes only `user`'s names, data and last update instant, and only
+    /// while the stored user was last updated at `read_at` (the instant of
+    /// the copy the change was made to). `Ok(false)` when the user is gone
+    /// or changed since: the email and password hash are never written, so
+    /// a profile edit can not undo a concurrent password change.
+    async fn update_user_profile(
+        &self,
+        user: &User,
+        read_at: Instant,
+        outbox: &Outbox,
+    ) -> StoreResult<bool>;
     /// Removes the user and their registrations.
     async fn delete_user(&self, id: UserId) -> StoreResult<bool>;
 

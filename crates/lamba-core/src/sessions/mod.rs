@@ -10,6 +10,8 @@ mod authenticate;
 mod me;
 mod scopes;
 
+pub use me::ProfileChange;
+
 use std::sync::Arc;
 
 use lamba_model::{

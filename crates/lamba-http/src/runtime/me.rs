@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use lamba_core::sessions::{Principal, SessionError};
+use lamba_core::sessions::{Principal, ProfileChange, SessionError};
 use lamba_model::User;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
@@ -17,10 +17,6 @@ use super::auth::Bearer;
 use super::problem::Problem;
 use super::sessions::context_json;
 use crate::AppState;
-
-const MAX_NAME_CHARS: usize = 255;
-/// `data` is the product's; bounded so one user cannot grow without limit.
-const MAX_DATA_BYTES: usize = 64 * 1024;
 
 fn profile_json(user: &User) -> Value {
     json!({
@@ -43,15 +39,13 @@ pub async fn profile(
     Ok(Json(profile_json(&user)))
 }
 
-/// Reads an optional name member: absent keeps, `null` or `""` clears.
+/// Reads an optional name member: absent keeps, `null` clears; the core
+/// trims it and checks its length.
 fn name_member(body: &Map<String, Value>, key: &str) -> Result<Option<Option<String>>, Problem> {
     match body.get(key) {
         None => Ok(None),
         Some(Value::Null) => Ok(Some(None)),
-        Some(Value::String(s)) if s.chars().count() > MAX_NAME_CHARS => Err(Problem::invalid(
-            format!("{key} may have at most {MAX_NAME_CHARS} characters."),
-        )),
-        Some(Value::String(s)) => Ok(Some(Some(s.trim().to_owned()).filter(|s| !s.is_empty()))),
+        Some(Value::String(s)) => Ok(Some(Some(s.clone()))),
         Some(_) => Err(Problem::invalid(format!("{key} must be a string or null."))),
     }
 }
@@ -71,33 +65,16 @@ pub async fn update_profile(
             )));
         }
     }
-    let first_name = name_member(&body, "firstName")?;
-    let last_name = name_member(&body, "lastName")?;
-    let data_patch = match body.get("data") {
-        None => None,
-        Some(patch @ Value::Object(_)) => Some(patch.clone()),
-        Some(_) => return Err(Problem::invalid("data must be a JSON object.")),
+    let change = ProfileChange {
+        first_name: name_member(&body, "firstName")?,
+        last_name: name_member(&body, "lastName")?,
+        data: body.get("data").cloned(),
     };
-    let mut user = state.core.sessions.me(&principal).await?;
-    if let Some(first_name) = first_name {
-        user.first_name = first_name;
-    }
-    if let Some(last_name) = last_name {
-        user.last_name = last_name;
-    }
-    if let Some(patch) = data_patch {
-        let mut data = Value::Object(std::mem::take(&mut user.data));
-        json_patch::merge(&mut data, &patch);
-        if data.to_string().len() > MAX_DATA_BYTES {
-            return Err(Problem::invalid(format!(
-                "data may take at most {MAX_DATA_BYTES} bytes of JSON."
-            )));
-        }
-        if let Value::Object(data) = data {
-            user.data = data;
-        }
-    }
-    let user = state.core.sessions.update_profile(user).await?;
+    let user = state
+        .core
+        .sessions
+        .update_profile(&principal, &change)
+        .await?;
     Ok(Json(profile_json(&user)))
 }
 

@@ -146,6 +146,13 @@ impl CachedStore {
         }
     }
 
+    fn forget_memberships_of(&self, user: UserId) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut members) = self.members.lock() {
+            members.retain(|(_, member), _| *member != user);
+        }
+    }
+
     fn forget_webhooks(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         if let Ok(mut webhooks) = self.webhooks.lock() {

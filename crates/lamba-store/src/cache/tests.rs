@@ -101,6 +101,14 @@ impl UserRepository for Fake {
     async fn update_user(&self, _u: &User, _outbox: &Outbox) -> StoreResult<bool> {
         Ok(false)
     }
+    async fn update_user_profile(
+        &self,
+        _u: &User,
+        _read_at: Instant,
+        _outbox: &Outbox,
+    ) -> StoreResult<bool> {
+        Ok(false)
+    }
     async fn delete_user(&self, _id: UserId) -> StoreResult<bool> {
         Ok(false)
     }

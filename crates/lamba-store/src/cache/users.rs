@@ -1,7 +1,8 @@
-//! Users and registrations pass through.
+//! Users and registrations pass through; deleting a user forgets their
+//! memberships, which go with them.
 
 use async_trait::async_trait;
-use lamba_model::{ApplicationId, Registration, User, UserId};
+use lamba_model::{ApplicationId, Instant, Registration, User, UserId};
 
 use super::CachedStore;
 use crate::{Outbox, StoreResult, UserRepository};
@@ -24,8 +25,19 @@ impl UserRepository for CachedStore {
         self.inner.update_user(user, outbox).await
     }
 
+    async fn update_user_profile(
+        &self,
+        user: &User,
+        read_at: Instant,
+        outbox: &Outbox,
+    ) -> StoreResult<bool> {
+        self.inner.update_user_profile(user, read_at, outbox).await
+    }
+
     async fn delete_user(&self, id: UserId) -> StoreResult<bool> {
-        self.inner.delete_user(id).await
+        let result = self.inner.delete_user(id).await;
+        self.forget_memberships_of(id);
+        result
     }
 
     async fn lookup_registration(

@@ -632,6 +632,73 @@ pub async fn removing_a_member_ends_their_scopes(store: DynStore) {
     );
 }
 
+/// A deleted user's memberships go with them, and every cache hears of it:
+/// the node that deleted (at once) and any other node over the same
+/// database (through the change feed). Before, the cascade was silent and
+/// caches kept serving the memberships.
+pub async fn deleting_a_user_forgets_their_memberships_in_every_cache(store: DynStore) {
+    wait_until_live(&store).await;
+    let (_w, p) = workspace_and_project(&store).await;
+    let (_w2, q) = workspace_and_project(&store).await;
+    let (alice, _login) = signed_in_member(&store, &p, &["admin"]).await;
+    store
+        .add_member(&member(q.id, alice.user_id, &[]), &Outbox::default())
+        .await
+        .unwrap();
+    let this_node: DynStore = crate::CachedStore::new(store.clone());
+    let other_node: DynStore = crate::CachedStore::new(store.clone());
+    wait_until_live(&this_node).await;
+    wait_until_live(&other_node).await;
+    for cache in [&this_node, &other_node] {
+        for project in [p.id, q.id] {
+            assert!(
+                cache
+                    .lookup_member(project, alice.user_id)
+                    .await
+                    .unwrap()
+                    .is_some()
+            );
+        }
+    }
+    let mut changes = store.changes();
+    assert!(this_node.delete_user(alice.user_id).await.unwrap());
+    for project in [p.id, q.id] {
+        assert_eq!(
+            this_node
+                .lookup_member(project, alice.user_id)
+                .await
+                .unwrap(),
+            None
+        );
+    }
+    let mut heard = HashSet::new();
+    while heard.len() < 2 {
+        match tokio::time::timeout(Duration::from_secs(5), changes.recv()).await {
+            Ok(Ok(Change::Member(project, user))) if user == alice.user_id => {
+                heard.insert(project);
+            }
+            Ok(Ok(_)) => {}
+            other => panic!("no membership change for the deleted user: {other:?}"),
+        }
+    }
+    assert_eq!(heard, HashSet::from([p.id, q.id]));
+    for _ in 0..500 {
+        let mut stale = false;
+        for project in [p.id, q.id] {
+            stale |= other_node
+                .lookup_member(project, alice.user_id)
+                .await
+                .unwrap()
+                .is_some();
+        }
+        if !stale {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the other node still serves the deleted user's memberships");
+}
+
 pub async fn updating_a_project_ends_the_scopes_its_filters_name(store: DynStore) {
     wait_until_live(&store).await;
     let (_w, mut p) = workspace_and_project(&store).await;
