@@ -70,6 +70,11 @@ pub struct KeyRing {
     sealer: Arc<Sealer>,
     clock: Arc<dyn Clock>,
     ring: RwLock<Arc<Ring>>,
+    /// Held while a reload reads the store and installs what it read, so
+    /// that reloads land in the order they read: a reload started by an
+    /// early change notification can not install its older key set over
+    /// the one a later reload (a rotation's own) installed.
+    reloading: tokio::sync::Mutex<()>,
 }
 
 impl KeyRing {
@@ -97,6 +102,7 @@ impl KeyRing {
             sealer,
             clock,
             ring: RwLock::new(Arc::new(ring)),
+            reloading: tokio::sync::Mutex::new(()),
         });
         keys.follow_changes();
         Ok(keys)
@@ -140,6 +146,7 @@ impl KeyRing {
     }
 
     pub async fn reload(&self) -> Result<(), KeyError> {
+        let _ordered = self.reloading.lock().await;
         let ring = read_ring(&self.store, &self.sealer, self.clock.now()).await?;
         if let Ok(mut current) = self.ring.write() {
             *current = Arc::new(ring);
