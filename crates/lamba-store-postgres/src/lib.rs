@@ -148,8 +148,35 @@ fn parse_change(payload: &str) -> Option<Change> {
     }
 }
 
+/// Failures that say the database is out of reach for now, not that the
+/// statement is wrong: no connection in time, a dead connection, or an
+/// SQLSTATE of class 08 (connection exception), 53 (insufficient
+/// resources), 57P01–57P03 (shutting down, cannot connect now) or 40001 and
+/// 40P01 (serialization failure, deadlock: the same request may pass).
+fn is_unavailable(error: &(dyn std::error::Error + 'static)) -> bool {
+    match error.downcast_ref::<sqlx::Error>() {
+        Some(
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed,
+        ) => true,
+        Some(sqlx::Error::Database(db)) => db.code().is_some_and(|code| {
+            code.starts_with("08")
+                || code.starts_with("53")
+                || matches!(&*code, "57P01" | "57P02" | "57P03" | "40001" | "40P01")
+        }),
+        _ => false,
+    }
+}
+
 fn backend(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
-    StoreError::Backend(Box::new(error))
+    if is_unavailable(&error) {
+        StoreError::Unavailable(Box::new(error))
+    } else {
+        StoreError::Backend(Box::new(error))
+    }
 }
 
 fn write_error(error: sqlx::Error, what: &'static str) -> StoreError {
@@ -248,5 +275,21 @@ impl lamba_store::rows::Row for Pg<'_> {
     }
     fn optional_uuid(&self, column: &str) -> StoreResult<Option<Uuid>> {
         self.0.try_get(column).map_err(backend)
+    }
+}
+
+#[cfg(test)]
+mod error_tests {
+    use super::*;
+
+    #[test]
+    fn an_exhausted_or_closed_pool_is_unavailable_not_an_error() {
+        for error in [sqlx::Error::PoolTimedOut, sqlx::Error::PoolClosed] {
+            assert!(matches!(backend(error), StoreError::Unavailable(_)));
+        }
+        assert!(matches!(
+            backend(sqlx::Error::RowNotFound),
+            StoreError::Backend(_)
+        ));
     }
 }

@@ -57,7 +57,7 @@ impl SqliteStore {
         let mut attempt = 0;
         loop {
             match Self::connect_once(url).await {
-                Err(StoreError::Backend(error)) if attempt < 5 && is_busy(error.as_ref()) => {
+                Err(StoreError::Unavailable(error)) if attempt < 5 && is_busy(error.as_ref()) => {
                     attempt += 1;
                     tracing::warn!(%error, attempt, "the database is busy; opening it again");
                     tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
@@ -135,8 +135,31 @@ fn is_busy(error: &(dyn std::error::Error + 'static)) -> bool {
     }
 }
 
+/// Failures that say the database is out of reach for now, not that the
+/// statement is wrong: no connection in time, a dead connection or worker,
+/// or SQLite busy or locked past its busy timeout.
+fn is_unavailable(error: &(dyn std::error::Error + 'static)) -> bool {
+    match error.downcast_ref::<sqlx::Error>() {
+        Some(
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::WorkerCrashed,
+        ) => true,
+        Some(sqlx::Error::Database(db)) => {
+            // SQLITE_LOCKED and SQLITE_LOCKED_SHAREDCACHE, beside BUSY.
+            is_busy(error) || matches!(db.code().as_deref(), Some("6" | "262"))
+        }
+        _ => false,
+    }
+}
+
 fn backend(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
-    StoreError::Backend(Box::new(error))
+    if is_unavailable(&error) {
+        StoreError::Unavailable(Box::new(error))
+    } else {
+        StoreError::Backend(Box::new(error))
+    }
 }
 
 fn write_error(error: sqlx::Error, what: &'static str) -> StoreError {
@@ -241,5 +264,21 @@ impl lamba_store::rows::Row for Lite<'_> {
         self.optional_text(column)?
             .map(|raw| parse_uuid(&raw, column))
             .transpose()
+    }
+}
+
+#[cfg(test)]
+mod error_tests {
+    use super::*;
+
+    #[test]
+    fn an_exhausted_or_closed_pool_is_unavailable_not_an_error() {
+        for error in [sqlx::Error::PoolTimedOut, sqlx::Error::PoolClosed] {
+            assert!(matches!(backend(error), StoreError::Unavailable(_)));
+        }
+        assert!(matches!(
+            backend(sqlx::Error::RowNotFound),
+            StoreError::Backend(_)
+        ));
     }
 }

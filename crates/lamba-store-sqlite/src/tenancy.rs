@@ -437,24 +437,39 @@ impl TenancyRepository for SqliteStore {
 
     async fn delete_member(
         &self,
-        project_id: ProjectId,
-        user_id: UserId,
+        member: &ProjectMember,
         now: Instant,
         outbox: &Outbox,
     ) -> StoreResult<Option<Vec<Uuid>>> {
+        let (project_id, user_id) = (member.project_id, member.user_id);
         let mut tx = self.writer.begin().await.map_err(backend)?;
-        let deleted =
-            sqlx::query("DELETE FROM project_members WHERE project_id = ? AND user_id = ?")
-                .bind(project_id.to_string())
-                .bind(user_id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?
-                .rows_affected()
-                == 1;
+        let deleted = sqlx::query(
+            "DELETE FROM project_members WHERE project_id = ? AND user_id = ? AND revision = ?",
+        )
+        .bind(project_id.to_string())
+        .bind(user_id.to_string())
+        .bind(member.revision)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?
+        .rows_affected()
+            == 1;
         if !deleted {
+            // Either no such member, or another write got there first.
+            let exists =
+                sqlx::query("SELECT 1 FROM project_members WHERE project_id = ? AND user_id = ?")
+                    .bind(project_id.to_string())
+                    .bind(user_id.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(backend)?
+                    .is_some();
             tx.rollback().await.map_err(backend)?;
-            return Ok(None);
+            return if exists {
+                Err(StoreError::Conflict("revision"))
+            } else {
+                Ok(None)
+            };
         }
         let filter = ScopeFilter::Member(project_id, user_id, None);
         let ended = end_scopes(&mut tx, Target::Filter(&filter), now, "membership_removed").await?;

@@ -85,7 +85,14 @@ pub enum StoreError {
     /// The database holds something this version cannot read.
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
-    /// The database could not be reached or refused the statement.
+    /// The database is out of reach for now: a connection failed or was
+    /// cut, the pool had none free in time, the database is busy, locked
+    /// or shutting down. The same request may succeed shortly (a 503, not
+    /// a 500).
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The database refused the statement, or failed in a way retrying
+    /// will not fix.
     #[error("database error: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
 }

@@ -91,11 +91,14 @@ pub trait TenancyRepository: Send + Sync {
         now: Instant,
         outbox: &Outbox,
     ) -> StoreResult<Option<Vec<Uuid>>>;
-    /// Removes the member and ends their scopes, atomically.
+    /// Removes the member and ends their scopes, atomically, if its
+    /// `revision` is still the stored one (else
+    /// [`crate::StoreError::Conflict`] with `"revision"`), so that whatever
+    /// the caller checked of the member still holds. `None` when they are
+    /// not a member.
     async fn delete_member(
         &self,
-        project_id: ProjectId,
-        user_id: UserId,
+        member: &ProjectMember,
         now: Instant,
         outbox: &Outbox,
     ) -> StoreResult<Option<Vec<Uuid>>>;

@@ -145,7 +145,14 @@ impl PasswordHasher {
             return true;
         };
         let current = Params::try_from(&hash).ok();
-        hash.algorithm != Algorithm::Argon2id.ident()
+        let output_len = self
+            .params
+            .output_len()
+            .unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+        // A hash of another length (a truncated one that still parses, say)
+        // is not one of ours either.
+        hash.hash.is_none_or(|h| h.len() != output_len)
+            || hash.algorithm != Algorithm::Argon2id.ident()
             || hash.version != Some(argon2::Version::V0x13.into())
             || current.is_none_or(|p| {
                 p.m_cost() != self.params.m_cost()
@@ -364,6 +371,8 @@ mod tests {
         let hasher = PasswordHasher::new();
         let good = hasher.hash(Password::new("password1")).await.unwrap();
         let truncated = good.get(..good.len() - 5).unwrap().to_owned();
+        // Cut by 4: always valid base64 of a shorter output, so it parses.
+        let shorter = good.get(..good.len() - 4).unwrap().to_owned();
         let other_params = good.replace("m=19456", "m=8");
         for stored in [
             "",
@@ -373,6 +382,7 @@ mod tests {
             "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW",
             "$pbkdf2-sha256$29000$abc$def",
             truncated.as_str(),
+            shorter.as_str(),
             other_params.as_str(),
             "$argon2id$v=19$m=19456,t=2,p=1$%%%%$%%%%",
         ] {

@@ -85,10 +85,24 @@ impl OAuthFailure {
     }
 }
 
+/// The OAuth wire has no room for a cause, so it is logged here, where
+/// it becomes `temporarily_unavailable` (503: the database is out of reach
+/// for now, RFC 6749 §4.1.2.1) or `server_error` (500).
 impl From<StoreError> for OAuthFailure {
     fn from(error: StoreError) -> Self {
-        tracing::error!(%error, "storage failed");
-        OAuthFailure::server_error()
+        match error {
+            StoreError::Unavailable(_) => {
+                tracing::warn!(%error, "storage unavailable");
+                OAuthFailure::new(
+                    OAuthError::TemporarilyUnavailable,
+                    "The server is briefly unable to complete the request; try again shortly.",
+                )
+            }
+            error => {
+                tracing::error!(%error, "storage failed");
+                OAuthFailure::server_error()
+            }
+        }
     }
 }
 
@@ -176,4 +190,19 @@ pub fn parse_scope(raw: Option<&str>) -> Vec<String> {
         }
     }
     scopes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_database_is_temporarily_unavailable_not_a_server_error() {
+        let io = std::io::Error::other("connection refused");
+        let failure = OAuthFailure::from(StoreError::Unavailable(Box::new(io)));
+        assert_eq!(failure.error, OAuthError::TemporarilyUnavailable);
+        assert_eq!(failure.error.token_endpoint_status(), 503);
+        let failure = OAuthFailure::from(StoreError::Corrupt("x".into()));
+        assert_eq!(failure.error, OAuthError::ServerError);
+    }
 }

@@ -47,24 +47,31 @@ pub enum SessionError {
     /// 409: the target's state forbids this now.
     #[error("{0}")]
     Conflict(String),
-    /// 500; the cause is logged where it happened.
-    #[error("internal error")]
-    Internal,
-}
-
-impl From<StoreError> for SessionError {
-    fn from(error: StoreError) -> Self {
-        tracing::error!(%error, "storage failed");
-        SessionError::Internal
-    }
+    /// Storage failed: the surface decides what that is (a 503 when the
+    /// database is out of reach for now, a 409 when another write came
+    /// first, else a 500) and logs the cause, which is kept here.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The OAuth layer failed on the server's side (`server_error`, or
+    /// `temporarily_unavailable`: a 503).
+    #[error(transparent)]
+    Server(OAuthFailure),
 }
 
 impl From<OAuthFailure> for SessionError {
     fn from(failure: OAuthFailure) -> Self {
-        if failure.error == lamba_oidc::OAuthError::ServerError {
-            SessionError::Internal
-        } else {
-            SessionError::Unauthenticated(failure.description)
+        use lamba_oidc::OAuthError;
+        match failure.error {
+            OAuthError::ServerError | OAuthError::TemporarilyUnavailable => {
+                SessionError::Server(failure)
+            }
+            OAuthError::InvalidRequest | OAuthError::InvalidScope | OAuthError::InvalidTarget => {
+                SessionError::Invalid(failure.description)
+            }
+            OAuthError::AccessDenied | OAuthError::UnauthorizedClient => {
+                SessionError::Forbidden(failure.description)
+            }
+            _ => SessionError::Unauthenticated(failure.description),
         }
     }
 }

@@ -215,7 +215,9 @@ impl SessionService {
             })
             .await
             .map_err(|failure| match failure.error {
-                lamba_oidc::OAuthError::ServerError => SessionError::Internal,
+                // The server's failure, not the token's: say so.
+                lamba_oidc::OAuthError::ServerError
+                | lamba_oidc::OAuthError::TemporarilyUnavailable => SessionError::Server(failure),
                 _ => invalid(),
             })?;
         Ok(Refreshed::Login {

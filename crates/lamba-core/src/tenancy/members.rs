@@ -2,12 +2,57 @@
 
 use std::str::FromStr;
 
-use lamba_model::{AuditEvent, ProjectId, ProjectMember, UserId, VIEWER_ROLE};
+use lamba_model::{
+    AuditEvent, Environment, Project, ProjectId, ProjectMember, UserId, VIEWER_ROLE,
+};
 use lamba_store::StoreError;
 
 use crate::validation::{ErrorKind, ValidationErrors};
 
 use super::{MemberInput, TenancyError, TenancyService};
+
+/// Who changes a membership, which decides what they may change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemberWriter {
+    /// The operator (the operator API, an API key): not bound to an
+    /// environment.
+    Operator,
+    /// A scoped session or management token of one environment.
+    Environment(Environment),
+}
+
+impl MemberWriter {
+    /// Memberships are project-wide: a role that `prod` admits gives access
+    /// there, whichever environment the change was made from. A writer bound
+    /// to `test` may therefore change only what `prod` cannot feel (roles
+    /// `prod` does not admit), among the roles the member holds and those
+    /// they are given; from `prod`, the stricter environment, anything goes.
+    ///
+    /// The use cases call this on the member as read at the revision their
+    /// write replaces, and the write is refused if that revision moved: a
+    /// prod role granted meanwhile is seen, never overwritten unchecked.
+    pub(super) fn may_change(
+        self,
+        project: &Project,
+        roles: &[String],
+    ) -> Result<(), TenancyError> {
+        if matches!(
+            self,
+            MemberWriter::Operator | MemberWriter::Environment(Environment::Prod)
+        ) {
+            return Ok(());
+        }
+        let Some(prod) = project.environment(Environment::Prod) else {
+            return Ok(());
+        };
+        match roles.iter().find(|role| prod.admits_role(role)) {
+            Some(role) => Err(TenancyError::Forbidden(format!(
+                "Memberships are project-wide and prod admits the role {role}: make this change from a prod context."
+            ))),
+            None => Ok(()),
+        }
+    }
+}
 
 impl TenancyService {
     pub async fn get_member(
@@ -58,6 +103,7 @@ impl TenancyService {
 
     pub async fn add_member(
         &self,
+        writer: MemberWriter,
         project_id: ProjectId,
         input: MemberInput,
         path_prefix: &str,
@@ -120,6 +166,9 @@ impl TenancyService {
             .project_of(project_id)
             .await
             .ok_or(TenancyError::NotFound)?;
+        // A new member has no roles to check but those given: the insert
+        // fails if they were a member already.
+        writer.may_change(&project, &member.roles)?;
         let created = self.change(
             "membership.created",
             &project,
@@ -148,6 +197,7 @@ impl TenancyService {
     /// that no token carries roles the member no longer has.
     pub async fn update_member(
         &self,
+        writer: MemberWriter,
         project_id: ProjectId,
         user_id: UserId,
         roles: Option<Vec<String>>,
@@ -178,6 +228,13 @@ impl TenancyService {
                 None => existing.roles.clone(),
             };
             errors.into_result()?;
+            let involved: Vec<String> = existing
+                .roles
+                .iter()
+                .chain(new_roles.iter())
+                .cloned()
+                .collect();
+            writer.may_change(&project, &involved)?;
             let before = existing.clone();
             let member = ProjectMember {
                 roles: new_roles,
@@ -236,33 +293,41 @@ impl TenancyService {
 
     pub async fn remove_member(
         &self,
+        writer: MemberWriter,
         project_id: ProjectId,
         user_id: UserId,
     ) -> Result<(), TenancyError> {
-        let before = self.store.lookup_member(project_id, user_id).await?;
         let project = self
             .project_of(project_id)
             .await
             .ok_or(TenancyError::NotFound)?;
         let revoked = self.revoked("membership_removed", &project, Some(user_id));
-        let deleted = self.change(
-            "membership.deleted",
-            &project,
-            Some(user_id),
-            before.as_ref().map(member_json),
-            None,
-        );
-        let outbox = self.audit.outbox_per_scope(&[&deleted], &revoked).await;
-        match self
-            .store
-            .delete_member(project_id, user_id, self.clock.now(), &outbox)
-            .await?
-        {
-            Some(ended) => {
-                self.committed(vec![deleted], &revoked, &ended, &outbox);
-                Ok(())
+        let mut attempts = 0;
+        loop {
+            let member = self.get_member(project_id, user_id).await?;
+            writer.may_change(&project, &member.roles)?;
+            let deleted = self.change(
+                "membership.deleted",
+                &project,
+                Some(user_id),
+                Some(member_json(&member)),
+                None,
+            );
+            let outbox = self.audit.outbox_per_scope(&[&deleted], &revoked).await;
+            match self
+                .store
+                .delete_member(&member, self.clock.now(), &outbox)
+                .await
+            {
+                Ok(Some(ended)) => {
+                    self.committed(vec![deleted], &revoked, &ended, &outbox);
+                    return Ok(());
+                }
+                Ok(None) => return Err(TenancyError::NotFound),
+                // Changed meanwhile: check what it is now.
+                Err(StoreError::Conflict("revision")) if attempts < 3 => attempts += 1,
+                Err(other) => return Err(other.into()),
             }
-            None => Err(TenancyError::NotFound),
         }
     }
 }

@@ -15,6 +15,7 @@ mod projects;
 mod roles;
 mod workspaces;
 
+pub use members::MemberWriter;
 pub use roles::permissions_of;
 
 use std::sync::Arc;
@@ -41,6 +42,9 @@ pub enum TenancyError {
     Invalid(ValidationErrors),
     #[error("not found")]
     NotFound,
+    /// The caller may not make this change (the message says why).
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -237,6 +241,42 @@ mod tests {
             insert_instant: Instant::from_millis(0),
             last_update_instant: Instant::from_millis(0),
             revision: 0,
+        }
+    }
+
+    fn roles(names: &[&str]) -> Vec<String> {
+        names.iter().map(|r| (*r).to_owned()).collect()
+    }
+
+    fn admitting_in_prod(roles: &[&str]) -> Project {
+        let mut p = project(ProjectState::Active);
+        for env in &mut p.environments {
+            if env.name == Environment::Prod {
+                env.allowed_roles = self::roles(roles);
+            }
+        }
+        p
+    }
+
+    #[test]
+    fn test_may_change_only_memberships_prod_cannot_feel() {
+        let p = admitting_in_prod(&["admin"]);
+        let test = MemberWriter::Environment(Environment::Test);
+        assert!(test.may_change(&p, &roles(&["viewer", "qa"])).is_ok());
+        match test.may_change(&p, &roles(&["qa", "admin"])) {
+            Err(TenancyError::Forbidden(message)) => assert!(message.contains("admin")),
+            other => panic!("expected Forbidden, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn prod_and_the_operator_may_change_any_membership() {
+        let p = admitting_in_prod(&["admin"]);
+        for writer in [
+            MemberWriter::Operator,
+            MemberWriter::Environment(Environment::Prod),
+        ] {
+            assert!(writer.may_change(&p, &roles(&["admin"])).is_ok());
         }
     }
 

@@ -3,7 +3,7 @@
 //! `WWW-Authenticate` challenge), never cached.
 
 use axum::Json;
-use axum::http::header::{CACHE_CONTROL, PRAGMA, WWW_AUTHENTICATE};
+use axum::http::header::{CACHE_CONTROL, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use lamba_core::oauth::OAuthFailure;
@@ -33,6 +33,9 @@ impl IntoResponse for OAuthJson {
         let headers = response.headers_mut();
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
+        if failure.error == OAuthError::TemporarilyUnavailable {
+            headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         if failure.error == OAuthError::InvalidClient {
             headers.insert(
                 WWW_AUTHENTICATE,
@@ -92,7 +95,16 @@ pub(super) fn page_headers(response: &mut Response) {
 
 #[cfg(test)]
 mod tests {
-    use super::description_chars;
+    use super::*;
+
+    #[test]
+    fn an_unreachable_database_is_a_503_to_retry_not_a_500() {
+        let io = std::io::Error::other("connection refused");
+        let failure = OAuthFailure::from(lamba_store::StoreError::Unavailable(Box::new(io)));
+        let response = OAuthJson(failure).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[RETRY_AFTER], "1");
+    }
 
     #[test]
     fn descriptions_keep_to_the_allowed_characters() {

@@ -21,13 +21,47 @@ pub enum OperatorError {
     NotFound,
     /// 400 with FusionAuth's Errors object.
     Invalid(ValidationErrors),
+    /// 403 with FusionAuth's Errors object: the caller may not do this.
+    Forbidden(ValidationErrors),
     /// 409 with FusionAuth's Errors object: the thing is in a state that
     /// does not allow the request.
     Conflict(ValidationErrors),
     /// 413 with a general error naming the limit.
     PayloadTooLarge { limit_bytes: usize },
+    /// 503 with `Retry-After`, empty body: the database is out of reach
+    /// for now.
+    Unavailable,
     /// 500, empty body; the cause was logged where it happened.
     Internal,
+}
+
+/// The one reading of a storage failure on the operator API; the cause is
+/// logged here, once.
+impl From<lamba_store::StoreError> for OperatorError {
+    fn from(error: lamba_store::StoreError) -> Self {
+        use lamba_store::StoreError;
+        match error {
+            StoreError::Unavailable(_) => {
+                tracing::warn!(%error, "storage unavailable");
+                OperatorError::Unavailable
+            }
+            // Only what a use case did not expect reaches here: a write that
+            // kept losing to concurrent ones, or a reference that vanished.
+            StoreError::Conflict(_) | StoreError::Reference => {
+                tracing::info!(%error, "a write lost to a concurrent one");
+                let mut errors = ValidationErrors::new();
+                errors.general(
+                    "[conflict]",
+                    "Another change to this came first; read it again and retry.",
+                );
+                OperatorError::Conflict(errors)
+            }
+            StoreError::Corrupt(_) | StoreError::Backend(_) => {
+                tracing::error!(%error, "storage failed");
+                OperatorError::Internal
+            }
+        }
+    }
 }
 
 impl OperatorError {
@@ -53,10 +87,7 @@ impl From<ApplicationError> for OperatorError {
                 tracing::error!("the system random generator failed");
                 OperatorError::Internal
             }
-            ApplicationError::Store(store) => {
-                tracing::error!(error = %store, "storage failed");
-                OperatorError::Internal
-            }
+            ApplicationError::Store(store) => store.into(),
         }
     }
 }
@@ -66,10 +97,7 @@ impl From<UserError> for OperatorError {
         match error {
             UserError::Invalid(errors) => OperatorError::Invalid(errors),
             UserError::NotFound => OperatorError::NotFound,
-            UserError::Store(store) => {
-                tracing::error!(error = %store, "storage failed");
-                OperatorError::Internal
-            }
+            UserError::Store(store) => store.into(),
             UserError::Password(password) => {
                 tracing::error!(error = %password, "password hashing failed");
                 OperatorError::Internal
@@ -88,10 +116,7 @@ impl From<LambdaError> for OperatorError {
             LambdaError::Run(run) => {
                 OperatorError::general("[LambdaError]", format!("The lambda failed: {run}."))
             }
-            LambdaError::Store(store) => {
-                tracing::error!(error = %store, "storage failed");
-                OperatorError::Internal
-            }
+            LambdaError::Store(store) => store.into(),
         }
     }
 }
@@ -100,10 +125,7 @@ impl From<AuditError> for OperatorError {
     fn from(error: AuditError) -> Self {
         match error {
             AuditError::Invalid(errors) => OperatorError::Invalid(errors),
-            AuditError::Store(store) => {
-                tracing::error!(error = %store, "storage failed");
-                OperatorError::Internal
-            }
+            AuditError::Store(store) => store.into(),
         }
     }
 }
@@ -112,10 +134,7 @@ impl From<EventLogError> for OperatorError {
     fn from(error: EventLogError) -> Self {
         match error {
             EventLogError::Invalid(errors) => OperatorError::Invalid(errors),
-            EventLogError::Store(store) => {
-                tracing::error!(error = %store, "storage failed");
-                OperatorError::Internal
-            }
+            EventLogError::Store(store) => store.into(),
         }
     }
 }
@@ -125,10 +144,12 @@ impl From<TenancyError> for OperatorError {
         match error {
             TenancyError::Invalid(errors) => OperatorError::Invalid(errors),
             TenancyError::NotFound => OperatorError::NotFound,
-            TenancyError::Store(store) => {
-                tracing::error!(error = %store, "storage failed");
-                OperatorError::Internal
+            TenancyError::Forbidden(message) => {
+                let mut errors = ValidationErrors::new();
+                errors.general("[forbidden]", message);
+                OperatorError::Forbidden(errors)
             }
+            TenancyError::Store(store) => store.into(),
         }
     }
 }
@@ -154,10 +175,7 @@ impl From<WebhookError> for OperatorError {
                 tracing::error!(error = %sealing, "a webhook secret could not be sealed or opened");
                 OperatorError::Internal
             }
-            WebhookError::Store(store) => {
-                tracing::error!(error = %store, "storage failed");
-                OperatorError::Internal
-            }
+            WebhookError::Store(store) => store.into(),
         }
     }
 }
@@ -184,6 +202,9 @@ impl IntoResponse for OperatorError {
             OperatorError::Invalid(errors) => {
                 (StatusCode::BAD_REQUEST, Json(errors_body(&errors))).into_response()
             }
+            OperatorError::Forbidden(errors) => {
+                (StatusCode::FORBIDDEN, Json(errors_body(&errors))).into_response()
+            }
             OperatorError::Conflict(errors) => {
                 (StatusCode::CONFLICT, Json(errors_body(&errors))).into_response()
             }
@@ -195,7 +216,46 @@ impl IntoResponse for OperatorError {
                 );
                 (StatusCode::PAYLOAD_TOO_LARGE, Json(errors_body(&errors))).into_response()
             }
+            OperatorError::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(axum::http::header::RETRY_AFTER, "1")],
+            )
+                .into_response(),
             OperatorError::Internal => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use lamba_store::StoreError;
+
+    use super::*;
+
+    fn status_of(error: StoreError) -> (StatusCode, Option<String>) {
+        let response = OperatorError::from(error).into_response();
+        let retry = response
+            .headers()
+            .get(axum::http::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        (response.status(), retry)
+    }
+
+    #[test]
+    fn a_storage_failure_is_not_always_a_500() {
+        let io = std::io::Error::other("connection refused");
+        assert_eq!(
+            status_of(StoreError::Unavailable(Box::new(io))),
+            (StatusCode::SERVICE_UNAVAILABLE, Some("1".to_owned()))
+        );
+        assert_eq!(
+            status_of(StoreError::Conflict("revision")).0,
+            StatusCode::CONFLICT
+        );
+        assert_eq!(
+            status_of(StoreError::Corrupt("x".into())).0,
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 }

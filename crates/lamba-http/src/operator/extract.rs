@@ -38,10 +38,7 @@ impl FromRequestParts<AppState> for Operator {
         match state.core.api_keys.authenticate(raw).await {
             Ok(Some(key)) => Ok(Operator { key }),
             Ok(None) => Err(OperatorError::Unauthorized),
-            Err(error) => {
-                tracing::error!(%error, "API key lookup failed");
-                Err(OperatorError::Internal)
-            }
+            Err(error) => Err(error.into()),
         }
     }
 }

@@ -99,10 +99,7 @@ impl FromRequestParts<AppState> for AdminCaller {
                     "The credential is neither a live access token nor an API key.",
                 ));
             }
-            Err(error) => {
-                tracing::error!(%error, "API key lookup failed");
-                return Err(Problem::internal());
-            }
+            Err(error) => return Err(error.into()),
         }
         let header = |name: &HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok());
         let context = state

@@ -8,6 +8,8 @@ use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use lamba_core::sessions::SessionError;
+use lamba_oidc::OAuthError;
+use lamba_store::StoreError;
 use serde_json::json;
 use tower_http::request_id::RequestId;
 
@@ -64,6 +66,20 @@ impl Problem {
         }
     }
 
+    /// 503 with `Retry-After`: the database is out of reach for now. The
+    /// contract's error codes have none of its own, so the code stays
+    /// `INTERNAL_ERROR` and the status and header tell a client to retry.
+    pub fn unavailable() -> Self {
+        Self {
+            retry_after_secs: Some(1),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "INTERNAL_ERROR",
+                "The server is briefly unable to complete the request; try again shortly.",
+            )
+        }
+    }
+
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -90,7 +106,39 @@ impl From<SessionError> for Problem {
             SessionError::Conflict(detail) => {
                 Problem::new(StatusCode::CONFLICT, "CONFLICT", detail)
             }
-            SessionError::Internal => Problem::internal(),
+            SessionError::Store(error) => error.into(),
+            SessionError::Server(failure) => {
+                if failure.error == OAuthError::TemporarilyUnavailable {
+                    Problem::unavailable()
+                } else {
+                    Problem::internal()
+                }
+            }
+        }
+    }
+}
+
+/// The one reading of a storage failure on the runtime API; the cause is
+/// logged here, once.
+impl From<StoreError> for Problem {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Unavailable(_) => {
+                tracing::warn!(%error, "storage unavailable");
+                Problem::unavailable()
+            }
+            StoreError::Conflict(_) | StoreError::Reference => {
+                tracing::info!(%error, "a write lost to a concurrent one");
+                Problem::new(
+                    StatusCode::CONFLICT,
+                    "CONFLICT",
+                    "Another change to this came first; read it again and retry.",
+                )
+            }
+            StoreError::Corrupt(_) | StoreError::Backend(_) => {
+                tracing::error!(%error, "storage failed");
+                Problem::internal()
+            }
         }
     }
 }
@@ -171,4 +219,38 @@ pub async fn trace_headers(request: Request, next: Next) -> Response {
             .insert(CORRELATION_ID_HEADER, correlation);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_storage_failure_keeps_its_cause_to_its_status() {
+        let io = std::io::Error::other("connection refused");
+        let unavailable = Problem::from(SessionError::Store(StoreError::Unavailable(Box::new(io))));
+        assert_eq!(unavailable.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(unavailable.retry_after_secs, Some(1));
+        let raced = Problem::from(SessionError::Store(StoreError::Conflict("revision")));
+        assert_eq!(
+            (raced.status, raced.error_code),
+            (StatusCode::CONFLICT, "CONFLICT")
+        );
+        let corrupt = Problem::from(SessionError::Store(StoreError::Corrupt("x".into())));
+        assert_eq!(corrupt.status, StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn an_oauth_failure_of_the_caller_is_not_a_401() {
+        let scope = lamba_core::oauth::OAuthFailure::new(OAuthError::InvalidScope, "no such scope");
+        assert_eq!(
+            Problem::from(SessionError::from(scope)).status,
+            StatusCode::BAD_REQUEST
+        );
+        let busy = lamba_core::oauth::OAuthFailure::new(OAuthError::TemporarilyUnavailable, "busy");
+        assert_eq!(
+            Problem::from(SessionError::from(busy)).status,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+    }
 }

@@ -161,16 +161,12 @@ impl TenancyRepository for CachedStore {
 
     async fn delete_member(
         &self,
-        project_id: ProjectId,
-        user_id: UserId,
+        member: &ProjectMember,
         now: Instant,
         outbox: &Outbox,
     ) -> StoreResult<Option<Vec<Uuid>>> {
-        let result = self
-            .inner
-            .delete_member(project_id, user_id, now, outbox)
-            .await;
-        self.forget_member(project_id, user_id);
+        let result = self.inner.delete_member(member, now, outbox).await;
+        self.forget_member(member.project_id, member.user_id);
         result
     }
 }

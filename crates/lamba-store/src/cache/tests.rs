@@ -379,8 +379,7 @@ impl TenancyRepository for Fake {
 
     async fn delete_member(
         &self,
-        _project_id: ProjectId,
-        _user_id: UserId,
+        _member: &ProjectMember,
         _now: Instant,
         _outbox: &Outbox,
     ) -> StoreResult<Option<Vec<Uuid>>> {

@@ -331,10 +331,10 @@ pub async fn member_writes_store_their_events_and_per_scope_revocations(store: D
             .await
             .is_err()
     );
+    member.revision += 1;
     store
         .delete_member(
-            project.id,
-            member.user_id,
+            &member,
             Instant::from_millis(900),
             &outbox(vec![event("membership.deleted", Some(project.id), None)]),
         )

@@ -592,13 +592,28 @@ pub async fn removing_a_member_ends_their_scopes(store: DynStore) {
     add_scope(&store, &alice_scope, 1).await;
     add_scope(&store, &bob_scope, 2).await;
     let mut changes = store.changes();
+    // A delete naming a revision that moved meanwhile removes nothing: what
+    // its caller checked of the member no longer holds.
+    let moved = ProjectMember {
+        revision: alice.revision + 1,
+        ..alice.clone()
+    };
+    assert!(matches!(
+        store
+            .delete_member(&moved, Instant::from_millis(700), &Outbox::default())
+            .await,
+        Err(StoreError::Conflict("revision"))
+    ));
+    assert!(is_active(&store, alice_scope.id).await);
+    assert!(
+        store
+            .lookup_member(p.id, alice.user_id)
+            .await
+            .unwrap()
+            .is_some()
+    );
     let ended = store
-        .delete_member(
-            p.id,
-            alice.user_id,
-            Instant::from_millis(700),
-            &Outbox::default(),
-        )
+        .delete_member(&alice, Instant::from_millis(700), &Outbox::default())
         .await
         .unwrap();
     assert_eq!(ended, Some(vec![alice_scope.id]));
@@ -620,12 +635,7 @@ pub async fn removing_a_member_ends_their_scopes(store: DynStore) {
     assert!(is_active(&store, bob_scope.id).await);
     assert_eq!(
         store
-            .delete_member(
-                p.id,
-                alice.user_id,
-                Instant::from_millis(701),
-                &Outbox::default()
-            )
+            .delete_member(&alice, Instant::from_millis(701), &Outbox::default())
             .await
             .unwrap(),
         None

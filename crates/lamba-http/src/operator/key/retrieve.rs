@@ -12,15 +12,7 @@ pub async fn list(
     _operator: Operator,
     State(state): State<AppState>,
 ) -> Result<Response, OperatorError> {
-    let records = state
-        .core
-        .store
-        .list_signing_keys()
-        .await
-        .map_err(|error| {
-            tracing::error!(%error, "could not list the signing keys");
-            OperatorError::Internal
-        })?;
+    let records = state.core.store.list_signing_keys().await?;
     let keys: Vec<_> = records
         .iter()
         .map(|k| {

@@ -3,6 +3,8 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use lamba_core::keys::KeyError;
+
 use crate::AppState;
 use crate::operator::OperatorError;
 use crate::operator::extract::Operator;
@@ -14,9 +16,16 @@ pub async fn rotate(
     _operator: Operator,
     State(state): State<AppState>,
 ) -> Result<Response, OperatorError> {
-    let kids = state.core.rotate_keys().await.map_err(|error| {
-        tracing::error!(%error, "key rotation failed");
-        OperatorError::Internal
-    })?;
+    let kids = state
+        .core
+        .rotate_keys()
+        .await
+        .map_err(|error| match error {
+            KeyError::Store(store) => OperatorError::from(store),
+            other => {
+                tracing::error!(error = %other, "key rotation failed");
+                OperatorError::Internal
+            }
+        })?;
     Ok(Json(json!({ "activeKids": kids })).into_response())
 }

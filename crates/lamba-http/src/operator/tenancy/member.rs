@@ -7,7 +7,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
-use lamba_core::tenancy::MemberInput;
+use lamba_core::tenancy::{MemberInput, MemberWriter};
 use lamba_core::{ErrorKind, ValidationErrors};
 use lamba_model::{ProjectId, ProjectMember, UserId, WorkspaceId};
 use serde_json::{Value, json};
@@ -123,7 +123,7 @@ async fn add(
     let member = state
         .core
         .tenancy
-        .add_member(project_id, input, PATH_PREFIX)
+        .add_member(MemberWriter::Operator, project_id, input, PATH_PREFIX)
         .await?;
     Ok(wrapped(&member))
 }
@@ -150,6 +150,7 @@ async fn update(
         .core
         .tenancy
         .update_member(
+            MemberWriter::Operator,
             project_id,
             user_id,
             Some(input.roles.unwrap_or_default()),
@@ -200,7 +201,7 @@ async fn remove(
     state
         .core
         .tenancy
-        .remove_member(project_id, user_id)
+        .remove_member(MemberWriter::Operator, project_id, user_id)
         .await?;
     Ok(StatusCode::OK)
 }

@@ -6,7 +6,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use lamba_core::ErrorKind;
 use lamba_core::tenancy::{MemberInput, TenancyError};
-use lamba_model::VIEWER_ROLE;
 use serde_json::Value;
 
 use crate::AppState;
@@ -14,7 +13,7 @@ use crate::runtime::JsonBody;
 use crate::runtime::auth::AdminCaller;
 use crate::runtime::problem::Problem;
 
-use super::{confine_membership_write, member_json, roles_member, tenancy_problem};
+use super::{member_json, member_writer, roles_member, tenancy_problem};
 
 /// `POST /v1/admin/members` `{"userId","roles"}` (`members:write`).
 pub async fn add_member(
@@ -30,11 +29,6 @@ pub async fn add_member(
         Some(_) => return Err(Problem::invalid("userId must be a string.")),
     };
     let roles = roles_member(&body)?;
-    let granted = roles
-        .clone()
-        .filter(|r| !r.is_empty())
-        .unwrap_or_else(|| vec![VIEWER_ROLE.to_owned()]);
-    confine_membership_write(&state, &caller, context, &granted).await?;
     let input = MemberInput {
         user_id,
         roles,
@@ -43,7 +37,12 @@ pub async fn add_member(
     let member = state
         .core
         .tenancy
-        .add_member(context.project_id, input, "")
+        .add_member(
+            member_writer(&caller, context),
+            context.project_id,
+            input,
+            "",
+        )
         .await
         .map_err(|error| match error {
             TenancyError::Invalid(errors)

@@ -8,7 +8,7 @@ use crate::AppState;
 use crate::runtime::auth::AdminCaller;
 use crate::runtime::problem::Problem;
 
-use super::{confine_membership_write, held_roles, member_json, path_user, tenancy_problem};
+use super::{member_json, member_writer, path_user, tenancy_problem};
 
 async fn set_locked(
     state: &AppState,
@@ -18,12 +18,17 @@ async fn set_locked(
 ) -> Result<Json<Value>, Problem> {
     let context = caller.context(state, &["sessions:write"])?;
     let user_id = path_user(user_id)?;
-    let held = held_roles(state, context, user_id).await?;
-    confine_membership_write(state, caller, context, &held).await?;
     let member = state
         .core
         .tenancy
-        .update_member(context.project_id, user_id, None, Some(locked), "")
+        .update_member(
+            member_writer(caller, context),
+            context.project_id,
+            user_id,
+            None,
+            Some(locked),
+            "",
+        )
         .await
         .map_err(tenancy_problem)?;
     Ok(Json(member_json(&member)))

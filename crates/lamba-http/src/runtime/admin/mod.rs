@@ -25,13 +25,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use lamba_core::ValidationErrors;
 use lamba_core::sessions::Context;
-use lamba_core::tenancy::TenancyError;
-use lamba_model::{Environment, ProjectMember, UserId};
+use lamba_core::tenancy::{MemberWriter, TenancyError};
+use lamba_model::{ProjectMember, UserId};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::AppState;
 use crate::runtime::auth::AdminCaller;
 use crate::runtime::problem::Problem;
 
@@ -94,10 +93,10 @@ pub(super) fn tenancy_problem(error: TenancyError) -> Problem {
     match error {
         TenancyError::Invalid(errors) => Problem::invalid(describe(&errors)),
         TenancyError::NotFound => Problem::not_found(),
-        TenancyError::Store(error) => {
-            tracing::error!(%error, "storage failed");
-            Problem::internal()
+        TenancyError::Forbidden(message) => {
+            Problem::new(StatusCode::FORBIDDEN, "FORBIDDEN", message)
         }
+        TenancyError::Store(error) => error.into(),
     }
 }
 
@@ -112,54 +111,14 @@ pub(super) fn describe(errors: &ValidationErrors) -> String {
         .join(" ")
 }
 
-/// Memberships are project-wide: a role that `prod` admits gives access
-/// there, whichever environment the change was made from. A caller bound to
-/// `test` may therefore change only what `prod` cannot feel (roles `prod`
-/// does not admit); from `prod`, the stricter environment, anything goes.
-/// The API key (the operator) is not bound to an environment.
-pub(super) async fn confine_membership_write(
-    state: &AppState,
-    caller: &AdminCaller,
-    context: Context,
-    roles: &[String],
-) -> Result<(), Problem> {
-    if matches!(caller, AdminCaller::ApiKey(_)) || context.environment == Environment::Prod {
-        return Ok(());
+/// Who the caller is to the membership rules: the API key is the
+/// operator, not bound to an environment; anyone else writes from the
+/// environment of their context.
+pub(super) fn member_writer(caller: &AdminCaller, context: Context) -> MemberWriter {
+    match caller {
+        AdminCaller::ApiKey(_) => MemberWriter::Operator,
+        _ => MemberWriter::Environment(context.environment),
     }
-    let project = state
-        .core
-        .tenancy
-        .get_project(context.workspace_id, context.project_id)
-        .await
-        .map_err(tenancy_problem)?;
-    let Some(prod) = project.environment(Environment::Prod) else {
-        return Ok(());
-    };
-    match roles.iter().find(|role| prod.admits_role(role)) {
-        Some(role) => Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            "FORBIDDEN",
-            format!(
-                "Memberships are project-wide and prod admits the role {role}: make this change from a prod context."
-            ),
-        )),
-        None => Ok(()),
-    }
-}
-
-/// The roles a member holds now (404 when they are not a member).
-pub(super) async fn held_roles(
-    state: &AppState,
-    context: Context,
-    user_id: UserId,
-) -> Result<Vec<String>, Problem> {
-    Ok(state
-        .core
-        .tenancy
-        .get_member(context.project_id, user_id)
-        .await
-        .map_err(tenancy_problem)?
-        .roles)
 }
 
 pub(super) fn path_user(raw: &str) -> Result<UserId, Problem> {

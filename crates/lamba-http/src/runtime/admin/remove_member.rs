@@ -8,7 +8,7 @@ use crate::AppState;
 use crate::runtime::auth::AdminCaller;
 use crate::runtime::problem::Problem;
 
-use super::{confine_membership_write, held_roles, path_user, tenancy_problem};
+use super::{member_writer, path_user, tenancy_problem};
 
 /// `DELETE /v1/admin/members/{userId}` (`members:write`).
 pub async fn remove_member(
@@ -18,12 +18,10 @@ pub async fn remove_member(
 ) -> Result<Response, Problem> {
     let context = caller.context(&state, &["members:write"])?;
     let user_id = path_user(&user_id)?;
-    let held = held_roles(&state, context, user_id).await?;
-    confine_membership_write(&state, &caller, context, &held).await?;
     state
         .core
         .tenancy
-        .remove_member(context.project_id, user_id)
+        .remove_member(member_writer(&caller, context), context.project_id, user_id)
         .await
         .map_err(tenancy_problem)?;
     Ok(StatusCode::NO_CONTENT.into_response())

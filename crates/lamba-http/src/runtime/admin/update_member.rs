@@ -9,9 +9,7 @@ use crate::runtime::JsonBody;
 use crate::runtime::auth::AdminCaller;
 use crate::runtime::problem::Problem;
 
-use super::{
-    confine_membership_write, held_roles, member_json, path_user, roles_member, tenancy_problem,
-};
+use super::{member_json, member_writer, path_user, roles_member, tenancy_problem};
 
 /// `PATCH /v1/admin/members/{userId}` `{"roles"}` (`members:write`): the
 /// member's scopes end, so no token keeps roles they no longer have.
@@ -25,13 +23,17 @@ pub async fn update_member(
     let user_id = path_user(&user_id)?;
     let JsonBody(body) = body?;
     let roles = roles_member(&body)?.ok_or_else(|| Problem::invalid("roles is required."))?;
-    let mut involved = held_roles(&state, context, user_id).await?;
-    involved.extend(roles.iter().cloned());
-    confine_membership_write(&state, &caller, context, &involved).await?;
     let member = state
         .core
         .tenancy
-        .update_member(context.project_id, user_id, Some(roles), None, "")
+        .update_member(
+            member_writer(&caller, context),
+            context.project_id,
+            user_id,
+            Some(roles),
+            None,
+            "",
+        )
         .await
         .map_err(tenancy_problem)?;
     Ok(Json(member_json(&member)))
