@@ -110,6 +110,14 @@ impl UserRepository for PostgresStore {
         // too); deleting them first says which, so every node's cache
         // forgets them.
         let mut tx = self.pool.begin().await.map_err(backend)?;
+        // Locked first: a membership added after this point waits for the
+        // user row and then fails its foreign key, instead of slipping in
+        // between the two deletes and going with the cascade unannounced.
+        sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
+            .bind(id.as_uuid())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
         let projects: Vec<Uuid> = sqlx::query_scalar(
             "DELETE FROM project_members WHERE user_id = $1 RETURNING project_id",
         )

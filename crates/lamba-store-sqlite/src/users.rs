@@ -116,6 +116,11 @@ impl UserRepository for SqliteStore {
         .fetch_all(&mut *tx)
         .await
         .map_err(backend)?;
+        // Parsed before the commit, so a corrupt id fails the delete whole.
+        let projects = projects
+            .iter()
+            .map(|p| parse_uuid::<ProjectId>(p, "project_id"))
+            .collect::<StoreResult<Vec<_>>>()?;
         let deleted = sqlx::query("DELETE FROM users WHERE id = ?")
             .bind(id.to_string())
             .execute(&mut *tx)
@@ -125,7 +130,6 @@ impl UserRepository for SqliteStore {
             == 1;
         tx.commit().await.map_err(backend)?;
         for project in projects {
-            let project: ProjectId = parse_uuid(&project, "project_id")?;
             let _ = self.changes.send(Change::Member(project, id));
         }
         Ok(deleted)

@@ -108,6 +108,16 @@ impl TenancyService {
         input: MemberInput,
         path_prefix: &str,
     ) -> Result<ProjectMember, TenancyError> {
+        // The writer's rule comes first, on the roles as asked: a caller who
+        // may not make this change learns nothing from the validation that
+        // follows (whether a user id exists, which roles the catalog has).
+        let project = self.project_of(project_id).await?;
+        let asked = input
+            .roles
+            .clone()
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| vec![VIEWER_ROLE.to_owned()]);
+        writer.may_change(&project, &asked)?;
         let mut errors = ValidationErrors::new();
         let user_path = format!("{path_prefix}userId");
         let user_id = match input.user_id.as_deref() {
@@ -162,13 +172,6 @@ impl TenancyService {
             last_update_instant: now,
             revision: 0,
         };
-        let project = self
-            .project_of(project_id)
-            .await
-            .ok_or(TenancyError::NotFound)?;
-        // A new member has no roles to check but those given: the insert
-        // fails if they were a member already.
-        writer.may_change(&project, &member.roles)?;
         let created = self.change(
             "membership.created",
             &project,
@@ -207,13 +210,19 @@ impl TenancyService {
         // Optimistic: the write names the revision it read, so a concurrent
         // change (a lock, say) is never overwritten with stale fields; the
         // loser reads again and reapplies its own change.
-        let project = self
-            .project_of(project_id)
-            .await
-            .ok_or(TenancyError::NotFound)?;
+        let project = self.project_of(project_id).await?;
         let mut attempts = 0;
         let (member, events, revoked, ended, outbox) = loop {
             let existing = self.get_member(project_id, user_id).await?;
+            // The writer's rule first, on the roles held and those asked
+            // for, so that a refused caller learns nothing of the catalog.
+            let asked = match &roles {
+                Some(roles) if !roles.is_empty() => roles.clone(),
+                Some(_) => vec![VIEWER_ROLE.to_owned()],
+                None => Vec::new(),
+            };
+            let involved: Vec<String> = existing.roles.iter().chain(&asked).cloned().collect();
+            writer.may_change(&project, &involved)?;
             let mut errors = ValidationErrors::new();
             let new_roles = match &roles {
                 Some(roles) => {
@@ -228,13 +237,6 @@ impl TenancyService {
                 None => existing.roles.clone(),
             };
             errors.into_result()?;
-            let involved: Vec<String> = existing
-                .roles
-                .iter()
-                .chain(new_roles.iter())
-                .cloned()
-                .collect();
-            writer.may_change(&project, &involved)?;
             let before = existing.clone();
             let member = ProjectMember {
                 roles: new_roles,
@@ -297,10 +299,7 @@ impl TenancyService {
         project_id: ProjectId,
         user_id: UserId,
     ) -> Result<(), TenancyError> {
-        let project = self
-            .project_of(project_id)
-            .await
-            .ok_or(TenancyError::NotFound)?;
+        let project = self.project_of(project_id).await?;
         let revoked = self.revoked("membership_removed", &project, Some(user_id));
         let mut attempts = 0;
         loop {

@@ -201,10 +201,14 @@ impl TenancyService {
         event
     }
 
-    /// The project a member or role belongs to, for the audit log; `None`
-    /// only when it vanished meanwhile.
-    async fn project_of(&self, project_id: ProjectId) -> Option<Project> {
-        self.store.lookup_project(project_id).await.ok().flatten()
+    /// The project a member or role belongs to (its rules, the audit
+    /// log's context); not found when it vanished meanwhile, and a storage
+    /// failure stays one.
+    async fn project_of(&self, project_id: ProjectId) -> Result<Project, TenancyError> {
+        self.store
+            .lookup_project(project_id)
+            .await?
+            .ok_or(TenancyError::NotFound)
     }
 
     // ----- workspaces -----

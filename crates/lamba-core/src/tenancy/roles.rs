@@ -118,7 +118,7 @@ impl TenancyService {
         };
         match self.store.add_role(&role).await {
             Ok(()) => {
-                if let Some(project) = self.project_of(project_id).await {
+                if let Ok(project) = self.project_of(project_id).await {
                     self.audit.record(self.change(
                         "role.created",
                         &project,
@@ -171,10 +171,7 @@ impl TenancyService {
             last_update_instant: self.clock.now(),
             ..existing.clone()
         };
-        let project = self
-            .project_of(project_id)
-            .await
-            .ok_or(TenancyError::NotFound)?;
+        let project = self.project_of(project_id).await?;
         let revoked = self.revoked("role_changed", &project, None);
         let updated = self.change(
             "role.updated",

@@ -365,7 +365,6 @@ on_both_backends!(
     forged_and_garbage_tokens_are_rejected,
     garbage_requests_get_4xx,
     sign_in_page_is_safe,
-    expired_access_tokens_are_rejected,
     deleting_a_user_ends_their_tokens,
 );
 
@@ -917,8 +916,8 @@ async fn reusable_and_sliding_refresh_tokens(backend: Backend) {
     let f = fixture_with(backend, json!({"refreshTokenUsagePolicy": "Reusable", "refreshTokenExpirationPolicy": "SlidingWindow", "refreshTokenTimeToLiveInMinutes": 60})).await;
     let tokens = code_flow(&f, &mut Browser::new(), "openid offline_access").await;
     let refresh = tokens["refresh_token"].as_str().unwrap();
-    let exp_before = introspect(&f, refresh).await["exp"].as_i64().unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    // How the expiry slides (and a fixed one does not) is the core's rule,
+    // tested on a mock clock in lamba-core/tests/clock.rs; here, the wire.
     let (status, again) = token(
         &f,
         &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
@@ -927,11 +926,7 @@ async fn reusable_and_sliding_refresh_tokens(backend: Backend) {
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(again["refresh_token"], refresh, "Reusable keeps the token");
-    let exp_after = introspect(&f, refresh).await["exp"].as_i64().unwrap();
-    assert!(
-        exp_after > exp_before,
-        "SlidingWindow moves the expiry: {exp_before} -> {exp_after}"
-    );
+    assert!(introspect(&f, refresh).await["exp"].as_i64().is_some());
 
     let f = fixture_with(
         backend,
@@ -941,7 +936,6 @@ async fn reusable_and_sliding_refresh_tokens(backend: Backend) {
     let tokens = code_flow(&f, &mut Browser::new(), "openid offline_access").await;
     let first = tokens["refresh_token"].as_str().unwrap();
     let exp_first = introspect(&f, first).await["exp"].as_i64().unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let (_, rotated) = token(
         &f,
         &[("grant_type", "refresh_token"), ("refresh_token", first)],
@@ -1145,9 +1139,7 @@ async fn browser_session_prompt_and_max_age(backend: Backend) {
     let (status, _, html) = browser.get(&url(&[("prompt", "login")])).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("name=\"password\""));
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let (status, _, _) = browser.get(&url(&[("max_age", "0")])).await;
-    assert_eq!(status, StatusCode::OK, "too old for max_age=0");
+    // A sign-in older than max_age asks again: lamba-core/tests/clock.rs.
     let (_, location, _) = browser.get(&url(&[("max_age", "-1")])).await;
     assert_eq!(query_of(&location.unwrap())["error"], "invalid_request");
     // login_hint fills the email.
@@ -1389,16 +1381,6 @@ async fn sign_in_page_is_safe(backend: Backend) {
             && !cookie.contains("Secure"),
         "{cookie}"
     );
-}
-
-async fn expired_access_tokens_are_rejected(backend: Backend) {
-    let f = fixture_with(backend, json!({"accessTokenTimeToLiveInSeconds": 1})).await;
-    let tokens = code_flow(&f, &mut Browser::new(), "openid").await;
-    let access = tokens["access_token"].as_str().unwrap();
-    assert_eq!(userinfo(&f, access).await.0, StatusCode::OK);
-    tokio::time::sleep(std::time::Duration::from_millis(4200)).await;
-    assert_eq!(userinfo(&f, access).await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(introspect(&f, access).await, json!({"active": false}));
 }
 
 async fn deleting_a_user_ends_their_tokens(backend: Backend) {

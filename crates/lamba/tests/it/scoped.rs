@@ -779,6 +779,20 @@ async fn admin_members_with_and_without_permission(backend: Backend) {
         problem["detail"].as_str().unwrap().contains("prod"),
         "{problem}"
     );
+    // Refused before anything is looked up: whether a user id exists, or a
+    // role is in the catalog, is not for a caller who may not make the
+    // change.
+    for roles in [json!(["support"]), json!(["no-such-role"])] {
+        let (status, _, problem) = v1(
+            &t.f.server,
+            Method::POST,
+            "/v1/admin/members",
+            Some(&test_admin),
+            Some(json!({"userId": uuid::Uuid::new_v4(), "roles": roles})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
+    }
     t.operator(
         Method::PATCH,
         &t.project_path(""),

@@ -1,0 +1,381 @@
+//! Time rules of the OAuth use cases, run on a mock clock instead of
+//! sleeping: the whole core over a real SQLite store in a scratch
+//! directory, with time moved by `MockClock::advance_millis`. The store is not what is
+//! under test (the conformance suites run both backends), so SQLite only.
+
+// Tests fail by panicking; these lints guard request paths, not tests.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use lamba_core::events::wire::{Delivery, DeliveryAnswer, WebhookTransport};
+use lamba_core::identity::passwords::Password;
+use lamba_core::identity::users::UserInput;
+use lamba_core::keys::KeyRing;
+use lamba_core::keys::revocation::RevocationList;
+use lamba_core::keys::sealing::Sealer;
+use lamba_core::oauth::applications::ApplicationInput;
+use lamba_core::oauth::{
+    AuthorizeOutcome, AuthorizeRequest, CODE_TTL_MILLIS, ClientCredentials, LEEWAY_SECONDS,
+    OAuthFailure, OAuthSettings, TokenRequest, TokenResponse,
+};
+use lamba_core::{Core, CoreSettings};
+use lamba_lambda::{Engine, EngineSettings, Limits};
+use lamba_model::{Clock, Instant, MockClock};
+use lamba_oidc::OAuthError;
+use lamba_store::DynStore;
+use lamba_store_sqlite::SqliteStore;
+use lamba_testkit::TempDir;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+const REDIRECT: &str = "https://app.example/cb";
+const VERIFIER: &str = "a-verifier-of-enough-length-for-rfc-7636-0123456789";
+const PASSWORD: &str = "correct horse battery";
+
+/// Webhooks are not under test: nothing is subscribed, nothing is sent.
+struct NoWebhooks;
+
+#[async_trait::async_trait]
+impl WebhookTransport for NoWebhooks {
+    async fn post(&self, _delivery: Delivery) -> DeliveryAnswer {
+        DeliveryAnswer::Failed("no webhooks in these tests".into())
+    }
+}
+
+struct Harness {
+    core: Core,
+    clock: Arc<MockClock>,
+    _dir: TempDir,
+}
+
+impl Harness {
+    async fn new() -> Self {
+        let dir = TempDir::new("lamba-clock");
+        let sqlite = SqliteStore::connect(&format!("sqlite://{}", dir.path().join("db").display()))
+            .await
+            .unwrap();
+        sqlite.migrate().await.unwrap();
+        let store: DynStore = Arc::new(sqlite);
+        let clock = Arc::new(MockClock::new(Instant::from_millis(1_800_000_000_000)));
+        let dyn_clock: Arc<dyn Clock> = clock.clone();
+        let sealer = Arc::new(Sealer::new(None).unwrap());
+        let keys = KeyRing::load(store.clone(), sealer, dyn_clock.clone())
+            .await
+            .unwrap();
+        let revocations = RevocationList::load(store.clone(), dyn_clock.clone())
+            .await
+            .unwrap();
+        let settings = CoreSettings {
+            lambda_limits: Limits::default(),
+            lambda_engine: Engine::new(EngineSettings::default()),
+            event_log: Default::default(),
+            audit: Default::default(),
+            client_secret_key: [7; 32],
+            oauth: OAuthSettings {
+                issuer: "https://id.example".into(),
+            },
+            webhook_transport: Arc::new(NoWebhooks),
+            webhook_delivery: Default::default(),
+        };
+        let core = Core::new(store, dyn_clock, keys, revocations, settings);
+        Self {
+            core,
+            clock,
+            _dir: dir,
+        }
+    }
+
+    fn advance_secs(&self, seconds: i64) {
+        self.clock.advance_millis(seconds * 1000);
+    }
+
+    /// A confidential client with every grant, and its secret.
+    async fn application(&self, input: ApplicationInput) -> (String, String) {
+        let created = self
+            .core
+            .applications
+            .create(
+                None,
+                ApplicationInput {
+                    name: Some("Clock".into()),
+                    authorized_redirect_urls: Some(vec![REDIRECT.into()]),
+                    enabled_grants: Some(vec![
+                        "authorization_code".into(),
+                        "refresh_token".into(),
+                        "client_credentials".into(),
+                    ]),
+                    ..input
+                },
+            )
+            .await
+            .unwrap();
+        (
+            created.application.id.to_string(),
+            created.client_secret.unwrap(),
+        )
+    }
+
+    fn credentials(client: &(String, String)) -> ClientCredentials {
+        ClientCredentials {
+            basic: Some(client.clone()),
+            ..ClientCredentials::default()
+        }
+    }
+
+    async fn client_credentials(&self, client: &(String, String)) -> String {
+        self.core
+            .oauth
+            .token(TokenRequest {
+                grant_type: Some("client_credentials".into()),
+                credentials: Self::credentials(client),
+                ..TokenRequest::default()
+            })
+            .await
+            .unwrap()
+            .access_token
+    }
+
+    fn authorize_request(client: &(String, String), max_age: Option<&str>) -> AuthorizeRequest {
+        AuthorizeRequest {
+            client_id: Some(client.0.clone()),
+            redirect_uri: Some(REDIRECT.into()),
+            response_type: Some("code".into()),
+            scope: Some("openid offline_access".into()),
+            code_challenge: Some(URL_SAFE_NO_PAD.encode(Sha256::digest(VERIFIER))),
+            code_challenge_method: Some("S256".into()),
+            max_age: max_age.map(str::to_owned),
+            ..AuthorizeRequest::default()
+        }
+    }
+
+    /// Signs a new user in: their code and login session.
+    async fn sign_in(&self, client: &(String, String)) -> (String, Uuid) {
+        let email = format!("u{}@example.com", Uuid::new_v4().simple());
+        self.core
+            .users
+            .create(
+                None,
+                UserInput {
+                    email: Some(email.clone()),
+                    password: Some(Password::new(PASSWORD)),
+                    ..UserInput::default()
+                },
+            )
+            .await
+            .unwrap();
+        let signed_in = self
+            .core
+            .oauth
+            .sign_in(
+                Self::authorize_request(client, None),
+                &email,
+                PASSWORD,
+                None,
+                None,
+            )
+            .await;
+        match signed_in.outcome {
+            AuthorizeOutcome::Code { code, .. } => (code, signed_in.session_id.unwrap()),
+            _ => panic!("the sign-in gave no code"),
+        }
+    }
+
+    async fn exchange(
+        &self,
+        client: &(String, String),
+        code: &str,
+    ) -> Result<TokenResponse, OAuthFailure> {
+        self.core
+            .oauth
+            .token(TokenRequest {
+                grant_type: Some("authorization_code".into()),
+                code: Some(code.into()),
+                redirect_uri: Some(REDIRECT.into()),
+                code_verifier: Some(VERIFIER.into()),
+                credentials: Self::credentials(client),
+                ..TokenRequest::default()
+            })
+            .await
+    }
+
+    async fn refresh(
+        &self,
+        client: &(String, String),
+        refresh_token: &str,
+    ) -> Result<TokenResponse, OAuthFailure> {
+        self.core
+            .oauth
+            .token(TokenRequest {
+                grant_type: Some("refresh_token".into()),
+                refresh_token: Some(refresh_token.into()),
+                credentials: Self::credentials(client),
+                ..TokenRequest::default()
+            })
+            .await
+    }
+}
+
+#[tokio::test]
+async fn an_access_token_lives_its_ttl_and_the_leeway_then_dies() {
+    let h = Harness::new().await;
+    let client = h
+        .application(ApplicationInput {
+            access_token_time_to_live_in_seconds: Some(60),
+            ..ApplicationInput::default()
+        })
+        .await;
+    let token = h.client_credentials(&client).await;
+    let live = |token: String| {
+        let h = &h;
+        async move {
+            h.core
+                .oauth
+                .check_access_token(&token)
+                .await
+                .unwrap()
+                .is_some()
+        }
+    };
+    assert!(live(token.clone()).await);
+    h.advance_secs(60 + LEEWAY_SECONDS - 1);
+    assert!(live(token.clone()).await, "within the leeway");
+    h.advance_secs(1);
+    assert!(!live(token.clone()).await, "expired");
+}
+
+#[tokio::test]
+async fn a_code_is_good_for_its_lifetime_only() {
+    let h = Harness::new().await;
+    let client = h.application(ApplicationInput::default()).await;
+    let (late, _) = h.sign_in(&client).await;
+    let (on_time, _) = h.sign_in(&client).await;
+    h.clock.advance_millis(CODE_TTL_MILLIS - 1);
+    assert!(h.exchange(&client, &on_time).await.is_ok());
+    h.clock.advance_millis(1);
+    let failure = h.exchange(&client, &late).await.unwrap_err();
+    assert_eq!(failure.error, OAuthError::InvalidGrant);
+}
+
+#[tokio::test]
+async fn max_age_asks_again_once_the_sign_in_is_older() {
+    let h = Harness::new().await;
+    let client = h.application(ApplicationInput::default()).await;
+    let (_, session) = h.sign_in(&client).await;
+    let authorize = |max_age: &'static str| {
+        let (h, client) = (&h, &client);
+        async move {
+            h.core
+                .oauth
+                .authorize(
+                    Harness::authorize_request(client, Some(max_age)),
+                    Some(session),
+                )
+                .await
+        }
+    };
+    h.advance_secs(60);
+    assert!(matches!(
+        authorize("60").await,
+        AuthorizeOutcome::Code { .. }
+    ));
+    h.clock.advance_millis(1);
+    assert!(matches!(
+        authorize("60").await,
+        AuthorizeOutcome::SignIn { .. }
+    ));
+}
+
+#[tokio::test]
+async fn a_fixed_refresh_token_dies_at_its_ttl_however_often_used() {
+    let h = Harness::new().await;
+    let client = h
+        .application(ApplicationInput {
+            refresh_token_time_to_live_in_minutes: Some(60),
+            refresh_token_usage_policy: Some("Reusable".into()),
+            refresh_token_expiration_policy: Some("Fixed".into()),
+            ..ApplicationInput::default()
+        })
+        .await;
+    let (code, _) = h.sign_in(&client).await;
+    let refresh = h
+        .exchange(&client, &code)
+        .await
+        .unwrap()
+        .refresh_token
+        .unwrap();
+    h.advance_secs(59 * 60);
+    assert!(h.refresh(&client, &refresh).await.is_ok());
+    h.advance_secs(60);
+    let failure = h.refresh(&client, &refresh).await.unwrap_err();
+    assert_eq!(failure.error, OAuthError::InvalidGrant);
+}
+
+#[tokio::test]
+async fn a_sliding_refresh_token_lives_as_long_as_it_is_used() {
+    let h = Harness::new().await;
+    let client = h
+        .application(ApplicationInput {
+            refresh_token_time_to_live_in_minutes: Some(60),
+            refresh_token_usage_policy: Some("Reusable".into()),
+            refresh_token_expiration_policy: Some("SlidingWindow".into()),
+            ..ApplicationInput::default()
+        })
+        .await;
+    let (code, _) = h.sign_in(&client).await;
+    let refresh = h
+        .exchange(&client, &code)
+        .await
+        .unwrap()
+        .refresh_token
+        .unwrap();
+    // Used every 50 minutes, it outlives its 60-minute TTL several times.
+    for _ in 0..4 {
+        h.advance_secs(50 * 60);
+        assert!(h.refresh(&client, &refresh).await.is_ok());
+    }
+    // Left alone for the TTL, it dies.
+    h.advance_secs(60 * 60);
+    let failure = h.refresh(&client, &refresh).await.unwrap_err();
+    assert_eq!(failure.error, OAuthError::InvalidGrant);
+}
+
+#[tokio::test]
+async fn a_rotated_fixed_family_keeps_its_first_expiry() {
+    let h = Harness::new().await;
+    let client = h
+        .application(ApplicationInput {
+            refresh_token_time_to_live_in_minutes: Some(60),
+            refresh_token_usage_policy: Some("OneTimeUse".into()),
+            refresh_token_expiration_policy: Some("Fixed".into()),
+            ..ApplicationInput::default()
+        })
+        .await;
+    let (code, _) = h.sign_in(&client).await;
+    let first = h
+        .exchange(&client, &code)
+        .await
+        .unwrap()
+        .refresh_token
+        .unwrap();
+    h.advance_secs(30 * 60);
+    let second = h
+        .refresh(&client, &first)
+        .await
+        .unwrap()
+        .refresh_token
+        .unwrap();
+    assert_ne!(second, first, "OneTimeUse rotates");
+    // 61 minutes after the first token: the family is over, however new
+    // the second one is.
+    h.advance_secs(31 * 60);
+    let failure = h.refresh(&client, &second).await.unwrap_err();
+    assert_eq!(failure.error, OAuthError::InvalidGrant);
+}
