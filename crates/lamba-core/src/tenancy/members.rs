@@ -331,12 +331,35 @@ impl TenancyService {
     }
 }
 
-/// A membership as the audit log records it (the operator API's shape).
+/// A membership on every wire: the operator API, `/v1/admin/members`, and
+/// the audit log's and webhooks' `before`/`after`. One shape, so they cannot
+/// drift apart.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberView<'a> {
+    pub user_id: UserId,
+    pub project_id: ProjectId,
+    pub roles: &'a [String],
+    pub locked: bool,
+    pub insert_instant: i64,
+    pub last_update_instant: i64,
+}
+
+impl<'a> From<&'a ProjectMember> for MemberView<'a> {
+    fn from(member: &'a ProjectMember) -> Self {
+        Self {
+            user_id: member.user_id,
+            project_id: member.project_id,
+            roles: &member.roles,
+            locked: member.locked,
+            insert_instant: member.insert_instant.as_millis(),
+            last_update_instant: member.last_update_instant.as_millis(),
+        }
+    }
+}
+
+/// A membership as the audit log records it: its [`MemberView`].
 pub(super) fn member_json(member: &ProjectMember) -> serde_json::Value {
-    serde_json::json!({
-        "userId": member.user_id,
-        "projectId": member.project_id,
-        "roles": member.roles,
-        "locked": member.locked,
-    })
+    // A struct of ids, strings, booleans and integers always serializes.
+    serde_json::to_value(MemberView::from(member)).unwrap_or_default()
 }

@@ -15,7 +15,7 @@ mod projects;
 mod roles;
 mod workspaces;
 
-pub use members::MemberWriter;
+pub use members::{MemberView, MemberWriter};
 pub use roles::permissions_of;
 
 use std::sync::Arc;

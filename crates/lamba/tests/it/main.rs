@@ -27,6 +27,7 @@ mod tenancy;
 mod users;
 mod webhook_delivery;
 mod webhooks;
+mod wire;
 
 use lamba_testkit::{Backend, TestServer, TestServerBuilder};
 use reqwest::{Method, Response, StatusCode};

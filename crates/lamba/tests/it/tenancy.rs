@@ -31,7 +31,7 @@ fn default_contract() -> Value {
     })
 }
 
-async fn create_workspace(server: &TestServer, name: &str) -> String {
+pub(crate) async fn create_workspace(server: &TestServer, name: &str) -> String {
     let (status, body) = call(
         server,
         Method::POST,
@@ -55,7 +55,7 @@ async fn create_project(server: &TestServer, workspace_id: &str, project: Value)
     body["project"].clone()
 }
 
-async fn create_user(server: &TestServer, email: &str) -> String {
+pub(crate) async fn create_user(server: &TestServer, email: &str) -> String {
     let (status, body) = call(
         server,
         Method::POST,
@@ -68,7 +68,7 @@ async fn create_user(server: &TestServer, email: &str) -> String {
 }
 
 /// A workspace with one project; returns the project's base path.
-async fn project_path(server: &TestServer) -> String {
+pub(crate) async fn project_path(server: &TestServer) -> String {
     let workspace_id = create_workspace(server, "Acme").await;
     let project = create_project(server, &workspace_id, json!({"name": "Portal"})).await;
     format!(

@@ -7,7 +7,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
-use lamba_core::tenancy::{MemberInput, MemberWriter};
+use lamba_core::tenancy::{MemberInput, MemberView, MemberWriter};
 use lamba_core::{ErrorKind, ValidationErrors};
 use lamba_model::{ProjectId, ProjectMember, UserId, WorkspaceId};
 use serde_json::{Value, json};
@@ -34,19 +34,8 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-/// A member on the wire.
-fn member_json(member: &ProjectMember) -> Value {
-    json!({
-        "userId": member.user_id,
-        "roles": member.roles,
-        "locked": member.locked,
-        "insertInstant": member.insert_instant.as_millis(),
-        "lastUpdateInstant": member.last_update_instant.as_millis(),
-    })
-}
-
 fn wrapped(member: &ProjectMember) -> Json<Value> {
-    Json(json!({ "member": member_json(member) }))
+    Json(json!({ "member": MemberView::from(member) }))
 }
 
 /// Reads `{"member": {...}}` into a [`MemberInput`].
@@ -90,7 +79,7 @@ async fn list(
             .tenancy
             .list_members(project_id, after, PAGE_SIZE)
             .await?;
-        items.extend(page.iter().map(member_json));
+        items.extend(page.iter().map(|m| json!(MemberView::from(m))));
         match page.last() {
             Some(last) if page.len() == PAGE_SIZE as usize => after = Some(last.user_id),
             _ => break,

@@ -25,7 +25,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use lamba_core::ValidationErrors;
 use lamba_core::sessions::Context;
-use lamba_core::tenancy::{MemberWriter, TenancyError};
+use lamba_core::tenancy::{MemberView, MemberWriter, TenancyError};
 use lamba_model::{ProjectMember, UserId};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -77,14 +77,9 @@ pub(super) fn next_cursor(last: Option<Uuid>, page_len: usize, limit: u32) -> Va
     }
 }
 
+/// A member on the wire: the one shape every surface shares.
 pub(super) fn member_json(member: &ProjectMember) -> Value {
-    json!({
-        "userId": member.user_id,
-        "roles": member.roles,
-        "locked": member.locked,
-        "insertInstant": member.insert_instant.as_millis(),
-        "lastUpdateInstant": member.last_update_instant.as_millis(),
-    })
+    json!(MemberView::from(member))
 }
 
 /// A validation failure of an admin call, as ProblemDetails: the first

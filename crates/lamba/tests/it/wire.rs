@@ -1,0 +1,132 @@
+//! Snapshots of the wire contracts (insta): discovery, the JWKS, an
+//! application, a member, and the error bodies of each surface. A change to
+//! any of them shows up as a snapshot diff to review, not as a silent drift.
+//! Values that differ per run (ids, secrets, instants, keys, the issuer's
+//! port) are replaced by their name; the shape and the constants stay.
+
+use lamba_testkit::{Backend, TestServer};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::tenancy::{create_user, project_path};
+use crate::{call, json, on_both_backends, start};
+
+/// Keys whose values change from run to run.
+const VOLATILE: &[&str] = &[
+    "id",
+    "userId",
+    "projectId",
+    "workspaceId",
+    "applicationId",
+    "clientId",
+    "client_id",
+    "clientSecret",
+    "insertInstant",
+    "lastUpdateInstant",
+    "traceId",
+    "kid",
+    "n",
+    "x",
+    "y",
+];
+
+fn stable(value: Value, issuer: &str) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(key, value)| {
+                    let value = if VOLATILE.contains(&key.as_str()) && !value.is_null() {
+                        Value::String(format!("[{key}]"))
+                    } else {
+                        stable(value, issuer)
+                    };
+                    (key, value)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(|v| stable(v, issuer)).collect()),
+        Value::String(s) => Value::String(s.replace(issuer, "[issuer]")),
+        other => other,
+    }
+}
+
+async fn get(server: &TestServer, path: &str) -> (StatusCode, Value) {
+    json(server.client().get(server.url(path)).send().await.unwrap()).await
+}
+
+async fn wire_contracts(backend: Backend) {
+    let server = start(backend).await;
+    let issuer = server.url("");
+    let snap = |value: Value| stable(value, &issuer);
+
+    let (status, discovery) = get(&server, "/.well-known/openid-configuration").await;
+    assert_eq!(status, StatusCode::OK);
+    insta::assert_json_snapshot!("discovery", snap(discovery));
+
+    let (status, mut jwks) = get(&server, "/.well-known/jwks.json").await;
+    assert_eq!(status, StatusCode::OK);
+    if let Some(keys) = jwks["keys"].as_array_mut() {
+        keys.sort_by_key(|k| k["alg"].as_str().unwrap_or_default().to_owned());
+    }
+    insta::assert_json_snapshot!("jwks", snap(jwks));
+
+    let (status, application) = call(
+        &server,
+        Method::POST,
+        "/api/application",
+        Some(json!({"application": {
+            "name": "Wire",
+            "oauthConfiguration": {"authorizedRedirectURLs": ["https://app.example/cb"]}
+        }})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{application}");
+    insta::assert_json_snapshot!("application", snap(application));
+
+    let project = project_path(&server).await;
+    let user_id = create_user(
+        &server,
+        &format!("w{}@example.com", uuid::Uuid::new_v4().simple()),
+    )
+    .await;
+    let (status, member) = call(
+        &server,
+        Method::POST,
+        &format!("{project}/member"),
+        Some(json!({"member": {"userId": user_id}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{member}");
+    insta::assert_json_snapshot!("member", snap(member));
+
+    // The error bodies: the operator API's Errors object, the runtime API's
+    // ProblemDetails, and RFC 6749's error object.
+    let (status, invalid) = call(
+        &server,
+        Method::POST,
+        &format!("{project}/member"),
+        Some(json!({"member": {"userId": "not-a-uuid", "roles": "admin"}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    insta::assert_json_snapshot!("operator_error", snap(invalid));
+
+    let (status, problem) = get(&server, "/v1/me/profile").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    insta::assert_json_snapshot!("runtime_problem", snap(problem));
+
+    let (status, oauth) = json(
+        server
+            .client()
+            .post(server.url("/connect/token"))
+            .form(&[("grant_type", "password")])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    insta::assert_json_snapshot!("oauth_error", snap(oauth));
+}
+
+on_both_backends!(wire_contracts);
