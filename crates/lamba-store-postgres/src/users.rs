@@ -68,10 +68,14 @@ impl UserRepository for PostgresStore {
         Ok(())
     }
 
+    /// The stored instant always moves forward, even within one millisecond
+    /// or from a node whose clock is behind: a profile edit's guard on the
+    /// instant it read can then never match a copy changed since.
     async fn update_user(&self, user: &User, outbox: &Outbox) -> StoreResult<bool> {
         let query = sqlx::query(
             "UPDATE users SET email = $1, email_normalized = $2, password_hash = $3, \
-             first_name = $4, last_name = $5, data = $6, last_update_instant = $7 WHERE id = $8",
+             first_name = $4, last_name = $5, data = $6, \
+             last_update_instant = GREATEST($7, last_update_instant + 1) WHERE id = $8",
         )
         .bind(&user.email)
         .bind(User::normalize_email(&user.email))

@@ -64,10 +64,14 @@ impl UserRepository for SqliteStore {
         Ok(())
     }
 
+    /// The stored instant always moves forward, even within one millisecond
+    /// or from a node whose clock is behind: a profile edit's guard on the
+    /// instant it read can then never match a copy changed since.
     async fn update_user(&self, user: &User, outbox: &Outbox) -> StoreResult<bool> {
         let query = sqlx::query(
             "UPDATE users SET email = ?, email_normalized = ?, password_hash = ?, first_name = ?, \
-             last_name = ?, data = ?, last_update_instant = ? WHERE id = ?",
+             last_name = ?, data = ?, last_update_instant = MAX(?, last_update_instant + 1) \
+             WHERE id = ?",
         )
         .bind(&user.email)
         .bind(User::normalize_email(&user.email))

@@ -491,6 +491,7 @@ pub async fn user_round_trips_and_emails_are_case_insensitive(store: DynStore) {
     u.password_hash = None;
     u.last_name = Some("Ng".into());
     u.data = serde_json::Map::new();
+    u.last_update_instant = Instant::from_millis(u.last_update_instant.as_millis() + 10);
     assert!(store.update_user(&u, &Outbox::default()).await.unwrap());
     assert_eq!(store.lookup_user(u.id).await.unwrap(), Some(u.clone()));
     assert_eq!(
@@ -564,6 +565,28 @@ pub async fn a_profile_write_changes_only_names_and_data_and_only_the_copy_it_re
     assert_eq!(stored.last_update_instant, fresh.last_update_instant);
     assert_eq!(stored.password_hash, changed_password.password_hash);
     assert_eq!(stored.email, "profile@example.com");
+
+    // A full write in the same millisecond as the stored copy (or from a
+    // node whose clock is behind) still moves the instant, so a profile
+    // edit that read the copy before it cannot land on it.
+    let mut same_millisecond = stored.clone();
+    same_millisecond.password_hash = Some("$argon2id$v=19$newer".into());
+    assert!(
+        store
+            .update_user(&same_millisecond, &Outbox::default())
+            .await
+            .unwrap()
+    );
+    let moved = store.lookup_user(u.id).await.unwrap().unwrap();
+    assert!(moved.last_update_instant > stored.last_update_instant);
+    let mut late = stored.clone();
+    late.first_name = Some("Late".into());
+    assert!(
+        !store
+            .update_user_profile(&late, stored.last_update_instant, &Outbox::default())
+            .await
+            .unwrap()
+    );
 
     let gone = UserId::from_uuid(Uuid::new_v4());
     let mut missing = fresh.clone();

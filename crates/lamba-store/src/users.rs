@@ -12,6 +12,9 @@ pub trait UserRepository: Send + Sync {
     async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
     /// [`StoreError::Conflict`](crate::StoreError::Conflict) with `"email"` when the email is taken.
     async fn add_user(&self, user: &User, outbox: &Outbox) -> StoreResult<()>;
+    /// Replaces the user. The stored `last_update_instant` becomes the
+    /// later of `user`'s and the stored one plus a millisecond, so every
+    /// write moves it and [`Self::update_user_profile`]'s guard holds.
     async fn update_user(&self, user: &User, outbox: &Outbox) -> StoreResult<bool>;
     /// Writes only `user`'s names, data and last update instant, and only
     /// while the stored user was last updated at `read_at` (the instant of
