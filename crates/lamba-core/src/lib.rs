@@ -157,6 +157,7 @@ impl Core {
             lambdas: lambdas::LambdaService::new(
                 store.clone(),
                 clock.clone(),
+                audit.clone(),
                 settings.lambda_limits,
                 settings.lambda_engine.clone(),
             ),

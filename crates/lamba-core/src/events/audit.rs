@@ -87,6 +87,14 @@ pub struct AuditPage {
     pub next_cursor: Option<String>,
 }
 
+/// What a change is about, for the audit log's filters.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Subject {
+    pub user_id: Option<lamba_model::UserId>,
+    pub workspace_id: Option<lamba_model::WorkspaceId>,
+    pub project_id: Option<lamba_model::ProjectId>,
+}
+
 pub struct AuditLog {
     store: DynStore,
     clock: Arc<dyn Clock>,
@@ -219,6 +227,24 @@ impl AuditLog {
     /// pages.
     pub fn event(&self, event_type: &str) -> AuditEvent {
         AuditEvent::new(Uuid::now_v7(), event_type, self.clock.now())
+    }
+
+    /// Records `<resource>.<created|updated|deleted>` with the resource
+    /// before and after in its one wire shape (never a secret), as the
+    /// use case that made the change.
+    pub fn record_change(
+        &self,
+        event_type: &str,
+        subject: Subject,
+        before: Option<serde_json::Value>,
+        after: Option<serde_json::Value>,
+    ) {
+        let mut event = self.event(event_type);
+        event.user_id = subject.user_id;
+        event.workspace_id = subject.workspace_id;
+        event.project_id = subject.project_id;
+        event.data = serde_json::json!({ "before": before, "after": after });
+        self.record(event);
     }
 
     /// Queues `event` for writing and returns at once. Fields the event

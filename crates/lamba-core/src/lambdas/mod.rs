@@ -21,6 +21,7 @@ use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 use crate::claims::CONTEXT_CLAIMS;
+use crate::events::audit::{AuditLog, Subject};
 use crate::validation::{ErrorKind, ValidationErrors};
 use populate::script_of;
 
@@ -86,17 +87,55 @@ pub struct LambdaTestOutcome {
     pub discarded_claims: Vec<String>,
 }
 
+/// A lambda on the wire (the operator API) and in the audit log.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LambdaView<'a> {
+    pub id: LambdaId,
+    pub body: &'a str,
+    pub name: &'a str,
+    pub debug: bool,
+    pub enabled: bool,
+    pub insert_instant: i64,
+    pub last_update_instant: i64,
+    #[serde(rename = "type")]
+    pub lambda_type: &'static str,
+}
+
+impl<'a> From<&'a Lambda> for LambdaView<'a> {
+    fn from(l: &'a Lambda) -> Self {
+        Self {
+            id: l.id,
+            body: &l.body,
+            name: &l.name,
+            debug: l.debug,
+            enabled: l.enabled,
+            insert_instant: l.insert_instant.as_millis(),
+            last_update_instant: l.last_update_instant.as_millis(),
+            lambda_type: l.lambda_type.as_str(),
+        }
+    }
+}
+
 pub struct LambdaService {
     store: DynStore,
     clock: Arc<dyn Clock>,
+    audit: Arc<AuditLog>,
     limits: Limits,
     engine: Engine,
     body_checks: Semaphore,
 }
 
 impl LambdaService {
-    pub fn new(store: DynStore, clock: Arc<dyn Clock>, limits: Limits, engine: Engine) -> Self {
+    pub fn new(
+        store: DynStore,
+        clock: Arc<dyn Clock>,
+        audit: Arc<AuditLog>,
+        limits: Limits,
+        engine: Engine,
+    ) -> Self {
         Self {
+            audit,
             store,
             clock,
             limits,
@@ -249,7 +288,10 @@ impl LambdaService {
             last_update_instant: now,
         };
         match self.store.add_lambda(&lambda).await {
-            Ok(()) => Ok(lambda),
+            Ok(()) => {
+                self.record("lambda.created", None, Some(&lambda));
+                Ok(lambda)
+            }
             // Another request took the id between our check and the insert.
             Err(StoreError::Conflict(_)) => Err(ValidationErrors::with_field(
                 "lambdaId",
@@ -293,9 +335,10 @@ impl LambdaService {
             debug: input.debug.unwrap_or(false),
             enabled: input.enabled.unwrap_or(true),
             last_update_instant: self.clock.now(),
-            ..existing
+            ..existing.clone()
         };
         if self.store.update_lambda(&lambda).await? {
+            self.record("lambda.updated", Some(&existing), Some(&lambda));
             Ok(lambda)
         } else {
             Err(LambdaError::NotFound)
@@ -306,8 +349,12 @@ impl LambdaService {
     /// the database's foreign keys decide, so a concurrent change cannot slip
     /// between a check and the delete).
     pub async fn delete(&self, id: LambdaId) -> Result<(), LambdaError> {
+        let existing = self.get(id).await?;
         match self.store.delete_lambda(id).await {
-            Ok(true) => Ok(()),
+            Ok(true) => {
+                self.record("lambda.deleted", Some(&existing), None);
+                Ok(())
+            }
             Ok(false) => Err(LambdaError::NotFound),
             Err(StoreError::Reference) => Err(ValidationErrors::with_field(
                 "lambdaId",
@@ -319,6 +366,16 @@ impl LambdaService {
             .into()),
             Err(other) => Err(other.into()),
         }
+    }
+
+    fn record(&self, event_type: &str, before: Option<&Lambda>, after: Option<&Lambda>) {
+        let json = |l: &Lambda| serde_json::to_value(LambdaView::from(l)).ok();
+        self.audit.record_change(
+            event_type,
+            Subject::default(),
+            before.and_then(json),
+            after.and_then(json),
+        );
     }
 
     async fn check_body(&self, body: &str, lambda_type: LambdaType, errors: &mut ValidationErrors) {

@@ -16,7 +16,9 @@ mod roles;
 mod workspaces;
 
 pub use members::{MemberView, MemberWriter};
+pub use projects::project_json;
 pub use roles::permissions_of;
+pub use workspaces::workspace_json;
 
 use std::sync::Arc;
 

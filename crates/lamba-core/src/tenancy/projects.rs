@@ -13,6 +13,10 @@ use uuid::Uuid;
 
 use crate::validation::{ErrorKind, ValidationErrors};
 
+use serde_json::{Value, json};
+
+use crate::events::audit::Subject;
+
 use super::{
     ContractInput, MAX_ACCESS_TTL_SECONDS, MAX_CONTRACT_MINUTES, MAX_ROLE_NAME_CHARS, ProjectInput,
     TenancyError, TenancyService, check_name, is_token_name,
@@ -159,7 +163,10 @@ impl TenancyService {
             revision: 0,
         };
         match self.store.add_project(&project).await {
-            Ok(()) => Ok(project),
+            Ok(()) => {
+                self.record_project("project.created", None, Some(&project));
+                Ok(project)
+            }
             Err(StoreError::Conflict(_)) => Err(ValidationErrors::with_field(
                 "projectId",
                 ErrorKind::Duplicate,
@@ -209,6 +216,7 @@ impl TenancyService {
         {
             Some(ended) => {
                 self.committed(Vec::new(), &revoked, &ended, &outbox);
+                self.record_project("project.updated", Some(&existing), Some(&project));
                 Ok(project)
             }
             None => Err(TenancyError::NotFound),
@@ -231,11 +239,59 @@ impl TenancyService {
             // The store does not say which scopes ended: the webhook events
             // name each, the audit log has the deletion itself.
             self.audit.committed(Vec::new(), &outbox);
+            self.record_project("project.deleted", Some(&project), None);
             Ok(())
         } else {
             Err(TenancyError::NotFound)
         }
     }
+}
+
+impl TenancyService {
+    fn record_project(&self, event_type: &str, before: Option<&Project>, after: Option<&Project>) {
+        let subject = Subject {
+            workspace_id: after.or(before).map(|p| p.workspace_id),
+            project_id: after.or(before).map(|p| p.id),
+            ..Subject::default()
+        };
+        self.audit.record_change(
+            event_type,
+            subject,
+            before.map(project_json),
+            after.map(project_json),
+        );
+    }
+}
+
+fn environment_json(environment: &EnvironmentSettings) -> Value {
+    let contract = &environment.session_contract;
+    json!({
+        "name": environment.name.as_str(),
+        "state": environment.state.as_str(),
+        "allowedRoles": environment.allowed_roles,
+        "sessionContract": {
+            "refreshable": contract.refreshable,
+            "accessTokenTimeToLiveInSeconds": contract.access_token_time_to_live_in_seconds,
+            "refreshTokenTimeToLiveInMinutes": contract.refresh_token_time_to_live_in_minutes,
+            "idleTimeoutInMinutes": contract.idle_timeout_in_minutes,
+            "absoluteTimeoutInMinutes": contract.absolute_timeout_in_minutes,
+        },
+    })
+}
+
+/// A project on the wire and in the audit log, its environments `test`
+/// then `prod`.
+pub fn project_json(project: &Project) -> Value {
+    json!({
+        "id": project.id,
+        "workspaceId": project.workspace_id,
+        "name": project.name,
+        "state": project.state.as_str(),
+        "visibility": project.visibility.as_str(),
+        "environments": project.environments.iter().map(environment_json).collect::<Vec<_>>(),
+        "insertInstant": project.insert_instant.as_millis(),
+        "lastUpdateInstant": project.last_update_instant.as_millis(),
+    })
 }
 
 /// Which scopes a project change ends: all of them when it is archived; an

@@ -6,6 +6,10 @@ use uuid::Uuid;
 
 use crate::validation::{ErrorKind, ValidationErrors};
 
+use serde_json::{Value, json};
+
+use crate::events::audit::Subject;
+
 use super::{TenancyError, TenancyService, WorkspaceInput, check_name};
 
 impl TenancyService {
@@ -36,7 +40,10 @@ impl TenancyService {
             last_update_instant: now,
         };
         match self.store.add_workspace(&workspace).await {
-            Ok(()) => Ok(workspace),
+            Ok(()) => {
+                self.record_workspace("workspace.created", None, Some(&workspace));
+                Ok(workspace)
+            }
             Err(StoreError::Conflict(_)) => Err(ValidationErrors::with_field(
                 "workspaceId",
                 ErrorKind::Duplicate,
@@ -59,9 +66,10 @@ impl TenancyService {
         let workspace = Workspace {
             name,
             last_update_instant: self.clock.now(),
-            ..existing
+            ..existing.clone()
         };
         if self.store.update_workspace(&workspace).await? {
+            self.record_workspace("workspace.updated", Some(&existing), Some(&workspace));
             Ok(workspace)
         } else {
             Err(TenancyError::NotFound)
@@ -69,8 +77,12 @@ impl TenancyService {
     }
 
     pub async fn delete_workspace(&self, id: WorkspaceId) -> Result<(), TenancyError> {
+        let existing = self.get_workspace(id).await?;
         match self.store.delete_workspace(id).await {
-            Ok(true) => Ok(()),
+            Ok(true) => {
+                self.record_workspace("workspace.deleted", Some(&existing), None);
+                Ok(())
+            }
             Ok(false) => Err(TenancyError::NotFound),
             Err(StoreError::Reference) => Err(ValidationErrors::with_field(
                 "workspaceId",
@@ -81,4 +93,32 @@ impl TenancyService {
             Err(other) => Err(other.into()),
         }
     }
+
+    fn record_workspace(
+        &self,
+        event_type: &str,
+        before: Option<&Workspace>,
+        after: Option<&Workspace>,
+    ) {
+        let subject = Subject {
+            workspace_id: after.or(before).map(|w| w.id),
+            ..Subject::default()
+        };
+        self.audit.record_change(
+            event_type,
+            subject,
+            before.map(workspace_json),
+            after.map(workspace_json),
+        );
+    }
+}
+
+/// A workspace on the wire and in the audit log.
+pub fn workspace_json(workspace: &Workspace) -> Value {
+    json!({
+        "id": workspace.id,
+        "name": workspace.name,
+        "insertInstant": workspace.insert_instant.as_millis(),
+        "lastUpdateInstant": workspace.last_update_instant.as_millis(),
+    })
 }

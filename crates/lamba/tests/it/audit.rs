@@ -245,13 +245,37 @@ async fn operator_changes_have_before_and_after_without_secrets(backend: Backend
     assert_eq!(change["data"]["after"]["projectId"], t.project.as_str());
     events(server, "user.created", json!({ "userId": t.f.user_id }), 1).await;
     events(server, "workspace.created", json!({}), 1).await;
-    events(
+    // The use case records the change, in the resource's one wire shape
+    // (not wrapped as the operator API's response is).
+    let project = events(
         server,
         "project.created",
         json!({ "projectId": t.project }),
         1,
     )
     .await;
+    assert_eq!(project[0]["data"]["after"]["id"], t.project.as_str());
+    let (status, lambda) = call(
+        server,
+        Method::POST,
+        "/api/lambda",
+        Some(json!({"lambda": {"name": "audited", "type": "JWTPopulate", "body": crate::lambdas::POPULATE}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{lambda}");
+    let lambda_id = lambda["lambda"]["id"].as_str().unwrap();
+    let (status, _) = call(
+        server,
+        Method::DELETE,
+        &format!("/api/lambda/{lambda_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let deleted = events(server, "lambda.deleted", json!({}), 1).await;
+    assert_eq!(deleted[0]["data"]["before"]["id"], lambda_id);
+    assert_eq!(deleted[0]["data"]["before"]["name"], "audited");
+    assert_eq!(deleted[0]["data"]["after"], Value::Null);
 
     // Neither the client secret nor the password (or its hash) is stored.
     let everything = search(server, json!({ "numberOfResults": 1000 })).await;

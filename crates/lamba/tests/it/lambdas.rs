@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::{call, field_codes, on_both_backends, start};
 
-const POPULATE: &str =
+pub(crate) const POPULATE: &str =
     "function populate(jwt, user, registration) { jwt.roles = registration.roles; }";
 const RECONCILE: &str =
     "function reconcile(user, registration, samlResponse) { user.firstName = 'x'; }";

@@ -2,12 +2,11 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
-use super::{LambdaResponse, audit_json, parse_input};
+use super::{LambdaResponse, parse_input};
 use lamba_model::LambdaId;
 
 use crate::AppState;
 use crate::operator::OperatorError;
-use crate::operator::audit::{Subject, record_change};
 use crate::operator::extract::{IdPath, JsonObject, Operator};
 
 /// `POST /api/lambda`: creates a lambda with a random id.
@@ -18,13 +17,6 @@ pub async fn create_with_random_id(
 ) -> Result<Response, OperatorError> {
     let input = parse_input(&body)?;
     let lambda = state.core.lambdas.create(None, input).await?;
-    record_change(
-        &state,
-        "lambda.created",
-        Subject::default(),
-        None,
-        audit_json(&lambda),
-    );
     Ok(Json(LambdaResponse::from(&lambda)).into_response())
 }
 
@@ -37,12 +29,5 @@ pub async fn create_with_id(
 ) -> Result<Response, OperatorError> {
     let input = parse_input(&body)?;
     let lambda = state.core.lambdas.create(Some(id), input).await?;
-    record_change(
-        &state,
-        "lambda.created",
-        Subject::default(),
-        None,
-        audit_json(&lambda),
-    );
     Ok(Json(LambdaResponse::from(&lambda)).into_response())
 }

@@ -3,11 +3,8 @@ use axum::http::StatusCode;
 
 use lamba_model::LambdaId;
 
-use super::audit_json;
-
 use crate::AppState;
 use crate::operator::OperatorError;
-use crate::operator::audit::{Subject, record_change};
 use crate::operator::extract::IdPath;
 use crate::operator::extract::Operator;
 
@@ -17,14 +14,6 @@ pub async fn delete(
     State(state): State<AppState>,
     IdPath(id): IdPath<LambdaId>,
 ) -> Result<StatusCode, OperatorError> {
-    let existing = state.core.lambdas.get(id).await?;
     state.core.lambdas.delete(id).await?;
-    record_change(
-        &state,
-        "lambda.deleted",
-        Subject::default(),
-        audit_json(&existing),
-        None,
-    );
     Ok(StatusCode::OK)
 }

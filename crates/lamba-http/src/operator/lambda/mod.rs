@@ -9,8 +9,8 @@ mod update;
 use axum::Router;
 use axum::routing::{get, post};
 use lamba_core::ValidationErrors;
-use lamba_core::lambdas::LambdaInput;
-use lamba_model::{Lambda, LambdaId};
+use lamba_core::lambdas::{LambdaInput, LambdaView};
+use lamba_model::Lambda;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -34,39 +34,9 @@ pub fn routes() -> Router<AppState> {
         .route("/lambda/{lambda_id}/test", post(test::test))
 }
 
-/// A lambda on the wire.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LambdaJson<'a> {
-    id: LambdaId,
-    body: &'a str,
-    name: &'a str,
-    debug: bool,
-    enabled: bool,
-    insert_instant: i64,
-    last_update_instant: i64,
-    #[serde(rename = "type")]
-    lambda_type: &'static str,
-}
-
-impl<'a> From<&'a Lambda> for LambdaJson<'a> {
-    fn from(l: &'a Lambda) -> Self {
-        Self {
-            id: l.id,
-            body: &l.body,
-            name: &l.name,
-            debug: l.debug,
-            enabled: l.enabled,
-            insert_instant: l.insert_instant.as_millis(),
-            last_update_instant: l.last_update_instant.as_millis(),
-            lambda_type: l.lambda_type.as_str(),
-        }
-    }
-}
-
 #[derive(Serialize)]
 pub struct LambdaResponse<'a> {
-    lambda: LambdaJson<'a>,
+    lambda: LambdaView<'a>,
 }
 
 impl<'a> From<&'a Lambda> for LambdaResponse<'a> {
@@ -77,11 +47,6 @@ impl<'a> From<&'a Lambda> for LambdaResponse<'a> {
 
 /// Reads `{"lambda": {...}}` into a [`LambdaInput`], reporting every field
 /// of the wrong JSON type. Unknown fields are ignored, as FusionAuth does.
-/// A lambda as the audit log records it (its wire JSON).
-pub fn audit_json(lambda: &Lambda) -> Option<Value> {
-    serde_json::to_value(LambdaJson::from(lambda)).ok()
-}
-
 pub fn parse_input(body: &Value) -> Result<LambdaInput, ValidationErrors> {
     let lambda = Fields::root(body, "lambda")?;
     let mut errors = ValidationErrors::new();

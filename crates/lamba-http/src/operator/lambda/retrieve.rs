@@ -4,7 +4,8 @@ use axum::response::{IntoResponse, Response};
 use lamba_core::lambdas::parse_type_filter;
 use serde::Serialize;
 
-use super::{LambdaJson, LambdaResponse};
+use super::LambdaResponse;
+use lamba_core::lambdas::LambdaView;
 use lamba_model::LambdaId;
 
 use crate::AppState;
@@ -13,7 +14,7 @@ use crate::operator::extract::{IdPath, Operator};
 
 #[derive(Serialize)]
 struct LambdasResponse<'a> {
-    lambdas: Vec<LambdaJson<'a>>,
+    lambdas: Vec<LambdaView<'a>>,
 }
 
 /// `GET /api/lambda` and `GET /api/lambda?type={type}`.
@@ -30,7 +31,7 @@ pub async fn list(
     let lambda_type = raw_type.as_deref().map(parse_type_filter).transpose()?;
     let lambdas = state.core.lambdas.list(lambda_type).await?;
     let body = LambdasResponse {
-        lambdas: lambdas.iter().map(LambdaJson::from).collect(),
+        lambdas: lambdas.iter().map(LambdaView::from).collect(),
     };
     Ok(Json(body).into_response())
 }

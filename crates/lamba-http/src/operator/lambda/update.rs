@@ -2,23 +2,12 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
-use super::{LambdaResponse, audit_json, parse_input};
-use lamba_model::{Lambda, LambdaId};
+use super::{LambdaResponse, parse_input};
+use lamba_model::LambdaId;
 
 use crate::AppState;
 use crate::operator::OperatorError;
-use crate::operator::audit::{Subject, record_change};
 use crate::operator::extract::{IdPath, JsonObject, Operator};
-
-fn record_updated(state: &AppState, before: &Lambda, after: &Lambda) {
-    record_change(
-        state,
-        "lambda.updated",
-        Subject::default(),
-        audit_json(before),
-        audit_json(after),
-    );
-}
 
 /// `PUT /api/lambda/{lambdaId}`: replaces the lambda's fields.
 pub async fn replace(
@@ -28,9 +17,7 @@ pub async fn replace(
     JsonObject(body): JsonObject,
 ) -> Result<Response, OperatorError> {
     let input = parse_input(&body)?;
-    let existing = state.core.lambdas.get(id).await?;
     let lambda = state.core.lambdas.replace(id, input).await?;
-    record_updated(&state, &existing, &lambda);
     Ok(Json(LambdaResponse::from(&lambda)).into_response())
 }
 
@@ -50,6 +37,5 @@ pub async fn merge(
     json_patch::merge(&mut merged, &patch);
     let input = parse_input(&merged)?;
     let lambda = state.core.lambdas.replace(id, input).await?;
-    record_updated(&state, &existing, &lambda);
     Ok(Json(LambdaResponse::from(&lambda)).into_response())
 }

@@ -7,13 +7,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use lamba_core::ValidationErrors;
+use lamba_core::tenancy::project_json;
 use lamba_core::tenancy::{ContractInput, EnvironmentInput, ProjectInput};
-use lamba_model::{EnvironmentSettings, Project, ProjectId, WorkspaceId};
+use lamba_model::{Project, ProjectId, WorkspaceId};
 use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::operator::OperatorError;
-use crate::operator::audit::{Subject, record_change};
 use crate::operator::extract::{IdPath, IdsPath, JsonObject, Operator};
 use crate::operator::wire::Fields;
 
@@ -31,53 +31,6 @@ pub fn routes() -> Router<AppState> {
                 .patch(merge)
                 .delete(delete),
         )
-}
-
-fn environment_json(environment: &EnvironmentSettings) -> Value {
-    let contract = &environment.session_contract;
-    json!({
-        "name": environment.name.as_str(),
-        "state": environment.state.as_str(),
-        "allowedRoles": environment.allowed_roles,
-        "sessionContract": {
-            "refreshable": contract.refreshable,
-            "accessTokenTimeToLiveInSeconds": contract.access_token_time_to_live_in_seconds,
-            "refreshTokenTimeToLiveInMinutes": contract.refresh_token_time_to_live_in_minutes,
-            "idleTimeoutInMinutes": contract.idle_timeout_in_minutes,
-            "absoluteTimeoutInMinutes": contract.absolute_timeout_in_minutes,
-        },
-    })
-}
-
-/// A project on the wire, its environments `test` then `prod`.
-pub fn project_json(project: &Project) -> Value {
-    json!({
-        "id": project.id,
-        "workspaceId": project.workspace_id,
-        "name": project.name,
-        "state": project.state.as_str(),
-        "visibility": project.visibility.as_str(),
-        "environments": project.environments.iter().map(environment_json).collect::<Vec<_>>(),
-        "insertInstant": project.insert_instant.as_millis(),
-        "lastUpdateInstant": project.last_update_instant.as_millis(),
-    })
-}
-
-/// Records a change in the audit log, with both sides in wire JSON.
-fn record(state: &AppState, event_type: &str, before: Option<&Project>, after: Option<&Project>) {
-    let subject = Subject {
-        workspace_id: after.or(before).map(|p| p.workspace_id),
-        project_id: after.or(before).map(|p| p.id),
-        ..Subject::default()
-    };
-    let json = |p: &Project| wrapped(p).0;
-    record_change(
-        state,
-        event_type,
-        subject,
-        before.map(json),
-        after.map(json),
-    );
 }
 
 fn wrapped(project: &Project) -> Json<Value> {
@@ -152,7 +105,6 @@ async fn create_with_random_id(
         .tenancy
         .create_project(workspace_id, None, input)
         .await?;
-    record(&state, "project.created", None, Some(&project));
     Ok(wrapped(&project))
 }
 
@@ -169,7 +121,6 @@ async fn create_with_id(
         .tenancy
         .create_project(workspace_id, Some(id), input)
         .await?;
-    record(&state, "project.created", None, Some(&project));
     Ok(wrapped(&project))
 }
 
@@ -183,13 +134,11 @@ async fn replace(
     JsonObject(body): JsonObject,
 ) -> Result<Json<Value>, OperatorError> {
     let input = parse_input(&body)?;
-    let existing = state.core.tenancy.get_project(workspace_id, id).await?;
     let project = state
         .core
         .tenancy
         .replace_project(workspace_id, id, input)
         .await?;
-    record(&state, "project.updated", Some(&existing), Some(&project));
     Ok(wrapped(&project))
 }
 
@@ -212,7 +161,6 @@ async fn merge(
         .tenancy
         .replace_project(workspace_id, id, input)
         .await?;
-    record(&state, "project.updated", Some(&existing), Some(&project));
     Ok(wrapped(&project))
 }
 
@@ -223,8 +171,6 @@ async fn delete(
     State(state): State<AppState>,
     IdsPath((workspace_id, id)): IdsPath<(WorkspaceId, ProjectId)>,
 ) -> Result<StatusCode, OperatorError> {
-    let existing = state.core.tenancy.get_project(workspace_id, id).await?;
     state.core.tenancy.delete_project(workspace_id, id).await?;
-    record(&state, "project.deleted", Some(&existing), None);
     Ok(StatusCode::OK)
 }

@@ -7,12 +7,12 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use lamba_core::ValidationErrors;
 use lamba_core::tenancy::WorkspaceInput;
+use lamba_core::tenancy::workspace_json;
 use lamba_model::{Workspace, WorkspaceId};
 use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::operator::OperatorError;
-use crate::operator::audit::{Subject, record_change};
 use crate::operator::extract::{IdPath, JsonObject, Operator};
 use crate::operator::wire::Fields;
 
@@ -29,16 +29,6 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-/// A workspace on the wire.
-pub fn workspace_json(workspace: &Workspace) -> Value {
-    json!({
-        "id": workspace.id,
-        "name": workspace.name,
-        "insertInstant": workspace.insert_instant.as_millis(),
-        "lastUpdateInstant": workspace.last_update_instant.as_millis(),
-    })
-}
-
 fn wrapped(workspace: &Workspace) -> Json<Value> {
     Json(json!({ "workspace": workspace_json(workspace) }))
 }
@@ -51,26 +41,6 @@ fn parse_input(body: &Value) -> Result<WorkspaceInput, ValidationErrors> {
         name: workspace.string("name", &mut errors),
     };
     errors.into_result().map(|()| input)
-}
-
-/// Records a change in the audit log, with both sides in wire JSON.
-fn record(
-    state: &AppState,
-    event_type: &str,
-    before: Option<&Workspace>,
-    after: Option<&Workspace>,
-) {
-    let subject = Subject {
-        workspace_id: after.or(before).map(|w| w.id),
-        ..Subject::default()
-    };
-    record_change(
-        state,
-        event_type,
-        subject,
-        before.map(workspace_json),
-        after.map(workspace_json),
-    );
 }
 
 /// `GET /api/workspace`: every workspace, by name.
@@ -101,7 +71,6 @@ async fn create_with_random_id(
 ) -> Result<Json<Value>, OperatorError> {
     let input = parse_input(&body)?;
     let workspace = state.core.tenancy.create_workspace(None, input).await?;
-    record(&state, "workspace.created", None, Some(&workspace));
     Ok(wrapped(&workspace))
 }
 
@@ -114,7 +83,6 @@ async fn create_with_id(
 ) -> Result<Json<Value>, OperatorError> {
     let input = parse_input(&body)?;
     let workspace = state.core.tenancy.create_workspace(Some(id), input).await?;
-    record(&state, "workspace.created", None, Some(&workspace));
     Ok(wrapped(&workspace))
 }
 
@@ -126,14 +94,7 @@ async fn replace(
     JsonObject(body): JsonObject,
 ) -> Result<Json<Value>, OperatorError> {
     let input = parse_input(&body)?;
-    let existing = state.core.tenancy.get_workspace(id).await?;
     let workspace = state.core.tenancy.replace_workspace(id, input).await?;
-    record(
-        &state,
-        "workspace.updated",
-        Some(&existing),
-        Some(&workspace),
-    );
     Ok(wrapped(&workspace))
 }
 
@@ -150,12 +111,6 @@ async fn merge(
     json_patch::merge(&mut merged, &patch);
     let input = parse_input(&merged)?;
     let workspace = state.core.tenancy.replace_workspace(id, input).await?;
-    record(
-        &state,
-        "workspace.updated",
-        Some(&existing),
-        Some(&workspace),
-    );
     Ok(wrapped(&workspace))
 }
 
@@ -166,8 +121,6 @@ async fn delete(
     State(state): State<AppState>,
     IdPath(id): IdPath<WorkspaceId>,
 ) -> Result<StatusCode, OperatorError> {
-    let existing = state.core.tenancy.get_workspace(id).await?;
     state.core.tenancy.delete_workspace(id).await?;
-    record(&state, "workspace.deleted", Some(&existing), None);
     Ok(StatusCode::OK)
 }
