@@ -164,6 +164,7 @@ impl Core {
             applications: applications::ApplicationService::new(
                 store.clone(),
                 clock.clone(),
+                audit.clone(),
                 SecretDigester::new(settings.client_secret_key),
             ),
             users: users::UserService::new(store.clone(), clock.clone(), audit.clone()),
@@ -192,6 +193,7 @@ impl Core {
             webhooks: webhooks::WebhookService::new(
                 store.clone(),
                 clock.clone(),
+                audit.clone(),
                 keys.sealer(),
                 settings.webhook_transport.clone(),
                 dispatcher.clone(),

@@ -18,10 +18,11 @@ use lamba_model::{
     WEBHOOK_EVENT_TYPES, WEBHOOK_TEST_EVENT, Webhook, WebhookDelivery, WebhookId,
 };
 use lamba_store::{DeliveryFilter, DynStore, RetryOutcome, StoreError};
-use serde_json::json;
+use serde_json::{Value, json};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
+use crate::events::audit::{AuditLog, Subject};
 use crate::events::delivery::Dispatcher;
 use crate::events::wire::{
     Delivery, DeliveryAnswer, WebhookTransport, envelope, hex, row_name, sign,
@@ -156,9 +157,25 @@ fn check_event_types(types: &Option<Vec<String>>, errors: &mut ValidationErrors)
     kept
 }
 
+/// A webhook on the wire and in the audit log: never its secret.
+pub fn webhook_json(webhook: &Webhook) -> Value {
+    json!({
+        "id": webhook.id,
+        "url": webhook.url,
+        "description": webhook.description,
+        "eventTypes": webhook.event_types,
+        "projectId": webhook.project_id,
+        "environment": webhook.environment.map(Environment::as_str),
+        "enabled": webhook.enabled,
+        "insertInstant": webhook.insert_instant.as_millis(),
+        "lastUpdateInstant": webhook.last_update_instant.as_millis(),
+    })
+}
+
 pub struct WebhookService {
     store: DynStore,
     clock: Arc<dyn Clock>,
+    audit: Arc<AuditLog>,
     sealer: Arc<Sealer>,
     transport: Arc<dyn WebhookTransport>,
     dispatcher: Arc<Dispatcher>,
@@ -185,6 +202,7 @@ impl WebhookService {
     pub fn new(
         store: DynStore,
         clock: Arc<dyn Clock>,
+        audit: Arc<AuditLog>,
         sealer: Arc<Sealer>,
         transport: Arc<dyn WebhookTransport>,
         dispatcher: Arc<Dispatcher>,
@@ -192,6 +210,7 @@ impl WebhookService {
         Self {
             store,
             clock,
+            audit,
             sealer,
             transport,
             dispatcher,
@@ -419,7 +438,10 @@ impl WebhookService {
         let mut webhook = self.validate(id, &input).await?;
         let secret = self.new_secret(&mut webhook)?;
         match self.store.add_webhook(&webhook).await {
-            Ok(()) => Ok(WithSecret { webhook, secret }),
+            Ok(()) => {
+                self.record("webhook.created", None, Some(&webhook));
+                Ok(WithSecret { webhook, secret })
+            }
             Err(StoreError::Conflict(_)) => Err(ValidationErrors::with_field(
                 "webhookId",
                 ErrorKind::Duplicate,
@@ -444,7 +466,9 @@ impl WebhookService {
         webhook.secret = Vec::new();
         webhook.secret_sealed = existing.secret_sealed;
         webhook.insert_instant = existing.insert_instant;
-        self.update(webhook).await
+        let webhook = self.update(webhook).await?;
+        self.record("webhook.updated", Some(&existing), Some(&webhook));
+        Ok(webhook)
     }
 
     /// Replaces the secret; the new one is returned this once.
@@ -453,7 +477,23 @@ impl WebhookService {
         let secret = self.new_secret(&mut webhook)?;
         webhook.last_update_instant = self.clock.now();
         let webhook = self.update(webhook).await?;
+        self.record("webhook.secret.rotated", None, Some(&webhook));
         Ok(WithSecret { webhook, secret })
+    }
+
+    /// Records a change with both sides in their one wire shape, which
+    /// never holds the secret.
+    fn record(&self, event_type: &str, before: Option<&Webhook>, after: Option<&Webhook>) {
+        let subject = Subject {
+            project_id: after.or(before).and_then(|w| w.project_id),
+            ..Subject::default()
+        };
+        self.audit.record_change(
+            event_type,
+            subject,
+            before.map(webhook_json),
+            after.map(webhook_json),
+        );
     }
 
     async fn update(&self, webhook: Webhook) -> Result<Webhook, WebhookError> {
@@ -466,7 +506,9 @@ impl WebhookService {
     }
 
     pub async fn delete(&self, id: WebhookId) -> Result<(), WebhookError> {
+        let existing = self.get(id).await?;
         if self.store.delete_webhook(id).await? {
+            self.record("webhook.deleted", Some(&existing), None);
             Ok(())
         } else {
             Err(WebhookError::NotFound)

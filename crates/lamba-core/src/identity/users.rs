@@ -65,27 +65,40 @@ pub struct UserService {
     pub(super) audit: Arc<AuditLog>,
 }
 
-/// A user as the operator API shows it, without the password hash.
+/// A user on the wire (the operator API), in the audit log and in
+/// webhooks. There is deliberately no password field.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserView<'a> {
+    pub id: UserId,
+    pub email: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<&'a str>,
+    pub data: &'a Map<String, serde_json::Value>,
+    pub insert_instant: i64,
+    pub last_update_instant: i64,
+}
+
+impl<'a> From<&'a User> for UserView<'a> {
+    fn from(u: &'a User) -> Self {
+        Self {
+            id: u.id,
+            email: &u.email,
+            first_name: u.first_name.as_deref(),
+            last_name: u.last_name.as_deref(),
+            data: &u.data,
+            insert_instant: u.insert_instant.as_millis(),
+            last_update_instant: u.last_update_instant.as_millis(),
+        }
+    }
+}
+
+/// A user as [`UserView`] shows it, as JSON.
 pub fn user_json(user: &User) -> serde_json::Value {
-    let mut object = serde_json::Map::new();
-    object.insert("id".into(), json!(user.id));
-    object.insert("email".into(), json!(user.email));
-    if let Some(first) = &user.first_name {
-        object.insert("firstName".into(), json!(first));
-    }
-    if let Some(last) = &user.last_name {
-        object.insert("lastName".into(), json!(last));
-    }
-    object.insert("data".into(), serde_json::Value::Object(user.data.clone()));
-    object.insert(
-        "insertInstant".into(),
-        json!(user.insert_instant.as_millis()),
-    );
-    object.insert(
-        "lastUpdateInstant".into(),
-        json!(user.last_update_instant.as_millis()),
-    );
-    serde_json::Value::Object(object)
+    // Ids, strings, a JSON object and integers always serialize.
+    serde_json::to_value(UserView::from(user)).unwrap_or_default()
 }
 
 /// A `user.created` or `user.updated` event: the user before and after, as
@@ -261,6 +274,7 @@ impl UserService {
     /// the change feed, so that their tokens die on every node before the
     /// rows go.
     pub async fn delete(&self, id: UserId) -> Result<(), UserError> {
+        let existing = self.get(id).await?;
         let now = self.clock.now();
         for session in self.store.list_login_sessions(id).await? {
             if session.is_active() {
@@ -276,6 +290,12 @@ impl UserService {
             }
         }
         if self.store.delete_user(id).await? {
+            self.audit.record(user_event(
+                &self.audit,
+                "user.deleted",
+                Some(&existing),
+                None,
+            ));
             Ok(())
         } else {
             Err(UserError::NotFound)

@@ -15,6 +15,9 @@ use lamba_oidc::secret::{SecretDigester, generate_client_secret};
 use lamba_store::{DynStore, StoreError};
 use uuid::Uuid;
 
+use serde_json::{Value, json};
+
+use crate::events::audit::{AuditLog, Subject};
 use crate::validation::{ErrorKind, ValidationErrors};
 
 /// Longest lifetimes accepted: a day for access and ID tokens, a year for
@@ -95,19 +98,91 @@ pub struct WithSecret {
     pub client_secret: Option<String>,
 }
 
+/// An application on the wire and (without the secret) in the audit log. The client secret appears only when this
+/// request created or replaced it.
+pub fn application_json(application: &Application, client_secret: Option<&str>) -> Value {
+    let oauth = &application.oauth;
+    let jwt = &application.jwt;
+    let lambda = &application.lambda;
+    let mut oauth_json = json!({
+        "clientId": application.id,
+        "clientAuthenticationPolicy": oauth.client_authentication_policy.as_str(),
+        "proofKeyForCodeExchangePolicy": oauth.proof_key_for_code_exchange_policy.as_str(),
+        "authorizedRedirectURLs": oauth.authorized_redirect_urls,
+        "logoutURL": oauth.logout_url,
+        "enabledGrants": oauth.enabled_grants.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+    });
+    if let (Some(secret), Some(object)) = (client_secret, oauth_json.as_object_mut()) {
+        object.insert("clientSecret".to_owned(), Value::String(secret.to_owned()));
+    }
+    json!({
+        "id": application.id,
+        "name": application.name,
+        "projectId": application.project_id,
+        "environment": application.environment.map(|e| e.as_str()),
+        "roles": application.roles.iter().map(|r| json!({"name": r.name, "isDefault": r.is_default})).collect::<Vec<_>>(),
+        "oauthConfiguration": oauth_json,
+        "jwtConfiguration": {
+            "accessTokenTimeToLiveInSeconds": jwt.access_token_time_to_live_in_seconds,
+            "idTokenTimeToLiveInSeconds": jwt.id_token_time_to_live_in_seconds,
+            "refreshTokenTimeToLiveInMinutes": jwt.refresh_token_time_to_live_in_minutes,
+            "refreshTokenUsagePolicy": jwt.refresh_token_usage_policy.as_str(),
+            "refreshTokenExpirationPolicy": jwt.refresh_token_expiration_policy.as_str(),
+            "accessTokenSigningAlgorithm": jwt.access_token_signing_algorithm.as_str(),
+        },
+        "lambdaConfiguration": {
+            "accessTokenPopulateId": lambda.access_token_populate_id,
+            "idTokenPopulateId": lambda.id_token_populate_id,
+            "failurePolicy": lambda.failure_policy.as_str(),
+        },
+        "failedAuthenticationConfiguration": {
+            "enabled": application.failed_authentication.enabled,
+            "tooManyAttempts": application.failed_authentication.too_many_attempts,
+            "resetCountInSeconds": application.failed_authentication.reset_count_in_seconds,
+            "lockoutSeconds": application.failed_authentication.lockout_seconds,
+        },
+        "insertInstant": application.insert_instant.as_millis(),
+        "lastUpdateInstant": application.last_update_instant.as_millis(),
+    })
+}
+
 pub struct ApplicationService {
     store: DynStore,
     clock: Arc<dyn Clock>,
+    audit: Arc<AuditLog>,
     digester: SecretDigester,
 }
 
 impl ApplicationService {
-    pub fn new(store: DynStore, clock: Arc<dyn Clock>, digester: SecretDigester) -> Self {
+    pub fn new(
+        store: DynStore,
+        clock: Arc<dyn Clock>,
+        audit: Arc<AuditLog>,
+        digester: SecretDigester,
+    ) -> Self {
         Self {
             store,
             clock,
+            audit,
             digester,
         }
+    }
+
+    /// Records a change, both sides without a secret.
+    fn record(&self, event_type: &str, before: Option<&Application>, after: Option<&Application>) {
+        let subject = Subject {
+            project_id: after
+                .or(before)
+                .and_then(|a| a.project_id)
+                .map(lamba_model::ProjectId::from_uuid),
+            ..Subject::default()
+        };
+        self.audit.record_change(
+            event_type,
+            subject,
+            before.map(|a| application_json(a, None)),
+            after.map(|a| application_json(a, None)),
+        );
     }
 
     pub fn digester(&self) -> &SecretDigester {
@@ -150,7 +225,10 @@ impl ApplicationService {
         built.application.insert_instant = now;
         built.application.last_update_instant = now;
         match self.store.add_application(&built.application).await {
-            Ok(()) => Ok(built),
+            Ok(()) => {
+                self.record("application.created", None, Some(&built.application));
+                Ok(built)
+            }
             Err(StoreError::Conflict(_)) => Err(ValidationErrors::with_field(
                 "applicationId",
                 ErrorKind::Duplicate,
@@ -180,7 +258,14 @@ impl ApplicationService {
         built.application.insert_instant = existing.insert_instant;
         built.application.last_update_instant = self.clock.now();
         match self.store.update_application(&built.application).await {
-            Ok(true) => Ok(built),
+            Ok(true) => {
+                self.record(
+                    "application.updated",
+                    Some(&existing),
+                    Some(&built.application),
+                );
+                Ok(built)
+            }
             Ok(false) => Err(ApplicationError::NotFound),
             Err(StoreError::Reference) => Err(lambda_vanished()),
             Err(other) => Err(other.into()),
@@ -188,7 +273,9 @@ impl ApplicationService {
     }
 
     pub async fn delete(&self, id: ApplicationId) -> Result<(), ApplicationError> {
+        let existing = self.get(id).await?;
         if self.store.delete_application(id).await? {
+            self.record("application.deleted", Some(&existing), None);
             Ok(())
         } else {
             Err(ApplicationError::NotFound)

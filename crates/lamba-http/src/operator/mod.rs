@@ -3,7 +3,6 @@
 //! bodies for 401 and 404.
 
 mod application;
-mod audit;
 mod error;
 mod extract;
 mod key;

@@ -8,12 +8,12 @@ mod update;
 use axum::Router;
 use axum::routing::get;
 use lamba_core::ValidationErrors;
+pub use lamba_core::oauth::applications::application_json;
 use lamba_core::oauth::applications::{ApplicationInput, FailedAuthenticationInput, RoleInput};
 use lamba_model::Application;
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::operator::audit::Subject;
 use crate::operator::wire::Fields;
 
 pub fn routes() -> Router<AppState> {
@@ -30,64 +30,6 @@ pub fn routes() -> Router<AppState> {
                 .patch(update::merge)
                 .delete(delete::delete),
         )
-}
-
-/// An application on the wire. The client secret appears only when this
-/// request created or replaced it.
-pub fn application_json(application: &Application, client_secret: Option<&str>) -> Value {
-    let oauth = &application.oauth;
-    let jwt = &application.jwt;
-    let lambda = &application.lambda;
-    let mut oauth_json = json!({
-        "clientId": application.id,
-        "clientAuthenticationPolicy": oauth.client_authentication_policy.as_str(),
-        "proofKeyForCodeExchangePolicy": oauth.proof_key_for_code_exchange_policy.as_str(),
-        "authorizedRedirectURLs": oauth.authorized_redirect_urls,
-        "logoutURL": oauth.logout_url,
-        "enabledGrants": oauth.enabled_grants.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
-    });
-    if let (Some(secret), Some(object)) = (client_secret, oauth_json.as_object_mut()) {
-        object.insert("clientSecret".to_owned(), Value::String(secret.to_owned()));
-    }
-    json!({
-        "id": application.id,
-        "name": application.name,
-        "projectId": application.project_id,
-        "environment": application.environment.map(|e| e.as_str()),
-        "roles": application.roles.iter().map(|r| json!({"name": r.name, "isDefault": r.is_default})).collect::<Vec<_>>(),
-        "oauthConfiguration": oauth_json,
-        "jwtConfiguration": {
-            "accessTokenTimeToLiveInSeconds": jwt.access_token_time_to_live_in_seconds,
-            "idTokenTimeToLiveInSeconds": jwt.id_token_time_to_live_in_seconds,
-            "refreshTokenTimeToLiveInMinutes": jwt.refresh_token_time_to_live_in_minutes,
-            "refreshTokenUsagePolicy": jwt.refresh_token_usage_policy.as_str(),
-            "refreshTokenExpirationPolicy": jwt.refresh_token_expiration_policy.as_str(),
-            "accessTokenSigningAlgorithm": jwt.access_token_signing_algorithm.as_str(),
-        },
-        "lambdaConfiguration": {
-            "accessTokenPopulateId": lambda.access_token_populate_id,
-            "idTokenPopulateId": lambda.id_token_populate_id,
-            "failurePolicy": lambda.failure_policy.as_str(),
-        },
-        "failedAuthenticationConfiguration": {
-            "enabled": application.failed_authentication.enabled,
-            "tooManyAttempts": application.failed_authentication.too_many_attempts,
-            "resetCountInSeconds": application.failed_authentication.reset_count_in_seconds,
-            "lockoutSeconds": application.failed_authentication.lockout_seconds,
-        },
-        "insertInstant": application.insert_instant.as_millis(),
-        "lastUpdateInstant": application.last_update_instant.as_millis(),
-    })
-}
-
-/// What an application change is about, for the audit log.
-pub fn subject(application: &Application) -> Subject {
-    Subject {
-        project_id: application
-            .project_id
-            .map(lamba_model::ProjectId::from_uuid),
-        ..Subject::default()
-    }
 }
 
 pub fn wrapped(application: &Application, client_secret: Option<&str>) -> Value {

@@ -1,24 +1,12 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use lamba_model::{Application, ApplicationId};
+use lamba_model::ApplicationId;
 
-use super::{application_json, parse_input, subject, wrapped};
+use super::{parse_input, wrapped};
 use crate::AppState;
 use crate::operator::OperatorError;
-use crate::operator::audit::record_change;
 use crate::operator::extract::{IdPath, JsonObject, Operator};
-
-/// The audit record: both sides without a secret.
-fn record_updated(state: &AppState, before: &Application, after: &Application) {
-    record_change(
-        state,
-        "application.updated",
-        subject(after),
-        Some(application_json(before, None)),
-        Some(application_json(after, None)),
-    );
-}
 
 /// `PUT /api/application/{applicationId}`: replaces the application.
 pub async fn replace(
@@ -28,9 +16,7 @@ pub async fn replace(
     JsonObject(body): JsonObject,
 ) -> Result<Response, OperatorError> {
     let input = parse_input(&body)?;
-    let existing = state.core.applications.get(id).await?;
     let replaced = state.core.applications.replace(id, input).await?;
-    record_updated(&state, &existing, &replaced.application);
     Ok(Json(wrapped(
         &replaced.application,
         replaced.client_secret.as_deref(),
@@ -51,7 +37,6 @@ pub async fn merge(
     json_patch::merge(&mut merged, &patch);
     let input = parse_input(&merged)?;
     let replaced = state.core.applications.replace(id, input).await?;
-    record_updated(&state, &existing, &replaced.application);
     Ok(Json(wrapped(
         &replaced.application,
         replaced.client_secret.as_deref(),

@@ -14,14 +14,14 @@ use axum::Router;
 use axum::routing::get;
 use lamba_core::identity::passwords::Password;
 use lamba_core::identity::users::UserInput;
+use lamba_core::identity::users::UserView;
 use lamba_core::{ErrorKind, ValidationErrors};
-use lamba_model::{User, UserId};
+use lamba_model::User;
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::OperatorError;
 use crate::AppState;
-use crate::operator::audit::Subject;
 use crate::operator::wire::Fields;
 
 pub fn routes() -> Router<AppState> {
@@ -41,38 +41,9 @@ pub fn routes() -> Router<AppState> {
         .merge(registration::routes())
 }
 
-/// A user on the wire. There is deliberately no password field.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct UserJson<'a> {
-    id: UserId,
-    email: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    first_name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    last_name: Option<&'a str>,
-    data: &'a Map<String, Value>,
-    insert_instant: i64,
-    last_update_instant: i64,
-}
-
-impl<'a> From<&'a User> for UserJson<'a> {
-    fn from(u: &'a User) -> Self {
-        Self {
-            id: u.id,
-            email: &u.email,
-            first_name: u.first_name.as_deref(),
-            last_name: u.last_name.as_deref(),
-            data: &u.data,
-            insert_instant: u.insert_instant.as_millis(),
-            last_update_instant: u.last_update_instant.as_millis(),
-        }
-    }
-}
-
 #[derive(Serialize)]
 pub struct UserResponse<'a> {
-    user: UserJson<'a>,
+    user: UserView<'a>,
 }
 
 impl<'a> From<&'a User> for UserResponse<'a> {
@@ -82,20 +53,6 @@ impl<'a> From<&'a User> for UserResponse<'a> {
 }
 
 /// Parses one id of a path, or records `[invalid]{path}`.
-/// A user as the audit log records it: the wire JSON, which has no
-/// password or hash.
-pub fn audit_json(user: &User) -> Option<Value> {
-    serde_json::to_value(UserJson::from(user)).ok()
-}
-
-/// What a change to `user` is about, for the audit log.
-pub fn subject(user: &User) -> Subject {
-    Subject {
-        user_id: Some(user.id),
-        ..Subject::default()
-    }
-}
-
 fn parse_id<T: FromStr>(raw: &str, path: &str) -> Result<T, ValidationErrors> {
     T::from_str(raw).map_err(|_| {
         ValidationErrors::with_field(

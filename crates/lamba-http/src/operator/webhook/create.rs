@@ -10,7 +10,7 @@ use crate::AppState;
 use crate::operator::OperatorError;
 use crate::operator::extract::{IdPath, JsonObject, Operator};
 
-use super::{parse_input, record, with_secret};
+use super::{parse_input, with_secret};
 
 /// `POST /api/webhook`: creates a webhook with a random id; the answer
 /// holds its secret, which is never shown again.
@@ -21,7 +21,6 @@ pub(super) async fn create_with_random_id(
 ) -> Result<Json<Value>, OperatorError> {
     let input = parse_input(&body)?;
     let made = state.core.webhooks.create(None, input).await?;
-    record(&state, "webhook.created", None, Some(&made.webhook));
     Ok(with_secret(&made))
 }
 
@@ -34,6 +33,5 @@ pub(super) async fn create_with_id(
 ) -> Result<Json<Value>, OperatorError> {
     let input = parse_input(&body)?;
     let made = state.core.webhooks.create(Some(id), input).await?;
-    record(&state, "webhook.created", None, Some(&made.webhook));
     Ok(with_secret(&made))
 }

@@ -8,16 +8,12 @@ use crate::AppState;
 use crate::operator::OperatorError;
 use crate::operator::extract::{IdPath, Operator};
 
-use super::record;
-
 /// `DELETE /api/webhook/{webhookId}`.
 pub(super) async fn delete(
     _operator: Operator,
     State(state): State<AppState>,
     IdPath(id): IdPath<WebhookId>,
 ) -> Result<StatusCode, OperatorError> {
-    let existing = state.core.webhooks.get(id).await?;
     state.core.webhooks.delete(id).await?;
-    record(&state, "webhook.deleted", Some(&existing), None);
     Ok(StatusCode::OK)
 }

@@ -14,12 +14,12 @@ use axum::Json;
 use axum::Router;
 use axum::routing::{get, post};
 use lamba_core::ValidationErrors;
+pub use lamba_core::events::webhooks::webhook_json;
 use lamba_core::events::webhooks::{WebhookInput, WithSecret};
-use lamba_model::{Environment, Webhook};
+use lamba_model::Webhook;
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::operator::audit::{Subject, record_change};
 use crate::operator::wire::Fields;
 
 pub fn routes() -> Router<AppState> {
@@ -39,21 +39,6 @@ pub fn routes() -> Router<AppState> {
         .route("/webhook/{webhook_id}/secret", post(secret::rotate_secret))
         .route("/webhook/{webhook_id}/test", post(test::test))
         .merge(delivery::routes())
-}
-
-/// A webhook on the wire, without its secret.
-pub fn webhook_json(webhook: &Webhook) -> Value {
-    json!({
-        "id": webhook.id,
-        "url": webhook.url,
-        "description": webhook.description,
-        "eventTypes": webhook.event_types,
-        "projectId": webhook.project_id,
-        "environment": webhook.environment.map(Environment::as_str),
-        "enabled": webhook.enabled,
-        "insertInstant": webhook.insert_instant.as_millis(),
-        "lastUpdateInstant": webhook.last_update_instant.as_millis(),
-    })
 }
 
 pub(super) fn wrapped(webhook: &Webhook) -> Json<Value> {
@@ -82,25 +67,4 @@ pub(super) fn parse_input(body: &Value) -> Result<WebhookInput, ValidationErrors
         enabled: webhook.bool("enabled", &mut errors),
     };
     errors.into_result().map(|()| input)
-}
-
-/// Records a change in the audit log, with both sides in wire JSON (never
-/// the secret).
-pub(super) fn record(
-    state: &AppState,
-    event_type: &str,
-    before: Option<&Webhook>,
-    after: Option<&Webhook>,
-) {
-    let subject = Subject {
-        project_id: after.or(before).and_then(|w| w.project_id),
-        ..Subject::default()
-    };
-    record_change(
-        state,
-        event_type,
-        subject,
-        before.map(webhook_json),
-        after.map(webhook_json),
-    );
 }

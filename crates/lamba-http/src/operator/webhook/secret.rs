@@ -9,7 +9,7 @@ use crate::AppState;
 use crate::operator::OperatorError;
 use crate::operator::extract::{IdPath, Operator};
 
-use super::{record, with_secret};
+use super::with_secret;
 
 /// `POST /api/webhook/{webhookId}/secret`: replaces the secret; the answer
 /// holds the new one, which is never shown again. The old one stops
@@ -20,6 +20,5 @@ pub(super) async fn rotate_secret(
     IdPath(id): IdPath<WebhookId>,
 ) -> Result<Json<Value>, OperatorError> {
     let made = state.core.webhooks.rotate_secret(id).await?;
-    record(&state, "webhook.secret.rotated", None, Some(&made.webhook));
     Ok(with_secret(&made))
 }

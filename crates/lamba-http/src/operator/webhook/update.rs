@@ -9,7 +9,7 @@ use crate::AppState;
 use crate::operator::OperatorError;
 use crate::operator::extract::{IdPath, JsonObject, Operator};
 
-use super::{parse_input, record, wrapped};
+use super::{parse_input, wrapped};
 
 /// `PUT /api/webhook/{webhookId}`: replaces the webhook; the secret stays.
 pub(super) async fn replace(
@@ -19,9 +19,7 @@ pub(super) async fn replace(
     JsonObject(body): JsonObject,
 ) -> Result<Json<Value>, OperatorError> {
     let input = parse_input(&body)?;
-    let existing = state.core.webhooks.get(id).await?;
     let webhook = state.core.webhooks.replace(id, input).await?;
-    record(&state, "webhook.updated", Some(&existing), Some(&webhook));
     Ok(wrapped(&webhook))
 }
 
@@ -38,6 +36,5 @@ pub(super) async fn merge(
     json_patch::merge(&mut merged, &patch);
     let input = parse_input(&merged)?;
     let webhook = state.core.webhooks.replace(id, input).await?;
-    record(&state, "webhook.updated", Some(&existing), Some(&webhook));
     Ok(wrapped(&webhook))
 }
