@@ -69,6 +69,9 @@ impl Console {
     /// Defines `console` with its five methods on the context's global object.
     pub(crate) fn install<'js>(&self, ctx: &Ctx<'js>) -> rquickjs::Result<()> {
         let console = Object::new(ctx.clone())?;
+        // Not the prototype rquickjs gives Rust functions, which is shared
+        // by every context of the runtime (see `sandbox::new_runtime`).
+        let function_prototype = Function::prototype(ctx.clone());
         for level in LogLevel::ALL {
             let sink = self.clone();
             let method = Function::new(
@@ -78,6 +81,7 @@ impl Console {
                     sink.push(level, message);
                 },
             )?;
+            method.set_prototype(Some(&function_prototype))?;
             console.set(level.as_str(), method)?;
         }
         ctx.globals().set("console", console)

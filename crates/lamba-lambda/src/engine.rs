@@ -14,7 +14,16 @@
 //! idle, and gives it back afterwards unless the list already holds
 //! [`EngineSettings::max_idle_runtimes`]. A runtime that timed out, ran out
 //! of memory or failed inside the engine is dropped, not given back, so the
-//! next run always starts from a healthy heap. Runtimes move between
+//! next run always starts from a healthy heap.
+//!
+//! *Jobs.* A run ends when the jobs it queued (promise reactions, the rest
+//! of an `async` function) have run too, under the same deadline; a body's
+//! top-level jobs run when it is evaluated. So no job of one run is left for
+//! the next to run, and a runtime goes back to the pool only with an empty
+//! queue. A runtime that is given up has its queue emptied while the run's
+//! context is still held (each job interrupted at once), and is freed only
+//! when QuickJS can free it without tripping its own assertion (see
+//! [`sandbox::free_runtime`]); otherwise it is leaked and counted. Runtimes move between
 //! threads, which is what rquickjs's `parallel` feature is for; QuickJS's
 //! stack limit is re-anchored on every entry, so it holds on any thread.
 //!
@@ -41,6 +50,7 @@ use std::time::{Duration, Instant as StdInstant};
 
 use lamba_model::{LambdaId, LambdaType};
 use rquickjs::function::Args;
+use rquickjs::promise::PromiseState;
 use rquickjs::{Context, Ctx, Function, Runtime, Value};
 
 use crate::Limits;
@@ -316,6 +326,13 @@ pub struct EngineStats {
     pub runtimes_created: u64,
     /// Runtimes dropped after a timeout, out-of-memory or engine failure.
     pub runtimes_recycled: u64,
+    /// Runtimes given up but not freed, because QuickJS could not free them
+    /// without aborting the process (see the module's *Jobs*); zero unless
+    /// the engine has a bug.
+    pub runtimes_leaked: u64,
+    /// Runs whose caller stopped waiting past the time limit because the
+    /// worker was stuck in native code (see [`Engine::run`]).
+    pub runs_overrun: u64,
     /// Runs that found their lambda compiled in a prepared context.
     pub cache_hits: u64,
     /// Runs that compiled their lambda on the request path.
@@ -358,13 +375,29 @@ impl Engine {
                 let _ = reply.send(result);
             });
         }));
-        match replied.await {
-            Ok(result) => result,
-            Err(_) => Err(RunError {
+        let limit = self.pool.settings.limits.time;
+        match tokio::time::timeout(overrun_bound(limit), replied).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(RunError {
                 failure: Failure::Engine("the lambda worker stopped without replying".into()),
                 logs: Vec::new(),
                 duration: started.elapsed(),
             }),
+            // The worker is stuck in a native loop that never checks the
+            // interrupt (see `overrun_bound`); the caller is not kept
+            // waiting for it. It finishes on its own and retires its
+            // runtime, which a run that overran the limit never returns.
+            Err(_) => {
+                self.pool
+                    .counters
+                    .runs_overrun
+                    .fetch_add(1, Ordering::Relaxed);
+                Err(RunError {
+                    failure: Failure::Timeout { limit },
+                    logs: Vec::new(),
+                    duration: started.elapsed(),
+                })
+            }
         }
     }
 
@@ -391,6 +424,8 @@ impl Engine {
             idle_runtimes: self.pool.lock_idle().len(),
             runtimes_created: counters.runtimes_created.load(Ordering::Relaxed),
             runtimes_recycled: counters.runtimes_recycled.load(Ordering::Relaxed),
+            runtimes_leaked: counters.runtimes_leaked.load(Ordering::Relaxed),
+            runs_overrun: counters.runs_overrun.load(Ordering::Relaxed),
             cache_hits: counters.cache_hits.load(Ordering::Relaxed),
             cache_misses: counters.cache_misses.load(Ordering::Relaxed),
         }
@@ -407,10 +442,22 @@ impl Engine {
     }
 }
 
+/// How long [`Engine::run`] waits for a reply. The time limit is enforced by
+/// QuickJS's interrupt handler, which its interpreter calls from bytecode;
+/// a few native loops never call it (`new Array(1e9).join('x')` keeps
+/// looping for seconds after its string has exhausted the heap), so the
+/// caller stops waiting at twice the limit plus a margin for the context a
+/// cache miss creates.
+fn overrun_bound(limit: Duration) -> Duration {
+    limit.saturating_mul(2) + Duration::from_millis(100)
+}
+
 #[derive(Debug, Default)]
 struct Counters {
     runtimes_created: AtomicU64,
     runtimes_recycled: AtomicU64,
+    runtimes_leaked: AtomicU64,
+    runs_overrun: AtomicU64,
     cache_hits: AtomicU64,
     cache_misses: AtomicU64,
 }
@@ -433,6 +480,7 @@ impl std::fmt::Debug for Pool {
 /// A runtime, and the context prepared for its next run if there is one.
 struct Slot {
     runtime: Runtime,
+    baseline: sandbox::Baseline,
     prepared: Option<Prepared>,
 }
 
@@ -494,10 +542,12 @@ impl Pool {
         let (result, console, used) = run_in(&slot.runtime, prepared, script, input, limits);
         let logs = console.map(|c| c.take()).unwrap_or_default();
         let duration = started.elapsed();
+        // A run that failed may have left jobs queued (a timeout in a job
+        // loop); they go now, while their context is still held.
         let is_healthy = match &result {
             Ok(_) => true,
             Err(failure) => failure.leaves_runtime_healthy(),
-        };
+        } && !slot.runtime.is_job_pending();
         reply(match result {
             Ok(output) => Ok(Outcome {
                 output,
@@ -514,12 +564,11 @@ impl Pool {
         // Everything below is off the request path: freeing the used context
         // (its intrinsics are cyclic, so only a collection reclaims them),
         // then preparing the next one.
-        drop(used);
-        drop(stale);
+        for context in [used, stale.map(|p| p.context)].into_iter().flatten() {
+            sandbox::close(&slot.runtime, context);
+        }
         if !is_healthy {
-            self.counters
-                .runtimes_recycled
-                .fetch_add(1, Ordering::Relaxed);
+            self.retire(slot);
             return;
         }
         slot.runtime.run_gc();
@@ -531,13 +580,32 @@ impl Pool {
             // the runtime drops it.
             Err((failure, _)) if failure.leaves_runtime_healthy() => {}
             Err(_) => {
-                self.counters
-                    .runtimes_recycled
-                    .fetch_add(1, Ordering::Relaxed);
+                self.retire(slot);
                 return;
             }
         }
         self.check_in(slot);
+    }
+
+    /// Frees a runtime that is not given back, or leaks it when freeing it
+    /// would abort the process.
+    fn retire(&self, slot: Slot) {
+        let Slot {
+            runtime,
+            baseline,
+            prepared,
+        } = slot;
+        if let Some(prepared) = prepared {
+            sandbox::close(&runtime, prepared.context);
+        }
+        self.counters
+            .runtimes_recycled
+            .fetch_add(1, Ordering::Relaxed);
+        if !sandbox::free_runtime(runtime, baseline) {
+            self.counters
+                .runtimes_leaked
+                .fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// An idle runtime prepared for `key` if there is one, else any idle
@@ -555,20 +623,39 @@ impl Pool {
                 return Ok(slot);
             }
         }
-        let runtime = sandbox::new_runtime(self.settings.limits).map_err(|e| e.to_string())?;
+        let (runtime, baseline) =
+            sandbox::new_runtime(self.settings.limits).map_err(|e| e.to_string())?;
         self.counters
             .runtimes_created
             .fetch_add(1, Ordering::Relaxed);
         Ok(Slot {
             runtime,
+            baseline,
             prepared: None,
         })
     }
 
     fn check_in(&self, slot: Slot) {
-        let mut idle = self.lock_idle();
-        if idle.len() < self.settings.max_idle_runtimes {
-            idle.push(slot);
+        let surplus = {
+            let mut idle = self.lock_idle();
+            if idle.len() < self.settings.max_idle_runtimes {
+                idle.push(slot);
+                None
+            } else {
+                Some(slot)
+            }
+        };
+        if let Some(slot) = surplus {
+            self.retire(slot);
+        }
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        let idle = std::mem::take(self.idle.get_mut().unwrap_or_else(PoisonError::into_inner));
+        for slot in idle {
+            self.retire(slot);
         }
     }
 }
@@ -584,9 +671,12 @@ fn prepare(
         sandbox::new_context(runtime).map_err(|e| (engine_failure(e, limits), None))?;
     let evaluated = context.with(|ctx| {
         sandbox::eval_body(&ctx, &script.body)
-            .map_err(|e| Failure::from_stop(sandbox::classify(&ctx, e, deadline), limits))
+            .map_err(|e| sandbox::classify(&ctx, e, deadline))
+            .and_then(|()| sandbox::settle(&ctx, deadline))
+            .map_err(|stop| Failure::from_stop(stop, limits))
     });
     if let Err(failure) = evaluated {
+        sandbox::close(runtime, context);
         return Err((failure, Some(console)));
     }
     Ok(Prepared {
@@ -659,7 +749,26 @@ fn call(
         }
         js_arguments.push(js_value);
     }
-    apply(ctx, &function, js_arguments).map_err(stop)?;
+    let returned = apply(ctx, &function, js_arguments).map_err(stop)?;
+    sandbox::settle(ctx, deadline).map_err(|s| Failure::from_stop(s, limits))?;
+    // An `async` lambda has finished when its promise has settled; one that
+    // is rejected failed, one still pending after the last job never will.
+    if let Some(promise) = returned.as_promise() {
+        match promise.state() {
+            PromiseState::Resolved => {}
+            PromiseState::Rejected => {
+                if let Some(Err(error)) = promise.result::<Value>() {
+                    return Err(stop(error));
+                }
+            }
+            PromiseState::Pending => {
+                return Err(Failure::Script {
+                    message: format!("{function_name} returned a promise that never settles"),
+                    line: None,
+                });
+            }
+        }
+    }
 
     let mut values = Vec::with_capacity(read_back.len());
     for (name, js_value, was_object) in read_back {
@@ -671,16 +780,17 @@ fn call(
         .ok_or_else(|| Failure::Engine("an argument was not read back".into()))
 }
 
+/// Calls the lambda's function. What it returns is only looked at when it
+/// is a promise; otherwise it is ignored, as FusionAuth does: lambdas work
+/// by changing their arguments.
 fn apply<'js>(
     ctx: &Ctx<'js>,
     function: &Function<'js>,
     arguments: Vec<Value<'js>>,
-) -> rquickjs::Result<()> {
+) -> rquickjs::Result<Value<'js>> {
     let mut args = Args::new(ctx.clone(), arguments.len());
     args.push_args(arguments)?;
-    // The return value is ignored, as FusionAuth does: lambdas work by
-    // changing their arguments.
-    args.apply::<Value>(function).map(drop)
+    args.apply::<Value>(function)
 }
 
 fn read_back_one<'js>(

@@ -7,8 +7,8 @@
 //! the same sandbox. [`protect_reserved_claims`] undoes a populate lambda's
 //! changes to the claims the server owns.
 //!
-//! The sandbox has the language's intrinsics only: no module loader, no
-//! `std`/`os` modules, no `require`, `process` or `fetch`, no timers, no
+//! The sandbox has the language's intrinsics only: a module loader that
+//! refuses every module (so `import()` rejects), no `std`/`os` modules, no `require`, `process` or `fetch`, no timers, no
 //! network, no filesystem.
 //!
 //! This crate knows neither HTTP nor storage.
@@ -80,14 +80,18 @@ pub enum BodyError {
 /// The body's top-level code runs (in a throwaway sandbox) because a
 /// function may be defined by an assignment, not only by a declaration.
 pub fn check_body(body: &str, lambda_type: LambdaType, limits: Limits) -> Result<(), BodyError> {
-    let runtime = sandbox::new_runtime(limits).map_err(|e| classify_engine_error(e, limits))?;
+    let (runtime, baseline) =
+        sandbox::new_runtime(limits).map_err(|e| classify_engine_error(e, limits))?;
     let deadline = Deadline::arm(&runtime, limits);
     let (context, _console) =
         sandbox::new_context(&runtime).map_err(|e| classify_engine_error(e, limits))?;
 
-    context.with(|ctx| {
-        if let Err(error) = sandbox::eval_body(&ctx, body) {
-            return Err(match sandbox::classify(&ctx, error, &deadline) {
+    let checked = context.with(|ctx| {
+        let evaluated = sandbox::eval_body(&ctx, body)
+            .map_err(|error| sandbox::classify(&ctx, error, &deadline))
+            .and_then(|()| sandbox::settle(&ctx, &deadline));
+        if let Err(stop) = evaluated {
+            return Err(match stop {
                 Stop::Script { message, line } => BodyError::Script { message, line },
                 Stop::Timeout => BodyError::Timeout { limit: limits.time },
                 Stop::OutOfMemory => BodyError::OutOfMemory {
@@ -109,7 +113,13 @@ pub fn check_body(body: &str, lambda_type: LambdaType, limits: Limits) -> Result
                 lambda_type,
             })
         }
-    })
+    });
+    // The throwaway runtime goes the way the engine's do (see `Engine`'s
+    // *Jobs*): its queue emptied while the context is held, then freed only
+    // if that is safe.
+    sandbox::close(&runtime, context);
+    sandbox::free_runtime(runtime, baseline);
+    checked
 }
 
 fn classify_engine_error(error: rquickjs::Error, limits: Limits) -> BodyError {

@@ -7,8 +7,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant as StdInstant;
 
 use rquickjs::context::EvalOptions;
-use rquickjs::context::intrinsic::{Date, Eval, Json, MapSet, RegExp, RegExpCompiler};
-use rquickjs::{Context, Ctx, Error as JsError, Runtime, Value};
+use rquickjs::context::intrinsic::{Date, Eval, Json, MapSet, Promise, RegExp, RegExpCompiler};
+use rquickjs::loader::{ImportAttributes, Loader, Resolver};
+use rquickjs::module::Declared;
+use rquickjs::{Context, Ctx, Error as JsError, Function, Module, Runtime, Value};
 
 use crate::console::Console;
 use crate::{Limits, line_in_stack};
@@ -22,19 +24,166 @@ pub(crate) const SOURCE_NAME: &str = "lambda.js";
 /// whichever thread that was).
 const MAX_STACK_BYTES: usize = 512 * 1024;
 
+/// How many queued jobs [`discard_jobs`] runs to empty the queue before it
+/// gives up on a runtime; each is interrupted at its first check.
+const MAX_DISCARDED_JOBS: usize = 100_000;
+
 /// The language's intrinsics a lambda may use. Deliberately absent: the
 /// `std`/`os` modules and every timer, network or file API (QuickJS only has
-/// them in `quickjs-libc`, which is not linked), `Promise` (there is no job
-/// loop to settle one), `Proxy`, typed arrays, `WeakRef` and `performance`
-/// (each costs context-creation time and no claim needs them).
-type Intrinsics = (Date, Eval, RegExpCompiler, RegExp, Json, MapSet);
+/// them in `quickjs-libc`, which is not linked), `Proxy`, typed arrays (so
+/// `Atomics`), `WeakRef`, `FinalizationRegistry` and `performance` (each
+/// costs context-creation time and no claim needs them).
+///
+/// `Promise` is present although no claim needs it: QuickJS creates promises
+/// for every `async` function, async generator and `import()` whether or not
+/// the constructor is installed, and in a context without it those paths
+/// fail halfway and leave objects no collection can free, which aborts the
+/// process when the runtime is freed (`JS_FreeRuntime`'s
+/// `list_empty(&rt->gc_obj_list)` assertion). With it they work, and
+/// [`settle`] runs the jobs they queue before a run's result is read.
+type Intrinsics = (Date, Eval, RegExpCompiler, RegExp, Json, MapSet, Promise);
 
-/// A runtime with the memory limit and stack size every evaluation uses.
-pub(crate) fn new_runtime(limits: Limits) -> rquickjs::Result<Runtime> {
+/// A runtime with the memory limit and stack size every evaluation uses,
+/// and a module loader that refuses every module, so `import()` rejects.
+///
+/// rquickjs caches, per runtime, the prototype of the objects it makes for
+/// Rust functions (the `console` methods), taken from the first context
+/// that makes one, and holds it outside the collector. Left alone, that is
+/// the first run's `Function.prototype`: reachable from every later run's
+/// `console.log` (state shared between runs) and pinning the first run's
+/// context for the runtime's life. So a throwaway context makes the first
+/// Rust function, no run ever sees it, and [`Console::install`] gives each
+/// method its own context's prototype. What the cache then pins is the
+/// runtime's [`Baseline`].
+pub(crate) fn new_runtime(limits: Limits) -> rquickjs::Result<(Runtime, Baseline)> {
     let runtime = Runtime::new()?;
     runtime.set_memory_limit(limits.memory_bytes);
     runtime.set_max_stack_size(MAX_STACK_BYTES);
-    Ok(runtime)
+    runtime.set_loader(NoModules, NoModules);
+    let bootstrap = Context::custom::<Intrinsics>(&runtime)?;
+    bootstrap.with(|ctx| Function::new(ctx, || ()).map(drop))?;
+    drop(bootstrap);
+    runtime.run_gc();
+    let baseline = Baseline::of(&runtime);
+    Ok((runtime, baseline))
+}
+
+/// What a runtime holds with no context of a run alive: the objects, shapes
+/// and functions rquickjs's prototype cache pins (see [`new_runtime`]).
+/// Anything more once every context is closed is a leak.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Baseline {
+    objects: i64,
+    shapes: i64,
+    functions: i64,
+}
+
+impl Baseline {
+    fn of(runtime: &Runtime) -> Self {
+        let usage = runtime.memory_usage();
+        Self {
+            objects: usage.obj_count,
+            shapes: usage.shape_count,
+            functions: usage.js_func_count,
+        }
+    }
+}
+
+/// Refuses to resolve or load any module: a lambda is one script, and the
+/// only module source a runtime could reach is the host's filesystem.
+struct NoModules;
+
+const NO_MODULES: &str = "lambdas cannot import modules";
+
+impl Resolver for NoModules {
+    fn resolve<'js>(
+        &mut self,
+        _ctx: &Ctx<'js>,
+        base: &str,
+        name: &str,
+        _attributes: Option<ImportAttributes<'js>>,
+    ) -> rquickjs::Result<String> {
+        Err(JsError::new_resolving_message(base, name, NO_MODULES))
+    }
+}
+
+impl Loader for NoModules {
+    fn load<'js>(
+        &mut self,
+        _ctx: &Ctx<'js>,
+        name: &str,
+        _attributes: Option<ImportAttributes<'js>>,
+    ) -> rquickjs::Result<Module<'js, Declared>> {
+        Err(JsError::new_loading_message(name, NO_MODULES))
+    }
+}
+
+/// Runs the jobs an evaluation queued (promise reactions, the rest of an
+/// `async` function after an `await`, a refused `import()`), oldest first,
+/// until none is left, under the evaluation's deadline: a job loop that
+/// never ends is a timeout like any other loop.
+pub(crate) fn settle(ctx: &Ctx<'_>, deadline: &Deadline) -> Result<(), Stop> {
+    while ctx.execute_pending_job() {
+        if deadline.has_fired() {
+            return Err(Stop::Timeout);
+        }
+    }
+    if deadline.has_fired() {
+        return Err(Stop::Timeout);
+    }
+    Ok(())
+}
+
+/// Empties the job queue of a runtime that is being given up, while the
+/// contexts its jobs belong to are still held: every job is started under
+/// an interrupt that fires at once, so none of it gets to run on, and none
+/// outlives the run that queued it. Call it outside `Context::with`. Returns
+/// whether the queue is empty.
+pub(crate) fn discard_jobs(runtime: &Runtime) -> bool {
+    runtime.set_interrupt_handler(Some(Box::new(|| true)));
+    for _ in 0..MAX_DISCARDED_JOBS {
+        // An interrupted job is an error here, which is the point.
+        if let Ok(false) = runtime.execute_pending_job() {
+            return true;
+        }
+    }
+    !runtime.is_job_pending()
+}
+
+/// Frees a context that is done with: first the jobs still queued in its
+/// runtime (see [`discard_jobs`]), then an exception left pending in it (a
+/// timeout fires again while its error is being read, and a pending
+/// exception keeps the whole context alive), then the context itself.
+/// Call it outside `Context::with`.
+pub(crate) fn close(runtime: &Runtime, context: Context) {
+    discard_jobs(runtime);
+    context.with(|ctx| {
+        if ctx.has_exception() {
+            drop(ctx.catch());
+        }
+    });
+    drop(context);
+}
+
+/// Frees a runtime whose contexts have all been closed, if that is safe:
+/// QuickJS aborts the process when it frees a runtime that still holds
+/// objects after a final collection (which only a bug in the engine, or in
+/// how it is driven, can cause; both have happened). Such a runtime is
+/// leaked instead, a bounded cost paid once per bug, which is better than
+/// taking every sign-in down with it. Returns whether it was freed.
+pub(crate) fn free_runtime(runtime: Runtime, baseline: Baseline) -> bool {
+    if runtime.is_job_pending() && !discard_jobs(&runtime) {
+        std::mem::forget(runtime);
+        return false;
+    }
+    runtime.run_gc();
+    let is_safe = Baseline::of(&runtime) == baseline;
+    if is_safe {
+        drop(runtime);
+    } else {
+        std::mem::forget(runtime);
+    }
+    is_safe
 }
 
 /// A fresh context: the sandbox's intrinsics and a capturing `console`.
@@ -126,6 +275,11 @@ fn classify_exception(ctx: &Ctx<'_>, deadline: &Deadline) -> Stop {
         ),
         None => (None, None, None),
     };
+    // Reading `stack` calls a getter, where a deadline that has passed
+    // interrupts again; that second exception is not the lambda's.
+    if ctx.has_exception() {
+        drop(ctx.catch());
+    }
     let message = match (name, message) {
         (Some(name), Some(message)) => format!("{name}: {message}"),
         (None, Some(message)) => message,

@@ -8,6 +8,8 @@
     clippy::indexing_slicing
 )]
 
+mod hostile;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -553,4 +555,85 @@ async fn runs_on_a_current_thread_executor() {
         let outcome = engine.run(&script, jwt_input(json!({}))).await.unwrap();
         assert_eq!(jwt_of(outcome), json!({"ok": 1}));
     }
+}
+
+/// `Array.prototype.join` keeps looping after its string ran out of memory
+/// without checking the interrupt, so the time limit cannot stop it; the
+/// caller still gets its timeout at twice the limit plus a margin, and the
+/// worker's runtime is retired when the loop ends.
+#[tokio::test]
+async fn overrun_is_not_waited_for() {
+    let engine = short_limits();
+    let stuck = populate("function populate(jwt) { new Array(1e8).join('x'); }");
+    let started = Instant::now();
+    let error = engine.run(&stuck, jwt_input(json!({}))).await.unwrap_err();
+    let waited = started.elapsed();
+    assert_eq!(
+        error.failure,
+        Failure::Timeout {
+            limit: Duration::from_millis(50)
+        }
+    );
+    assert!(waited < Duration::from_millis(400), "{waited:?}");
+    assert_eq!(engine.stats().runs_overrun, 1);
+}
+
+#[test]
+fn async_lambdas_finish_their_jobs_and_import_is_refused() {
+    let engine = engine();
+    let jwt = jwt_of(
+        run(
+            &engine,
+            &populate(
+                "async function populate(jwt) {
+                    await null;
+                    jwt.late = true;
+                    try { await import('fs'); } catch (e) { jwt.import = e.message; }
+                }",
+            ),
+            jwt_input(json!({})),
+        )
+        .unwrap(),
+    );
+    assert_eq!(
+        jwt,
+        json!({"late": true, "import": "Error resolving module 'fs' from 'lambda.js': lambdas cannot import modules"})
+    );
+    let error = failure(run(
+        &engine,
+        &populate("async function populate(jwt) { await null; throw new Error('late'); }"),
+        jwt_input(json!({})),
+    ));
+    assert_eq!(
+        error.failure,
+        Failure::Script {
+            message: "Error: late".into(),
+            line: Some(1)
+        }
+    );
+    let error = failure(run(
+        &engine,
+        &populate("function populate(jwt) { return new Promise(function () {}); }"),
+        jwt_input(json!({})),
+    ));
+    assert_eq!(
+        error.failure,
+        Failure::Script {
+            message: "populate returned a promise that never settles".into(),
+            line: None
+        }
+    );
+    // A job loop is a loop like any other.
+    let error = failure(run(
+        &short_limits(),
+        &populate("function populate(jwt) { (function f() { Promise.resolve().then(f); })(); }"),
+        jwt_input(json!({})),
+    ));
+    assert_eq!(
+        error.failure,
+        Failure::Timeout {
+            limit: Duration::from_millis(50)
+        }
+    );
+    assert_eq!(engine.stats().runtimes_leaked, 0);
 }

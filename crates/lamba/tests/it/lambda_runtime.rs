@@ -14,6 +14,7 @@ use crate::{call, general_codes, on_both_backends, start};
 on_both_backends!(
     populate_lambdas_shape_access_and_id_tokens,
     failing_lambdas_fail_closed_and_the_server_stays_healthy,
+    hostile_lambdas_never_take_the_server_down,
     failure_policy_open_issues_the_token_without_the_claims,
     client_credentials_run_the_access_token_lambda,
     test_endpoint_reports_results_logs_and_errors,
@@ -340,6 +341,56 @@ async fn failing_lambdas_fail_closed_and_the_server_stays_healthy(backend: Backe
     assert_eq!(status, StatusCode::OK, "{body}");
     let (_, claims) = decode_jwt(body["access_token"].as_str().unwrap());
     assert_eq!(claims["fixed"], true);
+}
+
+/// The bodies that used to abort the whole process inside QuickJS (issue 19,
+/// item 0): a job left queued by an `async` call or an `import()`, then a
+/// timeout, an exhausted heap or a later run. Attached to an application and
+/// test-run, each fails its own request and nothing else.
+async fn hostile_lambdas_never_take_the_server_down(backend: Backend) {
+    let f = fixture(backend).await;
+    let bodies = [
+        "function populate(jwt){ try{(async function(){})()}catch(e){}; while(true){} }",
+        "function populate(jwt){ try{import('x')}catch(e){}; while(true){} }",
+        "function populate(jwt){ import('x'); var a = []; while (true) a.push(new Array(1e5).fill(1)); }",
+        "function populate(jwt){ (function f(){ Promise.resolve().then(f) })() }",
+        "async function populate(jwt){ await null; throw new Error('late') }",
+    ];
+    let lambda = create_lambda(&f.server, "Hostile", bodies[0], false).await;
+    configure(&f, json!({"accessTokenPopulateId": lambda})).await;
+    for (index, body) in bodies.iter().enumerate() {
+        replace_lambda(&f.server, &lambda, &format!("Hostile {index}"), body, true).await;
+        for _ in 0..3 {
+            let (status, response) = client_credentials(&f).await;
+            assert_eq!(
+                status,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "{body}: {response}"
+            );
+            assert_eq!(response["error"], "server_error", "{body}");
+            assert!(response.get("access_token").is_none(), "{body}");
+            let (status, result) = run_test(&f.server, &lambda, json!({"jwt": {}})).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {result}");
+            assert_eq!(general_codes(&result), ["[LambdaError]"], "{body}");
+            assert_eq!(health(&f.server).await, StatusCode::OK, "{body}");
+        }
+    }
+    // The same runtimes then serve a well-behaved lambda, which sees none of
+    // what the hostile ones did.
+    replace_lambda(
+        &f.server,
+        &lambda,
+        "Fine",
+        "function populate(jwt) { jwt.fine = typeof globalThis.x === 'undefined'; globalThis.x = 1; }",
+        true,
+    )
+    .await;
+    for _ in 0..3 {
+        let (status, body) = client_credentials(&f).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (_, claims) = decode_jwt(body["access_token"].as_str().unwrap());
+        assert_eq!(claims["fine"], true);
+    }
 }
 
 async fn failure_policy_open_issues_the_token_without_the_claims(backend: Backend) {
