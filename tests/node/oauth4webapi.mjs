@@ -5,7 +5,7 @@
 //   node tests/node/oauth4webapi.mjs --issuer http://127.0.0.1:8080 \
 //     --client-id ID --client-secret SECRET --redirect-uri https://app.example.com/callback \
 //     --public-client-id ID --public-redirect-uri http://localhost:3000/cb \
-//     --email ada@example.com --password '...' [--user-id ID]
+//     [--spa-client-id ID] --email ada@example.com --password '...' [--user-id ID]
 //
 // (or one argument: a JSON object with the same keys in camelCase).
 //
@@ -28,8 +28,11 @@ const OPTIONS = {
   email: { type: 'string' },
   password: { type: 'string' },
   'user-id': { type: 'string' },
+  // A client with a secret whose policy is NotRequiredWhenUsingPKCE, used
+  // without its secret, as FusionAuth's SPA guide configures one.
+  'spa-client-id': { type: 'string' },
 };
-const REQUIRED = Object.keys(OPTIONS).filter((k) => k !== 'user-id');
+const REQUIRED = Object.keys(OPTIONS).filter((k) => k !== 'user-id' && k !== 'spa-client-id');
 
 function readArgs() {
   const argv = process.argv.slice(2);
@@ -435,6 +438,48 @@ async function main() {
     if (!(refused instanceof oauth.ResponseBodyError)) throw refused;
     check(refused.error === 'invalid_grant', `code replay: ${refused.error}, expected invalid_grant`, refused.cause);
     step('public code replay', `refused: ${refused.status} ${refused.error}`);
+  }
+
+  // 8. A single-page app: NotRequiredWhenUsingPKCE, used without its secret
+  // (`none`), refreshing twice, introspecting and revoking its own tokens.
+  if (args['spa-client-id']) {
+    const spa = { client_id: args['spa-client-id'], token_endpoint_auth_method: 'none' };
+    const none = oauth.None();
+    const { tokens } = await codeFlow(
+      as,
+      spa,
+      none,
+      args['public-redirect-uri'],
+      'openid offline_access',
+      args.email,
+      args.password,
+      'spa',
+    );
+    check(typeof tokens.refresh_token === 'string', 'the SPA got no refresh token', tokens);
+    let refreshToken = tokens.refresh_token;
+    for (const round of [1, 2]) {
+      const response = await oauth.refreshTokenGrantRequest(as, spa, none, refreshToken, insecure);
+      const refreshed = await oauth.processRefreshTokenResponse(as, spa, response);
+      check(
+        typeof refreshed.refresh_token === 'string' && refreshed.refresh_token !== refreshToken,
+        `SPA refresh ${round} did not rotate`,
+        refreshed,
+      );
+      refreshToken = refreshed.refresh_token;
+      await validateAccessToken(as, refreshed.access_token, spa.client_id);
+    }
+    step('spa refresh (twice)', 'client_id alone, rotated each time');
+    const active = await introspect(as, spa, none, refreshToken);
+    check(active.active === true && active.token_type === 'refresh_token', 'SPA introspecting its refresh token', active);
+    const revoked = await oauth.revocationRequest(as, spa, none, refreshToken, insecure);
+    await oauth.processRevocationResponse(revoked);
+    const inactive = await introspect(as, spa, none, refreshToken);
+    check(inactive.active === false, 'SPA refresh token still active after revocation', inactive);
+    const again = await oauth.refreshTokenGrantRequest(as, spa, none, refreshToken, insecure);
+    const refused = await rejection(oauth.processRefreshTokenResponse(as, spa, again), 'a revoked SPA refresh token');
+    if (!(refused instanceof oauth.ResponseBodyError)) throw refused;
+    check(refused.error === 'invalid_grant', `revoked SPA refresh: ${refused.error}`, refused.cause);
+    step('spa introspection/revocation', 'active=true, revoked, active=false, refresh refused');
   }
 
   console.log('PASS oauth4webapi: every step succeeded');

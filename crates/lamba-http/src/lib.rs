@@ -123,6 +123,7 @@ async fn host_guard(
 /// The whole application: every surface, with the layers every request
 /// passes through.
 pub fn router(state: AppState) -> Router {
+    let is_https = state.web.is_https();
     let id_host = connect::routes()
         .merge(runtime::id_host_routes())
         .route_layer(from_fn_with_state(
@@ -148,6 +149,8 @@ pub fn router(state: AppState) -> Router {
                 // and the response carries it even when a handler panicked.
                 .layer(SetRequestIdLayer::new(REQUEST_ID_HEADER, MakeRequestUuid))
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))
+                // Outside the panic catcher, so that its 500 has them too.
+                .layer(from_fn_with_state(is_https, security_headers))
                 .layer(axum::middleware::from_fn(runtime::problem::trace_headers))
                 .layer(
                     TraceLayer::new_for_http()
@@ -158,6 +161,34 @@ pub fn router(state: AppState) -> Router {
                 )
                 .layer(CatchPanicLayer::custom(on_panic)),
         )
+}
+
+/// Headers every response carries, whatever produced it. Operator and
+/// runtime answers show secrets once (a client secret, an API key, tokens)
+/// and pages carry CSRF tokens: no cache keeps them unless a route chose a
+/// policy itself (the JWKS does). Browsers must not sniff a JSON body into
+/// something they run. When the issuer is https, browsers are told to come
+/// back over https only (RFC 6797; a year, this host only, no preload).
+async fn security_headers(
+    State(is_https): State<bool>,
+    request: Request<Body>,
+    next: Next,
+) -> Response<Body> {
+    use axum::http::HeaderValue;
+    use axum::http::header::{CACHE_CONTROL, STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS};
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers
+        .entry(CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    if is_https {
+        headers.insert(
+            STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+    response
 }
 
 fn make_span<B>(request: &Request<B>) -> Span {

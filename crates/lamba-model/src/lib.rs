@@ -67,7 +67,9 @@ pub use id::{
 };
 pub use key::{ServerSecret, SigningKeyRecord};
 pub use lambda::{Lambda, LambdaType, UnknownLambdaType};
-pub use session::{AuthorizationCode, CodeConsumption, LoginSession, RefreshToken, Rotation};
+pub use session::{
+    AuthorizationCode, ClientAuthentication, CodeConsumption, LoginSession, RefreshToken, Rotation,
+};
 pub use tenancy::{
     EnvironmentSettings, EnvironmentState, Project, ProjectMember, ProjectRole, ProjectState,
     ScopedRefreshToken, ScopedSession, SessionContract, VIEWER_PERMISSIONS, VIEWER_ROLE,

@@ -79,7 +79,23 @@ pub struct RefreshToken {
     /// Set when rotated (`OneTimeUse`).
     pub used_instant: Option<Instant>,
     pub revoked_instant: Option<Instant>,
+    /// How the client authenticated when the family began; every token of
+    /// a family carries it unchanged. A `None` family (a public client, or
+    /// PKCE standing in for the secret) is refreshed, introspected and
+    /// revoked with `client_id` alone and always rotates; any other needs
+    /// the client's secret for as long as it lives.
+    pub client_authentication: ClientAuthentication,
 }
+
+wire_enum!(
+    /// How a client authenticated at the token endpoint, by its RFC 7591
+    /// `token_endpoint_auth_method` name.
+    ClientAuthentication {
+        None => "none",
+        ClientSecretBasic => "client_secret_basic",
+        ClientSecretPost => "client_secret_post",
+    }
+);
 
 /// What rotating a refresh token did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -35,7 +35,7 @@ fn code_from_row(row: &sqlx::postgres::PgRow) -> StoreResult<AuthorizationCode> 
 
 const REFRESH_COLUMNS: &str = "id, token_digest, family_id, application_id, user_id, session_id, \
      scope, resource, code_digest, family_insert_instant, insert_instant, expires_instant, \
-     used_instant, revoked_instant";
+     used_instant, revoked_instant, client_authentication";
 
 fn refresh_from_row(row: &sqlx::postgres::PgRow) -> StoreResult<RefreshToken> {
     lamba_store::rows::refresh_token(&crate::Pg(row))
@@ -47,8 +47,8 @@ fn insert_refresh<'q>(
     sqlx::query(
         "INSERT INTO refresh_tokens (id, token_digest, family_id, application_id, user_id, \
          session_id, scope, resource, code_digest, family_insert_instant, insert_instant, \
-         expires_instant, used_instant, revoked_instant) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+         expires_instant, used_instant, revoked_instant, client_authentication) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )
     .bind(token.id)
     .bind(&token.token_digest)
@@ -64,6 +64,7 @@ fn insert_refresh<'q>(
     .bind(token.expires_instant.as_millis())
     .bind(token.used_instant.map(Instant::as_millis))
     .bind(token.revoked_instant.map(Instant::as_millis))
+    .bind(token.client_authentication.as_str())
 }
 
 /// The refresh token (unprefixed), its session (`s_`), user (`u_`) and
@@ -310,8 +311,8 @@ impl SessionRepository for PostgresStore {
              WHERE id = $6 AND ended_instant IS NULL AND EXISTS (SELECT 1 FROM claimed)) \
              INSERT INTO refresh_tokens (id, token_digest, family_id, application_id, user_id, \
              session_id, scope, resource, code_digest, family_insert_instant, insert_instant, \
-             expires_instant, used_instant, revoked_instant) \
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 FROM claimed",
+             expires_instant, used_instant, revoked_instant, client_authentication) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $17 FROM claimed",
         )
         .bind(new.id)
         .bind(&new.token_digest)
@@ -328,7 +329,8 @@ impl SessionRepository for PostgresStore {
         .bind(new.used_instant.map(Instant::as_millis))
         .bind(new.revoked_instant.map(Instant::as_millis))
         .bind(now.as_millis())
-        .bind(old_id);
+        .bind(old_id)
+        .bind(new.client_authentication.as_str());
         let inserted = execute_with_outbox(&self.pool, query, outbox, |e| write_error(e, "token"))
             .await?
             .rows_affected();

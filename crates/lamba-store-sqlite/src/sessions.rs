@@ -34,7 +34,7 @@ fn code_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<AuthorizationCode
 
 const REFRESH_COLUMNS: &str = "id, token_digest, family_id, application_id, user_id, session_id, \
      scope, resource, code_digest, family_insert_instant, insert_instant, expires_instant, \
-     used_instant, revoked_instant";
+     used_instant, revoked_instant, client_authentication";
 
 fn refresh_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<RefreshToken> {
     lamba_store::rows::refresh_token(&crate::Lite(row))
@@ -46,8 +46,8 @@ fn insert_refresh<'q>(
     sqlx::query(
         "INSERT INTO refresh_tokens (id, token_digest, family_id, application_id, user_id, \
          session_id, scope, resource, code_digest, family_insert_instant, insert_instant, \
-         expires_instant, used_instant, revoked_instant) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         expires_instant, used_instant, revoked_instant, client_authentication) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(token.id.to_string())
     .bind(&token.token_digest)
@@ -63,6 +63,7 @@ fn insert_refresh<'q>(
     .bind(token.expires_instant.as_millis())
     .bind(token.used_instant.map(Instant::as_millis))
     .bind(token.revoked_instant.map(Instant::as_millis))
+    .bind(token.client_authentication.as_str())
 }
 
 /// The refresh token (unprefixed), its session (`s_`), user (`u_`) and

@@ -11,10 +11,10 @@
 
 use lamba_model::{
     ApiKey, ApiKeyDigest, ApiKeyId, Application, ApplicationId, ApplicationRole,
-    ClientAuthenticationPolicy, Environment, FailurePolicy, GrantType, Instant, JwtConfiguration,
-    Lambda, LambdaConfiguration, LambdaId, LambdaType, OAuthConfiguration, PkcePolicy,
-    RefreshExpirationPolicy, RefreshUsagePolicy, Registration, ServerSecret, SigningAlgorithm,
-    SigningKeyRecord, User, UserId,
+    ClientAuthentication, ClientAuthenticationPolicy, Environment, FailurePolicy, GrantType,
+    Instant, JwtConfiguration, Lambda, LambdaConfiguration, LambdaId, LambdaType,
+    OAuthConfiguration, PkcePolicy, RefreshExpirationPolicy, RefreshUsagePolicy, Registration,
+    ServerSecret, SigningAlgorithm, SigningKeyRecord, User, UserId,
 };
 use uuid::Uuid;
 
@@ -843,6 +843,7 @@ fn refresh(s: &LoginSession, family: Uuid, byte: u8) -> RefreshToken {
         expires_instant: Instant::from_millis(10_000),
         used_instant: None,
         revoked_instant: None,
+        client_authentication: ClientAuthentication::None,
     }
 }
 
@@ -1076,6 +1077,16 @@ pub async fn refresh_tokens_rotate_once_and_revoke_by_family(store: DynStore) {
         }
     }
     assert_eq!(rotated, 1, "exactly one rotation wins");
+    let mut successors = Vec::new();
+    for byte in 20..28u8 {
+        successors.extend(store.find_refresh_token(&[byte; 32]).await.unwrap());
+    }
+    assert_eq!(successors.len(), 1);
+    assert_eq!(
+        successors[0].client_authentication,
+        ClientAuthentication::None,
+        "a rotation keeps how the family began"
+    );
     let used = store.find_refresh_token(&[1; 32]).await.unwrap().unwrap();
     assert_eq!(used.used_instant, Some(Instant::from_millis(200)));
     let touched = store.lookup_login_session(s.id).await.unwrap().unwrap();
@@ -1104,9 +1115,14 @@ pub async fn refresh_tokens_rotate_once_and_revoke_by_family(store: DynStore) {
     store.add_refresh_token(&other_family).await.unwrap();
     let unrelated = RefreshToken {
         code_digest: Some(vec![0xdd; 32]),
+        client_authentication: ClientAuthentication::ClientSecretPost,
         ..refresh(&s, Uuid::new_v4(), 41)
     };
     store.add_refresh_token(&unrelated).await.unwrap();
+    assert_eq!(
+        store.find_refresh_token(&[41; 32]).await.unwrap(),
+        Some(unrelated.clone())
+    );
 
     let live_in_family = store
         .revoke_refresh_family(family, Instant::from_millis(300))

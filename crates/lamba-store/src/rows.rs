@@ -218,6 +218,10 @@ pub fn refresh_token(row: &impl Row) -> StoreResult<RefreshToken> {
         expires_instant: row.instant("expires_instant")?,
         used_instant: row.optional_instant("used_instant")?,
         revoked_instant: row.optional_instant("revoked_instant")?,
+        client_authentication: codec::parse_wire(
+            &row.text("client_authentication")?,
+            "client_authentication",
+        )?,
     })
 }
 

@@ -4,7 +4,7 @@
 
 use std::str::FromStr;
 
-use lamba_model::{Application, ApplicationId};
+use lamba_model::{Application, ApplicationId, ClientAuthentication, ClientAuthenticationPolicy};
 
 use super::{OAuthFailure, OAuthService};
 
@@ -19,10 +19,34 @@ pub struct ClientCredentials {
     pub client_secret: Option<String>,
 }
 
-/// A client the request named, and whether it proved it is that client.
+/// A client the request named, and whether (and how) it proved it is that
+/// client.
 pub struct Client {
     pub application: Application,
     pub authenticated: bool,
+    /// `None` unless `authenticated`.
+    pub method: ClientAuthentication,
+}
+
+impl Client {
+    /// Whether this client, not authenticated, may still act on its own
+    /// tokens of `none` families: a public client, or one whose policy lets
+    /// PKCE stand in for its secret (CONTRACTS 3, *Public PKCE chains*).
+    pub(super) fn acts_without_secret(&self) -> bool {
+        !self.authenticated
+            && (!self.application.is_confidential()
+                || self.application.oauth.client_authentication_policy
+                    == ClientAuthenticationPolicy::NotRequiredWhenUsingPkce)
+    }
+
+    /// Whether this client may introspect or revoke a refresh token of its
+    /// own: always when it authenticated or is public; without its secret
+    /// only when the token's family began without one.
+    pub(super) fn may_use(&self, refresh: &lamba_model::RefreshToken) -> bool {
+        self.authenticated
+            || !self.application.is_confidential()
+            || refresh.client_authentication == ClientAuthentication::None
+    }
 }
 
 impl OAuthService {
@@ -35,7 +59,7 @@ impl OAuthService {
         &self,
         credentials: &ClientCredentials,
     ) -> Result<Client, OAuthFailure> {
-        let (client_id, secret) = match (&credentials.basic, &credentials.client_secret) {
+        let (client_id, secret, method) = match (&credentials.basic, &credentials.client_secret) {
             (Some(_), Some(_)) => {
                 return Err(OAuthFailure::invalid_request(
                     "Use one client authentication method, not both Basic and client_secret.",
@@ -51,10 +75,18 @@ impl OAuthService {
                         "client_id differs from the Basic credentials.",
                     ));
                 }
-                (id.as_str(), Some(secret.as_str()))
+                (
+                    id.as_str(),
+                    Some(secret.as_str()),
+                    ClientAuthentication::ClientSecretBasic,
+                )
             }
             (None, secret) => match &credentials.client_id {
-                Some(id) => (id.as_str(), secret.as_deref()),
+                Some(id) => (
+                    id.as_str(),
+                    secret.as_deref(),
+                    ClientAuthentication::ClientSecretPost,
+                ),
                 None => return Err(OAuthFailure::invalid_client()),
             },
         };
@@ -78,24 +110,31 @@ impl OAuthService {
             (true, Some(true)) => Ok(Client {
                 application,
                 authenticated: true,
+                method,
             }),
             (true, None) | (false, None) => Ok(Client {
                 application,
                 authenticated: false,
+                method: ClientAuthentication::None,
             }),
             // A public client has no secret to present.
             (false, Some(true)) => Err(OAuthFailure::invalid_client()),
         }
     }
 
-    /// Like [`Self::identify_client`], but a confidential client must have
-    /// authenticated (introspection, revocation, client credentials).
+    /// Like [`Self::identify_client`], for introspection and revocation: a
+    /// confidential client must have authenticated, unless it
+    /// [acts without its secret](Client::acts_without_secret), which limits
+    /// it to its own tokens of `none` families.
     pub(super) async fn authenticate_client(
         &self,
         credentials: &ClientCredentials,
     ) -> Result<Client, OAuthFailure> {
         let client = self.identify_client(credentials).await?;
-        if client.application.is_confidential() && !client.authenticated {
+        if client.application.is_confidential()
+            && !client.authenticated
+            && !client.acts_without_secret()
+        {
             return Err(OAuthFailure::invalid_client());
         }
         Ok(client)

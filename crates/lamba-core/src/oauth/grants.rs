@@ -4,9 +4,9 @@
 use std::str::FromStr;
 
 use lamba_model::{
-    Application, ClientAuthenticationPolicy, CodeConsumption, Environment, GrantType, Instant,
-    LoginSession, ProjectId, RefreshExpirationPolicy, RefreshToken, RefreshUsagePolicy, Rotation,
-    User, WorkspaceId,
+    Application, ClientAuthentication, ClientAuthenticationPolicy, CodeConsumption, Environment,
+    GrantType, Instant, LoginSession, ProjectId, RefreshExpirationPolicy, RefreshToken,
+    RefreshUsagePolicy, Rotation, User, WorkspaceId,
 };
 use lamba_oidc::OAuthError;
 use uuid::Uuid;
@@ -293,6 +293,13 @@ impl OAuthService {
                     ),
                     used_instant: None,
                     revoked_instant: None,
+                    // What the family may later be refreshed with: never
+                    // read from a refresh request.
+                    client_authentication: if client.authenticated {
+                        client.method
+                    } else {
+                        ClientAuthentication::None
+                    },
                 })
                 .await?;
             Some(token)
@@ -319,9 +326,6 @@ impl OAuthService {
         request: TokenRequest,
     ) -> Result<TokenResponse, OAuthFailure> {
         let application = &client.application;
-        if application.is_confidential() && !client.authenticated {
-            return Err(OAuthFailure::invalid_client());
-        }
         let presented = request
             .refresh_token
             .as_deref()
@@ -331,21 +335,42 @@ impl OAuthService {
         let invalid =
             || OAuthFailure::invalid_grant("The refresh token is invalid, expired or revoked.");
         // Token, session, user and roles in one round trip.
+        // A confidential client that presented no secret is refused as it
+        // always was, unless the token's family began without one (PKCE
+        // standing in) and its policy still allows that; how the family
+        // began comes from storage, never from this request.
+        let without_secret = application.is_confidential() && !client.authenticated;
+        let refuse = |fallback: OAuthFailure| {
+            if without_secret {
+                OAuthFailure::invalid_client()
+            } else {
+                fallback
+            }
+        };
         let Some(grant) = self
             .store
             .find_refresh_grant(&token_digest(presented))
             .await?
         else {
-            return Err(invalid());
+            return Err(refuse(invalid()));
         };
         let token = grant.token;
         if token.application_id != application.id {
-            return Err(invalid());
+            return Err(refuse(invalid()));
+        }
+        let is_public_family = token.client_authentication == ClientAuthentication::None;
+        if without_secret && !(is_public_family && client.acts_without_secret()) {
+            return Err(OAuthFailure::invalid_client());
         }
         if token.revoked_instant.is_some() || now >= token.expires_instant {
             return Err(invalid());
         }
-        let one_time = application.jwt.refresh_token_usage_policy == RefreshUsagePolicy::OneTimeUse;
+        // A token a client holds without a secret must be sender-constrained
+        // or rotated (RFC 9700 §4.14.2): such families always rotate, and a
+        // reuse revokes them, whatever the usage policy says.
+        let one_time = application.jwt.refresh_token_usage_policy == RefreshUsagePolicy::OneTimeUse
+            || is_public_family
+            || !application.is_confidential();
         if one_time && token.used_instant.is_some() {
             return Err(self.reuse_detected(&token, now).await?);
         }

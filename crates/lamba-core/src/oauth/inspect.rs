@@ -176,7 +176,8 @@ impl OAuthService {
             answer.insert("active".into(), json!(false));
             answer
         };
-        let own_only = !client.application.is_confidential();
+        // Only a client that proved who it is sees other clients' tokens.
+        let own_only = !client.authenticated;
         let caller = client.application.id.to_string();
         if let Some(live) = self.check_access_token(token).await? {
             if own_only && live.client_id() != Some(caller.as_str()) {
@@ -211,12 +212,15 @@ impl OAuthService {
         };
         let live = refresh.revoked_instant.is_none()
             && now < refresh.expires_instant
-            && !(refresh.used_instant.is_some() && self.rotates(refresh.application_id).await?)
+            && !(refresh.used_instant.is_some() && self.rotates(&refresh).await?)
             && !self
                 .revocations
                 .is_session_ended(refresh.session_id)
                 .await?;
-        if !live || (own_only && refresh.application_id != client.application.id) {
+        if !live
+            || (own_only && refresh.application_id != client.application.id)
+            || !client.may_use(&refresh)
+        {
             return Ok(inactive());
         }
         let mut answer = Map::new();
@@ -238,13 +242,19 @@ impl OAuthService {
         Ok(answer)
     }
 
-    async fn rotates(&self, application: lamba_model::ApplicationId) -> Result<bool, OAuthFailure> {
+    /// Whether a used refresh token is dead: its family rotates (see
+    /// `refresh` in `grants.rs` for when).
+    async fn rotates(&self, refresh: &lamba_model::RefreshToken) -> Result<bool, OAuthFailure> {
+        if refresh.client_authentication == lamba_model::ClientAuthentication::None {
+            return Ok(true);
+        }
         Ok(self
             .store
-            .lookup_application(application)
+            .lookup_application(refresh.application_id)
             .await?
             .is_none_or(|a| {
                 a.jwt.refresh_token_usage_policy == lamba_model::RefreshUsagePolicy::OneTimeUse
+                    || !a.is_confidential()
             }))
     }
 
@@ -262,7 +272,7 @@ impl OAuthService {
             .ok_or_else(|| OAuthFailure::invalid_request("token is required."))?;
         let now = self.clock.now();
         if let Some(refresh) = self.store.find_refresh_token(&token_digest(token)).await? {
-            if refresh.application_id == client.application.id {
+            if refresh.application_id == client.application.id && client.may_use(&refresh) {
                 // Revoking a refresh token ends its whole family (RFC 7009 §2.1).
                 self.store
                     .revoke_refresh_family(refresh.family_id, now)

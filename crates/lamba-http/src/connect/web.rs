@@ -42,6 +42,11 @@ impl Web {
         }
     }
 
+    /// Whether the issuer is https (cookies are `Secure`, HSTS is sent).
+    pub fn is_https(&self) -> bool {
+        self.secure
+    }
+
     pub fn render(&self, name: &str, context: impl Serialize) -> Html<String> {
         match self
             .templates

@@ -2,7 +2,9 @@
 //! about the specs, drives the whole flow against the real server —
 //! discovery, PKCE, hosted sign-in, RFC 9207 `iss`, code exchange with the ID
 //! token validated, userinfo, refresh, introspection, revocation, client
-//! credentials, and a public client. The script is `tests/node/oauth4webapi.mjs`;
+//! credentials, a public client, and a single-page app that uses
+//! `NotRequiredWhenUsingPKCE` without its secret (refresh, introspection and
+//! revocation with `client_id` alone). The script is `tests/node/oauth4webapi.mjs`;
 //! its dependencies are installed here with `npm ci` when missing, so that
 //! `cargo test` alone works on a fresh clone (Node.js 20+ and npm required).
 
@@ -44,6 +46,32 @@ async fn oauth4webapi_drives_the_whole_flow(backend: Backend) {
     .unwrap();
 
     let f = fixture(backend).await;
+    // FusionAuth's SPA configuration: a secret it never uses, PKCE instead.
+    let (status, spa) = crate::call(
+        &f.server,
+        reqwest::Method::POST,
+        "/api/application",
+        Some(serde_json::json!({"application": {
+            "name": "Acme SPA (PKCE)",
+            "oauthConfiguration": {
+                "clientAuthenticationPolicy": "NotRequiredWhenUsingPKCE",
+                "proofKeyForCodeExchangePolicy": "Required",
+                "authorizedRedirectURLs": [PUBLIC_REDIRECT],
+                "enabledGrants": ["authorization_code", "refresh_token"]
+            }
+        }})),
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{spa}");
+    let spa_id = spa["application"]["id"].as_str().unwrap().to_owned();
+    let (status, registration) = crate::call(
+        &f.server,
+        reqwest::Method::POST,
+        &format!("/api/user/registration/{}", f.user_id),
+        Some(serde_json::json!({"registration": {"applicationId": spa_id}})),
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{registration}");
     let started = Instant::now();
     let run = Command::new("node")
         .arg("oauth4webapi.mjs")
@@ -53,6 +81,7 @@ async fn oauth4webapi_drives_the_whole_flow(backend: Backend) {
         .args(["--redirect-uri", REDIRECT])
         .args(["--public-client-id", &f.public_id])
         .args(["--public-redirect-uri", PUBLIC_REDIRECT])
+        .args(["--spa-client-id", &spa_id])
         .args(["--email", &f.email])
         .args(["--password", PASSWORD])
         .args(["--user-id", &f.user_id])
