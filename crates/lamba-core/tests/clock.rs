@@ -45,6 +45,13 @@ struct NoWebhooks;
 
 #[async_trait::async_trait]
 impl WebhookTransport for NoWebhooks {
+    async fn check_destination(
+        &self,
+        _url: &url::Url,
+    ) -> Result<(), lamba_core::events::destinations::Refused> {
+        Ok(())
+    }
+
     async fn post(&self, _delivery: Delivery) -> DeliveryAnswer {
         DeliveryAnswer::Failed("no webhooks in these tests".into())
     }

@@ -259,6 +259,32 @@ impl WebhookRepository for PostgresStore {
         Ok(updated)
     }
 
+    async fn replace_webhook_secret(
+        &self,
+        id: WebhookId,
+        secret: &[u8],
+        sealed: bool,
+        now: Instant,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(&format!(
+            "WITH written AS (UPDATE webhooks SET secret = $1, secret_sealed = $2, \
+             last_update_instant = $3 WHERE id = $4 RETURNING id) \
+             SELECT pg_notify('{CHANGES_CHANNEL}', 'webhooks:') FROM written"
+        ))
+        .bind(secret)
+        .bind(sealed)
+        .bind(now.as_millis())
+        .bind(id.as_uuid())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| write_error(e, "id"))?;
+        let updated = done.rows_affected() == 1;
+        if updated {
+            self.report_webhooks();
+        }
+        Ok(updated)
+    }
+
     async fn delete_webhook(&self, id: WebhookId) -> StoreResult<bool> {
         // Its deliveries and their attempts go with it (the foreign keys
         // cascade).

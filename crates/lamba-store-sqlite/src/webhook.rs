@@ -260,6 +260,27 @@ impl WebhookRepository for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn replace_webhook_secret(
+        &self,
+        id: WebhookId,
+        secret: &[u8],
+        sealed: bool,
+        now: Instant,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE webhooks SET secret = ?, secret_sealed = ?, last_update_instant = ? WHERE id = ?",
+        )
+        .bind(secret)
+        .bind(sealed)
+        .bind(now.as_millis())
+        .bind(id.to_string())
+        .execute(&self.writer)
+        .await
+        .map_err(|e| write_error(e, "id"))?;
+        let _ = self.changes.send(Change::Webhooks);
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn delete_webhook(&self, id: WebhookId) -> StoreResult<bool> {
         // Its deliveries and their attempts go by the foreign keys' cascade.
         let done = sqlx::query("DELETE FROM webhooks WHERE id = ?")

@@ -146,6 +146,16 @@ pub trait WebhookRepository: Send + Sync {
     /// writes back a secret it read, which a concurrent rotation may have
     /// replaced). `Ok(false)` when the webhook does not exist.
     async fn update_webhook(&self, webhook: &Webhook) -> StoreResult<bool>;
+    /// Replaces only the secret (and `last_update_instant`), so a rotation
+    /// racing a change of settings never writes back the settings it read.
+    /// `Ok(false)` when the webhook does not exist.
+    async fn replace_webhook_secret(
+        &self,
+        id: WebhookId,
+        secret: &[u8],
+        sealed: bool,
+        now: Instant,
+    ) -> StoreResult<bool>;
     /// Deletes it with its deliveries; `Ok(false)` when it does not exist.
     async fn delete_webhook(&self, id: WebhookId) -> StoreResult<bool>;
 

@@ -83,6 +83,9 @@ impl TestServerBuilder {
             .env("LAMBA_LISTEN", "127.0.0.1:0")
             .env("LAMBA_DATABASE_URL", database.url())
             .env("LAMBA_LOG", "info")
+            // The tests' webhook receivers listen on 127.0.0.1; a test of
+            // the refusal sets it back to false (later `env` wins).
+            .env("LAMBA_WEBHOOK_ALLOW_PRIVATE", "true")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

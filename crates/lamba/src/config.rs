@@ -108,6 +108,17 @@ pub struct ServeArgs {
         value_parser = clap::value_parser!(u64).range(10..=86_400_000)
     )]
     pub webhook_retry_max_ms: u64,
+    /// Whether webhooks may be delivered into the server's own network
+    /// (loopback, private, link-local and unique-local addresses, which are
+    /// refused by default: see `lamba_core::events::destinations`). For
+    /// tests, and for receivers that run beside Lamba.
+    #[arg(
+        long,
+        env = "LAMBA_WEBHOOK_ALLOW_PRIVATE",
+        default_value_t = false,
+        action = clap::ArgAction::Set
+    )]
+    pub webhook_allow_private: bool,
     /// Host name of the id host (sign-in, OAuth, `/v1/sessions`); when set,
     /// those routes answer 404 on any other host.
     #[arg(long, env = "LAMBA_ID_HOST")]

@@ -156,7 +156,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         oauth: OAuthSettings {
             issuer: issuer.as_str().trim_end_matches('/').to_owned(),
         },
-        webhook_transport: Arc::new(lamba_http::HttpTransport::new()),
+        webhook_transport: Arc::new(lamba_http::HttpTransport::new(
+            lamba_core::events::destinations::DestinationPolicy {
+                allow_private: args.webhook_allow_private,
+            },
+        )),
         webhook_delivery: lamba_core::events::delivery::DeliverySettings {
             max_attempts: args.webhook_max_attempts,
             retry_base: Duration::from_millis(args.webhook_retry_base_ms),

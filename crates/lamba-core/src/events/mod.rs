@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod delivery;
+pub mod destinations;
 pub mod event_log;
 pub mod webhooks;
 pub mod wire;

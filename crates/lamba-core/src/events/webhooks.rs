@@ -344,6 +344,19 @@ impl WebhookService {
     async fn validate(&self, id: WebhookId, input: &WebhookInput) -> Result<Webhook, WebhookError> {
         let mut errors = ValidationErrors::new();
         let url = check_url(&input.url, &mut errors);
+        if let Ok(parsed) = url::Url::parse(&url)
+            && errors.is_empty()
+            && let Err(refused) = self.transport.check_destination(&parsed).await
+        {
+            errors.field(
+                "webhook.url",
+                ErrorKind::Invalid,
+                format!(
+                    "webhook.url is refused: {refused}. Deliveries go only to the public internet \
+                     (LAMBA_WEBHOOK_ALLOW_PRIVATE=true allows the server's own network)."
+                ),
+            );
+        }
         let description = input
             .description
             .as_deref()
@@ -472,11 +485,20 @@ impl WebhookService {
     }
 
     /// Replaces the secret; the new one is returned this once.
+    /// Writes the secret alone: a change of settings made meanwhile stays.
     pub async fn rotate_secret(&self, id: WebhookId) -> Result<WithSecret, WebhookError> {
         let mut webhook = self.get(id).await?;
         let secret = self.new_secret(&mut webhook)?;
-        webhook.last_update_instant = self.clock.now();
-        let webhook = self.update(webhook).await?;
+        let now = self.clock.now();
+        if !self
+            .store
+            .replace_webhook_secret(id, &webhook.secret, webhook.secret_sealed, now)
+            .await?
+        {
+            return Err(WebhookError::NotFound);
+        }
+        // What is stored now, settings included, not the copy read above.
+        let webhook = self.get(id).await?;
         self.record("webhook.secret.rotated", None, Some(&webhook));
         Ok(WithSecret { webhook, secret })
     }

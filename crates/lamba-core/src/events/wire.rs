@@ -126,7 +126,16 @@ pub trait WebhookTransport: Send + Sync {
     /// POSTs the body with `Content-Type: application/json`, `X-Lamba-Event`,
     /// `X-Lamba-Timestamp` and `X-Lamba-Signature`, following no redirect
     /// and giving up after [`DELIVERY_TIMEOUT`].
+    /// Sends nothing to an address [`super::destinations`] refuses: the
+    /// name is resolved, every address checked, and only a checked address
+    /// connected to.
     async fn post(&self, delivery: Delivery) -> DeliveryAnswer;
+
+    /// Whether a receiver URL may be stored: [`super::destinations`]'s
+    /// rule on the URL, and on every address its name resolves to now. A
+    /// name that does not resolve yet is accepted; each delivery checks
+    /// again.
+    async fn check_destination(&self, url: &url::Url) -> Result<(), super::destinations::Refused>;
 }
 
 #[cfg(test)]

@@ -532,6 +532,15 @@ impl WebhookRepository for Fake {
     async fn update_webhook(&self, _webhook: &lamba_model::Webhook) -> StoreResult<bool> {
         Ok(false)
     }
+    async fn replace_webhook_secret(
+        &self,
+        _id: lamba_model::WebhookId,
+        _secret: &[u8],
+        _sealed: bool,
+        _now: lamba_model::Instant,
+    ) -> StoreResult<bool> {
+        Ok(false)
+    }
     async fn delete_webhook(&self, _id: lamba_model::WebhookId) -> StoreResult<bool> {
         Ok(false)
     }

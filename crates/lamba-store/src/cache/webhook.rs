@@ -39,6 +39,21 @@ impl WebhookRepository for CachedStore {
         result
     }
 
+    async fn replace_webhook_secret(
+        &self,
+        id: lamba_model::WebhookId,
+        secret: &[u8],
+        sealed: bool,
+        now: lamba_model::Instant,
+    ) -> StoreResult<bool> {
+        let result = self
+            .inner
+            .replace_webhook_secret(id, secret, sealed, now)
+            .await;
+        self.forget_webhooks();
+        result
+    }
+
     async fn delete_webhook(&self, id: lamba_model::WebhookId) -> StoreResult<bool> {
         let result = self.inner.delete_webhook(id).await;
         self.forget_webhooks();

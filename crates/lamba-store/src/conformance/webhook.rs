@@ -103,6 +103,31 @@ pub async fn webhooks_round_trip_update_and_delete(store: DynStore) {
     assert!(!stored.secret_sealed);
     let missing = webhook("https://example.com/missing", 1);
     assert!(!store.update_webhook(&missing).await.unwrap());
+    // A rotation writes the secret alone: the settings stored meanwhile stay.
+    let rotated_at = Instant::from_millis(1_700_000_010_000);
+    assert!(
+        store
+            .replace_webhook_secret(first.id, &[7; 64], true, rotated_at)
+            .await
+            .unwrap()
+    );
+    let stored = store.lookup_webhook(first.id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            stored.secret,
+            stored.secret_sealed,
+            stored.last_update_instant
+        ),
+        (vec![7; 64], true, rotated_at)
+    );
+    assert_eq!(stored.description, "settings only");
+    assert_eq!(stored.url, changed.url);
+    assert!(
+        !store
+            .replace_webhook_secret(missing.id, &[7; 64], false, rotated_at)
+            .await
+            .unwrap()
+    );
 
     assert!(store.delete_webhook(first.id).await.unwrap());
     assert!(!store.delete_webhook(first.id).await.unwrap());

@@ -15,6 +15,7 @@ on_both_backends!(
     webhook_validation,
     test_delivery_is_signed_and_verified_by_python,
     test_delivery_reports_failures,
+    receivers_inside_the_servers_network_are_refused,
 );
 
 pub const EVENT_TYPES: [&str; 13] = [
@@ -511,6 +512,65 @@ async fn test_delivery_reports_failures(backend: Backend) {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["delivered"], false, "{body}");
     assert_eq!(body["statusCode"], Value::Null);
-    assert!(!body["error"].as_str().unwrap().is_empty(), "{body}");
+    assert_eq!(
+        body["error"], "The endpoint is unreachable.",
+        "no detail that would make the test action a port scanner: {body}"
+    );
     assert!(body["durationMillis"].as_u64().is_some(), "{body}");
+}
+
+/// Issue 19, item 3: without `LAMBA_WEBHOOK_ALLOW_PRIVATE`, a receiver in
+/// the server's own network (or behind credentials in the URL) is refused
+/// when it is saved, by literal, by name and by what a name resolves to.
+async fn receivers_inside_the_servers_network_are_refused(backend: Backend) {
+    let server = builder(backend)
+        .env("LAMBA_WEBHOOK_ALLOW_PRIVATE", "false")
+        .start()
+        .await;
+    let receiver = Receiver::start(200).await;
+    for url in [
+        "https://169.254.169.254/latest/meta-data/",
+        "https://metadata.google.internal/computeMetadata/v1/",
+        "https://10.0.0.1/hook",
+        "https://192.168.1.20/hook",
+        "https://172.16.5.4/hook",
+        "https://100.64.0.1/hook",
+        "https://[fd00::1]/hook",
+        "https://[fe80::1]/hook",
+        "https://[::1]:8443/hook",
+        "https://[::ffff:10.0.0.1]/hook",
+        "https://0.0.0.0/hook",
+        "https://2130706433/hook",
+        "https://127.0.0.1:22/",
+        "https://localhost:5432/",
+        "https://db.localhost/",
+        "https://user:pass@example.com/hook",
+        receiver.url.as_str(),
+    ] {
+        let (status, body) = call(
+            &server,
+            Method::POST,
+            "/api/webhook",
+            Some(json!({"webhook": {"url": url}})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{url}: {body}");
+        assert_eq!(
+            field_codes(&body, "webhook.url"),
+            ["[invalid]webhook.url"],
+            "{url}: {body}"
+        );
+    }
+    // An update is checked the same way.
+    let (webhook, _) = create_webhook(&server, json!({"url": "https://example.com/hook"})).await;
+    let id = webhook["id"].as_str().unwrap();
+    let (status, body) = call(
+        &server,
+        Method::PATCH,
+        &format!("/api/webhook/{id}"),
+        Some(json!({"webhook": {"url": "https://169.254.169.254/"}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(receiver.heard().is_empty());
 }
