@@ -386,3 +386,46 @@ async fn a_rotated_fixed_family_keeps_its_first_expiry() {
     let failure = h.refresh(&client, &second).await.unwrap_err();
     assert_eq!(failure.error, OAuthError::InvalidGrant);
 }
+
+/// A replay within the code's lifetime plus five minutes revokes what the
+/// code issued; an older code is only refused, so a leaked old code is no
+/// way to revoke a user's tokens at will (issue 19, 2b).
+#[tokio::test]
+async fn a_code_replay_revokes_only_within_its_window() {
+    let h = Harness::new().await;
+    let client = h.application(ApplicationInput::default()).await;
+    let live = |token: String| {
+        let h = &h;
+        async move {
+            h.core
+                .oauth
+                .check_access_token(&token)
+                .await
+                .unwrap()
+                .is_some()
+        }
+    };
+
+    let (code, _) = h.sign_in(&client).await;
+    let first = h.exchange(&client, &code).await.unwrap();
+    h.clock.advance_millis(CODE_TTL_MILLIS + 5 * 60 * 1000 - 1);
+    let replay = h.exchange(&client, &code).await.unwrap_err();
+    assert_eq!(replay.error, OAuthError::InvalidGrant);
+    assert!(!live(first.access_token.clone()).await, "revoked");
+    let refresh = first.refresh_token.unwrap();
+    assert_eq!(
+        h.refresh(&client, &refresh).await.unwrap_err().error,
+        OAuthError::InvalidGrant
+    );
+
+    let (code, _) = h.sign_in(&client).await;
+    let first = h.exchange(&client, &code).await.unwrap();
+    h.clock.advance_millis(CODE_TTL_MILLIS + 5 * 60 * 1000);
+    let replay = h.exchange(&client, &code).await.unwrap_err();
+    assert_eq!(replay.error, OAuthError::InvalidGrant);
+    let refresh = first.refresh_token.unwrap();
+    assert!(
+        h.refresh(&client, &refresh).await.is_ok(),
+        "an old code's replay revokes nothing"
+    );
+}

@@ -224,6 +224,20 @@ impl SessionRepository for PostgresStore {
         Ok(())
     }
 
+    async fn find_authorization_code(
+        &self,
+        code_digest: &[u8],
+    ) -> StoreResult<Option<AuthorizationCode>> {
+        let row = sqlx::query(&format!(
+            "SELECT {CODE_COLUMNS} FROM authorization_codes WHERE code_digest = $1"
+        ))
+        .bind(code_digest)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(code_from_row).transpose()
+    }
+
     async fn consume_authorization_code(
         &self,
         code_digest: &[u8],

@@ -219,6 +219,20 @@ impl SessionRepository for SqliteStore {
         Ok(())
     }
 
+    async fn find_authorization_code(
+        &self,
+        code_digest: &[u8],
+    ) -> StoreResult<Option<AuthorizationCode>> {
+        let row = sqlx::query(&format!(
+            "SELECT {CODE_COLUMNS} FROM authorization_codes WHERE code_digest = ?"
+        ))
+        .bind(code_digest)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(code_from_row).transpose()
+    }
+
     async fn consume_authorization_code(
         &self,
         code_digest: &[u8],

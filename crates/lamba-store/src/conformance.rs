@@ -980,6 +980,12 @@ pub async fn authorization_codes_are_single_use(store: DynStore) {
         used_instant: None,
     };
     store.add_authorization_code(&code).await.unwrap();
+    // Finding a code does not consume it.
+    assert_eq!(
+        store.find_authorization_code(&[7; 32]).await.unwrap(),
+        Some(code.clone())
+    );
+    assert_eq!(store.find_authorization_code(&[6; 32]).await.unwrap(), None);
     let mut tasks = Vec::new();
     for _ in 0..8 {
         let store = store.clone();

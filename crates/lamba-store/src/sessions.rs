@@ -46,6 +46,13 @@ pub trait SessionRepository: Send + Sync {
     async fn list_sessions_ended_since(&self, since: Instant) -> StoreResult<Vec<Uuid>>;
 
     async fn add_authorization_code(&self, code: &AuthorizationCode) -> StoreResult<()>;
+    /// The code, used or not, without consuming it: an exchange checks the
+    /// client, redirect URI and PKCE first, so that a wrong attempt (an
+    /// intercepted code tried without its verifier) does not burn it.
+    async fn find_authorization_code(
+        &self,
+        code_digest: &[u8],
+    ) -> StoreResult<Option<AuthorizationCode>>;
     /// Marks the code used, atomically: of two concurrent exchanges exactly
     /// one sees [`CodeConsumption::Fresh`].
     async fn consume_authorization_code(

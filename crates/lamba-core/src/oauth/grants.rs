@@ -16,6 +16,19 @@ use super::mint::{Subject, TokenGrant};
 use super::{OAuthFailure, OAuthService, USER_SCOPES, parse_scope, random_token, token_digest};
 use crate::claims::MANAGEMENT_SCOPE;
 
+/// How long after a code's expiry a replay still revokes what the code
+/// issued (see `code_replayed`).
+const REPLAY_WINDOW_MILLIS: i64 = 5 * 60 * 1000;
+
+/// Namespace of [`code_access_jti`].
+const CODE_JTI_NAMESPACE: Uuid = Uuid::from_u128(0x6c61_6d62_6100_4000_8000_636f_6465_6a74);
+
+/// The `jti` of the access token a code exchange mints, derived from the
+/// code's digest (itself a secret's hash), so that a replay can revoke it.
+fn code_access_jti(code_digest: &[u8]) -> Uuid {
+    Uuid::new_v5(&CODE_JTI_NAMESPACE, code_digest)
+}
+
 /// A token request's form, as received.
 #[derive(Clone, Debug, Default)]
 pub struct TokenRequest {
@@ -192,41 +205,30 @@ impl OAuthService {
             .ok_or_else(|| OAuthFailure::invalid_request("code is required."))?;
         let now = self.clock.now();
         let digest = token_digest(code);
-        let code = match self.store.consume_authorization_code(&digest, now).await? {
-            CodeConsumption::Fresh(code) => code,
-            CodeConsumption::Replayed(code) => {
-                // A code used twice was stolen or replayed: what the first
-                // exchange issued is revoked, by ending its session.
-                tracing::warn!(session.id = %code.session_id, "authorization code replayed; revoking its grant");
-                self.store
-                    .revoke_refresh_tokens_of_code(&digest, now)
-                    .await?;
-                if crate::identity::login_sessions::end(
-                    &self.store,
-                    &self.audit,
-                    code.session_id,
-                    Some(code.user_id),
-                    "code_replay",
-                    now,
-                )
-                .await?
-                {
-                    self.revocations.note_session_ended(code.session_id);
-                }
-                return Err(OAuthFailure::invalid_grant(
-                    "The authorization code was already used.",
-                ));
-            }
-            CodeConsumption::Unknown => {
-                return Err(OAuthFailure::invalid_grant(
-                    "The authorization code is invalid.",
-                ));
-            }
+        let application = &client.application;
+        let invalid_code = || OAuthFailure::invalid_grant("The authorization code is invalid.");
+        // Everything that can be wrong with the request is checked before
+        // the code is consumed: an intercepted code tried by another client
+        // or without its verifier is refused and stays good for the real
+        // client, whose exchange is then no "replay".
+        let Some(code) = self.store.find_authorization_code(&digest).await? else {
+            return Err(invalid_code());
         };
-        if code.application_id != client.application.id {
+        if code.application_id != application.id {
             return Err(OAuthFailure::invalid_grant(
                 "The authorization code was issued to another client.",
             ));
+        }
+        if application.is_confidential() && !client.authenticated {
+            let pkce_stands_in = application.oauth.client_authentication_policy
+                == ClientAuthenticationPolicy::NotRequiredWhenUsingPkce
+                && code.code_challenge.is_some();
+            if !pkce_stands_in {
+                return Err(OAuthFailure::invalid_client());
+            }
+        }
+        if code.used_instant.is_some() {
+            return Err(self.code_replayed(&code, application, now).await?);
         }
         if now >= code.expires_instant {
             return Err(OAuthFailure::invalid_grant(
@@ -255,15 +257,14 @@ impl OAuthService {
             }
             (None, None) => {}
         }
-        let application = &client.application;
-        if application.is_confidential() && !client.authenticated {
-            let pkce_stands_in = application.oauth.client_authentication_policy
-                == ClientAuthenticationPolicy::NotRequiredWhenUsingPkce
-                && code.code_challenge.is_some();
-            if !pkce_stands_in {
-                return Err(OAuthFailure::invalid_client());
+        let code = match self.store.consume_authorization_code(&digest, now).await? {
+            CodeConsumption::Fresh(code) => code,
+            // Two good exchanges at once: the other won; this is the copy.
+            CodeConsumption::Replayed(code) => {
+                return Err(self.code_replayed(&code, application, now).await?);
             }
-        }
+            CodeConsumption::Unknown => return Err(invalid_code()),
+        };
         let session = self.live_session(code.session_id).await?;
         let user = self.user_of(&session).await?;
         let scopes = parse_scope(Some(&code.scope));
@@ -316,8 +317,48 @@ impl OAuthService {
             refresh,
             None,
             TokenGrant::AuthorizationCode,
+            Some(code_access_jti(&digest)),
         )
         .await
+    }
+
+    /// A used code came back. If it is still within its lifetime plus
+    /// [`REPLAY_WINDOW_MILLIS`], someone holds a copy of a code that was
+    /// exchanged: what that exchange issued (its refresh-token family and
+    /// its access token) is revoked (RFC 6749 §4.1.2; RFC 9700 §4.2.4), and
+    /// nothing else of the login session. Later, an old code is only
+    /// refused: it must not become a way to revoke a user's tokens at will.
+    async fn code_replayed(
+        &self,
+        code: &lamba_model::AuthorizationCode,
+        application: &Application,
+        now: Instant,
+    ) -> Result<OAuthFailure, OAuthFailure> {
+        let window_end = code
+            .expires_instant
+            .as_millis()
+            .saturating_add(REPLAY_WINDOW_MILLIS);
+        if now.as_millis() < window_end {
+            tracing::warn!(session.id = %code.session_id, "authorization code replayed; revoking what it issued");
+            self.store
+                .revoke_refresh_tokens_of_code(&code.code_digest, now)
+                .await?;
+            let jti = code_access_jti(&code.code_digest);
+            let expires = code.expires_instant.as_millis().saturating_add(
+                application
+                    .jwt
+                    .access_token_time_to_live_in_seconds
+                    .saturating_add(super::LEEWAY_SECONDS)
+                    .saturating_mul(1000),
+            );
+            self.store
+                .revoke_access_token(jti, Instant::from_millis(expires))
+                .await?;
+            self.revocations.note_token_revoked(jti);
+        }
+        Ok(OAuthFailure::invalid_grant(
+            "The authorization code was already used.",
+        ))
     }
 
     async fn refresh(
@@ -455,6 +496,7 @@ impl OAuthService {
                 Some(refresh),
                 Some(grant.roles),
                 TokenGrant::RefreshToken,
+                None,
             )
             .await?;
         if !refreshed {
@@ -530,6 +572,7 @@ impl OAuthService {
         refresh_token: Option<String>,
         known_roles: Option<Vec<String>>,
         grant: TokenGrant,
+        access_jti: Option<Uuid>,
     ) -> Result<TokenResponse, OAuthFailure> {
         let roles = match known_roles {
             Some(roles) => roles,
@@ -548,6 +591,7 @@ impl OAuthService {
                     user,
                     session,
                     roles: &roles,
+                    access_jti,
                 },
                 &scope,
                 resource,

@@ -24,6 +24,10 @@ pub enum Subject<'a> {
         user: &'a User,
         session: &'a LoginSession,
         roles: &'a [String],
+        /// The access token's `jti` when it must be known beforehand: a
+        /// code exchange's is derived from the code, so that a replay of
+        /// the code can revoke it without it being stored.
+        access_jti: Option<Uuid>,
     },
     /// The client itself (client credentials).
     Client,
@@ -150,7 +154,13 @@ impl OAuthService {
                 .max(0),
             _ => application.jwt.access_token_time_to_live_in_seconds,
         };
-        let jti = Uuid::new_v4();
+        let jti = match subject {
+            Subject::User {
+                access_jti: Some(jti),
+                ..
+            } => *jti,
+            _ => Uuid::new_v4(),
+        };
         let client_id = application.id.to_string();
         let mut claims = Map::new();
         claims.insert("iss".into(), json!(self.issuer));
@@ -245,6 +255,7 @@ impl OAuthService {
                 user,
                 session,
                 roles,
+                access_jti: None,
             };
             let arguments = self
                 .populate_arguments(application, &subject, grant)
@@ -290,6 +301,7 @@ impl OAuthService {
                 user,
                 session,
                 roles,
+                ..
             } => {
                 ip_address = session.ip_address.clone();
                 user_agent = session.user_agent.clone();

@@ -5,8 +5,9 @@ use std::collections::HashMap;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::HeaderMap;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use lamba_core::oauth::{ClientCredentials, OAuthFailure};
@@ -25,7 +26,7 @@ impl OAuthForm {
 }
 
 impl FromRequest<AppState> for OAuthForm {
-    type Rejection = OAuthJson;
+    type Rejection = Response;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let is_form = request
@@ -38,15 +39,27 @@ impl FromRequest<AppState> for OAuthForm {
                     .eq_ignore_ascii_case("application/x-www-form-urlencoded")
             });
         if !is_form {
-            return Err(OAuthFailure::invalid_request(
+            return Err(OAuthJson(OAuthFailure::invalid_request(
                 "The body must be application/x-www-form-urlencoded.",
-            )
-            .into());
+            ))
+            .into_response());
         }
-        let bytes = Bytes::from_request(request, state).await.map_err(|_| {
-            OAuthFailure::invalid_request("The request body could not be read or is too large.")
-        })?;
-        parse_form(&bytes).map(OAuthForm).map_err(OAuthJson)
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                let failure = OAuthFailure::invalid_request(
+                    "The request body could not be read or is too large.",
+                );
+                let mut response = OAuthJson(failure).into_response();
+                // The body limit's own status (413), with the OAuth body.
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+                }
+                response
+            })?;
+        parse_form(&bytes)
+            .map(OAuthForm)
+            .map_err(|failure| OAuthJson(failure).into_response())
     }
 }
 

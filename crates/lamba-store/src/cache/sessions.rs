@@ -47,6 +47,13 @@ impl SessionRepository for CachedStore {
         self.inner.add_authorization_code(code).await
     }
 
+    async fn find_authorization_code(
+        &self,
+        code_digest: &[u8],
+    ) -> StoreResult<Option<AuthorizationCode>> {
+        self.inner.find_authorization_code(code_digest).await
+    }
+
     async fn consume_authorization_code(
         &self,
         code_digest: &[u8],

@@ -197,6 +197,13 @@ impl SessionRepository for Fake {
         Ok(())
     }
 
+    async fn find_authorization_code(
+        &self,
+        _code_digest: &[u8],
+    ) -> StoreResult<Option<AuthorizationCode>> {
+        Ok(None)
+    }
+
     async fn consume_authorization_code(
         &self,
         _code_digest: &[u8],

@@ -729,14 +729,66 @@ async fn code_is_single_use_and_replay_revokes(backend: Backend) {
         ],
     )
     .await;
+    let code = redirect["code"].as_str();
+    // An intercepted code tried without its verifier, with a wrong one, or
+    // by another client is refused without being burnt (issue 19, 2b).
+    for attempt in [
+        vec![
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+        ],
+        vec![
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            (
+                "code_verifier",
+                "a-wrong-verifier-that-is-long-enough-to-be-a-verifier-0123",
+            ),
+        ],
+        vec![
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", "https://evil.example/cb"),
+            ("code_verifier", verifier.as_str()),
+        ],
+    ] {
+        let (status, refused) = token(&f, &attempt, true).await;
+        assert_eq!(
+            (status, refused["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+            "{attempt:?}: {refused}"
+        );
+    }
+    let status = f
+        .server
+        .client()
+        .post(f.server.url("/connect/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", "http://localhost:3000/cb"),
+            ("code_verifier", verifier.as_str()),
+            ("client_id", f.public_id.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, StatusCode::BAD_REQUEST, "another client");
     let form = [
         ("grant_type", "authorization_code"),
-        ("code", redirect["code"].as_str()),
+        ("code", code),
         ("redirect_uri", REDIRECT),
         ("code_verifier", verifier.as_str()),
     ];
     let (status, first) = token(&f, &form, true).await;
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the real client's exchange: {first}"
+    );
     let (status, again) = token(&f, &form, true).await;
     assert_eq!(
         (status, again["error"].as_str()),
@@ -756,6 +808,36 @@ async fn code_is_single_use_and_replay_revokes(backend: Backend) {
     )
     .await;
     assert_eq!(refreshed["error"], "invalid_grant");
+    // Only what that code issued: the browser's login goes on, and a new
+    // authorization gets a code without the form.
+    let (verifier, challenge) = pkce();
+    let (status, location, _) = browser
+        .get(&authorize_url(
+            &f.server,
+            &[
+                ("client_id", &f.client_id),
+                ("redirect_uri", REDIRECT),
+                ("response_type", "code"),
+                ("scope", "openid"),
+                ("code_challenge", &challenge),
+                ("code_challenge_method", "S256"),
+            ],
+        ))
+        .await;
+    assert!(status.is_redirection(), "still signed in: {status}");
+    let again = query_of(&location.unwrap());
+    let (status, _) = token(
+        &f,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &again["code"]),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &verifier),
+        ],
+        true,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
 }
 
 async fn client_authentication_failures(backend: Backend) {
@@ -1241,6 +1323,17 @@ async fn garbage_requests_get_4xx(backend: Backend) {
             response.status()
         );
     }
+    // Oversized: 413, with the OAuth error body.
+    let response = reqwest::Client::new()
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("grant_type={}", "x".repeat(200_000)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_request", "{body}");
     let response = client
         .post(&url)
         .header("Authorization", "Basic !!!")
