@@ -9,11 +9,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use lamba_core::oauth::{AuthorizeOutcome, AuthorizeRequest};
 use serde_json::json;
-use subtle::ConstantTimeEq;
 
 use super::error::description_chars;
 use super::form::parse_form;
-use super::web::{CSRF_COOKIE, SESSION_COOKIE, cookie_value, new_csrf_token};
+use super::web::{cookie_value, is_cross_site, new_csrf_token};
 use crate::AppState;
 
 /// The authorization request's parameters, carried through the sign-in form
@@ -81,11 +80,14 @@ pub async fn submit(
     let Ok(params) = parse_form(&body) else {
         return error_page(&state, "The sign-in form is malformed.");
     };
-    // Double-submit CSRF check: the form's token must equal the cookie's,
-    // which another site can neither read nor set (HttpOnly, SameSite=Lax).
-    let cookie = cookie_value(&headers, CSRF_COOKIE).unwrap_or_default();
+    // The form's token must be the servers' HMAC of the browser's CSRF
+    // cookie, which another site can neither read nor set (HttpOnly,
+    // SameSite=Lax, `__Host-` over https); and a browser that says where
+    // the post came from must say this site.
     let submitted = params.get("csrf_token").cloned().unwrap_or_default();
-    if cookie.is_empty() || !bool::from(cookie.as_bytes().ct_eq(submitted.as_bytes())) {
+    if is_cross_site(&headers, state.core.oauth.issuer())
+        || !state.web.csrf_holds(&headers, &submitted)
+    {
         return error_page(
             &state,
             "The sign-in form expired or did not come from this site. Go back and try again.",
@@ -126,9 +128,11 @@ pub async fn submit(
         )
         .await;
     let session_cookie = signed_in.session_id.map(|id| {
-        state
-            .web
-            .cookie(SESSION_COOKIE, &state.web.session_cookie_value(id), None)
+        state.web.cookie(
+            state.web.session_cookie(),
+            &state.web.session_cookie_value(id),
+            None,
+        )
     });
     respond(
         &state,
@@ -174,7 +178,7 @@ fn respond(
             pairs.append_pair("iss", issuer);
         }),
         AuthorizeOutcome::SignIn { request, error } => {
-            let csrf = cookie_value(headers, CSRF_COOKIE)
+            let csrf = cookie_value(headers, state.web.csrf_cookie())
                 .filter(|c| c.len() >= 32)
                 .or_else(new_csrf_token)
                 .unwrap_or_default();
@@ -207,7 +211,7 @@ fn respond(
                 json!({
                     "application": request.application.name,
                     "error": error,
-                    "csrf_token": csrf,
+                    "csrf_token": state.web.csrf_form_token(&csrf),
                     "hidden": hidden,
                     "email": email,
                 }),
@@ -218,7 +222,9 @@ fn respond(
                 StatusCode::OK
             };
             let mut response = (status, html).into_response();
-            if let Ok(cookie) = HeaderValue::from_str(&state.web.cookie(CSRF_COOKIE, &csrf, None)) {
+            if let Ok(cookie) =
+                HeaderValue::from_str(&state.web.cookie(state.web.csrf_cookie(), &csrf, None))
+            {
                 response.headers_mut().append(SET_COOKIE, cookie);
             }
             response

@@ -6,7 +6,6 @@ use lamba_core::oauth::{LogoutOutcome, LogoutRequest};
 use serde_json::json;
 
 use super::form::parse_form;
-use super::web::SESSION_COOKIE;
 use crate::AppState;
 
 /// `GET /connect/endsession` (RP-initiated logout): ends the browser's login
@@ -55,7 +54,7 @@ async fn respond(
         .oauth
         .end_session(request, web.session_from(&headers))
         .await;
-    let clear = web.cookie(SESSION_COOKIE, "", Some(0));
+    let clear = web.cookie(web.session_cookie(), "", Some(0));
     let mut response = match outcome {
         Ok(LogoutOutcome::Redirect {
             uri,

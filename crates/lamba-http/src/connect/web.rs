@@ -3,18 +3,26 @@
 
 use aws_lc_rs::hmac;
 use axum::http::HeaderMap;
-use axum::http::header::COOKIE;
+use axum::http::header::{COOKIE, ORIGIN};
 use axum::response::Html;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use minijinja::Environment;
 use serde::Serialize;
+use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use crate::HttpSettings;
 
 pub const SESSION_COOKIE: &str = "lamba_session";
 pub const CSRF_COOKIE: &str = "lamba_csrf";
+/// Over https the cookies carry the `__Host-` prefix: a browser then only
+/// accepts them `Secure`, for `/`, and from this very host, so a sibling
+/// subdomain can never plant a session or a CSRF cookie (RFC 6265bis).
+const HOST_SESSION_COOKIE: &str = "__Host-lamba_session";
+const HOST_CSRF_COOKIE: &str = "__Host-lamba_csrf";
+/// Domain separation of the CSRF form token's HMAC from the session's.
+const CSRF_TAG_CONTEXT: &[u8] = b"lamba csrf form token\0";
 
 pub struct Web {
     templates: Environment<'static>,
@@ -45,6 +53,42 @@ impl Web {
     /// Whether the issuer is https (cookies are `Secure`, HSTS is sent).
     pub fn is_https(&self) -> bool {
         self.secure
+    }
+
+    pub fn session_cookie(&self) -> &'static str {
+        if self.secure {
+            HOST_SESSION_COOKIE
+        } else {
+            SESSION_COOKIE
+        }
+    }
+
+    pub fn csrf_cookie(&self) -> &'static str {
+        if self.secure {
+            HOST_CSRF_COOKIE
+        } else {
+            CSRF_COOKIE
+        }
+    }
+
+    /// The form's CSRF token for a CSRF cookie's random value: an HMAC of
+    /// it under the servers' key. A bare double-submit value can be forged
+    /// by anyone who can set a cookie; this one only by the servers.
+    pub fn csrf_form_token(&self, cookie_nonce: &str) -> String {
+        let mut message = CSRF_TAG_CONTEXT.to_vec();
+        message.extend_from_slice(cookie_nonce.as_bytes());
+        URL_SAFE_NO_PAD.encode(hmac::sign(&self.cookie_key, &message).as_ref())
+    }
+
+    /// Whether a submitted form token belongs to the browser's CSRF cookie
+    /// (constant-time).
+    pub fn csrf_holds(&self, headers: &HeaderMap, submitted: &str) -> bool {
+        let Some(nonce) = cookie_value(headers, self.csrf_cookie()).filter(|n| n.len() >= 32)
+        else {
+            return false;
+        };
+        let expected = self.csrf_form_token(&nonce);
+        bool::from(expected.as_bytes().ct_eq(submitted.as_bytes()))
     }
 
     pub fn render(&self, name: &str, context: impl Serialize) -> Html<String> {
@@ -83,7 +127,7 @@ impl Web {
 
     /// The login session the request's cookie names, if its signature holds.
     pub fn session_from(&self, headers: &HeaderMap) -> Option<Uuid> {
-        let value = cookie_value(headers, SESSION_COOKIE)?;
+        let value = cookie_value(headers, self.session_cookie())?;
         let (id, tag) = value.split_once('.')?;
         let id = Uuid::parse_str(id).ok()?;
         let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
@@ -104,7 +148,30 @@ pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, value)| value.to_owned())
 }
 
-/// A fresh CSRF token: 256 random bits.
+/// Whether a form post says it came from another site: `Sec-Fetch-Site`
+/// other than `same-origin` (or `none`, typed by the user) where the
+/// browser sends it, else an `Origin` other than the issuer's. `Origin:
+/// null` alone decides nothing: our own pages send it, since they ask for
+/// no referrer. Browsers that send neither pass; the CSRF token still holds
+/// them.
+pub fn is_cross_site(headers: &HeaderMap, issuer: &str) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return !matches!(site, "same-origin" | "none");
+    }
+    let Some(origin) = headers
+        .get(ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .filter(|o| *o != "null")
+    else {
+        return false;
+    };
+    let expected = url::Url::parse(issuer)
+        .ok()
+        .map(|u| u.origin().ascii_serialization());
+    expected.as_deref() != Some(origin)
+}
+
+/// A fresh CSRF cookie value: 256 random bits.
 pub fn new_csrf_token() -> Option<String> {
     let mut bytes = [0u8; 32];
     aws_lc_rs::rand::fill(&mut bytes).ok()?;

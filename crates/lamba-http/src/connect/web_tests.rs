@@ -40,16 +40,69 @@ fn session_cookies_are_signed() {
     let mut headers = HeaderMap::new();
     headers.insert(
         COOKIE,
-        format!("other=1; {SESSION_COOKIE}={value}")
+        format!("other=1; __Host-lamba_session={value}")
             .parse()
             .unwrap(),
     );
     assert_eq!(web.session_from(&headers), Some(id));
+    // Over https only the `__Host-` cookie counts.
+    headers.insert(COOKIE, format!("{SESSION_COOKIE}={value}").parse().unwrap());
+    assert_eq!(web.session_from(&headers), None);
     let forged = format!("{}.{}", Uuid::new_v4(), value.split_once('.').unwrap().1);
     headers.insert(
         COOKIE,
-        format!("{SESSION_COOKIE}={forged}").parse().unwrap(),
+        format!("__Host-lamba_session={forged}").parse().unwrap(),
     );
     assert_eq!(web.session_from(&headers), None);
     assert!(web.cookie("x", "y", None).contains("; Secure"));
+}
+
+#[test]
+fn csrf_form_tokens_are_the_servers_hmac_of_the_cookie() {
+    let web = web();
+    let nonce = "n".repeat(43);
+    let token = web.csrf_form_token(&nonce);
+    assert_ne!(token, nonce);
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        COOKIE,
+        format!("__Host-lamba_csrf={nonce}").parse().unwrap(),
+    );
+    assert!(web.csrf_holds(&headers, &token));
+    assert!(!web.csrf_holds(&headers, &nonce), "no bare double submit");
+    assert!(!web.csrf_holds(&headers, ""));
+    headers.insert(COOKIE, "__Host-lamba_csrf=short".parse().unwrap());
+    assert!(!web.csrf_holds(&headers, &web.csrf_form_token("short")));
+}
+
+#[test]
+fn cross_site_posts_are_recognised() {
+    let issuer = "https://id.example.com";
+    let with = |pairs: &[(&'static str, &str)]| {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.insert(*name, value.parse().unwrap());
+        }
+        is_cross_site(&headers, issuer)
+    };
+    assert!(!with(&[]), "old browsers send neither");
+    assert!(!with(&[("sec-fetch-site", "same-origin")]));
+    assert!(!with(&[("sec-fetch-site", "none")]));
+    assert!(!with(&[("origin", "https://id.example.com")]));
+    assert!(with(&[("sec-fetch-site", "cross-site")]));
+    assert!(with(&[("sec-fetch-site", "same-site")]));
+    assert!(with(&[("origin", "https://evil.example")]));
+    assert!(with(&[("origin", "http://id.example.com")]));
+    assert!(
+        !with(&[("origin", "null")]),
+        "our no-referrer pages send it"
+    );
+    assert!(!with(&[
+        ("origin", "null"),
+        ("sec-fetch-site", "same-origin")
+    ]));
+    assert!(with(&[
+        ("origin", "null"),
+        ("sec-fetch-site", "cross-site")
+    ]));
 }

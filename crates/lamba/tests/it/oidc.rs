@@ -1447,6 +1447,49 @@ async fn sign_in_page_is_safe(backend: Backend) {
         .post_form(&f.server.url("/connect/authorize"), &form)
         .await;
     assert_eq!((status, location), (StatusCode::BAD_REQUEST, None));
+    // A bare double-submit pair (the cookie's value as the form token) is
+    // no token: the form carries the servers' HMAC of the cookie.
+    let form_token = hidden_inputs(&html)
+        .into_iter()
+        .find(|(name, _)| name == "csrf_token")
+        .unwrap()
+        .1;
+    assert_ne!(form_token, csrf_cookie);
+    let mut form = hidden_inputs(&html);
+    for field in form.iter_mut().filter(|(name, _)| name == "csrf_token") {
+        field.1 = csrf_cookie.clone();
+    }
+    form.push(("email".into(), f.email.clone()));
+    form.push(("password".into(), PASSWORD.into()));
+    let (status, _, _) = browser
+        .post_form(&f.server.url("/connect/authorize"), &form)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // A post another site made (its browser says so) is refused, whatever
+    // its tokens.
+    for (header, value) in [
+        ("Sec-Fetch-Site", "cross-site"),
+        ("Sec-Fetch-Site", "same-site"),
+        ("Origin", "https://evil.example"),
+    ] {
+        let mut form = hidden_inputs(&html);
+        form.push(("email".into(), f.email.clone()));
+        form.push(("password".into(), PASSWORD.into()));
+        let response = browser
+            .http
+            .post(f.server.url("/connect/authorize"))
+            .header("Cookie", format!("lamba_csrf={csrf_cookie}"))
+            .header(header, value)
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::BAD_REQUEST,
+            "{header}: {value}"
+        );
+    }
 
     // The session cookie: HttpOnly, SameSite=Lax, not Secure on http.
     let mut form = hidden_inputs(&html);
@@ -1456,6 +1499,8 @@ async fn sign_in_page_is_safe(backend: Backend) {
         .http
         .post(f.server.url("/connect/authorize"))
         .header("Cookie", format!("lamba_csrf={csrf_cookie}"))
+        .header("Origin", f.server.base_url.trim_end_matches('/'))
+        .header("Sec-Fetch-Site", "same-origin")
         .form(&form)
         .send()
         .await
