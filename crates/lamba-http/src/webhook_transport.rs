@@ -130,10 +130,6 @@ impl WebhookTransport for HttpTransport {
                 }
                 DeliveryAnswer::Status(status)
             }
-            Err(error) if error.is_timeout() => DeliveryAnswer::Failed(format!(
-                "The endpoint did not answer within {} seconds.",
-                DELIVERY_TIMEOUT.as_secs()
-            )),
             Err(error) => {
                 // The cause is for the server's log, not the operator's answer.
                 tracing::info!(error = %describe(&error), "a webhook delivery did not reach its endpoint");

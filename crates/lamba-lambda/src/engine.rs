@@ -14,18 +14,19 @@
 //! idle, and gives it back afterwards unless the list already holds
 //! [`EngineSettings::max_idle_runtimes`]. A runtime that timed out, ran out
 //! of memory or failed inside the engine is dropped, not given back, so the
-//! next run always starts from a healthy heap.
+//! next run always starts from a healthy heap. Runtimes move between
+//! threads, which is what rquickjs's `parallel` feature is for; QuickJS's
+//! stack limit is re-anchored on every entry, so it holds on any thread.
 //!
 //! *Jobs.* A run ends when the jobs it queued (promise reactions, the rest
 //! of an `async` function) have run too, under the same deadline; a body's
-//! top-level jobs run when it is evaluated. So no job of one run is left for
-//! the next to run, and a runtime goes back to the pool only with an empty
-//! queue. A runtime that is given up has its queue emptied while the run's
-//! context is still held (each job interrupted at once), and is freed only
-//! when QuickJS can free it without tripping its own assertion (see
-//! [`sandbox::free_runtime`]); otherwise it is leaked and counted. Runtimes move between
-//! threads, which is what rquickjs's `parallel` feature is for; QuickJS's
-//! stack limit is re-anchored on every entry, so it holds on any thread.
+//! top-level jobs run when it is evaluated. A runtime goes back to the pool
+//! only with an empty queue, so no job of one run is ever run by another;
+//! one with jobs left (a deadline hit inside a job loop, a body that threw
+//! after queuing some) is retired, its queue freed unrun (see
+//! [`sandbox::free_runtime`]). A runtime whose queue is empty is freed only
+//! when QuickJS can free it without tripping its own assertion; otherwise
+//! it is leaked and counted.
 //!
 //! *Fresh contexts and the compile cache.* Every run gets a context no other
 //! run has used (no state from one run reaches the next, not even through
@@ -565,7 +566,7 @@ impl Pool {
         // (its intrinsics are cyclic, so only a collection reclaims them),
         // then preparing the next one.
         for context in [used, stale.map(|p| p.context)].into_iter().flatten() {
-            sandbox::close(&slot.runtime, context);
+            sandbox::close(context);
         }
         if !is_healthy {
             self.retire(slot);
@@ -596,7 +597,7 @@ impl Pool {
             prepared,
         } = slot;
         if let Some(prepared) = prepared {
-            sandbox::close(&runtime, prepared.context);
+            sandbox::close(prepared.context);
         }
         self.counters
             .runtimes_recycled
@@ -636,6 +637,12 @@ impl Pool {
     }
 
     fn check_in(&self, slot: Slot) {
+        // Jobs a failed preparation left behind belong to a closed context:
+        // nobody may run them, so the runtime goes.
+        if slot.runtime.is_job_pending() {
+            self.retire(slot);
+            return;
+        }
         let surplus = {
             let mut idle = self.lock_idle();
             if idle.len() < self.settings.max_idle_runtimes {
@@ -676,7 +683,7 @@ fn prepare(
             .map_err(|stop| Failure::from_stop(stop, limits))
     });
     if let Err(failure) = evaluated {
-        sandbox::close(runtime, context);
+        sandbox::close(context);
         return Err((failure, Some(console)));
     }
     Ok(Prepared {

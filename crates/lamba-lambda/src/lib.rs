@@ -117,7 +117,7 @@ pub fn check_body(body: &str, lambda_type: LambdaType, limits: Limits) -> Result
     // The throwaway runtime goes the way the engine's do (see `Engine`'s
     // *Jobs*): its queue emptied while the context is held, then freed only
     // if that is safe.
-    sandbox::close(&runtime, context);
+    sandbox::close(context);
     sandbox::free_runtime(runtime, baseline);
     checked
 }

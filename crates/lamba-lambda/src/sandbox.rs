@@ -24,10 +24,6 @@ pub(crate) const SOURCE_NAME: &str = "lambda.js";
 /// whichever thread that was).
 const MAX_STACK_BYTES: usize = 512 * 1024;
 
-/// How many queued jobs [`discard_jobs`] runs to empty the queue before it
-/// gives up on a runtime; each is interrupted at its first check.
-const MAX_DISCARDED_JOBS: usize = 100_000;
-
 /// The language's intrinsics a lambda may use. Deliberately absent: the
 /// `std`/`os` modules and every timer, network or file API (QuickJS only has
 /// them in `quickjs-libc`, which is not linked), `Proxy`, typed arrays (so
@@ -134,29 +130,13 @@ pub(crate) fn settle(ctx: &Ctx<'_>, deadline: &Deadline) -> Result<(), Stop> {
     Ok(())
 }
 
-/// Empties the job queue of a runtime that is being given up, while the
-/// contexts its jobs belong to are still held: every job is started under
-/// an interrupt that fires at once, so none of it gets to run on, and none
-/// outlives the run that queued it. Call it outside `Context::with`. Returns
-/// whether the queue is empty.
-pub(crate) fn discard_jobs(runtime: &Runtime) -> bool {
-    runtime.set_interrupt_handler(Some(Box::new(|| true)));
-    for _ in 0..MAX_DISCARDED_JOBS {
-        // An interrupted job is an error here, which is the point.
-        if let Ok(false) = runtime.execute_pending_job() {
-            return true;
-        }
-    }
-    !runtime.is_job_pending()
-}
-
-/// Frees a context that is done with: first the jobs still queued in its
-/// runtime (see [`discard_jobs`]), then an exception left pending in it (a
-/// timeout fires again while its error is being read, and a pending
-/// exception keeps the whole context alive), then the context itself.
-/// Call it outside `Context::with`.
-pub(crate) fn close(runtime: &Runtime, context: Context) {
-    discard_jobs(runtime);
+/// Frees a context that is done with: an exception left pending in it
+/// first (a timeout fires again while its error is being read, and a
+/// pending exception keeps the whole context alive), then the context.
+/// Jobs it queued are never run after this: a runtime with jobs left is
+/// retired, and [`free_runtime`] frees them without running them. Call it
+/// outside `Context::with`.
+pub(crate) fn close(context: Context) {
     context.with(|ctx| {
         if ctx.has_exception() {
             drop(ctx.catch());
@@ -165,16 +145,20 @@ pub(crate) fn close(runtime: &Runtime, context: Context) {
     drop(context);
 }
 
-/// Frees a runtime whose contexts have all been closed, if that is safe:
-/// QuickJS aborts the process when it frees a runtime that still holds
-/// objects after a final collection (which only a bug in the engine, or in
-/// how it is driven, can cause; both have happened). Such a runtime is
-/// leaked instead, a bounded cost paid once per bug, which is better than
-/// taking every sign-in down with it. Returns whether it was freed.
+/// Frees a runtime whose contexts have all been closed. With jobs still
+/// queued (a run stopped by its deadline in the middle of a job loop), that
+/// is `JS_FreeRuntime`'s own order: the queue is freed without running any
+/// of it, then everything is collected. With an empty queue it is freed
+/// only if that is verifiably safe: QuickJS aborts the process when a
+/// runtime still holds objects after the final collection (which only a
+/// bug in the engine, or in how it is driven, can cause; both have
+/// happened). Such a runtime is leaked instead, a bounded cost paid once
+/// per bug, which is better than taking every sign-in down with it.
+/// Returns whether it was freed.
 pub(crate) fn free_runtime(runtime: Runtime, baseline: Baseline) -> bool {
-    if runtime.is_job_pending() && !discard_jobs(&runtime) {
-        std::mem::forget(runtime);
-        return false;
+    if runtime.is_job_pending() {
+        drop(runtime);
+        return true;
     }
     runtime.run_gc();
     let is_safe = Baseline::of(&runtime) == baseline;

@@ -93,27 +93,32 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
     !refused
 }
 
+/// Only global unicast (`2000::/3`) is public, less its special blocks;
+/// everything else (loopback, unspecified, discard-only `100::/64`, unique
+/// local, link-local, site-local, multicast) is not. Forms that carry an
+/// IPv4 address are judged by it.
 fn is_public_v6(ip: Ipv6Addr) -> bool {
     if let Some(v4) = embedded_v4(ip) {
         return is_public_v4(v4);
     }
-    let first = ip.segments()[0];
-    let refused = ip.is_unspecified()
-        || ip.is_loopback()
-        || ip.is_multicast()
-        // Unique local fc00::/7.
-        || (first & 0xfe00) == 0xfc00
-        // Link-local fe80::/10 and the deprecated site-local fec0::/10.
-        || (first & 0xffc0) == 0xfe80
-        || (first & 0xffc0) == 0xfec0
-        // Documentation 2001:db8::/32.
-        || (first == 0x2001 && ip.segments()[1] == 0x0db8);
-    !refused
+    let [first, second, ..] = ip.segments();
+    let is_global_unicast = (first & 0xe000) == 0x2000;
+    let is_special = first == 0x2001
+        && (second == 0x0000 // Teredo 2001::/32 (tunnels to an IPv4 host)
+            || second == 0x0002 // benchmarking 2001:2::/48
+            || second == 0x0db8 // documentation 2001:db8::/32
+            || (second & 0xfff0) == 0x0010 // ORCHID 2001:10::/28
+            || (second & 0xfff0) == 0x0020) // ORCHIDv2 2001:20::/28
+        // Documentation 3fff::/20 (RFC 9637).
+        || (first == 0x3fff && (second & 0xf000) == 0);
+    is_global_unicast && !is_special
 }
 
 /// The IPv4 address an IPv6 one carries, if it is one of the forms that
-/// reach an IPv4 host: mapped `::ffff:a.b.c.d`, compatible `::a.b.c.d`,
-/// NAT64 `64:ff9b::a.b.c.d` and 6to4 `2002:aabb:ccdd::`.
+/// reach an IPv4 host: mapped `::ffff:a.b.c.d`, SIIT `::ffff:0:a.b.c.d`,
+/// compatible `::a.b.c.d`, NAT64 `64:ff9b::a.b.c.d` and its local-use
+/// `64:ff9b:1::/48` (the host in the last 32 bits), and 6to4
+/// `2002:aabb:ccdd::`.
 fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     let s = ip.segments();
     let from = |high: u16, low: u16| {
@@ -123,6 +128,8 @@ fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     };
     match s {
         [0, 0, 0, 0, 0, 0xffff, high, low] => Some(from(high, low)),
+        [0, 0, 0, 0, 0xffff, 0, high, low] => Some(from(high, low)),
+        [0x64, 0xff9b, 1, _, _, _, high, low] => Some(from(high, low)),
         // `::` and `::1` are not IPv4 hosts; the checks above handle them.
         [0, 0, 0, 0, 0, 0, high, low] if high != 0 => Some(from(high, low)),
         [0x64, 0xff9b, 0, 0, 0, 0, high, low] => Some(from(high, low)),
@@ -170,6 +177,13 @@ mod tests {
             "64:ff9b::a9fe:a9fe",
             "2002:c0a8:0101::1",
             "2001:db8::1",
+            "::ffff:0:10.0.0.1",
+            "64:ff9b:1::a00:1",
+            "2001::1",
+            "2001:2::1",
+            "2001:10::1",
+            "100::1",
+            "3fff::1",
         ] {
             let ip: IpAddr = ip.parse().unwrap();
             assert!(!is_public(ip), "{ip} must be refused");

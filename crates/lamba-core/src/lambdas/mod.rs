@@ -123,7 +123,7 @@ pub struct LambdaService {
     audit: Arc<AuditLog>,
     limits: Limits,
     engine: Engine,
-    body_checks: Semaphore,
+    body_checks: Arc<Semaphore>,
 }
 
 impl LambdaService {
@@ -140,7 +140,7 @@ impl LambdaService {
             clock,
             limits,
             engine,
-            body_checks: Semaphore::new(CONCURRENT_BODY_CHECKS),
+            body_checks: Arc::new(Semaphore::new(CONCURRENT_BODY_CHECKS)),
         }
     }
 
@@ -379,16 +379,33 @@ impl LambdaService {
     }
 
     async fn check_body(&self, body: &str, lambda_type: LambdaType, errors: &mut ValidationErrors) {
-        let Ok(_permit) = self.body_checks.acquire().await else {
+        let Ok(permit) = self.body_checks.clone().acquire_owned().await else {
             errors.general("[internal]", "The JavaScript engine is shutting down.");
             return;
         };
         let owned = body.to_owned();
         let limits = self.limits;
-        let checked = tokio::task::spawn_blocking(move || {
-            lamba_lambda::check_body(&owned, lambda_type, limits)
-        })
-        .await;
+        // The permit goes with the thread, so a check stuck in a native loop
+        // that ignores the interrupt still counts against the bound after
+        // this request stopped waiting for it (twice the limit, plus a
+        // margin, as `Engine::run` waits).
+        let checking = tokio::task::spawn_blocking(move || {
+            let checked = lamba_lambda::check_body(&owned, lambda_type, limits);
+            drop(permit);
+            checked
+        });
+        let wait = limits.time.saturating_mul(2) + std::time::Duration::from_millis(100);
+        let Ok(checked) = tokio::time::timeout(wait, checking).await else {
+            errors.field(
+                "lambda.body",
+                ErrorKind::Invalid,
+                format!(
+                    "Evaluating the body took longer than {} ms.",
+                    limits.time.as_millis()
+                ),
+            );
+            return;
+        };
         let message = match checked {
             Ok(Ok(())) => return,
             Ok(Err(error @ BodyError::Script { .. })) => {

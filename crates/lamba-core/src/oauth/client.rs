@@ -40,12 +40,10 @@ impl Client {
     }
 
     /// Whether this client may introspect or revoke a refresh token of its
-    /// own: always when it authenticated or is public; without its secret
-    /// only when the token's family began without one.
+    /// own: when it authenticated, or when the token's family began without
+    /// a secret.
     pub(super) fn may_use(&self, refresh: &lamba_model::RefreshToken) -> bool {
-        self.authenticated
-            || !self.application.is_confidential()
-            || refresh.client_authentication == ClientAuthentication::None
+        self.authenticated || refresh.client_authentication == ClientAuthentication::None
     }
 }
 

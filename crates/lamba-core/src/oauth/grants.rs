@@ -376,13 +376,16 @@ impl OAuthService {
         let invalid =
             || OAuthFailure::invalid_grant("The refresh token is invalid, expired or revoked.");
         // Token, session, user and roles in one round trip.
-        // A confidential client that presented no secret is refused as it
-        // always was, unless the token's family began without one (PKCE
-        // standing in) and its policy still allows that; how the family
-        // began comes from storage, never from this request.
-        let without_secret = application.is_confidential() && !client.authenticated;
+        // A client that did not authenticate may refresh only a family that
+        // began without a secret, and only while its policy still allows
+        // that; how the family began comes from storage, never from this
+        // request, so a family begun with the secret needs it for good,
+        // even if the application later drops its secret.
+        let without_secret = !client.authenticated;
+        // Until the token is found, a confidential client without its
+        // secret is answered as it always was; a public client has none.
         let refuse = |fallback: OAuthFailure| {
-            if without_secret {
+            if without_secret && application.is_confidential() {
                 OAuthFailure::invalid_client()
             } else {
                 fallback
@@ -410,8 +413,7 @@ impl OAuthService {
         // or rotated (RFC 9700 §4.14.2): such families always rotate, and a
         // reuse revokes them, whatever the usage policy says.
         let one_time = application.jwt.refresh_token_usage_policy == RefreshUsagePolicy::OneTimeUse
-            || is_public_family
-            || !application.is_confidential();
+            || is_public_family;
         if one_time && token.used_instant.is_some() {
             return Err(self.reuse_detected(&token, now).await?);
         }

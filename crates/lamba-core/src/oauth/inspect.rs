@@ -254,7 +254,6 @@ impl OAuthService {
             .await?
             .is_none_or(|a| {
                 a.jwt.refresh_token_usage_policy == lamba_model::RefreshUsagePolicy::OneTimeUse
-                    || !a.is_confidential()
             }))
     }
 

@@ -199,9 +199,7 @@ impl SessionService {
         };
         // A family begun without a secret refreshes here like a public
         // client's; the token endpoint re-checks that the policy allows it.
-        if application.is_confidential()
-            && token.client_authentication != lamba_model::ClientAuthentication::None
-        {
+        if token.client_authentication != lamba_model::ClientAuthentication::None {
             return Err(SessionError::Unauthenticated(
                 "This refresh token belongs to a confidential client: refresh it at the token endpoint with the client's credentials."
                     .into(),

@@ -38,6 +38,10 @@ const CORPUS: &[&str] = &[
     "async function populate(jwt){ await new Promise(function(){}) }",
     "function populate(jwt){ return new Promise(function(){}) }",
     "function populate(jwt){ function f(){ Promise.resolve().then(f) } f() }",
+    "function populate(jwt){ function f(){ Promise.resolve().then(f); Promise.resolve().then(f) } f() }",
+    "function populate(jwt){ for (var i = 0; i < 100; i++) Promise.resolve().then(function(){ new Array(1e7).join('x') }) }",
+    "function populate(jwt){ Promise.resolve().then(function(){ globalThis.leak = 1; while(true){} }); throw new Error('after queuing') }",
+    "Promise.resolve().then(function(){ while(true){} }); throw new Error('top-level, after queuing')",
     "function populate(jwt){ new Promise(function(){ while(true){} }) }",
     "function populate(jwt){ Promise.reject(new Error('nobody catches this')) }",
     "function populate(jwt){ Promise.resolve().then(function(){ var a=[]; while(true) a.push(new Array(1e4).fill(1)) }) }",
@@ -184,8 +188,16 @@ fn exercise(body: &str, clean: &Value) {
     for script in [
         &hostile, &hostile, &hostile, &timeout, &hostile, &oom, &hostile, &ok, &hostile,
     ] {
-        // Any result is fine; surviving it and staying clean is the point.
+        // Any result is fine; surviving it and staying clean is the point,
+        // and so is the worker being free again soon: `run_blocking` also
+        // does what follows the reply (closing, retiring, preparing).
+        let started = std::time::Instant::now();
         let _ = engine.run_blocking(script, input());
+        let busy = started.elapsed();
+        assert!(
+            busy < Duration::from_secs(3),
+            "{body}: the worker was busy {busy:?}"
+        );
         assert_eq!(&probe(&engine), clean, "after {body}");
     }
     let _ = check_body(body, LambdaType::JwtPopulate, engine.settings().limits);

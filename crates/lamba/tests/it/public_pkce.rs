@@ -110,6 +110,48 @@ async fn a_family_begun_without_a_secret_refreshes_with_client_id_alone(backend:
     let third_refresh = third["refresh_token"].as_str().unwrap().to_owned();
     assert_ne!(third_refresh, second_refresh);
 
+    // Another client, public or not, gets nothing of the family.
+    let other = |path: &'static str, token: String| {
+        let f = &f;
+        async move {
+            let response = f
+                .server
+                .client()
+                .post(f.server.url(path))
+                .form(&[
+                    ("token", token.as_str()),
+                    ("client_id", f.public_id.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let (_, inactive) = other("/connect/introspect", third_refresh.clone()).await;
+    assert_eq!(inactive["active"], false, "{inactive}");
+    let (status, _) = other("/connect/revocation", third_refresh.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, refused) = token(
+        &f,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &third_refresh),
+            ("client_id", &f.public_id),
+        ],
+        false,
+    )
+    .await;
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "{refused}"
+    );
+
     // `/v1/sessions/refresh` takes the same family, with no client at all.
     let response = f
         .server
@@ -253,4 +295,35 @@ async fn a_family_begun_with_the_secret_always_needs_it(backend: Backend) {
         (status, refused["error"].as_str()),
         (StatusCode::UNAUTHORIZED, Some("invalid_client"))
     );
+
+    // Made public (its secret dropped), the client still cannot refresh,
+    // introspect or revoke a family that began with the secret.
+    let (status, body) = call(
+        &f.server,
+        Method::PATCH,
+        &format!("/api/application/{}", f.client_id),
+        Some(json!({"application": {"oauthConfiguration": {
+            "clientAuthenticationPolicy": "NotRequired",
+            "enabledGrants": ["authorization_code", "refresh_token"]
+        }}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, refused) = refresh_without_secret(&f, next_refresh).await;
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client")),
+        "{refused}"
+    );
+    let (_, inactive) = without_secret(&f, "/connect/introspect", next_refresh).await;
+    assert_eq!(inactive["active"], false, "{inactive}");
+    let response = f
+        .server
+        .client()
+        .post(f.server.url("/v1/sessions/refresh"))
+        .json(&json!({"refreshToken": next_refresh}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }
