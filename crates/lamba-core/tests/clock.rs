@@ -429,3 +429,38 @@ async fn a_code_replay_revokes_only_within_its_window() {
         "an old code's replay revokes nothing"
     );
 }
+
+/// The verified-token memo remembers a signature, not that its key is
+/// still published: once a rotation's old key is retired, its tokens stop
+/// at once, remembered or not (issue 19, item 2).
+#[tokio::test]
+async fn a_retired_keys_tokens_stop_at_once_even_when_remembered() {
+    let h = Harness::new().await;
+    let client = h
+        .application(ApplicationInput {
+            access_token_time_to_live_in_seconds: Some(3600),
+            ..ApplicationInput::default()
+        })
+        .await;
+    let token = h.client_credentials(&client).await;
+    let live = |token: String| {
+        let h = &h;
+        async move {
+            h.core
+                .oauth
+                .check_access_token(&token)
+                .await
+                .unwrap()
+                .is_some()
+        }
+    };
+    assert!(live(token.clone()).await, "verified, and remembered");
+    assert!(live(token.clone()).await, "from the memo");
+    h.core.keys.rotate(1_000).await.unwrap();
+    assert!(live(token.clone()).await, "the old key is still published");
+    h.clock.advance_millis(1_001);
+    h.core.keys.reload().await.unwrap();
+    assert!(!live(token.clone()).await, "its key is retired");
+    let fresh = h.client_credentials(&client).await;
+    assert!(live(fresh).await, "the new key's tokens work");
+}

@@ -145,6 +145,12 @@ impl KeyRing {
         }
     }
 
+    /// Whether the key `kid` is still published (a retired key is not).
+    pub fn publishes(&self, kid: &str) -> bool {
+        self.current()
+            .is_some_and(|ring| ring.verifiers.has_kid(kid))
+    }
+
     pub async fn reload(&self) -> Result<(), KeyError> {
         let _ordered = self.reloading.lock().await;
         let ring = read_ring(&self.store, &self.sealer, self.clock.now()).await?;

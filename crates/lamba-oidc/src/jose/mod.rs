@@ -23,6 +23,7 @@
 //! is the mapping between aws-lc-rs keys and those types, and what it accepts
 //! when it reads a JWK.
 
+mod ecdsa;
 mod jwk;
 mod signing;
 mod verifying;

@@ -157,7 +157,7 @@ impl SigningKey {
         match &self.pair {
             KeyPair::Es256(pair) => pair
                 .sign(&rng, message)
-                .map(|signature| signature.as_ref().to_vec())
+                .map(|signature| super::ecdsa::low_s(signature.as_ref().to_vec()))
                 .map_err(|_| JoseError::Signing),
             KeyPair::Rs256(pair) => {
                 let mut signature = vec![0; pair.public_modulus_len()];

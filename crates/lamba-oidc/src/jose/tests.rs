@@ -717,3 +717,28 @@ fn keys_can_be_shared_across_threads() {
     assert_send_sync::<VerifyingKey>();
     assert_send_sync::<KeySet>();
 }
+
+#[test]
+fn es256_signatures_are_low_s_and_high_s_twins_are_refused() {
+    let (key, _) = SigningKey::generate(Algorithm::Es256, "es").unwrap();
+    let keys = KeySet::new(vec![key.verifying_key()]).unwrap();
+    // aws-lc signs with either s; about half of these would be high.
+    for i in 0..64 {
+        let token = key.sign("JWT", &json!({"i": i})).unwrap();
+        assert!(keys.verify(&token, None, &[Algorithm::Es256]).is_ok());
+        let (input, signature) = token.rsplit_once('.').unwrap();
+        let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
+        assert!(super::ecdsa::is_low_s(&signature), "we sign low-s only");
+        let twin = format!(
+            "{input}.{}",
+            URL_SAFE_NO_PAD.encode(super::ecdsa::negate_s(signature))
+        );
+        assert!(
+            matches!(
+                keys.verify(&twin, None, &[Algorithm::Es256]),
+                Err(JoseError::BadSignature)
+            ),
+            "the high-s twin of a valid token is refused"
+        );
+    }
+}

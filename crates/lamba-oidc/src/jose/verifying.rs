@@ -120,6 +120,11 @@ impl KeySet {
         Ok(Self { keys })
     }
 
+    /// Whether a key with this `kid` is in the set.
+    pub fn has_kid(&self, kid: &str) -> bool {
+        self.keys.iter().any(|key| key.kid == kid)
+    }
+
     /// The keys, in the order given.
     pub fn keys(&self) -> &[VerifyingKey] {
         &self.keys
@@ -198,6 +203,11 @@ impl KeySet {
         let signature = URL_SAFE_NO_PAD
             .decode(signature)
             .map_err(|_| JoseError::Malformed("the signature is not base64url"))?;
+        // (r, n - s) verifies wherever (r, s) does: two strings for one
+        // token. Only the low-s one is accepted, and it is what we sign.
+        if alg == Algorithm::Es256 && !super::ecdsa::is_low_s(&signature) {
+            return Err(JoseError::BadSignature);
+        }
         key.key
             .verify_sig(signing_input.as_bytes(), &signature)
             .map_err(|_| JoseError::BadSignature)?;
