@@ -69,6 +69,9 @@ pub struct OAuthConfiguration {
     pub authorized_redirect_urls: Vec<String>,
     pub logout_url: Option<String>,
     pub enabled_grants: Vec<GrantType>,
+    /// FusionAuth's `requireRegistration`: a user must be registered to
+    /// the application to get a code (or a refreshed token) for it.
+    pub require_registration: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

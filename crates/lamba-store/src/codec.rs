@@ -34,6 +34,9 @@ struct ApplicationConfig {
     /// Added with migration 0007; rows written before have none.
     #[serde(default)]
     failed_authentication: FailedAuthenticationJson,
+    /// Added with issue 19; rows written before have none (`false`).
+    #[serde(default)]
+    require_registration: bool,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -129,6 +132,7 @@ pub fn application_config(application: &Application) -> StoreResult<String> {
             .to_owned(),
         lambda_failure_policy: application.lambda.failure_policy.as_str().to_owned(),
         failed_authentication: application.failed_authentication.into(),
+        require_registration: application.oauth.require_registration,
     };
     serde_json::to_string(&config).map_err(|e| corrupt(format!("application config: {e}")))
 }
@@ -169,6 +173,7 @@ pub fn apply_application_config(application: &mut Application, raw: &str) -> Sto
             .iter()
             .map(|g| parse::<GrantType>(g, "grant"))
             .collect::<StoreResult<_>>()?,
+        require_registration: config.require_registration,
     };
     application.jwt = JwtConfiguration {
         access_token_time_to_live_in_seconds: config.access_token_ttl_seconds,

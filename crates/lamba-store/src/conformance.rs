@@ -335,6 +335,7 @@ fn application(name: &str) -> Application {
             ],
             logout_url: Some("https://app.example.com/bye".into()),
             enabled_grants: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+            require_registration: true,
         },
         jwt: JwtConfiguration {
             access_token_time_to_live_in_seconds: 600,

@@ -112,6 +112,7 @@ pub fn application(row: &impl Row) -> StoreResult<Application> {
             authorized_redirect_urls: Vec::new(),
             logout_url: None,
             enabled_grants: Vec::new(),
+            require_registration: false,
         },
         jwt: JwtConfiguration::default(),
         lambda: LambdaConfiguration {

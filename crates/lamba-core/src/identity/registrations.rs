@@ -293,6 +293,7 @@ mod tests {
                 authorized_redirect_urls: vec![],
                 logout_url: None,
                 enabled_grants: vec![],
+                require_registration: false,
             },
             jwt: JwtConfiguration::default(),
             lambda: Default::default(),

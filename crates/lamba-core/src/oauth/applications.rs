@@ -64,6 +64,7 @@ pub struct ApplicationInput {
     pub authorized_redirect_urls: Option<Vec<String>>,
     pub logout_url: Option<String>,
     pub enabled_grants: Option<Vec<String>>,
+    pub require_registration: Option<bool>,
     pub access_token_time_to_live_in_seconds: Option<i64>,
     pub id_token_time_to_live_in_seconds: Option<i64>,
     pub refresh_token_time_to_live_in_minutes: Option<i64>,
@@ -111,6 +112,7 @@ pub fn application_json(application: &Application, client_secret: Option<&str>) 
         "authorizedRedirectURLs": oauth.authorized_redirect_urls,
         "logoutURL": oauth.logout_url,
         "enabledGrants": oauth.enabled_grants.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+        "requireRegistration": oauth.require_registration,
     });
     if let (Some(secret), Some(object)) = (client_secret, oauth_json.as_object_mut()) {
         object.insert("clientSecret".to_owned(), Value::String(secret.to_owned()));
@@ -535,6 +537,7 @@ impl ApplicationService {
                     authorized_redirect_urls: redirects,
                     logout_url,
                     enabled_grants: grants,
+                    require_registration: input.require_registration.unwrap_or(false),
                 },
                 jwt,
                 lambda,

@@ -302,6 +302,33 @@ impl OAuthService {
         valid: &ValidAuthorizeRequest,
         session: &LoginSession,
     ) -> AuthorizeOutcome {
+        // `requireRegistration`: signed in is not enough, the user must be
+        // registered to this application (told only once they proved who
+        // they are, so it reveals nothing about accounts).
+        if valid.application.oauth.require_registration {
+            match self
+                .store
+                .lookup_registration(session.user_id, valid.application.id)
+                .await
+            {
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    return redirect_error(
+                        valid,
+                        OAuthError::AccessDenied,
+                        "The user is not registered for this application.",
+                    );
+                }
+                Err(error) => {
+                    tracing::error!(%error, "could not read the user's registration");
+                    return redirect_error(
+                        valid,
+                        OAuthError::ServerError,
+                        "Could not issue a code.",
+                    );
+                }
+            }
+        }
         let Ok(code) = random_token() else {
             return redirect_error(valid, OAuthError::ServerError, "Could not issue a code.");
         };

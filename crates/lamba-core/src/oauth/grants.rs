@@ -437,6 +437,17 @@ impl OAuthService {
             return Err(invalid());
         }
         let user = grant.user;
+        // A registration removed since the family began ends its refreshes
+        // where the application requires one.
+        if application.oauth.require_registration
+            && self
+                .store
+                .lookup_registration(user.id, application.id)
+                .await?
+                .is_none()
+        {
+            return Err(invalid());
+        }
         let ttl_millis = application
             .jwt
             .refresh_token_time_to_live_in_minutes

@@ -366,7 +366,103 @@ on_both_backends!(
     garbage_requests_get_4xx,
     sign_in_page_is_safe,
     deleting_a_user_ends_their_tokens,
+    require_registration_keeps_unregistered_users_out,
 );
+
+/// `oauthConfiguration.requireRegistration` (issue 19, 2b): a signed-in user
+/// not registered to the application gets `access_denied`, not a code, and
+/// a removed registration ends the family's refreshes.
+async fn require_registration_keeps_unregistered_users_out(backend: Backend) {
+    let f = fixture(backend).await;
+    let spa = "http://localhost:3000/cb";
+    let (status, body) = call(
+        &f.server,
+        Method::PATCH,
+        &format!("/api/application/{}", f.public_id),
+        Some(json!({"application": {"oauthConfiguration": {
+            "requireRegistration": true,
+            "enabledGrants": ["authorization_code", "refresh_token"]
+        }}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["application"]["oauthConfiguration"]["requireRegistration"],
+        true
+    );
+
+    let mut browser = Browser::new();
+    let (verifier, challenge) = pkce();
+    let params = [
+        ("client_id", f.public_id.as_str()),
+        ("redirect_uri", spa),
+        ("response_type", "code"),
+        ("scope", "openid offline_access"),
+        ("state", "s-1"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    let redirect = sign_in(&mut browser, &f.server, &f.email, PASSWORD, &params).await;
+    assert_eq!(
+        redirect.get("error").map(String::as_str),
+        Some("access_denied"),
+        "{redirect:?}"
+    );
+    assert_eq!(redirect["state"], "s-1");
+    assert!(!redirect.contains_key("code"));
+
+    // Registered, the same signed-in browser gets a code without the form.
+    let (status, body) = call(
+        &f.server,
+        Method::POST,
+        &format!("/api/user/registration/{}", f.user_id),
+        Some(json!({"registration": {"applicationId": f.public_id}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, location, _) = browser.get(&authorize_url(&f.server, &params)).await;
+    assert!(status.is_redirection(), "{status}");
+    let redirect = query_of(&location.unwrap());
+    let (status, tokens) = token(
+        &f,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &redirect["code"]),
+            ("redirect_uri", spa),
+            ("code_verifier", &verifier),
+            ("client_id", &f.public_id),
+        ],
+        false,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+
+    // Unregistered again: the family refreshes no more.
+    let (status, _) = call(
+        &f.server,
+        Method::DELETE,
+        &format!("/api/user/registration/{}/{}", f.user_id, f.public_id),
+        None,
+    )
+    .await;
+    assert!(status.is_success(), "{status}");
+    let (status, refused) = token(
+        &f,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh),
+            ("client_id", &f.public_id),
+        ],
+        false,
+    )
+    .await;
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "{refused}"
+    );
+}
 
 async fn discovery_describes_what_is_supported(backend: Backend) {
     let server = start(backend).await;

@@ -59,6 +59,7 @@ pub fn parse_input(body: &Value) -> Result<ApplicationInput, ValidationErrors> {
         authorized_redirect_urls: oauth.strings("authorizedRedirectURLs", &mut errors),
         logout_url: oauth.string("logoutURL", &mut errors),
         enabled_grants: oauth.strings("enabledGrants", &mut errors),
+        require_registration: oauth.bool("requireRegistration", &mut errors),
         access_token_time_to_live_in_seconds: jwt
             .integer("accessTokenTimeToLiveInSeconds", &mut errors),
         id_token_time_to_live_in_seconds: jwt.integer("idTokenTimeToLiveInSeconds", &mut errors),
