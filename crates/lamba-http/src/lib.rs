@@ -12,6 +12,21 @@ mod webhook_transport;
 
 pub use webhook_transport::HttpTransport;
 
+/// The request readers, for the fuzz targets in `fuzz/` (a separate
+/// workspace, so it sees only public items). Not an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Reads a body as every operator endpoint would; never panics.
+    pub fn read_operator_body(body: &serde_json::Value) {
+        crate::operator::read_every_resource(body);
+    }
+
+    /// Reads bytes as the OAuth endpoints read a form; never panics.
+    pub fn read_form(bytes: &[u8]) {
+        let _ = crate::connect::form::parse_form(bytes);
+    }
+}
+
 use std::sync::Arc;
 use std::time::Duration;
 

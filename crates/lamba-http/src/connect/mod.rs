@@ -6,7 +6,7 @@ mod authorize;
 mod discovery;
 mod endsession;
 mod error;
-mod form;
+pub(crate) mod form;
 mod introspect;
 mod jwks;
 mod revoke;

@@ -13,6 +13,27 @@ mod user;
 mod webhook;
 mod wire;
 
+#[cfg(test)]
+mod readers_proptest;
+
+/// Every operator resource's reader on one body, for the fuzz targets and
+/// the property tests: each reads it or says why not.
+pub(crate) fn read_every_resource(
+    body: &serde_json::Value,
+) -> Vec<Option<lamba_core::ValidationErrors>> {
+    vec![
+        application::parse_input(body).err(),
+        lambda::parse_input(body).err(),
+        user::parse_input(body).err(),
+        user::registration::parse_input(body).err(),
+        webhook::parse_input(body).err(),
+        tenancy::workspace::parse_input(body).err(),
+        tenancy::project::parse_input(body).err(),
+        tenancy::role::parse_input(body).err(),
+        tenancy::member::parse_input(body).err(),
+    ]
+}
+
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 

@@ -39,7 +39,7 @@ fn wrapped(member: &ProjectMember) -> Json<Value> {
 }
 
 /// Reads `{"member": {...}}` into a [`MemberInput`].
-fn parse_input(body: &Value) -> Result<MemberInput, ValidationErrors> {
+pub(in crate::operator) fn parse_input(body: &Value) -> Result<MemberInput, ValidationErrors> {
     let member = Fields::root(body, "member")?;
     let mut errors = ValidationErrors::new();
     let input = MemberInput {

@@ -6,10 +6,10 @@
 //! wraps the result; `PUT` replaces, `PATCH` merges (RFC 7396) into the
 //! stored object and validates the result as a replacement.
 
-mod member;
-mod project;
-mod role;
-mod workspace;
+pub(super) mod member;
+pub(super) mod project;
+pub(super) mod role;
+pub(super) mod workspace;
 
 use axum::Router;
 

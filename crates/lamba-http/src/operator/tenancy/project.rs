@@ -39,7 +39,7 @@ fn wrapped(project: &Project) -> Json<Value> {
 
 /// Reads `{"project": {...}}` into a [`ProjectInput`]. An environment left
 /// out of `environments` keeps its settings (the defaults on create).
-fn parse_input(body: &Value) -> Result<ProjectInput, ValidationErrors> {
+pub(in crate::operator) fn parse_input(body: &Value) -> Result<ProjectInput, ValidationErrors> {
     let project = Fields::root(body, "project")?;
     let mut errors = ValidationErrors::new();
     let input = ProjectInput {

@@ -60,7 +60,7 @@ fn wrapped(role: &ProjectRole) -> Json<Value> {
 }
 
 /// Reads `{"role": {...}}` into a [`RoleInput`].
-fn parse_input(body: &Value) -> Result<RoleInput, ValidationErrors> {
+pub(in crate::operator) fn parse_input(body: &Value) -> Result<RoleInput, ValidationErrors> {
     let role = Fields::root(body, "role")?;
     let mut errors = ValidationErrors::new();
     let input = RoleInput {

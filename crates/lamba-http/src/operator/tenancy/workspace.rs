@@ -34,7 +34,7 @@ fn wrapped(workspace: &Workspace) -> Json<Value> {
 }
 
 /// Reads `{"workspace": {...}}` into a [`WorkspaceInput`].
-fn parse_input(body: &Value) -> Result<WorkspaceInput, ValidationErrors> {
+pub(in crate::operator) fn parse_input(body: &Value) -> Result<WorkspaceInput, ValidationErrors> {
     let workspace = Fields::root(body, "workspace")?;
     let mut errors = ValidationErrors::new();
     let input = WorkspaceInput {

@@ -4,7 +4,7 @@
 
 mod create;
 mod delete;
-mod registration;
+pub(super) mod registration;
 mod retrieve;
 mod update;
 
