@@ -390,6 +390,18 @@ impl SessionRepository for PostgresStore {
         Ok(done.rows_affected())
     }
 
+    async fn list_refresh_family(&self, family_id: Uuid) -> StoreResult<Vec<RefreshToken>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE family_id = $1 \
+             ORDER BY insert_instant, id"
+        ))
+        .bind(family_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(refresh_from_row).collect()
+    }
+
     async fn revoke_refresh_tokens_of_code(
         &self,
         code_digest: &[u8],

@@ -1094,6 +1094,19 @@ pub async fn refresh_tokens_rotate_once_and_revoke_by_family(store: DynStore) {
         ClientAuthentication::None,
         "a rotation keeps how the family began"
     );
+    let listed = store.list_refresh_family(family).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|t| t.id).collect::<Vec<_>>(),
+        vec![first.id, successors[0].id],
+        "the family, oldest first"
+    );
+    assert!(
+        store
+            .list_refresh_family(Uuid::new_v4())
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let used = store.find_refresh_token(&[1; 32]).await.unwrap().unwrap();
     assert_eq!(used.used_instant, Some(Instant::from_millis(200)));
     let touched = store.lookup_login_session(s.id).await.unwrap().unwrap();

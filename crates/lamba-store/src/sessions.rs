@@ -81,6 +81,8 @@ pub trait SessionRepository: Send + Sync {
     async fn revoke_refresh_token(&self, id: Uuid, now: Instant) -> StoreResult<bool>;
     /// Revokes every token of a family; returns how many were live.
     async fn revoke_refresh_family(&self, family_id: Uuid, now: Instant) -> StoreResult<u64>;
+    /// Every token of a family, used, revoked or not, oldest first.
+    async fn list_refresh_family(&self, family_id: Uuid) -> StoreResult<Vec<RefreshToken>>;
     /// Revokes every token whose family began with this code exchange.
     async fn revoke_refresh_tokens_of_code(
         &self,

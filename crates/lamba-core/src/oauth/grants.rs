@@ -25,8 +25,53 @@ const CODE_JTI_NAMESPACE: Uuid = Uuid::from_u128(0x6c61_6d62_6100_4000_8000_636f
 
 /// The `jti` of the access token a code exchange mints, derived from the
 /// code's digest (itself a secret's hash), so that a replay can revoke it.
-fn code_access_jti(code_digest: &[u8]) -> Uuid {
+pub(super) fn code_access_jti(code_digest: &[u8]) -> Uuid {
     Uuid::new_v5(&CODE_JTI_NAMESPACE, code_digest)
+}
+
+/// Namespace of [`rotation_access_jti`].
+const ROTATION_JTI_NAMESPACE: Uuid = Uuid::from_u128(0x6c61_6d62_6100_4000_8000_726f_7461_7465);
+
+/// The `jti` of the access token minted with a rotated refresh token,
+/// derived from that token's (random, unpublished) row id, so that revoking
+/// the family can revoke it too (RFC 7009 §2.1) without storing it.
+pub(super) fn rotation_access_jti(refresh_token_id: Uuid) -> Uuid {
+    Uuid::new_v5(&ROTATION_JTI_NAMESPACE, refresh_token_id.as_bytes())
+}
+
+impl OAuthService {
+    /// Revokes the still-unexpired access tokens a refresh family's
+    /// exchanges and rotations minted (their `jti`s are derived, see
+    /// [`code_access_jti`] and [`rotation_access_jti`]). Those minted by
+    /// refreshing a reusable token carry random `jti`s and run to expiry.
+    pub(super) async fn revoke_family_access_tokens(
+        &self,
+        family_id: Uuid,
+        access_ttl_seconds: i64,
+        now: Instant,
+    ) -> Result<(), OAuthFailure> {
+        let lifetime_millis = access_ttl_seconds
+            .saturating_add(super::LEEWAY_SECONDS)
+            .saturating_mul(1000);
+        for token in self.store.list_refresh_family(family_id).await? {
+            let expires = token
+                .insert_instant
+                .as_millis()
+                .saturating_add(lifetime_millis);
+            if expires <= now.as_millis() {
+                continue;
+            }
+            let jti = match &token.code_digest {
+                Some(code) => code_access_jti(code),
+                None => rotation_access_jti(token.id),
+            };
+            self.store
+                .revoke_access_token(jti, Instant::from_millis(expires))
+                .await?;
+            self.revocations.note_token_revoked(jti);
+        }
+        Ok(())
+    }
 }
 
 /// A token request's form, as received.
@@ -461,10 +506,13 @@ impl OAuthService {
         };
         let expires = Instant::from_millis(expires);
         let mut refreshed = false;
+        let mut access_jti = None;
         let refresh = if one_time {
             let next = random_token()?;
+            let next_id = Uuid::new_v4();
+            access_jti = Some(rotation_access_jti(next_id));
             let rotated = RefreshToken {
-                id: Uuid::new_v4(),
+                id: next_id,
                 token_digest: token_digest(&next),
                 code_digest: None,
                 insert_instant: now,
@@ -509,7 +557,7 @@ impl OAuthService {
                 Some(refresh),
                 Some(grant.roles),
                 TokenGrant::RefreshToken,
-                None,
+                access_jti,
             )
             .await?;
         if !refreshed {
@@ -542,6 +590,14 @@ impl OAuthService {
             .store
             .revoke_refresh_family(token.family_id, now)
             .await?;
+        if let Some(application) = self.store.lookup_application(token.application_id).await? {
+            self.revoke_family_access_tokens(
+                token.family_id,
+                application.jwt.access_token_time_to_live_in_seconds,
+                now,
+            )
+            .await?;
+        }
         let mut event = self.token_event("refresh_token.reused", token);
         event.reason = Some("refresh_reuse".to_owned());
         event.data = serde_json::json!({

@@ -302,10 +302,17 @@ impl OAuthService {
         let now = self.clock.now();
         if let Some(refresh) = self.store.find_refresh_token(&token_digest(token)).await? {
             if refresh.application_id == client.application.id && client.may_use(&refresh) {
-                // Revoking a refresh token ends its whole family (RFC 7009 §2.1).
+                // Revoking a refresh token ends its whole family, and the
+                // access tokens it minted (RFC 7009 §2.1).
                 self.store
                     .revoke_refresh_family(refresh.family_id, now)
                     .await?;
+                self.revoke_family_access_tokens(
+                    refresh.family_id,
+                    client.application.jwt.access_token_time_to_live_in_seconds,
+                    now,
+                )
+                .await?;
             }
             return Ok(());
         }

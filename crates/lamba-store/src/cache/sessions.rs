@@ -64,6 +64,10 @@ impl SessionRepository for CachedStore {
             .await
     }
 
+    async fn list_refresh_family(&self, family_id: Uuid) -> StoreResult<Vec<RefreshToken>> {
+        self.inner.list_refresh_family(family_id).await
+    }
+
     async fn add_refresh_token(&self, token: &RefreshToken) -> StoreResult<()> {
         self.inner.add_refresh_token(token).await
     }

@@ -212,6 +212,10 @@ impl SessionRepository for Fake {
         Ok(CodeConsumption::Unknown)
     }
 
+    async fn list_refresh_family(&self, _family_id: Uuid) -> StoreResult<Vec<RefreshToken>> {
+        Ok(Vec::new())
+    }
+
     async fn add_refresh_token(&self, _token: &RefreshToken) -> StoreResult<()> {
         Ok(())
     }

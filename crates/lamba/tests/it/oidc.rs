@@ -1080,6 +1080,40 @@ async fn refresh_rotation_and_reuse_detection(backend: Backend) {
     )
     .await;
     assert_eq!(after["error"], "invalid_grant", "the family is revoked");
+    // And so are the access tokens it minted (RFC 7009 §2.1).
+    for access in [&tokens["access_token"], &second["access_token"]] {
+        let access = access.as_str().unwrap();
+        assert_eq!(introspect(&f, access).await["active"], false);
+        assert_eq!(userinfo(&f, access).await.0, StatusCode::UNAUTHORIZED);
+    }
+
+    // Revoking a refresh token does the same.
+    let tokens = code_flow(&f, &mut Browser::new(), "openid offline_access").await;
+    let (_, rotated) = token(
+        &f,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+        ],
+        true,
+    )
+    .await;
+    let response = f
+        .server
+        .client()
+        .post(f.server.url("/connect/revocation"))
+        .basic_auth(&f.client_id, Some(&f.secret))
+        .form(&[("token", rotated["refresh_token"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    for access in [&tokens["access_token"], &rotated["access_token"]] {
+        assert_eq!(
+            introspect(&f, access.as_str().unwrap()).await["active"],
+            false
+        );
+    }
     // Another client cannot use it; garbage is invalid_grant.
     let (_, garbage) = token(
         &f,
