@@ -22,7 +22,7 @@ use crate::validation::{ErrorKind, ValidationErrors};
 
 /// Longest lifetimes accepted: a day for access and ID tokens, a year for
 /// refresh tokens. Anything longer is a configuration mistake.
-const MAX_TOKEN_TTL_SECONDS: i64 = 86_400;
+pub(super) const MAX_TOKEN_TTL_SECONDS: i64 = 86_400;
 const MAX_REFRESH_TTL_MINUTES: i64 = 525_600;
 
 #[derive(Debug, thiserror::Error)]

@@ -47,10 +47,11 @@ impl OAuthService {
     pub(super) async fn revoke_family_access_tokens(
         &self,
         family_id: Uuid,
-        access_ttl_seconds: i64,
         now: Instant,
     ) -> Result<(), OAuthFailure> {
-        let lifetime_millis = access_ttl_seconds
+        // The longest lifetime any application may give an access token:
+        // its TTL may have been lowered since these were minted.
+        let lifetime_millis = super::applications::MAX_TOKEN_TTL_SECONDS
             .saturating_add(super::LEEWAY_SECONDS)
             .saturating_mul(1000);
         for token in self.store.list_refresh_family(family_id).await? {
@@ -272,14 +273,6 @@ impl OAuthService {
                 return Err(OAuthFailure::invalid_client());
             }
         }
-        if code.used_instant.is_some() {
-            return Err(self.code_replayed(&code, application, now).await?);
-        }
-        if now >= code.expires_instant {
-            return Err(OAuthFailure::invalid_grant(
-                "The authorization code has expired.",
-            ));
-        }
         if request.redirect_uri.as_deref() != Some(code.redirect_uri.as_str()) {
             return Err(OAuthFailure::invalid_grant(
                 "redirect_uri differs from the authorization request's.",
@@ -301,6 +294,17 @@ impl OAuthService {
                 ));
             }
             (None, None) => {}
+        }
+        // Only a presenter that passed every check above (the verifier
+        // included) can make a replay revoke anything: a leaked code alone
+        // is no way to revoke a user's tokens.
+        if code.used_instant.is_some() {
+            return Err(self.code_replayed(&code, application, now).await?);
+        }
+        if now >= code.expires_instant {
+            return Err(OAuthFailure::invalid_grant(
+                "The authorization code has expired.",
+            ));
         }
         let code = match self.store.consume_authorization_code(&digest, now).await? {
             CodeConsumption::Fresh(code) => code,
@@ -590,14 +594,8 @@ impl OAuthService {
             .store
             .revoke_refresh_family(token.family_id, now)
             .await?;
-        if let Some(application) = self.store.lookup_application(token.application_id).await? {
-            self.revoke_family_access_tokens(
-                token.family_id,
-                application.jwt.access_token_time_to_live_in_seconds,
-                now,
-            )
+        self.revoke_family_access_tokens(token.family_id, now)
             .await?;
-        }
         let mut event = self.token_event("refresh_token.reused", token);
         event.reason = Some("refresh_reuse".to_owned());
         event.data = serde_json::json!({

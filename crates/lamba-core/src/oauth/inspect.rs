@@ -307,12 +307,8 @@ impl OAuthService {
                 self.store
                     .revoke_refresh_family(refresh.family_id, now)
                     .await?;
-                self.revoke_family_access_tokens(
-                    refresh.family_id,
-                    client.application.jwt.access_token_time_to_live_in_seconds,
-                    now,
-                )
-                .await?;
+                self.revoke_family_access_tokens(refresh.family_id, now)
+                    .await?;
             }
             return Ok(());
         }

@@ -86,6 +86,17 @@ impl SessionService {
             .lookup_application(client_id)
             .await?
             .ok_or_else(unauthenticated)?;
+        // `requireRegistration` holds for scopes too: a login token that
+        // outlived its user's registration enters no project.
+        if application.oauth.require_registration
+            && self
+                .store
+                .lookup_registration(user_id, client_id)
+                .await?
+                .is_none()
+        {
+            return Err(unauthenticated());
+        }
         let catalog = self.store.list_roles(project.id).await?;
         let now = self.clock.now();
         let contract = environment.session_contract;
@@ -256,6 +267,15 @@ impl SessionService {
         let Some(application) = self.store.lookup_application(scope.application_id).await? else {
             return Err(invalid());
         };
+        if application.oauth.require_registration
+            && self
+                .store
+                .lookup_registration(scope.user_id, application.id)
+                .await?
+                .is_none()
+        {
+            return Err(invalid());
+        }
         let secret = crate::oauth::random_token()?;
         let next = ScopedRefreshToken {
             id: Uuid::new_v4(),

@@ -72,8 +72,10 @@ impl Web {
     }
 
     /// The form's CSRF token for a CSRF cookie's random value: an HMAC of
-    /// it under the servers' key. A bare double-submit value can be forged
-    /// by anyone who can set a cookie; this one only by the servers.
+    /// it under the servers' key, so a pair made up by someone who can set
+    /// cookies does not pass. A pair the servers issued still does, planted
+    /// by such a someone: what stops that is `__Host-` (over https) and the
+    /// Fetch Metadata check ([`is_cross_site`]).
     pub fn csrf_form_token(&self, cookie_nonce: &str) -> String {
         let mut message = CSRF_TAG_CONTEXT.to_vec();
         message.extend_from_slice(cookie_nonce.as_bytes());

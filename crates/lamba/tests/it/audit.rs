@@ -9,7 +9,7 @@ use lamba_testkit::{Backend, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::oidc::{Browser, PASSWORD, REDIRECT, authorize_url, hidden_inputs, token};
+use crate::oidc::{Browser, PASSWORD, REDIRECT, authorize_url, code_flow, hidden_inputs, token};
 use crate::scoped::{Tenancy, tenancy, v1};
 use crate::{call, field_codes, general_codes, on_both_backends};
 
@@ -99,12 +99,16 @@ async fn identity_and_admin_events_are_recorded(backend: Backend) {
     let failed = events(server, "user.login.failed", user.clone(), 1).await;
     assert_eq!(failed[0]["reason"], "bad_credentials");
 
-    // Refresh of the login (token endpoint) and its reuse.
+    // Refresh of a login (token endpoint) and its reuse, in a login of its
+    // own: a reuse revokes the family's access tokens too, and the
+    // fixture's login is used below.
+    let other = code_flow(&t.f, &mut Browser::new(), "openid offline_access").await;
+    let other_refresh = other["refresh_token"].as_str().unwrap().to_owned();
     let (status, refreshed) = token(
         &t.f,
         &[
             ("grant_type", "refresh_token"),
-            ("refresh_token", &t.login_refresh),
+            ("refresh_token", &other_refresh),
         ],
         true,
     )
@@ -115,7 +119,7 @@ async fn identity_and_admin_events_are_recorded(backend: Backend) {
         &t.f,
         &[
             ("grant_type", "refresh_token"),
-            ("refresh_token", &t.login_refresh),
+            ("refresh_token", &other_refresh),
         ],
         true,
     )

@@ -885,6 +885,27 @@ async fn code_is_single_use_and_replay_revokes(backend: Backend) {
         StatusCode::OK,
         "the real client's exchange: {first}"
     );
+    // The used code, leaked and replayed without its verifier: refused, and
+    // it revokes nothing.
+    let (status, refused) = token(
+        &f,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+        ],
+        true,
+    )
+    .await;
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    assert_eq!(
+        introspect(&f, first["access_token"].as_str().unwrap()).await["active"],
+        true,
+        "a replay without the verifier revokes nothing"
+    );
     let (status, again) = token(&f, &form, true).await;
     assert_eq!(
         (status, again["error"].as_str()),
@@ -1181,6 +1202,22 @@ async fn client_credentials_introspection_and_revocation(backend: Backend) {
     assert_eq!(claims["sub"], f.client_id.as_str());
     assert_eq!(claims["scope"], "reports:read");
     assert!(claims.get("sid").is_none());
+    // A client's token speaks for no user: userinfo is 403 insufficient_scope
+    // with the challenge saying so (RFC 6750 §3.1).
+    let response = f
+        .server
+        .client()
+        .get(f.server.url("/connect/userinfo"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let challenge = response.headers()["www-authenticate"].to_str().unwrap();
+    assert!(
+        challenge.contains("error=\"insufficient_scope\""),
+        "{challenge}"
+    );
     let (status, body) = token(
         &f,
         &[("grant_type", "client_credentials"), ("scope", "openid")],
