@@ -63,6 +63,10 @@ struct Ring {
     signers: HashMap<SigningAlgorithm, Arc<SigningKey>>,
     verifiers: KeySet,
     jwks: Arc<str>,
+    /// When the first published key's publication ends: the ring reloads
+    /// then, so a retired key stops verifying on time, not at the next
+    /// key change.
+    next_expiry: Option<Instant>,
 }
 
 pub struct KeyRing {
@@ -176,22 +180,50 @@ impl KeyRing {
         Ok(kids)
     }
 
-    /// Reloads the ring whenever any node changes the keys.
+    /// How long until a published key's publication ends, if one will.
+    fn until_next_expiry(&self) -> Option<std::time::Duration> {
+        let expiry = self.current()?.next_expiry?;
+        // At least a second apart, so that a clock that does not move (a
+        // test's) can never make this a busy loop.
+        let millis = expiry
+            .as_millis()
+            .saturating_sub(self.clock.now().as_millis())
+            .saturating_add(1)
+            .max(1_000);
+        Some(std::time::Duration::from_millis(
+            u64::try_from(millis).unwrap_or(u64::MAX),
+        ))
+    }
+
+    /// Reloads the ring whenever any node changes the keys, and when a
+    /// retired key's publication ends.
     fn follow_changes(self: &Arc<Self>) {
         let mut changes = self.store.changes();
         let weak: Weak<Self> = Arc::downgrade(self);
         tokio::spawn(async move {
             loop {
-                let change = changes.recv().await;
+                let wait = match weak.upgrade() {
+                    Some(keys) => keys.until_next_expiry(),
+                    None => return,
+                };
+                let change = match wait {
+                    Some(wait) => tokio::select! {
+                        change = changes.recv() => Some(change),
+                        () = tokio::time::sleep(wait) => None,
+                    },
+                    None => Some(changes.recv().await),
+                };
                 let Some(keys) = weak.upgrade() else { return };
                 match change {
-                    Ok(Change::SigningKeys | Change::Live) | Err(RecvError::Lagged(_)) => {
+                    // A publication window ended.
+                    None
+                    | Some(Ok(Change::SigningKeys | Change::Live) | Err(RecvError::Lagged(_))) => {
                         if let Err(error) = keys.reload().await {
                             tracing::error!(%error, "could not reload the signing keys");
                         }
                     }
-                    Ok(_) => {}
-                    Err(RecvError::Closed) => return,
+                    Some(Ok(_)) => {}
+                    Some(Err(RecvError::Closed)) => return,
                 }
             }
         });
@@ -255,10 +287,16 @@ async fn read_ring(store: &DynStore, sealer: &Sealer, now: Instant) -> Result<Ri
         source,
     })?;
     let jwks = Arc::from(verifiers.jwks().to_string());
+    let next_expiry = records
+        .iter()
+        .filter(|r| r.is_published_at(now))
+        .filter_map(|r| r.expires_instant)
+        .min();
     Ok(Ring {
         signers,
         verifiers,
         jwks,
+        next_expiry,
     })
 }
 
