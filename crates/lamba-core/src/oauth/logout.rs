@@ -19,6 +19,11 @@ pub struct LogoutRequest {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LogoutOutcome {
+    /// Nothing ended yet: the request did not prove it comes from the
+    /// browser's own session (no `id_token_hint`, or one of another
+    /// session), so the user confirms on a page first (RP-Initiated Logout
+    /// §2), which posts the request back with `confirmed`.
+    Confirm { application: Option<String> },
     /// Signed out; back to the client's registered logout URL.
     Redirect { uri: String, state: Option<String> },
     /// Signed out; no (acceptable) place to return to.
@@ -35,6 +40,7 @@ impl OAuthService {
         &self,
         request: LogoutRequest,
         browser_session: Option<Uuid>,
+        confirmed: bool,
     ) -> Result<LogoutOutcome, OAuthFailure> {
         let mut client_id = request
             .client_id
@@ -70,6 +76,18 @@ impl OAuthService {
                 .get("sid")
                 .and_then(Value::as_str)
                 .and_then(|s| Uuid::from_str(s).ok());
+        }
+        // A hint naming the browser's own session proves the request comes
+        // from an application of that session; anything else that would
+        // end a session could be another site's doing (logout CSRF).
+        let proven = hinted_session.is_some() && hinted_session == browser_session;
+        let ends_something = browser_session.is_some() || hinted_session.is_some();
+        if ends_something && !proven && !confirmed {
+            let application = match client_id {
+                Some(id) => self.store.lookup_application(id).await?.map(|a| a.name),
+                None => None,
+            };
+            return Ok(LogoutOutcome::Confirm { application });
         }
         let now = self.clock.now();
         for session in [browser_session, hinted_session].into_iter().flatten() {

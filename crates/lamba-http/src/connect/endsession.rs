@@ -6,6 +6,7 @@ use lamba_core::oauth::{LogoutOutcome, LogoutRequest};
 use serde_json::json;
 
 use super::form::parse_form;
+use super::web::{cookie_value, is_cross_site, new_csrf_token};
 use crate::AppState;
 
 /// `GET /connect/endsession` (RP-initiated logout): ends the browser's login
@@ -49,11 +50,25 @@ async fn respond(
         state: params.get("state").cloned(),
         client_id: params.get("client_id").cloned(),
     };
+    // Only our own confirmation page's post counts as the user's yes: the
+    // CSRF token of this browser, and no other site's doing.
+    let confirmed = params.get("confirm").is_some_and(|c| c == "yes")
+        && !is_cross_site(&headers, state.core.oauth.issuer())
+        && web.csrf_holds(
+            &headers,
+            params
+                .get("csrf_token")
+                .map(String::as_str)
+                .unwrap_or_default(),
+        );
     let outcome = state
         .core
         .oauth
-        .end_session(request, web.session_from(&headers))
+        .end_session(request.clone(), web.session_from(&headers), confirmed)
         .await;
+    if let Ok(LogoutOutcome::Confirm { application }) = &outcome {
+        return confirm_page(&state, &headers, &request, application.as_deref());
+    }
     let clear = web.cookie(web.session_cookie(), "", Some(0));
     let mut response = match outcome {
         Ok(LogoutOutcome::Redirect {
@@ -78,6 +93,13 @@ async fn respond(
         Ok(LogoutOutcome::Invalid(message)) => {
             page(&state, StatusCode::BAD_REQUEST, "Sign-out failed", &message)
         }
+        // Answered above.
+        Ok(LogoutOutcome::Confirm { .. }) => page(
+            &state,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Sign-out failed",
+            "Please try again.",
+        ),
         Err(_) => page(
             &state,
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -88,6 +110,47 @@ async fn respond(
     if let Ok(cookie) = HeaderValue::from_str(&clear) {
         response.headers_mut().append(SET_COOKIE, cookie);
     }
+    response
+}
+
+/// The "Sign out?" page: the request carried in hidden fields, with this
+/// browser's CSRF token; nothing has ended yet.
+fn confirm_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: &LogoutRequest,
+    application: Option<&str>,
+) -> Response {
+    let web = &state.web;
+    let nonce = cookie_value(headers, web.csrf_cookie())
+        .filter(|c| c.len() >= 32)
+        .or_else(new_csrf_token)
+        .unwrap_or_default();
+    let hidden: Vec<(&str, &str)> = [
+        ("id_token_hint", request.id_token_hint.as_deref()),
+        (
+            "post_logout_redirect_uri",
+            request.post_logout_redirect_uri.as_deref(),
+        ),
+        ("state", request.state.as_deref()),
+        ("client_id", request.client_id.as_deref()),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| value.map(|v| (name, v)))
+    .collect();
+    let html = web.render(
+        "logout.html",
+        json!({
+            "application": application,
+            "csrf_token": web.csrf_form_token(&nonce),
+            "hidden": hidden,
+        }),
+    );
+    let mut response = (StatusCode::OK, html).into_response();
+    if let Ok(cookie) = HeaderValue::from_str(&web.cookie(web.csrf_cookie(), &nonce, None)) {
+        response.headers_mut().append(SET_COOKIE, cookie);
+    }
+    super::error::page_headers(&mut response);
     response
 }
 

@@ -38,6 +38,7 @@ impl Web {
             ("base.html", include_str!("../../templates/base.html")),
             ("signin.html", include_str!("../../templates/signin.html")),
             ("message.html", include_str!("../../templates/message.html")),
+            ("logout.html", include_str!("../../templates/logout.html")),
         ] {
             if let Err(error) = templates.add_template(name, source) {
                 tracing::error!(%error, template = name, "a template does not compile");

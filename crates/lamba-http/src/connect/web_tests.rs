@@ -106,3 +106,16 @@ fn cross_site_posts_are_recognised() {
         ("sec-fetch-site", "cross-site")
     ]));
 }
+
+#[test]
+fn the_logout_confirmation_renders_and_escapes() {
+    let web = web();
+    let Html(page) = web.render(
+        "logout.html",
+        json!({"application": "<b>App</b>", "csrf_token": "t", "hidden": [["state", "\"><x>"]]}),
+    );
+    assert!(page.contains("Sign out?"), "{page}");
+    assert!(page.contains("of &lt;b&gt;App&lt;&#x2f;b&gt;"), "{page}");
+    assert!(page.contains("value=\"&quot;&gt;&lt;x&gt;\""), "{page}");
+    assert!(page.contains("name=\"confirm\" value=\"yes\""), "{page}");
+}

@@ -141,6 +141,11 @@ impl Browser {
         }
     }
 
+    /// The `Cookie` header this browser would send, for hand-made requests.
+    pub fn cookie_header_for_tests(&self) -> String {
+        self.cookie_header()
+    }
+
     fn cookie_header(&self) -> String {
         self.cookies
             .iter()
@@ -1292,8 +1297,52 @@ async fn logout_ends_everything(backend: Backend) {
     let mut browser = Browser::new();
     let tokens = code_flow(&f, &mut browser, "openid offline_access").await;
     let access = tokens["access_token"].as_str().unwrap();
-    let id_token = tokens["id_token"].as_str().unwrap();
     assert!(browser.cookies.contains_key("lamba_session"));
+
+    // Without an id_token_hint, another site could have sent the browser
+    // here: nothing ends until the user confirms on our page (issue 19, 2b).
+    let plain = f.server.url("/connect/endsession");
+    let (status, _, html) = browser.get(&plain).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Sign out?"), "{html}");
+    assert_eq!(
+        introspect(&f, access).await["active"],
+        true,
+        "nothing ended yet"
+    );
+    // A forged confirmation (no CSRF token, or another site's post) is
+    // asked again, and ends nothing.
+    let (status, _, html) = browser
+        .post_form(&plain, &[("confirm".into(), "yes".into())])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Sign out?"));
+    let confirm = hidden_inputs(&html);
+    let response = browser
+        .http
+        .post(&plain)
+        .header("Cookie", browser.cookie_header_for_tests())
+        .header("Sec-Fetch-Site", "cross-site")
+        .form(&confirm)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        introspect(&f, access).await["active"],
+        true,
+        "still nothing ended"
+    );
+    // The user's own yes signs out.
+    let (status, location, html) = browser.post_form(&plain, &confirm).await;
+    assert_eq!((status, location), (StatusCode::OK, None), "{html}");
+    assert!(html.contains("You are signed out."), "{html}");
+    assert_eq!(introspect(&f, access).await["active"], false);
+    let tokens = code_flow(&f, &mut browser, "openid offline_access").await;
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    let access = access.as_str();
+    let id_token = tokens["id_token"].as_str().unwrap().to_owned();
+    let id_token = id_token.as_str();
 
     // Not the registered logout URL: signed out, but no redirect there.
     let mut url = url::Url::parse(&f.server.url("/connect/endsession")).unwrap();

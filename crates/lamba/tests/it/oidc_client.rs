@@ -526,7 +526,15 @@ async fn confidential_client_drives_the_whole_flow(backend: Backend) {
         .set_post_logout_redirect_uri(PostLogoutRedirectUrl::new(LOGOUT.to_owned()).unwrap())
         .set_state(logout_state.clone())
         .http_get_url();
-    let (status, location, _) = browse(&mut Browser::new(), &http, url.as_str()).await;
+    // This browser is not the one signed in, so the hint does not prove the
+    // request: the user confirms first (RP-Initiated Logout §2).
+    let mut browser = Browser::new();
+    let (status, _, html) = browse(&mut browser, &http, url.as_str()).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("Sign out?"), "{html}");
+    let (status, location, _) = browser
+        .post_form(&f.server.url("/connect/endsession"), &hidden_inputs(&html))
+        .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let location = location.unwrap();
     assert_eq!(location.split('?').next(), Some(LOGOUT));
