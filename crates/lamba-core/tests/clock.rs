@@ -88,6 +88,7 @@ impl Harness {
             client_secret_key: [7; 32],
             oauth: OAuthSettings {
                 issuer: "https://id.example".into(),
+                refresh_reuse_grace_millis: lamba_core::oauth::DEFAULT_REFRESH_REUSE_GRACE_MILLIS,
             },
             webhook_transport: Arc::new(NoWebhooks),
             webhook_delivery: Default::default(),
@@ -472,4 +473,33 @@ async fn a_retired_keys_tokens_stop_at_once_even_when_remembered() {
     }
     let fresh = h.client_credentials(&client).await;
     assert!(live(fresh).await, "the new key's tokens work");
+}
+
+/// Two uses of one `OneTimeUse` token within two seconds are the client
+/// racing itself: the second is refused and the family lives on; later, a
+/// second use is reuse and revokes the family (issue 19, item 2).
+#[tokio::test]
+async fn a_second_use_within_the_grace_window_is_refused_without_revoking() {
+    let h = Harness::new().await;
+    let client = h.application(ApplicationInput::default()).await;
+    let (code, _) = h.sign_in(&client).await;
+    let first = h.exchange(&client, &code).await.unwrap();
+    let first_refresh = first.refresh_token.unwrap();
+    let second = h.refresh(&client, &first_refresh).await.unwrap();
+    let second_refresh = second.refresh_token.unwrap();
+
+    h.clock.advance_millis(2_000);
+    let raced = h.refresh(&client, &first_refresh).await.unwrap_err();
+    assert_eq!(raced.error, OAuthError::InvalidGrant);
+    let third = h.refresh(&client, &second_refresh).await.unwrap();
+    let third_refresh = third.refresh_token.unwrap();
+
+    h.clock.advance_millis(2_001);
+    let reused = h.refresh(&client, &second_refresh).await.unwrap_err();
+    assert_eq!(reused.error, OAuthError::InvalidGrant);
+    assert_eq!(
+        h.refresh(&client, &third_refresh).await.unwrap_err().error,
+        OAuthError::InvalidGrant,
+        "outside the window, reuse revokes the family"
+    );
 }

@@ -86,6 +86,9 @@ impl TestServerBuilder {
             // The tests' webhook receivers listen on 127.0.0.1; a test of
             // the refusal sets it back to false (later `env` wins).
             .env("LAMBA_WEBHOOK_ALLOW_PRIVATE", "true")
+            // Reuse detection is tested at once after a rotation; the grace
+            // window for a client racing itself has tests of its own.
+            .env("LAMBA_REFRESH_REUSE_GRACE_MS", "0")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -119,6 +119,16 @@ pub struct ServeArgs {
         action = clap::ArgAction::Set
     )]
     pub webhook_allow_private: bool,
+    /// How long after a `OneTimeUse` refresh token was rotated a second use
+    /// is taken for the client racing itself (refused without revoking the
+    /// family), in milliseconds; 0 turns it off.
+    #[arg(
+        long,
+        env = "LAMBA_REFRESH_REUSE_GRACE_MS",
+        default_value_t = lamba_core::oauth::DEFAULT_REFRESH_REUSE_GRACE_MILLIS,
+        value_parser = clap::value_parser!(i64).range(0..=60_000)
+    )]
+    pub refresh_reuse_grace_ms: i64,
     /// Host name of the id host (sign-in, OAuth, `/v1/sessions`); when set,
     /// those routes answer 404 on any other host.
     #[arg(long, env = "LAMBA_ID_HOST")]

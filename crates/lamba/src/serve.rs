@@ -155,6 +155,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         client_secret_key,
         oauth: OAuthSettings {
             issuer: issuer.as_str().trim_end_matches('/').to_owned(),
+            refresh_reuse_grace_millis: args.refresh_reuse_grace_ms,
         },
         webhook_transport: Arc::new(lamba_http::HttpTransport::new(
             lamba_core::events::destinations::DestinationPolicy {

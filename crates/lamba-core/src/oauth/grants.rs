@@ -463,8 +463,8 @@ impl OAuthService {
         // reuse revokes them, whatever the usage policy says.
         let one_time = application.jwt.refresh_token_usage_policy == RefreshUsagePolicy::OneTimeUse
             || is_public_family;
-        if one_time && token.used_instant.is_some() {
-            return Err(self.reuse_detected(&token, now).await?);
+        if one_time && let Some(used) = token.used_instant {
+            return Err(self.used_again(&token, used, now).await?);
         }
         // The scope may only narrow (RFC 6749 §6).
         let granted = parse_scope(Some(&token.scope));
@@ -539,8 +539,8 @@ impl OAuthService {
                     refreshed = true;
                     next
                 }
-                // Another request rotated it first: this one is the reuse.
-                Rotation::AlreadyUsed => return Err(self.reuse_detected(&token, now).await?),
+                // Another request rotated or revoked it first.
+                Rotation::AlreadyUsed => return Err(self.lost_rotation(&token, now).await?),
             }
         } else {
             if expires != token.expires_instant {
@@ -580,6 +580,44 @@ impl OAuthService {
         event.user_id = Some(token.user_id);
         event.session_id = Some(token.session_id);
         event
+    }
+
+    /// A rotation lost to another request: to a revocation (recorded as
+    /// that, nothing more), or to a rotation, which is a second use.
+    async fn lost_rotation(
+        &self,
+        token: &RefreshToken,
+        now: Instant,
+    ) -> Result<OAuthFailure, OAuthFailure> {
+        let current = self.store.find_refresh_token(&token.token_digest).await?;
+        match current {
+            Some(current) if current.revoked_instant.is_none() => {
+                let used = current.used_instant.unwrap_or(now);
+                self.used_again(&current, used, now).await
+            }
+            _ => Ok(OAuthFailure::invalid_grant(
+                "The refresh token is invalid, expired or revoked.",
+            )),
+        }
+    }
+
+    /// A `OneTimeUse` token used again. Within the grace window of its
+    /// rotation it is the same client racing itself: refused, and the family
+    /// lives on. Later, it is reuse.
+    async fn used_again(
+        &self,
+        token: &RefreshToken,
+        used: Instant,
+        now: Instant,
+    ) -> Result<OAuthFailure, OAuthFailure> {
+        let since = now.as_millis().saturating_sub(used.as_millis());
+        if self.refresh_reuse_grace_millis > 0 && since <= self.refresh_reuse_grace_millis {
+            tracing::info!(session.id = %token.session_id, since_ms = since, "refresh token used again within the grace window");
+            return Ok(OAuthFailure::invalid_grant(
+                "The refresh token was just used; use the one that answer gave.",
+            ));
+        }
+        self.reuse_detected(token, now).await
     }
 
     /// A rotated refresh token came back: someone holds a copy. The whole

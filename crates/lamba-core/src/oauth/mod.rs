@@ -111,7 +111,15 @@ impl From<StoreError> for OAuthFailure {
 pub struct OAuthSettings {
     /// The issuer, without a trailing slash (`http://127.0.0.1:8080`).
     pub issuer: String,
+    /// How long after a `OneTimeUse` refresh token's rotation a second use
+    /// is taken for the same client racing itself (two tabs, a retry) and
+    /// answered `invalid_grant` without revoking the family. 0 turns it
+    /// off; later, a second use is reuse and revokes the family.
+    pub refresh_reuse_grace_millis: i64,
 }
+
+/// [`OAuthSettings::refresh_reuse_grace_millis`]'s default.
+pub const DEFAULT_REFRESH_REUSE_GRACE_MILLIS: i64 = 2_000;
 
 pub struct OAuthService {
     store: DynStore,
@@ -123,6 +131,7 @@ pub struct OAuthService {
     populator: Populator,
     audit: Arc<AuditLog>,
     issuer: String,
+    refresh_reuse_grace_millis: i64,
     verified: inspect::VerifiedTokens,
 }
 
@@ -151,6 +160,7 @@ impl OAuthService {
             populator,
             audit,
             issuer: settings.issuer.trim_end_matches('/').to_owned(),
+            refresh_reuse_grace_millis: settings.refresh_reuse_grace_millis.max(0),
             verified: inspect::VerifiedTokens::default(),
         }
     }

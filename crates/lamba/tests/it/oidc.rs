@@ -372,7 +372,56 @@ on_both_backends!(
     sign_in_page_is_safe,
     deleting_a_user_ends_their_tokens,
     require_registration_keeps_unregistered_users_out,
+    racing_refreshes_within_the_grace_window_keep_the_family,
 );
+
+/// Two refreshes of one `OneTimeUse` token at once (two tabs): one wins,
+/// the other is `invalid_grant`, and the family lives on (issue 19, item 2;
+/// the default 2 s grace window, which the testkit otherwise turns off).
+async fn racing_refreshes_within_the_grace_window_keep_the_family(backend: Backend) {
+    let server = crate::builder(backend)
+        .env("LAMBA_REFRESH_REUSE_GRACE_MS", "2000")
+        .start()
+        .await;
+    let f = fixture_on(server, json!({})).await;
+    let tokens = code_flow(&f, &mut Browser::new(), "openid offline_access").await;
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let race = || {
+        let f = &f;
+        let refresh = refresh.clone();
+        async move {
+            token(
+                f,
+                &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+                true,
+            )
+            .await
+        }
+    };
+    let (a, b) = tokio::join!(race(), race());
+    let (winner, loser) = if a.0 == StatusCode::OK {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    assert_eq!(winner.0, StatusCode::OK, "{}", winner.1);
+    assert_eq!(
+        (loser.0, loser.1["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "{}",
+        loser.1
+    );
+    let (status, next) = token(
+        &f,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", winner.1["refresh_token"].as_str().unwrap()),
+        ],
+        true,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "the family lives on: {next}");
+}
 
 /// `oauthConfiguration.requireRegistration` (issue 19, 2b): a signed-in user
 /// not registered to the application gets `access_denied`, not a code, and
