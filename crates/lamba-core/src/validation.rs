@@ -85,3 +85,47 @@ impl ValidationErrors {
         if self.is_empty() { Ok(()) } else { Err(self) }
     }
 }
+
+/// The longest name any resource may have, in characters.
+pub const MAX_NAME_CHARS: usize = 255;
+
+/// The first character no name or text field may hold: U+0000 (PostgreSQL
+/// text cannot store it, and nothing needs it) or a bidirectional control
+/// (U+202A–U+202E, U+2066–U+2069), with which text shows in another order
+/// than it reads, in a console or in a lambda's source (Trojan Source,
+/// CVE-2021-42574).
+pub fn forbidden_char(text: &str) -> Option<char> {
+    text.chars()
+        .find(|c| matches!(c, '\0' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+}
+
+/// Adds `[tooLong]` when `name` is longer than [`MAX_NAME_CHARS`].
+pub fn check_name_length(path: &str, name: &str, errors: &mut ValidationErrors) {
+    if name.chars().count() > MAX_NAME_CHARS {
+        errors.field(
+            path,
+            ErrorKind::TooLong,
+            format!("{path} may have at most {MAX_NAME_CHARS} characters."),
+        );
+    }
+}
+
+#[cfg(test)]
+mod text_tests {
+    use super::*;
+
+    #[test]
+    fn nul_and_bidi_controls_are_forbidden_and_other_text_is_not() {
+        for bad in ["a\0b", "\u{202e}txt.exe", "x\u{2066}y", "\u{202a}"] {
+            assert!(forbidden_char(bad).is_some(), "{bad:?}");
+        }
+        for good in ["Acme", "Ünïcødé ✓", "مرحبا", "שלום", "a\u{200f}b", ""] {
+            assert_eq!(forbidden_char(good), None, "{good:?}");
+        }
+        let mut errors = ValidationErrors::new();
+        check_name_length("x.name", &"a".repeat(MAX_NAME_CHARS), &mut errors);
+        assert!(errors.is_empty());
+        check_name_length("x.name", &"é".repeat(MAX_NAME_CHARS + 1), &mut errors);
+        assert!(errors.has_field("x.name"));
+    }
+}

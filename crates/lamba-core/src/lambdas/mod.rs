@@ -458,6 +458,9 @@ fn required_text(
     errors: &mut ValidationErrors,
 ) -> (Option<String>, Option<String>) {
     let name = text_field(input.name.as_deref(), "lambda.name", errors);
+    if let Some(name) = &name {
+        crate::validation::check_name_length("lambda.name", name, errors);
+    }
     let body = text_field(input.body.as_deref(), "lambda.body", errors);
     (name, body)
 }

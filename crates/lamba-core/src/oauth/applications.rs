@@ -310,7 +310,10 @@ impl ApplicationService {
                 );
                 None
             }
-            Some(_) => input.name.clone(),
+            Some(name) => {
+                crate::validation::check_name_length("application.name", name, errors);
+                input.name.clone()
+            }
         };
         let project_id = input.project_id.as_deref().and_then(|raw| {
             Uuid::from_str(raw)

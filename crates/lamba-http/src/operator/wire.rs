@@ -80,9 +80,29 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// A string member. Every text field of every operator body refuses
+    /// U+0000 and bidirectional controls here, in one place
+    /// ([`lamba_core::validation::forbidden_char`]); secrets are taken as
+    /// they come.
     pub fn string(&self, key: &str, errors: &mut ValidationErrors) -> Option<String> {
         match self.member(key)? {
-            Value::String(s) => Some(s.clone()),
+            Value::String(s) => {
+                if !is_secret(key)
+                    && let Some(c) = lamba_core::validation::forbidden_char(s)
+                {
+                    let path = self.path_of(key);
+                    errors.field(
+                        &path,
+                        ErrorKind::Invalid,
+                        format!(
+                            "{path} may not contain U+{:04X} (NUL and bidirectional controls are refused).",
+                            u32::from(c)
+                        ),
+                    );
+                    return None;
+                }
+                Some(s.clone())
+            }
             other => {
                 self.wrong_type(key, "a string", other, errors);
                 None
@@ -116,7 +136,21 @@ impl<'a> Fields<'a> {
                 let mut strings = Vec::with_capacity(items.len());
                 for item in items {
                     match item {
-                        Value::String(s) => strings.push(s.clone()),
+                        Value::String(s) => {
+                            if let Some(c) = lamba_core::validation::forbidden_char(s) {
+                                let path = self.path_of(key);
+                                errors.field(
+                                    &path,
+                                    ErrorKind::Invalid,
+                                    format!(
+                                        "{path} may not contain U+{:04X} (NUL and bidirectional controls are refused).",
+                                        u32::from(c)
+                                    ),
+                                );
+                                return None;
+                            }
+                            strings.push(s.clone());
+                        }
                         other => {
                             self.wrong_type(key, "an array of strings", other, errors);
                             return None;
@@ -176,4 +210,9 @@ pub fn json_type(value: &Value) -> &'static str {
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
     }
+}
+
+/// Members that hold secrets, taken byte for byte.
+fn is_secret(key: &str) -> bool {
+    matches!(key, "password" | "clientSecret" | "secret")
 }

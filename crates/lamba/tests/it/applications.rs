@@ -31,7 +31,90 @@ on_both_backends!(
     put_patch_delete,
     lambdas_named_by_an_application_are_in_use,
     jwks_publishes_keys_and_rotation_keeps_old_ones,
+    text_fields_refuse_nul_and_bidi_controls_and_names_are_bounded,
 );
+
+/// Issue 19, 2b: names are at most 255 characters, and no text field of any
+/// operator body takes U+0000 or a bidirectional control (Trojan Source);
+/// other Unicode, right-to-left scripts included, is fine.
+async fn text_fields_refuse_nul_and_bidi_controls_and_names_are_bounded(backend: Backend) {
+    let server = start(backend).await;
+    let post = |path: &'static str, body: Value| {
+        let server = &server;
+        async move { call(server, Method::POST, path, Some(body)).await }
+    };
+    let (status, body) = post(
+        "/api/application",
+        json!({"application": {"name": "a".repeat(256)}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        field_codes(&body, "application.name"),
+        ["[tooLong]application.name"]
+    );
+    let redirects = json!({"authorizedRedirectURLs": ["https://app.example/cb"]});
+    let (status, body) = post(
+        "/api/application",
+        json!({"application": {"name": "é".repeat(255), "oauthConfiguration": redirects}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for (path, body, field) in [
+        (
+            "/api/application",
+            json!({"application": {"name": "Pay\u{202e}lanoitan"}}),
+            "application.name",
+        ),
+        (
+            "/api/lambda",
+            json!({"lambda": {"name": "x\u{2066}y", "type": "JWTPopulate", "body": "function populate(jwt) {}"}}),
+            "lambda.name",
+        ),
+        (
+            "/api/lambda",
+            json!({"lambda": {"name": "Trojan", "type": "JWTPopulate", "body": "function populate(jwt) { /* \u{202e} } \u{2066} */ }"}}),
+            "lambda.body",
+        ),
+        (
+            "/api/lambda",
+            json!({"lambda": {"name": "a".repeat(256), "type": "JWTPopulate", "body": "function populate(jwt) {}"}}),
+            "lambda.name",
+        ),
+        (
+            "/api/workspace",
+            json!({"workspace": {"name": "nul\u{0}"}}),
+            "workspace.name",
+        ),
+        (
+            "/api/webhook",
+            json!({"webhook": {"url": "https://example.com/h", "description": "\u{202b}"}}),
+            "webhook.description",
+        ),
+        (
+            "/api/user",
+            json!({"user": {"email": "u@example.com", "firstName": "\u{2067}x"}}),
+            "user.firstName",
+        ),
+    ] {
+        let (status, answer) = post(path, body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {answer}");
+        assert!(
+            !field_codes(&answer, field).is_empty(),
+            "{path}: {field} named in {answer}"
+        );
+    }
+    let (status, body) = post(
+        "/api/application",
+        json!({"application": {"name": "مرحبا ✓ Ünï", "oauthConfiguration": redirects}}),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "right-to-left text without controls is fine: {body}"
+    );
+}
 
 async fn create_retrieve_and_secret_shown_once(backend: Backend) {
     let server = start(backend).await;
