@@ -214,6 +214,16 @@ impl Harness {
             .await
     }
 
+    /// Whether an access token still passes `check_access_token`.
+    async fn is_live(&self, token: &str) -> bool {
+        self.core
+            .oauth
+            .check_access_token(token)
+            .await
+            .unwrap()
+            .is_some()
+    }
+
     async fn refresh(
         &self,
         client: &(String, String),
@@ -241,22 +251,11 @@ async fn an_access_token_lives_its_ttl_and_the_leeway_then_dies() {
         })
         .await;
     let token = h.client_credentials(&client).await;
-    let live = |token: String| {
-        let h = &h;
-        async move {
-            h.core
-                .oauth
-                .check_access_token(&token)
-                .await
-                .unwrap()
-                .is_some()
-        }
-    };
-    assert!(live(token.clone()).await);
+    assert!(h.is_live(&token).await);
     h.advance_secs(60 + LEEWAY_SECONDS - 1);
-    assert!(live(token.clone()).await, "within the leeway");
+    assert!(h.is_live(&token).await, "within the leeway");
     h.advance_secs(1);
-    assert!(!live(token.clone()).await, "expired");
+    assert!(!h.is_live(&token).await, "expired");
 }
 
 #[tokio::test]
@@ -395,24 +394,13 @@ async fn a_rotated_fixed_family_keeps_its_first_expiry() {
 async fn a_code_replay_revokes_only_within_its_window() {
     let h = Harness::new().await;
     let client = h.application(ApplicationInput::default()).await;
-    let live = |token: String| {
-        let h = &h;
-        async move {
-            h.core
-                .oauth
-                .check_access_token(&token)
-                .await
-                .unwrap()
-                .is_some()
-        }
-    };
 
     let (code, _) = h.sign_in(&client).await;
     let first = h.exchange(&client, &code).await.unwrap();
     h.clock.advance_millis(CODE_TTL_MILLIS + 5 * 60 * 1000 - 1);
     let replay = h.exchange(&client, &code).await.unwrap_err();
     assert_eq!(replay.error, OAuthError::InvalidGrant);
-    assert!(!live(first.access_token.clone()).await, "revoked");
+    assert!(!h.is_live(&first.access_token).await, "revoked");
     let refresh = first.refresh_token.unwrap();
     assert_eq!(
         h.refresh(&client, &refresh).await.unwrap_err().error,
@@ -444,27 +432,16 @@ async fn a_retired_keys_tokens_stop_at_once_even_when_remembered() {
         })
         .await;
     let token = h.client_credentials(&client).await;
-    let live = |token: String| {
-        let h = &h;
-        async move {
-            h.core
-                .oauth
-                .check_access_token(&token)
-                .await
-                .unwrap()
-                .is_some()
-        }
-    };
-    assert!(live(token.clone()).await, "verified, and remembered");
-    assert!(live(token.clone()).await, "from the memo");
+    assert!(h.is_live(&token).await, "verified, and remembered");
+    assert!(h.is_live(&token).await, "from the memo");
     h.core.keys.rotate(1_000).await.unwrap();
-    assert!(live(token.clone()).await, "the old key is still published");
+    assert!(h.is_live(&token).await, "the old key is still published");
     h.clock.advance_millis(1_001);
     // No key change follows: the ring reloads by itself when the window
     // ends (a real-time timer, at least a second, computed from the clock),
     // so this waits for it rather than calling `reload`.
     let started = std::time::Instant::now();
-    while live(token.clone()).await {
+    while h.is_live(&token).await {
         assert!(
             started.elapsed() < std::time::Duration::from_secs(5),
             "the retired key still verifies"
@@ -472,7 +449,7 @@ async fn a_retired_keys_tokens_stop_at_once_even_when_remembered() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     let fresh = h.client_credentials(&client).await;
-    assert!(live(fresh).await, "the new key's tokens work");
+    assert!(h.is_live(&fresh).await, "the new key's tokens work");
 }
 
 /// Two uses of one `OneTimeUse` token within two seconds are the client

@@ -44,6 +44,24 @@ impl<'a> Fields<'a> {
         format!("{}.{key}", self.path)
     }
 
+    /// `text` if it holds no character a text field refuses, else the
+    /// error that names the first one.
+    fn text(&self, key: &str, text: &str, errors: &mut ValidationErrors) -> Option<String> {
+        let Some(c) = lamba_core::validation::forbidden_char(text) else {
+            return Some(text.to_owned());
+        };
+        let path = self.path_of(key);
+        errors.field(
+            &path,
+            ErrorKind::Invalid,
+            format!(
+                "{path} may not contain U+{:04X} (NUL and bidirectional controls are refused).",
+                u32::from(c)
+            ),
+        );
+        None
+    }
+
     fn wrong_type(&self, key: &str, expected: &str, found: &Value, errors: &mut ValidationErrors) {
         let path = self.path_of(key);
         errors.field(
@@ -86,23 +104,8 @@ impl<'a> Fields<'a> {
     /// they come.
     pub fn string(&self, key: &str, errors: &mut ValidationErrors) -> Option<String> {
         match self.member(key)? {
-            Value::String(s) => {
-                if !is_secret(key)
-                    && let Some(c) = lamba_core::validation::forbidden_char(s)
-                {
-                    let path = self.path_of(key);
-                    errors.field(
-                        &path,
-                        ErrorKind::Invalid,
-                        format!(
-                            "{path} may not contain U+{:04X} (NUL and bidirectional controls are refused).",
-                            u32::from(c)
-                        ),
-                    );
-                    return None;
-                }
-                Some(s.clone())
-            }
+            Value::String(s) if is_secret(key) => Some(s.clone()),
+            Value::String(s) => self.text(key, s, errors),
             other => {
                 self.wrong_type(key, "a string", other, errors);
                 None
@@ -136,21 +139,7 @@ impl<'a> Fields<'a> {
                 let mut strings = Vec::with_capacity(items.len());
                 for item in items {
                     match item {
-                        Value::String(s) => {
-                            if let Some(c) = lamba_core::validation::forbidden_char(s) {
-                                let path = self.path_of(key);
-                                errors.field(
-                                    &path,
-                                    ErrorKind::Invalid,
-                                    format!(
-                                        "{path} may not contain U+{:04X} (NUL and bidirectional controls are refused).",
-                                        u32::from(c)
-                                    ),
-                                );
-                                return None;
-                            }
-                            strings.push(s.clone());
-                        }
+                        Value::String(s) => strings.push(self.text(key, s, errors)?),
                         other => {
                             self.wrong_type(key, "an array of strings", other, errors);
                             return None;
