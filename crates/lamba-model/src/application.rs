@@ -72,6 +72,13 @@ pub struct OAuthConfiguration {
     /// FusionAuth's `requireRegistration`: a user must be registered to
     /// the application to get a code (or a refreshed token) for it.
     pub require_registration: bool,
+    /// The RFC 8707 `resource` values this client may name, compared byte
+    /// for byte; a request naming any other is `invalid_target`, and with
+    /// none listed a client may name none (its tokens are for itself).
+    pub authorized_resource_uris: Vec<String>,
+    /// The scopes a `client_credentials` request may ask for (besides the
+    /// management scope, which the client's project binding governs).
+    pub allowed_scopes: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -37,6 +37,10 @@ struct ApplicationConfig {
     /// Added with issue 19; rows written before have none (`false`).
     #[serde(default)]
     require_registration: bool,
+    #[serde(default)]
+    authorized_resource_uris: Vec<String>,
+    #[serde(default)]
+    allowed_scopes: Vec<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -133,6 +137,8 @@ pub fn application_config(application: &Application) -> StoreResult<String> {
         lambda_failure_policy: application.lambda.failure_policy.as_str().to_owned(),
         failed_authentication: application.failed_authentication.into(),
         require_registration: application.oauth.require_registration,
+        authorized_resource_uris: application.oauth.authorized_resource_uris.clone(),
+        allowed_scopes: application.oauth.allowed_scopes.clone(),
     };
     serde_json::to_string(&config).map_err(|e| corrupt(format!("application config: {e}")))
 }
@@ -174,6 +180,8 @@ pub fn apply_application_config(application: &mut Application, raw: &str) -> Sto
             .map(|g| parse::<GrantType>(g, "grant"))
             .collect::<StoreResult<_>>()?,
         require_registration: config.require_registration,
+        authorized_resource_uris: config.authorized_resource_uris,
+        allowed_scopes: config.allowed_scopes,
     };
     application.jwt = JwtConfiguration {
         access_token_time_to_live_in_seconds: config.access_token_ttl_seconds,

@@ -336,6 +336,8 @@ fn application(name: &str) -> Application {
             logout_url: Some("https://app.example.com/bye".into()),
             enabled_grants: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
             require_registration: true,
+            authorized_resource_uris: vec!["https://api.example.com/".into()],
+            allowed_scopes: vec!["reports:read".into(), "reports:write".into()],
         },
         jwt: JwtConfiguration {
             access_token_time_to_live_in_seconds: 600,

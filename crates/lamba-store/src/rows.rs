@@ -113,6 +113,8 @@ pub fn application(row: &impl Row) -> StoreResult<Application> {
             logout_url: None,
             enabled_grants: Vec::new(),
             require_registration: false,
+            authorized_resource_uris: Vec::new(),
+            allowed_scopes: Vec::new(),
         },
         jwt: JwtConfiguration::default(),
         lambda: LambdaConfiguration {

@@ -294,6 +294,8 @@ mod tests {
                 logout_url: None,
                 enabled_grants: vec![],
                 require_registration: false,
+                authorized_resource_uris: Vec::new(),
+                allowed_scopes: Vec::new(),
             },
             jwt: JwtConfiguration::default(),
             lambda: Default::default(),

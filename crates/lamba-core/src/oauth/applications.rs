@@ -65,6 +65,8 @@ pub struct ApplicationInput {
     pub logout_url: Option<String>,
     pub enabled_grants: Option<Vec<String>>,
     pub require_registration: Option<bool>,
+    pub authorized_resource_uris: Option<Vec<String>>,
+    pub allowed_scopes: Option<Vec<String>>,
     pub access_token_time_to_live_in_seconds: Option<i64>,
     pub id_token_time_to_live_in_seconds: Option<i64>,
     pub refresh_token_time_to_live_in_minutes: Option<i64>,
@@ -113,6 +115,8 @@ pub fn application_json(application: &Application, client_secret: Option<&str>) 
         "logoutURL": oauth.logout_url,
         "enabledGrants": oauth.enabled_grants.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
         "requireRegistration": oauth.require_registration,
+        "authorizedResourceURIs": oauth.authorized_resource_uris,
+        "allowedScopes": oauth.allowed_scopes,
     });
     if let (Some(secret), Some(object)) = (client_secret, oauth_json.as_object_mut()) {
         object.insert("clientSecret".to_owned(), Value::String(secret.to_owned()));
@@ -395,6 +399,19 @@ impl ApplicationService {
                 }
             },
         };
+        let resources = resource_uris(
+            input
+                .authorized_resource_uris
+                .as_deref()
+                .unwrap_or_default(),
+            &format!("{prefix}.authorizedResourceURIs"),
+            errors,
+        );
+        let allowed_scopes = allowed_scopes(
+            input.allowed_scopes.as_deref().unwrap_or_default(),
+            &format!("{prefix}.allowedScopes"),
+            errors,
+        );
         let is_public = auth_policy == ClientAuthenticationPolicy::NotRequired;
         if is_public && grants.contains(&GrantType::ClientCredentials) {
             errors.field(
@@ -541,6 +558,8 @@ impl ApplicationService {
                     logout_url,
                     enabled_grants: grants,
                     require_registration: input.require_registration.unwrap_or(false),
+                    authorized_resource_uris: resources,
+                    allowed_scopes,
                 },
                 jwt,
                 lambda,
@@ -618,6 +637,57 @@ fn parse_enum<T: FromStr + Copy>(
             None
         }
     }
+}
+
+/// `authorizedResourceURIs`: absolute http(s) URIs without a fragment
+/// (RFC 8707 §2), each once.
+fn resource_uris(input: &[String], path: &str, errors: &mut ValidationErrors) -> Vec<String> {
+    let mut uris: Vec<String> = Vec::new();
+    for uri in input {
+        if super::grants::checked_resource(Some(uri)).is_err() || uri.is_empty() {
+            errors.field(
+                path,
+                ErrorKind::Invalid,
+                format!("{uri:?} is not an absolute http(s) URI without a fragment."),
+            );
+        } else if !uris.contains(uri) {
+            uris.push(uri.clone());
+        }
+    }
+    uris
+}
+
+/// `allowedScopes`: scope tokens (RFC 6749 §3.3: printable ASCII without
+/// space, `"` or `\`), each once; not the scopes that need a user, since
+/// client credentials have none, nor the management scope, which the
+/// project binding grants.
+fn allowed_scopes(input: &[String], path: &str, errors: &mut ValidationErrors) -> Vec<String> {
+    let mut scopes: Vec<String> = Vec::new();
+    for scope in input {
+        let is_token = !scope.is_empty()
+            && scope.len() <= 255
+            && scope
+                .bytes()
+                .all(|b| matches!(b, 0x21 | 0x23..=0x5b | 0x5d..=0x7e));
+        if !is_token {
+            errors.field(
+                path,
+                ErrorKind::Invalid,
+                format!("{scope:?} is not a scope token (RFC 6749 §3.3), or is longer than 255 characters."),
+            );
+        } else if super::USER_SCOPES.contains(&scope.as_str())
+            || scope == crate::claims::MANAGEMENT_SCOPE
+        {
+            errors.field(
+                path,
+                ErrorKind::Invalid,
+                format!("{scope:?} is not granted by this list: user scopes need a user, and the management scope follows the project binding."),
+            );
+        } else if !scopes.contains(scope) {
+            scopes.push(scope.clone());
+        }
+    }
+    scopes
 }
 
 fn roles(input: &[RoleInput], errors: &mut ValidationErrors) -> Vec<ApplicationRole> {

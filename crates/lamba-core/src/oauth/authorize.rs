@@ -10,7 +10,7 @@ use lamba_model::{
 use lamba_oidc::OAuthError;
 use uuid::Uuid;
 
-use super::grants::checked_resource;
+use super::grants::authorized_resource;
 use super::{
     CODE_TTL_MILLIS, OAuthFailure, OAuthService, USER_SCOPES, parse_scope, random_token,
     token_digest,
@@ -498,7 +498,9 @@ impl OAuthService {
                 }
             }
         }
-        if let Err(failure) = checked_resource(valid.request.resource.as_deref()) {
+        if let Err(failure) =
+            authorized_resource(&valid.application, valid.request.resource.as_deref())
+        {
             return Err(redirect_error(&valid, failure.error, &failure.description));
         }
         Ok(valid)

@@ -148,7 +148,15 @@ impl OAuthService {
                 format!("The scope {user_scope:?} needs a user; client credentials have none."),
             ));
         }
-        let resource = checked_resource(request.resource.as_deref())?;
+        let resource = authorized_resource(&client.application, request.resource.as_deref())?;
+        if let Some(extra) = scopes.iter().find(|s| {
+            *s != MANAGEMENT_SCOPE && !client.application.oauth.allowed_scopes.contains(s)
+        }) {
+            return Err(OAuthFailure::new(
+                OAuthError::InvalidScope,
+                format!("The scope {extra:?} is not among this client's allowedScopes."),
+            ));
+        }
         let wants_management = scopes.iter().any(|s| s == MANAGEMENT_SCOPE)
             || request.workspace_id.is_some()
             || request.project_id.is_some()
@@ -481,6 +489,9 @@ impl OAuthService {
                 asked
             }
         };
+        // A resource taken off the client's list since the family began
+        // gets no more tokens.
+        authorized_resource(application, token.resource.as_deref())?;
         let session = grant.session;
         if !session.is_active() {
             return Err(invalid());
@@ -727,6 +738,32 @@ impl OAuthService {
             id_token,
             refresh_token,
         })
+    }
+}
+
+/// A `resource` (RFC 8707) this application may name: well formed and
+/// listed, byte for byte, in its `authorizedResourceURIs` (§2: the server
+/// decides which resources a client may have tokens for; otherwise any
+/// client could mint tokens for any API that trusts this issuer).
+pub(super) fn authorized_resource<'r>(
+    application: &Application,
+    resource: Option<&'r str>,
+) -> Result<Option<&'r str>, OAuthFailure> {
+    let resource = checked_resource(resource)?;
+    match resource {
+        Some(uri)
+            if !application
+                .oauth
+                .authorized_resource_uris
+                .iter()
+                .any(|allowed| allowed == uri) =>
+        {
+            Err(OAuthFailure::new(
+                OAuthError::InvalidTarget,
+                format!("This client may not have tokens for the resource {uri:?}."),
+            ))
+        }
+        other => Ok(other),
     }
 }
 

@@ -51,6 +51,8 @@ const KEYS: &[&str] = &[
     "logoutURL",
     "enabledGrants",
     "requireRegistration",
+    "authorizedResourceURIs",
+    "allowedScopes",
     "accessTokenTimeToLiveInSeconds",
     "refreshTokenUsagePolicy",
     "tooManyAttempts",

@@ -296,7 +296,9 @@ async fn application_validation(backend: Backend) {
                 "authorizedRedirectURLs": ["javascript:alert(1)", "https://ok.example/cb", "https://frag.example/cb#x", "relative/path"],
                 "logoutURL": "data:text/html,hi",
                 "enabledGrants": ["password", "implicit"],
-                "clientSecret": "short"
+                "clientSecret": "short",
+                "authorizedResourceURIs": ["https://api.example/#frag", "urn:x"],
+                "allowedScopes": ["openid", "has space", "lamba:admin"]
             },
             "jwtConfiguration": {
                 "accessTokenTimeToLiveInSeconds": 0,
@@ -321,6 +323,8 @@ async fn application_validation(backend: Backend) {
         "application.oauthConfiguration.logoutURL",
         "application.oauthConfiguration.enabledGrants",
         "application.oauthConfiguration.clientSecret",
+        "application.oauthConfiguration.authorizedResourceURIs",
+        "application.oauthConfiguration.allowedScopes",
         "application.jwtConfiguration.accessTokenTimeToLiveInSeconds",
         "application.jwtConfiguration.idTokenTimeToLiveInSeconds",
         "application.jwtConfiguration.refreshTokenTimeToLiveInMinutes",
@@ -345,6 +349,18 @@ async fn application_validation(backend: Backend) {
         )
         .len(),
         3
+    );
+    assert_eq!(
+        field_codes(&body, "application.oauthConfiguration.allowedScopes").len(),
+        3
+    );
+    assert_eq!(
+        field_codes(
+            &body,
+            "application.oauthConfiguration.authorizedResourceURIs"
+        )
+        .len(),
+        2
     );
 
     let (status, body) = call(

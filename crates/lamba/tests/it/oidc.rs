@@ -16,6 +16,8 @@ use crate::{call, on_both_backends, start};
 pub const PASSWORD: &str = "correct horse battery staple";
 pub const REDIRECT: &str = "https://app.example.com/callback";
 pub const LOGOUT: &str = "https://app.example.com/signed-out";
+/// The one RFC 8707 resource the fixture's confidential client may name.
+pub const RESOURCE: &str = "https://api.example.com/";
 
 pub struct Fixture {
     pub server: TestServer,
@@ -48,7 +50,9 @@ pub async fn fixture_on(server: TestServer, jwt: Value) -> Fixture {
             "oauthConfiguration": {
                 "authorizedRedirectURLs": [REDIRECT],
                 "logoutURL": LOGOUT,
-                "enabledGrants": ["authorization_code", "refresh_token", "client_credentials"]
+                "enabledGrants": ["authorization_code", "refresh_token", "client_credentials"],
+                "authorizedResourceURIs": [RESOURCE],
+                "allowedScopes": ["reports:read"]
             },
             "jwtConfiguration": jwt
         }})),
@@ -624,10 +628,10 @@ async fn code_flow_issues_access_id_and_refresh_tokens(backend: Backend) {
             ("client_id", &f.client_id),
             ("redirect_uri", REDIRECT),
             ("response_type", "code"),
-            ("scope", "openid"),
+            ("scope", "openid offline_access"),
             ("code_challenge", &challenge),
             ("code_challenge_method", "S256"),
-            ("resource", "https://api.example.com/"),
+            ("resource", RESOURCE),
         ],
     )
     .await;
@@ -644,7 +648,31 @@ async fn code_flow_issues_access_id_and_refresh_tokens(backend: Backend) {
     .await;
     assert_eq!(
         decode_jwt(tokens["access_token"].as_str().unwrap()).1["aud"],
-        "https://api.example.com/"
+        RESOURCE
+    );
+    // Taken off the client's list, the resource gets no more tokens, not
+    // even through a family that began with it.
+    let (status, body) = call(
+        &f.server,
+        Method::PATCH,
+        &format!("/api/application/{}", f.client_id),
+        Some(json!({"application": {"oauthConfiguration": {"authorizedResourceURIs": []}}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = token(
+        &f,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+        ],
+        true,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_target")),
+        "{body}"
     );
 }
 
@@ -742,6 +770,29 @@ async fn pkce_and_redirect_rules(backend: Backend) {
         ))
         .await;
     assert_eq!(error_of(location)["error"], "unsupported_response_type");
+    // A resource the client is not authorized for (RFC 8707 §2), a
+    // well-formed one included, is invalid_target; the public client lists
+    // none, so it may name none.
+    for (client, redirect, resource) in [
+        (&f.client_id, REDIRECT, "https://other.example/"),
+        (&f.client_id, REDIRECT, "https://api.example.com"),
+        (&f.public_id, "http://localhost:3000/cb", RESOURCE),
+    ] {
+        let (_, location, _) = browser
+            .get(&authorize_url(
+                &f.server,
+                &[
+                    ("client_id", client),
+                    ("redirect_uri", redirect),
+                    ("response_type", "code"),
+                    ("resource", resource),
+                    ("code_challenge", &pkce().1),
+                    ("code_challenge_method", "S256"),
+                ],
+            ))
+            .await;
+        assert_eq!(error_of(location)["error"], "invalid_target", "{resource}");
+    }
     let (_, location, _) = browser
         .get(&authorize_url(
             &f.server,
@@ -1294,6 +1345,44 @@ async fn client_credentials_introspection_and_revocation(backend: Backend) {
     assert_eq!(
         (status, body["error"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_target"))
+    );
+    // Only the listed resource and the listed scopes (issue 19, 2).
+    for (form, error) in [
+        (
+            [("scope", "reports:write"), ("resource", RESOURCE)],
+            "invalid_scope",
+        ),
+        (
+            [
+                ("scope", "reports:read"),
+                ("resource", "https://other.example/"),
+            ],
+            "invalid_target",
+        ),
+    ] {
+        let mut form = form.to_vec();
+        form.push(("grant_type", "client_credentials"));
+        let (status, body) = token(&f, &form, true).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(error)),
+            "{form:?}: {body}"
+        );
+    }
+    let (status, body) = token(
+        &f,
+        &[
+            ("grant_type", "client_credentials"),
+            ("scope", "reports:read"),
+            ("resource", RESOURCE),
+        ],
+        true,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        decode_jwt(body["access_token"].as_str().unwrap()).1["aud"],
+        RESOURCE
     );
 
     let active = introspect(&f, access).await;

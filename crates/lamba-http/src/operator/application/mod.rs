@@ -60,6 +60,8 @@ pub fn parse_input(body: &Value) -> Result<ApplicationInput, ValidationErrors> {
         logout_url: oauth.string("logoutURL", &mut errors),
         enabled_grants: oauth.strings("enabledGrants", &mut errors),
         require_registration: oauth.bool("requireRegistration", &mut errors),
+        authorized_resource_uris: oauth.strings("authorizedResourceURIs", &mut errors),
+        allowed_scopes: oauth.strings("allowedScopes", &mut errors),
         access_token_time_to_live_in_seconds: jwt
             .integer("accessTokenTimeToLiveInSeconds", &mut errors),
         id_token_time_to_live_in_seconds: jwt.integer("idTokenTimeToLiveInSeconds", &mut errors),
