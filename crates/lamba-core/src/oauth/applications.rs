@@ -644,7 +644,7 @@ fn parse_enum<T: FromStr + Copy>(
 fn resource_uris(input: &[String], path: &str, errors: &mut ValidationErrors) -> Vec<String> {
     let mut uris: Vec<String> = Vec::new();
     for uri in input {
-        if super::grants::checked_resource(Some(uri)).is_err() || uri.is_empty() {
+        if super::resource::checked_resource(Some(uri)).is_err() || uri.is_empty() {
             errors.field(
                 path,
                 ErrorKind::Invalid,

@@ -10,7 +10,7 @@ use lamba_model::{
 use lamba_oidc::OAuthError;
 use uuid::Uuid;
 
-use super::grants::authorized_resource;
+use super::resource::authorized_resource;
 use super::{
     CODE_TTL_MILLIS, OAuthFailure, OAuthService, USER_SCOPES, parse_scope, random_token,
     token_digest,

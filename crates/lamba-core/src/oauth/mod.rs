@@ -16,6 +16,7 @@ mod grants;
 mod inspect;
 mod logout;
 mod mint;
+mod resource;
 
 use std::sync::Arc;
 
