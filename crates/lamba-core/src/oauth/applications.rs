@@ -644,7 +644,10 @@ fn parse_enum<T: FromStr + Copy>(
 fn resource_uris(input: &[String], path: &str, errors: &mut ValidationErrors) -> Vec<String> {
     let mut uris: Vec<String> = Vec::new();
     for uri in input {
-        if super::resource::checked_resource(Some(uri)).is_err() || uri.is_empty() {
+        // The URL parser trims and drops whitespace and controls, but the
+        // list is compared byte for byte and copied into `aud`: refuse them.
+        let has_controls = uri.bytes().any(|b| b <= 0x20 || b == 0x7f);
+        if has_controls || super::resource::checked_resource(Some(uri)).is_err() || uri.is_empty() {
             errors.field(
                 path,
                 ErrorKind::Invalid,

@@ -315,6 +315,9 @@ impl OAuthService {
                 "The authorization code has expired.",
             ));
         }
+        // A resource taken off the client's list since the code was issued
+        // is refused before the code is spent.
+        authorized_resource(application, code.resource.as_deref())?;
         let code = match self.store.consume_authorization_code(&digest, now).await? {
             CodeConsumption::Fresh(code) => code,
             // Two good exchanges at once: the other won; this is the copy.

@@ -297,7 +297,7 @@ async fn application_validation(backend: Backend) {
                 "logoutURL": "data:text/html,hi",
                 "enabledGrants": ["password", "implicit"],
                 "clientSecret": "short",
-                "authorizedResourceURIs": ["https://api.example/#frag", "urn:x"],
+                "authorizedResourceURIs": ["https://api.example/#frag", "urn:x", " https://api.example/"],
                 "allowedScopes": ["openid", "has space", "lamba:admin"]
             },
             "jwtConfiguration": {
@@ -360,7 +360,7 @@ async fn application_validation(backend: Backend) {
             "application.oauthConfiguration.authorizedResourceURIs"
         )
         .len(),
-        2
+        3
     );
 
     let (status, body) = call(
