@@ -33,6 +33,12 @@ impl SessionService {
             .client_id()
             .and_then(|c| ApplicationId::from_str(c).ok())
             .ok_or_else(unauthenticated)?;
+        // A token minted for another resource (RFC 8707) speaks to that
+        // resource only: Lamba's own API is the audience of tokens whose
+        // `aud` is the client itself.
+        if live.string("aud") != live.client_id() {
+            return Err(unauthenticated());
+        }
         let sid = live.sid();
         let user_id = sid
             .and_then(|_| live.subject())

@@ -650,6 +650,17 @@ async fn code_flow_issues_access_id_and_refresh_tokens(backend: Backend) {
         decode_jwt(tokens["access_token"].as_str().unwrap()).1["aud"],
         RESOURCE
     );
+    // A token for another resource is not a token for Lamba's own API.
+    let status = f
+        .server
+        .client()
+        .get(f.server.url("/v1/me/profile"))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
     // Taken off the client's list, the resource gets no more tokens, not
     // even through a family that began with it.
     let (status, body) = call(
