@@ -162,6 +162,14 @@ impl OAuthService {
             || request.workspace_id.is_some()
             || request.project_id.is_some()
             || request.environment.is_some();
+        // Lamba's API accepts only tokens whose audience is the client, so a
+        // management token for another resource could never be used.
+        if wants_management && resource.is_some() {
+            return Err(OAuthFailure::new(
+                OAuthError::InvalidTarget,
+                "A management token is for Lamba's own API; it cannot name a resource.",
+            ));
+        }
         let (subject, scopes) = if wants_management {
             let subject = self
                 .management_subject(&client.application, &request)

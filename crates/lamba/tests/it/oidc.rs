@@ -1370,6 +1370,10 @@ async fn client_credentials_introspection_and_revocation(backend: Backend) {
             ],
             "invalid_target",
         ),
+        (
+            [("scope", "lamba:admin"), ("resource", RESOURCE)],
+            "invalid_target",
+        ),
     ] {
         let mut form = form.to_vec();
         form.push(("grant_type", "client_credentials"));
