@@ -480,3 +480,33 @@ async fn a_second_use_within_the_grace_window_is_refused_without_revoking() {
         "outside the window, reuse revokes the family"
     );
 }
+
+#[tokio::test]
+async fn the_revocation_list_forgets_what_no_live_token_can_carry() {
+    let h = Harness::new().await;
+    let list = &h.core.revocations;
+    let now = h.clock.now().as_millis();
+    let (short, long, sid) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    list.note_token_revoked(short, Instant::from_millis(now + 60_000));
+    list.note_token_revoked(long, Instant::from_millis(now + 3_600_000));
+    list.note_session_ended(sid);
+    assert_eq!(list.sizes(), (1, 2, 0));
+
+    h.advance_secs(61);
+    assert_eq!(list.forget_expired(), 1, "the short token has expired");
+    assert!(list.is_token_revoked(long).await.unwrap());
+    assert!(!list.is_token_revoked(short).await.unwrap());
+
+    h.advance_secs(3_600);
+    list.forget_expired();
+    assert_eq!(
+        list.sizes(),
+        (1, 0, 0),
+        "an ended session matters for a day"
+    );
+    assert!(list.is_session_ended(sid).await.unwrap());
+
+    h.advance_secs(86_400 + 5 * 60);
+    list.forget_expired();
+    assert_eq!(list.sizes(), (0, 0, 0));
+}

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::users::USER_COLUMNS;
 use crate::users::user_from_row;
 
-use super::{SqliteStore, aliased, backend, uuid_column, write_error};
+use super::{SqliteStore, aliased, backend, instant, uuid_column, write_error};
 
 pub(crate) const SESSION_COLUMNS: &str = "id, user_id, application_id, auth_time, insert_instant, \
      last_used_instant, ended_instant, end_reason, ip_address, user_agent";
@@ -420,13 +420,29 @@ impl SessionRepository for SqliteStore {
         Ok(())
     }
 
-    async fn list_revoked_access_tokens(&self, now: Instant) -> StoreResult<Vec<Uuid>> {
-        let rows = sqlx::query("SELECT jti FROM revoked_access_tokens WHERE expires_instant > ?")
-            .bind(now.as_millis())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend)?;
-        rows.iter().map(|row| uuid_column(row, "jti")).collect()
+    async fn list_revoked_access_tokens(&self, now: Instant) -> StoreResult<Vec<(Uuid, Instant)>> {
+        let rows = sqlx::query(
+            "SELECT jti, expires_instant FROM revoked_access_tokens WHERE expires_instant > ?",
+        )
+        .bind(now.as_millis())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|row| Ok((uuid_column(row, "jti")?, instant(row, "expires_instant")?)))
+            .collect()
+    }
+
+    async fn is_access_token_revoked(&self, jti: Uuid, now: Instant) -> StoreResult<bool> {
+        let row = sqlx::query(
+            "SELECT 1 FROM revoked_access_tokens WHERE jti = ? AND expires_instant > ?",
+        )
+        .bind(jti.to_string())
+        .bind(now.as_millis())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(row.is_some())
     }
 
     async fn prune_sessions(&self, now: Instant, ended_before: Instant) -> StoreResult<u64> {

@@ -1233,7 +1233,7 @@ pub async fn revoked_access_tokens_are_listed_until_expiry(store: DynStore) {
             .list_revoked_access_tokens(Instant::from_millis(999))
             .await
             .unwrap(),
-        vec![jti]
+        vec![(jti, Instant::from_millis(1_000))]
     );
     assert!(
         store
@@ -1241,5 +1241,15 @@ pub async fn revoked_access_tokens_are_listed_until_expiry(store: DynStore) {
             .await
             .unwrap()
             .is_empty()
+    );
+    // The one-token question the feed-down path asks.
+    let at = Instant::from_millis;
+    assert!(store.is_access_token_revoked(jti, at(999)).await.unwrap());
+    assert!(!store.is_access_token_revoked(jti, at(1_000)).await.unwrap());
+    assert!(
+        !store
+            .is_access_token_revoked(Uuid::new_v4(), at(0))
+            .await
+            .unwrap()
     );
 }

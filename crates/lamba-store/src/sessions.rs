@@ -93,8 +93,12 @@ pub trait SessionRepository: Send + Sync {
     /// Records a revoked access token until it would have expired anyway;
     /// reports [`Change::AccessTokenRevoked`](crate::Change::AccessTokenRevoked).
     async fn revoke_access_token(&self, jti: Uuid, expires: Instant) -> StoreResult<()>;
-    /// The revoked access tokens that have not expired at `now`.
-    async fn list_revoked_access_tokens(&self, now: Instant) -> StoreResult<Vec<Uuid>>;
+    /// The revoked access tokens that have not expired at `now`, each with
+    /// its expiry (when the in-memory list may forget it).
+    async fn list_revoked_access_tokens(&self, now: Instant) -> StoreResult<Vec<(Uuid, Instant)>>;
+    /// Whether `jti` is revoked and not expired at `now`: one indexed
+    /// lookup, what a check costs while the change feed is down.
+    async fn is_access_token_revoked(&self, jti: Uuid, now: Instant) -> StoreResult<bool>;
     /// Deletes what can no longer matter: expired codes, refresh tokens and
     /// revocations, and sessions ended before `ended_before`.
     async fn prune_sessions(&self, now: Instant, ended_before: Instant) -> StoreResult<u64>;

@@ -9,9 +9,10 @@
 //! is down, a missed end could leave a dead token alive, so every check goes
 //! to the database instead until the feed is back and the sets reloaded.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock, Weak};
+use std::time::Duration;
 
 use lamba_model::{Clock, Instant};
 use lamba_store::{Change, DynStore, StoreError};
@@ -22,24 +23,78 @@ use uuid::Uuid;
 /// (the longest lifetime an application may set), plus clock leeway.
 const LOOKBACK_MILLIS: i64 = 86_400_000 + 5 * 60_000;
 
+/// How often each node drops the entries that can no longer kill a token.
+const FORGET_EVERY: Duration = Duration::from_secs(60);
+
+/// Ids, each with the instant after which no live token can carry it, so
+/// that the set holds only what still matters: memory is bounded by what
+/// ended within the longest token lifetime, not by everything that ever
+/// ended (`docs/PERFORMANCE.md` has the figures for a million entries).
+#[derive(Debug, Default)]
+pub struct ExpiringSet {
+    entries: HashMap<Uuid, i64>,
+}
+
+impl ExpiringSet {
+    /// Adds `id` until `forget_after`; an id known already keeps the later
+    /// of its two instants.
+    pub fn insert(&mut self, id: Uuid, forget_after: Instant) {
+        let at = forget_after.as_millis();
+        self.entries
+            .entry(id)
+            .and_modify(|kept| *kept = (*kept).max(at))
+            .or_insert(at);
+    }
+
+    pub fn contains(&self, id: &Uuid) -> bool {
+        self.entries.contains_key(id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Drops every entry whose instant has passed, and gives the memory
+    /// back once most of the table is empty (a burst of revocations must not
+    /// hold its peak for the life of the process).
+    pub fn forget_expired(&mut self, now: Instant) -> usize {
+        let before = self.entries.len();
+        self.entries.retain(|_, at| *at > now.as_millis());
+        if self.entries.len() < self.entries.capacity() / 4 {
+            self.entries.shrink_to_fit();
+        }
+        before - self.entries.len()
+    }
+
+    /// Bytes the table holds: its buckets (key, instant and one control
+    /// byte each), not counting the allocator's own overhead.
+    pub fn table_bytes(&self) -> usize {
+        self.entries.capacity() * (std::mem::size_of::<(Uuid, i64)>() + 1)
+    }
+}
+
 pub struct RevocationList {
     store: DynStore,
     clock: Arc<dyn Clock>,
-    ended_sessions: RwLock<HashSet<Uuid>>,
-    revoked_tokens: RwLock<HashSet<Uuid>>,
-    ended_scopes: RwLock<HashSet<Uuid>>,
+    ended_sessions: RwLock<ExpiringSet>,
+    revoked_tokens: RwLock<ExpiringSet>,
+    ended_scopes: RwLock<ExpiringSet>,
     live: AtomicBool,
 }
 
 impl RevocationList {
-    /// Loads both sets and follows the change feed.
+    /// Loads the three sets and follows the change feed.
     pub async fn load(store: DynStore, clock: Arc<dyn Clock>) -> Result<Arc<Self>, StoreError> {
         let list = Arc::new(Self {
             store,
             clock,
-            ended_sessions: RwLock::new(HashSet::new()),
-            revoked_tokens: RwLock::new(HashSet::new()),
-            ended_scopes: RwLock::new(HashSet::new()),
+            ended_sessions: RwLock::new(ExpiringSet::default()),
+            revoked_tokens: RwLock::new(ExpiringSet::default()),
+            ended_scopes: RwLock::new(ExpiringSet::default()),
             live: AtomicBool::new(false),
         });
         // Subscribe before loading, so that nothing ending in between is lost.
@@ -49,36 +104,35 @@ impl RevocationList {
         Ok(list)
     }
 
+    /// When an end learned of now stops mattering: a session or scope that
+    /// ended at or before `now` can only be named by tokens issued before
+    /// it, and none of those outlives the longest lifetime.
+    fn forget_ended_after(&self) -> Instant {
+        Instant::from_millis(self.clock.now().as_millis().saturating_add(LOOKBACK_MILLIS))
+    }
+
     async fn reload(&self) -> Result<(), StoreError> {
         let now = self.clock.now();
         let was_live = self.store.is_change_feed_live();
         let since = Instant::from_millis(now.as_millis().saturating_sub(LOOKBACK_MILLIS));
-        let sessions: HashSet<Uuid> = self
-            .store
-            .list_sessions_ended_since(since)
-            .await?
-            .into_iter()
-            .collect();
-        let tokens: HashSet<Uuid> = self
-            .store
-            .list_revoked_access_tokens(now)
-            .await?
-            .into_iter()
-            .collect();
-        let scopes: HashSet<Uuid> = self
-            .store
-            .list_scopes_ended_since(since)
-            .await?
-            .into_iter()
-            .collect();
+        let sessions = self.store.list_sessions_ended_since(since).await?;
+        let tokens = self.store.list_revoked_access_tokens(now).await?;
+        let scopes = self.store.list_scopes_ended_since(since).await?;
+        let forget_after = self.forget_ended_after();
         if let Ok(mut set) = self.ended_sessions.write() {
-            set.extend(sessions);
+            for id in sessions {
+                set.insert(id, forget_after);
+            }
         }
         if let Ok(mut set) = self.ended_scopes.write() {
-            set.extend(scopes);
+            for id in scopes {
+                set.insert(id, forget_after);
+            }
         }
         if let Ok(mut set) = self.revoked_tokens.write() {
-            set.extend(tokens);
+            for (jti, expires) in tokens {
+                set.insert(jti, expires);
+            }
         }
         self.live.store(
             was_live && self.store.is_change_feed_live(),
@@ -90,24 +144,26 @@ impl RevocationList {
     fn follow(self: &Arc<Self>, mut changes: tokio::sync::broadcast::Receiver<Change>) {
         let weak: Weak<Self> = Arc::downgrade(self);
         tokio::spawn(async move {
+            let mut forget = tokio::time::interval(FORGET_EVERY);
+            forget.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                let change = changes.recv().await;
+                let change = tokio::select! {
+                    change = changes.recv() => change,
+                    _ = forget.tick() => {
+                        let Some(list) = weak.upgrade() else { return };
+                        list.forget_expired();
+                        continue;
+                    }
+                };
                 let Some(list) = weak.upgrade() else { return };
                 match change {
-                    Ok(Change::SessionEnded(id)) => {
-                        if let Ok(mut set) = list.ended_sessions.write() {
-                            set.insert(id);
-                        }
-                    }
-                    Ok(Change::ScopeEnded(id)) => {
-                        if let Ok(mut set) = list.ended_scopes.write() {
-                            set.insert(id);
-                        }
-                    }
+                    Ok(Change::SessionEnded(id)) => list.note_session_ended(id),
+                    Ok(Change::ScopeEnded(id)) => list.note_scopes_ended(&[id]),
                     Ok(Change::AccessTokenRevoked(jti)) => {
-                        if let Ok(mut set) = list.revoked_tokens.write() {
-                            set.insert(jti);
-                        }
+                        // The feed names the token, not its expiry: keep it
+                        // as long as any token could live.
+                        let forget_after = list.forget_ended_after();
+                        list.note_token_revoked(jti, forget_after);
                     }
                     Ok(Change::Lost) | Err(RecvError::Lagged(_)) => {
                         list.live.store(false, Ordering::SeqCst);
@@ -131,6 +187,33 @@ impl RevocationList {
                 }
             }
         });
+    }
+
+    /// Drops the entries no live token can carry any more; the follower
+    /// calls it every minute. Returns how many it dropped.
+    pub fn forget_expired(&self) -> usize {
+        let now = self.clock.now();
+        let mut forgotten = 0;
+        for set in [
+            &self.ended_sessions,
+            &self.revoked_tokens,
+            &self.ended_scopes,
+        ] {
+            if let Ok(mut set) = set.write() {
+                forgotten += set.forget_expired(now);
+            }
+        }
+        forgotten
+    }
+
+    /// How many entries the three sets hold (sessions, tokens, scopes).
+    pub fn sizes(&self) -> (usize, usize, usize) {
+        let len = |set: &RwLock<ExpiringSet>| set.read().map(|s| s.len()).unwrap_or_default();
+        (
+            len(&self.ended_sessions),
+            len(&self.revoked_tokens),
+            len(&self.ended_scopes),
+        )
     }
 
     /// Whether the login session `sid` has ended (or never existed).
@@ -165,7 +248,8 @@ impl RevocationList {
             .is_none_or(|scope| !scope.is_active()))
     }
 
-    /// Whether the access token `jti` was revoked.
+    /// Whether the access token `jti` was revoked. While the feed is down
+    /// this asks the database for that one `jti`, not for the whole list.
     pub async fn is_token_revoked(&self, jti: Uuid) -> Result<bool, StoreError> {
         if self.live.load(Ordering::SeqCst) {
             return Ok(self
@@ -174,31 +258,83 @@ impl RevocationList {
                 .map(|s| s.contains(&jti))
                 .unwrap_or(true));
         }
-        let now = self.clock.now();
-        Ok(self
-            .store
-            .list_revoked_access_tokens(now)
-            .await?
-            .contains(&jti))
+        self.store
+            .is_access_token_revoked(jti, self.clock.now())
+            .await
     }
 
     /// Records locally what this node just ended, so that the very next
     /// request sees it even before the feed echoes it back.
     pub fn note_session_ended(&self, sid: Uuid) {
+        let forget_after = self.forget_ended_after();
         if let Ok(mut set) = self.ended_sessions.write() {
-            set.insert(sid);
+            set.insert(sid, forget_after);
         }
     }
 
     pub fn note_scopes_ended(&self, ids: &[Uuid]) {
+        let forget_after = self.forget_ended_after();
         if let Ok(mut set) = self.ended_scopes.write() {
-            set.extend(ids.iter().copied());
+            for id in ids {
+                set.insert(*id, forget_after);
+            }
         }
     }
 
-    pub fn note_token_revoked(&self, jti: Uuid) {
+    /// `expires` is when the token would have died anyway; after that the
+    /// entry is dropped.
+    pub fn note_token_revoked(&self, jti: Uuid, expires: Instant) {
         if let Ok(mut set) = self.revoked_tokens.write() {
-            set.insert(jti);
+            set.insert(jti, expires);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(millis: i64) -> Instant {
+        Instant::from_millis(millis)
+    }
+
+    #[test]
+    fn an_entry_is_kept_until_its_instant_and_then_forgotten() {
+        let mut set = ExpiringSet::default();
+        let (short, long) = (Uuid::new_v4(), Uuid::new_v4());
+        set.insert(short, at(1_000));
+        set.insert(long, at(5_000));
+        assert_eq!(set.forget_expired(at(1_000)), 1);
+        assert!(!set.contains(&short));
+        assert!(set.contains(&long));
+        assert_eq!(set.forget_expired(at(4_999)), 0);
+        assert_eq!(set.forget_expired(at(5_000)), 1);
+        assert!(set.is_empty());
+    }
+
+    #[test]
+    fn an_id_heard_twice_keeps_the_later_instant() {
+        let mut set = ExpiringSet::default();
+        let id = Uuid::new_v4();
+        set.insert(id, at(5_000));
+        set.insert(id, at(1_000));
+        assert_eq!(set.forget_expired(at(2_000)), 0);
+        assert!(set.contains(&id));
+    }
+
+    #[test]
+    fn a_burst_gives_its_memory_back_once_forgotten() {
+        let mut set = ExpiringSet::default();
+        for _ in 0..10_000 {
+            set.insert(Uuid::new_v4(), at(1_000));
+        }
+        let peak = set.table_bytes();
+        assert!(peak >= 10_000 * 24);
+        set.forget_expired(at(1_000));
+        assert!(
+            set.table_bytes() < peak / 100,
+            "{} of {peak}",
+            set.table_bytes()
+        );
     }
 }

@@ -67,10 +67,9 @@ impl OAuthService {
                 Some(code) => code_access_jti(code),
                 None => rotation_access_jti(token.id),
             };
-            self.store
-                .revoke_access_token(jti, Instant::from_millis(expires))
-                .await?;
-            self.revocations.note_token_revoked(jti);
+            let expires = Instant::from_millis(expires);
+            self.store.revoke_access_token(jti, expires).await?;
+            self.revocations.note_token_revoked(jti, expires);
         }
         Ok(())
     }
@@ -420,10 +419,9 @@ impl OAuthService {
                     .saturating_add(super::LEEWAY_SECONDS)
                     .saturating_mul(1000),
             );
-            self.store
-                .revoke_access_token(jti, Instant::from_millis(expires))
-                .await?;
-            self.revocations.note_token_revoked(jti);
+            let expires = Instant::from_millis(expires);
+            self.store.revoke_access_token(jti, expires).await?;
+            self.revocations.note_token_revoked(jti, expires);
         }
         Ok(OAuthFailure::invalid_grant(
             "The authorization code was already used.",

@@ -324,7 +324,7 @@ impl OAuthService {
             let expires =
                 Instant::from_millis(exp.saturating_add(LEEWAY_SECONDS).saturating_mul(1000));
             self.store.revoke_access_token(jti, expires).await?;
-            self.revocations.note_token_revoked(jti);
+            self.revocations.note_token_revoked(jti, expires);
         }
         Ok(())
     }

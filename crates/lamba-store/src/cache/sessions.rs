@@ -118,8 +118,12 @@ impl SessionRepository for CachedStore {
         self.inner.revoke_access_token(jti, expires).await
     }
 
-    async fn list_revoked_access_tokens(&self, now: Instant) -> StoreResult<Vec<Uuid>> {
+    async fn list_revoked_access_tokens(&self, now: Instant) -> StoreResult<Vec<(Uuid, Instant)>> {
         self.inner.list_revoked_access_tokens(now).await
+    }
+
+    async fn is_access_token_revoked(&self, jti: Uuid, now: Instant) -> StoreResult<bool> {
+        self.inner.is_access_token_revoked(jti, now).await
     }
 
     async fn prune_sessions(&self, now: Instant, ended_before: Instant) -> StoreResult<u64> {

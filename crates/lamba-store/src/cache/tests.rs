@@ -262,8 +262,12 @@ impl SessionRepository for Fake {
         Ok(())
     }
 
-    async fn list_revoked_access_tokens(&self, _now: Instant) -> StoreResult<Vec<Uuid>> {
+    async fn list_revoked_access_tokens(&self, _now: Instant) -> StoreResult<Vec<(Uuid, Instant)>> {
         Ok(Vec::new())
+    }
+
+    async fn is_access_token_revoked(&self, _jti: Uuid, _now: Instant) -> StoreResult<bool> {
+        Ok(false)
     }
 
     async fn prune_sessions(&self, _now: Instant, _ended_before: Instant) -> StoreResult<u64> {
