@@ -510,3 +510,102 @@ async fn the_revocation_list_forgets_what_no_live_token_can_carry() {
     list.forget_expired();
     assert_eq!(list.sizes(), (0, 0, 0));
 }
+
+fn jwks_kids(h: &Harness) -> Vec<String> {
+    let jwks: serde_json::Value = serde_json::from_str(&h.core.keys.jwks()).unwrap();
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// A rotation within a minute of the last one is refused with the time to
+/// wait, and so is one that would publish an eleventh retired key of an
+/// algorithm (issue 19, item 2b).
+#[tokio::test]
+async fn key_rotation_is_rate_limited() {
+    let h = Harness::new().await;
+    h.core.rotate_keys().await.unwrap();
+    h.advance_secs(30);
+    match h.core.rotate_keys().await {
+        Err(lamba_core::keys::KeyError::TooSoon {
+            retry_after_seconds,
+            ..
+        }) => assert_eq!(retry_after_seconds, 30),
+        other => panic!("expected TooSoon, got {other:?}"),
+    }
+    // Ten more rotations a minute apart, each key signing in between so
+    // that every retired key stays published for the day (the first
+    // rotation's ES256 key never signed: it is gone after its minute).
+    let client = h.application(ApplicationInput::default()).await;
+    for n in 0..10 {
+        h.advance_secs(60);
+        h.client_credentials(&client).await;
+        h.core
+            .rotate_keys()
+            .await
+            .unwrap_or_else(|e| panic!("rotation {n}: {e}"));
+    }
+    h.advance_secs(60);
+    h.client_credentials(&client).await;
+    match h.core.rotate_keys().await {
+        Err(lamba_core::keys::KeyError::TooSoon {
+            retry_after_seconds,
+            reason,
+        }) => {
+            assert!(reason.contains("too many"), "{reason}");
+            // The oldest signed key leaves an hour (the longest TTL) after its
+            // retirement, ten minutes ago.
+            assert!(
+                (3_000..=3_600).contains(&retry_after_seconds),
+                "{retry_after_seconds}"
+            );
+        }
+        other => panic!("expected TooSoon, got {other:?}"),
+    }
+}
+
+/// A retired key that signed stays in the JWKS while its tokens can live;
+/// one that never signed leaves it a minute after its retirement.
+#[tokio::test]
+async fn retired_keys_that_never_signed_are_not_published_for_long() {
+    let h = Harness::new().await;
+    let client = h.application(ApplicationInput::default()).await;
+    let token = h.client_credentials(&client).await;
+    let before = h.core.store.list_signing_keys().await.unwrap();
+    let signed: Vec<&str> = before
+        .iter()
+        .filter(|k| k.first_signed_instant.is_some())
+        .map(|k| k.kid.as_str())
+        .collect();
+    assert_eq!(
+        signed.len(),
+        1,
+        "only the access-token key signed: {before:?}"
+    );
+    h.core.rotate_keys().await.unwrap();
+    for key in &before {
+        assert!(
+            jwks_kids(&h).contains(&key.kid),
+            "{} published at first",
+            key.kid
+        );
+    }
+    h.advance_secs(61);
+    h.core.keys.reload().await.unwrap();
+    let kids = jwks_kids(&h);
+    for key in &before {
+        assert_eq!(
+            kids.contains(&key.kid),
+            signed.contains(&key.kid.as_str()),
+            "{}: published only if it signed",
+            key.kid
+        );
+    }
+    assert!(
+        h.is_live(&token).await,
+        "the signed key's token still verifies"
+    );
+}

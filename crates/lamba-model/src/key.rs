@@ -38,7 +38,15 @@ pub struct SigningKeyRecord {
     pub retired_instant: Option<Instant>,
     /// From this instant the key is no longer published.
     pub expires_instant: Option<Instant>,
+    /// When a node first signed with the key: a retired key that never
+    /// signed has no token to verify, so it is not published for long.
+    pub first_signed_instant: Option<Instant>,
 }
+
+/// How long a retired key that never signed stays published: long enough
+/// for a node that has not yet heard of the rotation (and marks the key as
+/// signed before it signs) to be seen doing so.
+pub const UNSIGNED_KEY_PUBLICATION_MILLIS: i64 = 60_000;
 
 impl fmt::Debug for SigningKeyRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -49,6 +57,7 @@ impl fmt::Debug for SigningKeyRecord {
             .field("insert_instant", &self.insert_instant)
             .field("retired_instant", &self.retired_instant)
             .field("expires_instant", &self.expires_instant)
+            .field("first_signed_instant", &self.first_signed_instant)
             .finish_non_exhaustive()
     }
 }
@@ -58,7 +67,24 @@ impl SigningKeyRecord {
         self.retired_instant.is_none()
     }
 
+    /// When the key leaves the JWKS: `expires_instant`, or soon after its
+    /// retirement if it never signed.
+    pub fn publication_end(&self) -> Option<Instant> {
+        let unsigned_end = match (self.retired_instant, self.first_signed_instant) {
+            (Some(retired), None) => Some(Instant::from_millis(
+                retired
+                    .as_millis()
+                    .saturating_add(UNSIGNED_KEY_PUBLICATION_MILLIS),
+            )),
+            _ => None,
+        };
+        match (self.expires_instant, unsigned_end) {
+            (Some(expires), Some(unsigned)) => Some(expires.min(unsigned)),
+            (expires, unsigned) => expires.or(unsigned),
+        }
+    }
+
     pub fn is_published_at(&self, now: Instant) -> bool {
-        self.expires_instant.is_none_or(|expires| now < expires)
+        self.publication_end().is_none_or(|end| now < end)
     }
 }

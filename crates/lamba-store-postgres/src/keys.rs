@@ -60,7 +60,7 @@ impl KeyRepository for PostgresStore {
 
     async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
         let rows = sqlx::query(&format!(
-            "SELECT {SIGNING_KEY_COLUMNS} FROM signing_keys \
+            "SELECT {SIGNING_KEY_COLUMNS}, first_signed_instant FROM signing_keys \
              ORDER BY insert_instant DESC, kid COLLATE \"C\" DESC"
         ))
         .fetch_all(&self.pool)
@@ -143,6 +143,28 @@ impl KeyRepository for PostgresStore {
         tx.commit().await.map_err(backend)?;
         let _ = self.changes.send(Change::SigningKeys);
         Ok(())
+    }
+
+    async fn mark_signing_key_signed(&self, kid: &str, now: Instant) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let done = sqlx::query(
+            "UPDATE signing_keys SET first_signed_instant = $1 \
+             WHERE kid = $2 AND first_signed_instant IS NULL",
+        )
+        .bind(now.as_millis())
+        .bind(kid)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let marked = done.rows_affected() > 0;
+        if marked {
+            self.notify_signing_keys(&mut tx).await?;
+        }
+        tx.commit().await.map_err(backend)?;
+        if marked {
+            let _ = self.changes.send(Change::SigningKeys);
+        }
+        Ok(marked)
     }
 
     async fn delete_expired_signing_keys(&self, now: Instant) -> StoreResult<u64> {

@@ -45,7 +45,7 @@ impl KeyRepository for SqliteStore {
 
     async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
         let rows = sqlx::query(&format!(
-            "SELECT {SIGNING_KEY_COLUMNS} FROM signing_keys ORDER BY insert_instant DESC, kid DESC"
+            "SELECT {SIGNING_KEY_COLUMNS}, first_signed_instant FROM signing_keys ORDER BY insert_instant DESC, kid DESC"
         ))
         .fetch_all(&self.pool)
         .await
@@ -112,6 +112,23 @@ impl KeyRepository for SqliteStore {
         tx.commit().await.map_err(backend)?;
         let _ = self.changes.send(Change::SigningKeys);
         Ok(())
+    }
+
+    async fn mark_signing_key_signed(&self, kid: &str, now: Instant) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE signing_keys SET first_signed_instant = ? \
+             WHERE kid = ? AND first_signed_instant IS NULL",
+        )
+        .bind(now.as_millis())
+        .bind(kid)
+        .execute(&self.writer)
+        .await
+        .map_err(backend)?;
+        let marked = done.rows_affected() > 0;
+        if marked {
+            let _ = self.changes.send(Change::SigningKeys);
+        }
+        Ok(marked)
     }
 
     async fn delete_expired_signing_keys(&self, now: Instant) -> StoreResult<u64> {

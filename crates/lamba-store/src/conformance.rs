@@ -708,6 +708,7 @@ fn signing_key(kid: &str, algorithm: SigningAlgorithm, at: i64) -> SigningKeyRec
         insert_instant: Instant::from_millis(at),
         retired_instant: None,
         expires_instant: None,
+        first_signed_instant: None,
     }
 }
 
@@ -775,6 +776,36 @@ pub async fn signing_keys_first_rotate_expire(store: DynStore) {
     assert!(!old.is_published_at(Instant::from_millis(1_000)));
     let rs = keys.iter().find(|k| k.kid == "rs-1").unwrap();
     assert!(rs.is_active(), "rotation touches one algorithm");
+    assert_eq!(rs.first_signed_instant, None);
+
+    // The first signing with a key is recorded once, and reported.
+    let mut changes = store.changes();
+    assert!(
+        store
+            .mark_signing_key_signed("rs-1", Instant::from_millis(35))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .mark_signing_key_signed("rs-1", Instant::from_millis(36))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .mark_signing_key_signed("no-such-kid", Instant::from_millis(36))
+            .await
+            .unwrap()
+    );
+    let waited = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while changes.recv().await.unwrap() != Change::SigningKeys {}
+    })
+    .await;
+    assert!(waited.is_ok(), "a first signing is reported");
+    let keys = store.list_signing_keys().await.unwrap();
+    let rs = keys.iter().find(|k| k.kid == "rs-1").unwrap();
+    assert_eq!(rs.first_signed_instant, Some(Instant::from_millis(35)));
     assert!(
         !store
             .add_first_signing_key(&signing_key("es-x", SigningAlgorithm::Es256, 40))

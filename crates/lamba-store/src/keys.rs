@@ -23,6 +23,11 @@ pub trait KeyRepository: Send + Sync {
         now: Instant,
         expires: Instant,
     ) -> StoreResult<()>;
+    /// Records that a node is about to sign with `kid` for the first time;
+    /// reports [`Change::SigningKeys`](crate::Change::SigningKeys) when
+    /// this is news (so that a retired key that starts to sign is
+    /// published again). `Ok(false)` when it was recorded already.
+    async fn mark_signing_key_signed(&self, kid: &str, now: Instant) -> StoreResult<bool>;
     /// Removes keys whose publication ended before `now`; returns how many.
     async fn delete_expired_signing_keys(&self, now: Instant) -> StoreResult<u64>;
 }

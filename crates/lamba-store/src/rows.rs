@@ -168,6 +168,7 @@ pub fn signing_key(row: &impl Row) -> StoreResult<SigningKeyRecord> {
         insert_instant: row.instant("insert_instant")?,
         retired_instant: row.optional_instant("retired_instant")?,
         expires_instant: row.optional_instant("expires_instant")?,
+        first_signed_instant: row.optional_instant("first_signed_instant")?,
     })
 }
 

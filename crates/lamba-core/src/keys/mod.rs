@@ -7,14 +7,18 @@
 //!
 //! On first start each algorithm gets one key (created once across nodes).
 //! Rotation adds a new active key per algorithm; the old ones stop signing
-//! at once and stay published until every token they signed has expired.
-//! Nodes reload the ring when the change feed reports key changes.
+//! at once and stay published until every token they signed has expired —
+//! or for a minute only, if they never signed (a node records a key's first
+//! signing before it signs). Rotations are rate limited, so that a stolen
+//! API key cannot fill the JWKS. Nodes reload the ring when the change feed
+//! reports key changes.
 
 pub mod api_keys;
 pub mod revocation;
 pub mod sealing;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 
 use lamba_model::{Clock, Instant, ServerSecret, SigningAlgorithm, SigningKeyRecord};
@@ -45,6 +49,13 @@ pub enum KeyError {
     Corrupt,
     #[error("no active {0} signing key")]
     NoActiveKey(SigningAlgorithm),
+    /// A rotation came too soon after the last one, or too many retired
+    /// keys are still published; the next may come in `retry_after_seconds`.
+    #[error("{reason}; retry in {retry_after_seconds} s")]
+    TooSoon {
+        reason: &'static str,
+        retry_after_seconds: u64,
+    },
     #[error("the system random generator failed")]
     Random,
     #[error(transparent)]
@@ -59,8 +70,20 @@ pub fn to_jose(alg: SigningAlgorithm) -> Algorithm {
     }
 }
 
+/// The shortest time between two rotations.
+pub const MIN_ROTATION_INTERVAL_MILLIS: i64 = 60_000;
+/// At most this many retired keys of one algorithm may be published; a
+/// rotation that would add one more waits until the oldest leaves.
+pub const MAX_PUBLISHED_RETIRED_KEYS: usize = 10;
+
+/// An active key and whether its first signing is on record.
+struct Signer {
+    key: Arc<SigningKey>,
+    signed: AtomicBool,
+}
+
 struct Ring {
-    signers: HashMap<SigningAlgorithm, Arc<SigningKey>>,
+    signers: HashMap<SigningAlgorithm, Arc<Signer>>,
     verifiers: KeySet,
     jwks: Arc<str>,
     /// When the first published key's publication ends: the ring reloads
@@ -122,11 +145,22 @@ impl KeyRing {
         self.ring.read().ok().map(|r| r.clone())
     }
 
-    /// The key that signs with `alg` now.
-    pub fn signer(&self, alg: SigningAlgorithm) -> Result<Arc<SigningKey>, KeyError> {
-        self.current()
+    /// The key that signs with `alg` now. The first time this node signs
+    /// with a key that is not known to have signed, that is recorded first
+    /// (one write per key and node), so the key stays published once
+    /// retired for as long as its tokens live.
+    pub async fn signer(&self, alg: SigningAlgorithm) -> Result<Arc<SigningKey>, KeyError> {
+        let signer = self
+            .current()
             .and_then(|ring| ring.signers.get(&alg).cloned())
-            .ok_or(KeyError::NoActiveKey(alg))
+            .ok_or(KeyError::NoActiveKey(alg))?;
+        if !signer.signed.load(Ordering::Acquire) {
+            self.store
+                .mark_signing_key_signed(signer.key.kid(), self.clock.now())
+                .await?;
+            signer.signed.store(true, Ordering::Release);
+        }
+        Ok(signer.key.clone())
     }
 
     /// The JWKS document, rendered once per key change.
@@ -166,8 +200,15 @@ impl KeyRing {
 
     /// Adds a new active key for every algorithm; the old keys stay
     /// published for `publish_old_for_millis`. Returns the new kids.
+    ///
+    /// Refused with [`KeyError::TooSoon`] within a minute of the last
+    /// rotation, or while an algorithm already has
+    /// [`MAX_PUBLISHED_RETIRED_KEYS`] retired keys published. (Two nodes
+    /// rotating in the same instant may both pass; the bound is what
+    /// matters, not its exactness.)
     pub async fn rotate(&self, publish_old_for_millis: i64) -> Result<Vec<String>, KeyError> {
         let now = self.clock.now();
+        check_rotation_allowed(&self.store.list_signing_keys().await?, now)?;
         let expires = Instant::from_millis(now.as_millis().saturating_add(publish_old_for_millis));
         let mut kids = Vec::new();
         for alg in SigningAlgorithm::ALL {
@@ -255,6 +296,7 @@ fn new_record(
         insert_instant: now,
         retired_instant: None,
         expires_instant: None,
+        first_signed_instant: None,
     })
 }
 
@@ -277,9 +319,13 @@ async fn read_ring(store: &DynStore, sealer: &Sealer, now: Instant) -> Result<Ri
             })?;
         verifiers.push(key.verifying_key());
         if record.is_active() {
-            signers
-                .entry(record.algorithm)
-                .or_insert_with(|| Arc::new(key));
+            let signed = record.first_signed_instant.is_some();
+            signers.entry(record.algorithm).or_insert_with(|| {
+                Arc::new(Signer {
+                    key: Arc::new(key),
+                    signed: AtomicBool::new(signed),
+                })
+            });
         }
     }
     let verifiers = KeySet::new(verifiers).map_err(|source| KeyError::Jose {
@@ -290,7 +336,7 @@ async fn read_ring(store: &DynStore, sealer: &Sealer, now: Instant) -> Result<Ri
     let next_expiry = records
         .iter()
         .filter(|r| r.is_published_at(now))
-        .filter_map(|r| r.expires_instant)
+        .filter_map(SigningKeyRecord::publication_end)
         .min();
     Ok(Ring {
         signers,
@@ -298,6 +344,46 @@ async fn read_ring(store: &DynStore, sealer: &Sealer, now: Instant) -> Result<Ri
         jwks,
         next_expiry,
     })
+}
+
+/// Whether a rotation may happen at `now`, given every stored key.
+fn check_rotation_allowed(records: &[SigningKeyRecord], now: Instant) -> Result<(), KeyError> {
+    let seconds_until = |at: i64| {
+        u64::try_from(at.saturating_sub(now.as_millis()).saturating_add(999) / 1000)
+            .unwrap_or(0)
+            .max(1)
+    };
+    if let Some(last) = records.iter().filter_map(|r| r.retired_instant).max() {
+        let next = last
+            .as_millis()
+            .saturating_add(MIN_ROTATION_INTERVAL_MILLIS);
+        if now.as_millis() < next {
+            return Err(KeyError::TooSoon {
+                reason: "the signing keys were rotated less than a minute ago",
+                retry_after_seconds: seconds_until(next),
+            });
+        }
+    }
+    for alg in SigningAlgorithm::ALL {
+        let mut ends: Vec<i64> = records
+            .iter()
+            .filter(|r| r.algorithm == *alg && !r.is_active() && r.is_published_at(now))
+            .filter_map(|r| r.publication_end().map(Instant::as_millis))
+            .collect();
+        if ends.len() >= MAX_PUBLISHED_RETIRED_KEYS {
+            ends.sort_unstable();
+            // The rotation may come once enough of them have left.
+            let leaves = ends
+                .get(ends.len().saturating_sub(MAX_PUBLISHED_RETIRED_KEYS))
+                .copied()
+                .unwrap_or(now.as_millis());
+            return Err(KeyError::TooSoon {
+                reason: "too many retired signing keys are still published",
+                retry_after_seconds: seconds_until(leaves),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// A 256-bit server secret (see [`CLIENT_SECRET_KEY`], [`COOKIE_KEY`]):

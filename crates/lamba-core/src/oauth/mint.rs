@@ -121,10 +121,8 @@ impl OAuthService {
         let signer = self
             .keys
             .signer(application.jwt.access_token_signing_algorithm)
-            .map_err(|error| {
-                tracing::error!(%error, "no signing key");
-                OAuthFailure::server_error()
-            })?;
+            .await
+            .map_err(signer_failure)?;
         let token = signer
             .sign("at+jwt", &Value::Object(claims))
             .map_err(|error| {
@@ -272,10 +270,11 @@ impl OAuthService {
                 )
                 .await?;
         }
-        let signer = self.keys.signer(ID_TOKEN_ALGORITHM).map_err(|error| {
-            tracing::error!(%error, "no signing key");
-            OAuthFailure::server_error()
-        })?;
+        let signer = self
+            .keys
+            .signer(ID_TOKEN_ALGORITHM)
+            .await
+            .map_err(signer_failure)?;
         signer.sign("JWT", &Value::Object(claims)).map_err(|error| {
             tracing::error!(%error, "signing an ID token failed");
             OAuthFailure::server_error()
@@ -401,6 +400,18 @@ impl From<PopulateError> for OAuthFailure {
             // The event log and the server's log already say why.
             PopulateError::Failed => OAuthFailure::server_error(),
             PopulateError::Store(store) => store.into(),
+        }
+    }
+}
+
+/// A key that cannot sign: the store out of reach is a temporary failure
+/// (recording a key's first signing is a write), anything else a bug.
+fn signer_failure(error: crate::keys::KeyError) -> OAuthFailure {
+    match error {
+        crate::keys::KeyError::Store(store) => OAuthFailure::from(store),
+        other => {
+            tracing::error!(error = %other, "no signing key");
+            OAuthFailure::server_error()
         }
     }
 }

@@ -26,6 +26,12 @@ pub enum OperatorError {
     /// 409 with FusionAuth's Errors object: the thing is in a state that
     /// does not allow the request.
     Conflict(ValidationErrors),
+    /// 429 with `Retry-After` and FusionAuth's Errors object: the request
+    /// may be made again after that many seconds.
+    TooManyRequests {
+        retry_after_seconds: u64,
+        errors: ValidationErrors,
+    },
     /// 413 with a general error naming the limit.
     PayloadTooLarge { limit_bytes: usize },
     /// 503 with `Retry-After`, empty body: the database is out of reach
@@ -216,6 +222,18 @@ impl IntoResponse for OperatorError {
                 );
                 (StatusCode::PAYLOAD_TOO_LARGE, Json(errors_body(&errors))).into_response()
             }
+            OperatorError::TooManyRequests {
+                retry_after_seconds,
+                errors,
+            } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(
+                    axum::http::header::RETRY_AFTER,
+                    retry_after_seconds.to_string(),
+                )],
+                Json(errors_body(&errors)),
+            )
+                .into_response(),
             OperatorError::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 [(axum::http::header::RETRY_AFTER, "1")],

@@ -30,6 +30,10 @@ impl KeyRepository for CachedStore {
         self.inner.rotate_signing_key(key, now, expires).await
     }
 
+    async fn mark_signing_key_signed(&self, kid: &str, now: Instant) -> StoreResult<bool> {
+        self.inner.mark_signing_key_signed(kid, now).await
+    }
+
     async fn delete_expired_signing_keys(&self, now: Instant) -> StoreResult<u64> {
         self.inner.delete_expired_signing_keys(now).await
     }

@@ -152,6 +152,9 @@ impl KeyRepository for Fake {
     ) -> StoreResult<()> {
         Ok(())
     }
+    async fn mark_signing_key_signed(&self, _kid: &str, _n: Instant) -> StoreResult<bool> {
+        Ok(false)
+    }
     async fn delete_expired_signing_keys(&self, _n: Instant) -> StoreResult<u64> {
         Ok(0)
     }

@@ -583,6 +583,22 @@ async fn jwks_publishes_keys_and_rotation_keeps_old_ones(backend: Backend) {
         .map(|k| k.as_str().unwrap().to_owned())
         .collect();
     assert_eq!(new_kids.len(), 3);
+    // A second rotation within the minute waits (a stolen key cannot fill
+    // the JWKS), and says how long.
+    let response = server
+        .api(Method::POST, "/api/key/rotate")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["generalErrors"][0]["code"], "[tooSoon]", "{body}");
     let jwks: Value = server
         .client()
         .get(server.url("/.well-known/jwks.json"))

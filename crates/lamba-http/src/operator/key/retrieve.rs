@@ -23,6 +23,9 @@ pub async fn list(
                 "insertInstant": k.insert_instant.as_millis(),
                 "retiredInstant": k.retired_instant.map(|i| i.as_millis()),
                 "expiresInstant": k.expires_instant.map(|i| i.as_millis()),
+                // Earlier than expiresInstant for a retired key that never signed.
+                "publishedUntilInstant": k.publication_end().map(|i| i.as_millis()),
+                "firstSignedInstant": k.first_signed_instant.map(|i| i.as_millis()),
                 "publicKey": serde_json::from_str::<serde_json::Value>(&k.public_jwk).ok(),
             })
         })

@@ -3,6 +3,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use lamba_core::ValidationErrors;
 use lamba_core::keys::KeyError;
 
 use crate::AppState;
@@ -11,7 +12,9 @@ use crate::operator::extract::Operator;
 
 /// `POST /api/key/rotate`: a new active key for every algorithm. The old
 /// keys stop signing now and stay in the JWKS until the longest-lived token
-/// any application issues has expired.
+/// any application issues has expired (a minute, for a key that never
+/// signed). 429 with `Retry-After` within a minute of the last rotation, or
+/// while ten retired keys of one algorithm are still published.
 pub async fn rotate(
     _operator: Operator,
     State(state): State<AppState>,
@@ -22,6 +25,20 @@ pub async fn rotate(
         .await
         .map_err(|error| match error {
             KeyError::Store(store) => OperatorError::from(store),
+            KeyError::TooSoon {
+                reason,
+                retry_after_seconds,
+            } => {
+                let mut errors = ValidationErrors::new();
+                errors.general(
+                    "[tooSoon]",
+                    format!("{reason}; retry in {retry_after_seconds} s."),
+                );
+                OperatorError::TooManyRequests {
+                    retry_after_seconds,
+                    errors,
+                }
+            }
             other => {
                 tracing::error!(error = %other, "key rotation failed");
                 OperatorError::Internal
