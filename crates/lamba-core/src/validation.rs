@@ -1,7 +1,7 @@
 //! Field-level validation errors, in the shape FusionAuth's Errors object
 //! has: codes are `[kind]` followed by the field path.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -42,6 +42,10 @@ pub struct ErrorEntry {
 pub struct ValidationErrors {
     pub fields: BTreeMap<String, Vec<ErrorEntry>>,
     pub general: Vec<ErrorEntry>,
+    /// Paths whose value could not be read (a wrong JSON type, a refused
+    /// character): the use case sees them as absent, and its complaints
+    /// about them ("blank") would only repeat the first error.
+    unreadable: BTreeSet<String>,
 }
 
 impl ValidationErrors {
@@ -50,6 +54,9 @@ impl ValidationErrors {
     }
 
     pub fn field(&mut self, path: &str, kind: ErrorKind, message: impl Into<String>) {
+        if self.unreadable.contains(path) {
+            return;
+        }
         self.fields
             .entry(path.to_owned())
             .or_default()
@@ -57,6 +64,19 @@ impl ValidationErrors {
                 code: format!("[{}]{path}", kind.as_str()),
                 message: message.into(),
             });
+    }
+
+    /// The value at `path` could not be read: records why, and drops any
+    /// later complaint about that path.
+    pub fn unreadable(&mut self, path: &str, message: impl Into<String>) {
+        self.field(path, ErrorKind::Invalid, message);
+        self.unreadable.insert(path.to_owned());
+    }
+
+    /// What a request's reader found, to start a use case's validation
+    /// with: the answer then lists everything wrong, read or meant.
+    pub fn from_reading(read: &ValidationErrors) -> Self {
+        read.clone()
     }
 
     pub fn general(&mut self, code: &str, message: impl Into<String>) {

@@ -78,6 +78,10 @@ pub struct AuditSearch {
     pub end: Option<i64>,
     pub cursor: Option<String>,
     pub number_of_results: Option<i64>,
+    /// What the request's reader could not read (wrong JSON types, refused
+    /// characters): the use case starts its validation from these, so the
+    /// answer lists every bad field at once and nothing is written.
+    pub read_errors: crate::ValidationErrors,
 }
 
 /// One page of a search, and where the next one starts (`None`: no more).
@@ -311,7 +315,7 @@ impl AuditLog {
     }
 
     pub async fn search(&self, search: AuditSearch) -> Result<AuditPage, AuditError> {
-        let mut errors = ValidationErrors::new();
+        let mut errors = ValidationErrors::from_reading(&search.read_errors);
         let types: Vec<String> = search
             .types
             .unwrap_or_default()

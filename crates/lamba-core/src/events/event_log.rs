@@ -53,6 +53,10 @@ pub struct EventLogSearch {
     pub event_type: Option<String>,
     pub start_row: Option<i64>,
     pub number_of_results: Option<i64>,
+    /// What the request's reader could not read (wrong JSON types, refused
+    /// characters): the use case starts its validation from these, so the
+    /// answer lists every bad field at once and nothing is written.
+    pub read_errors: crate::ValidationErrors,
 }
 
 pub struct EventLogService {
@@ -99,7 +103,7 @@ impl EventLogService {
         &self,
         search: EventLogSearch,
     ) -> Result<(Vec<EventLog>, u64), EventLogError> {
-        let mut errors = ValidationErrors::new();
+        let mut errors = ValidationErrors::from_reading(&search.read_errors);
         let event_type = match search.event_type.as_deref() {
             None => None,
             Some(raw) => match EventLogType::from_str(raw) {

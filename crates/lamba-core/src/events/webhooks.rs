@@ -67,6 +67,10 @@ pub struct WebhookInput {
     pub project_id: Option<String>,
     pub environment: Option<String>,
     pub enabled: Option<bool>,
+    /// What the request's reader could not read (wrong JSON types, refused
+    /// characters): the use case starts its validation from these, so the
+    /// answer lists every bad field at once and nothing is written.
+    pub read_errors: crate::ValidationErrors,
 }
 
 /// A webhook with its secret in the clear: only what create and rotate
@@ -225,9 +229,10 @@ impl WebhookService {
         status: Option<&str>,
         cursor: Option<&str>,
         limit: Option<u32>,
+        read_errors: &ValidationErrors,
     ) -> Result<DeliveryPage, WebhookError> {
         self.get(id).await?;
-        let mut errors = ValidationErrors::new();
+        let mut errors = ValidationErrors::from_reading(read_errors);
         let status = match status.filter(|s| !s.is_empty()) {
             None => None,
             Some(raw) => match DeliveryStatus::from_str(raw) {
@@ -342,10 +347,10 @@ impl WebhookService {
     /// Checks everything about `input` that a stored webhook must satisfy;
     /// the fields the secret and instants are left for the caller.
     async fn validate(&self, id: WebhookId, input: &WebhookInput) -> Result<Webhook, WebhookError> {
-        let mut errors = ValidationErrors::new();
+        let mut errors = ValidationErrors::from_reading(&input.read_errors);
         let url = check_url(&input.url, &mut errors);
         if let Ok(parsed) = url::Url::parse(&url)
-            && errors.is_empty()
+            && !errors.has_field("webhook.url")
             && let Err(refused) = self.transport.check_destination(&parsed).await
         {
             errors.field(

@@ -40,7 +40,7 @@ impl UserService {
         input: RegistrationInput,
     ) -> Result<Registration, UserError> {
         self.get(user_id).await?;
-        let mut errors = ValidationErrors::new();
+        let mut errors = ValidationErrors::from_reading(&input.read_errors);
         let application = self
             .application_to_register(user_id, input.application_id.as_deref(), &mut errors)
             .await?;
@@ -97,7 +97,7 @@ impl UserService {
             .await?
             // Deleting an application deletes its registrations.
             .ok_or(UserError::NotFound)?;
-        let mut errors = ValidationErrors::new();
+        let mut errors = ValidationErrors::from_reading(&input.read_errors);
         if let Some(raw) = input.application_id.as_deref()
             && !raw.trim().is_empty()
         {

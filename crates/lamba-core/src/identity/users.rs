@@ -49,6 +49,10 @@ pub struct UserInput {
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub data: Option<Map<String, Value>>,
+    /// What the request's reader could not read (wrong JSON types, refused
+    /// characters): the use case starts its validation from these, so the
+    /// answer lists every bad field at once and nothing is written.
+    pub read_errors: crate::ValidationErrors,
 }
 
 /// What a create or replace request says about a registration.
@@ -56,6 +60,10 @@ pub struct UserInput {
 pub struct RegistrationInput {
     pub application_id: Option<String>,
     pub roles: Option<Vec<String>>,
+    /// What the request's reader could not read (wrong JSON types, refused
+    /// characters): the use case starts its validation from these, so the
+    /// answer lists every bad field at once and nothing is written.
+    pub read_errors: crate::ValidationErrors,
 }
 
 pub struct UserService {
@@ -160,7 +168,7 @@ impl UserService {
 
     /// Creates a user, with `id` when given, else a random one.
     pub async fn create(&self, id: Option<UserId>, input: UserInput) -> Result<User, UserError> {
-        let mut errors = ValidationErrors::new();
+        let mut errors = ValidationErrors::from_reading(&input.read_errors);
         let fields = check_fields(&input, &mut errors);
         match &input.password {
             None => errors.field(
@@ -231,7 +239,7 @@ impl UserService {
     /// defaults, except the password: absent, the current one stays.
     pub async fn replace(&self, id: UserId, input: UserInput) -> Result<User, UserError> {
         let existing = self.get(id).await?;
-        let mut errors = ValidationErrors::new();
+        let mut errors = ValidationErrors::from_reading(&input.read_errors);
         let fields = check_fields(&input, &mut errors);
         if let Some(password) = &input.password {
             check_password(password, &mut errors);

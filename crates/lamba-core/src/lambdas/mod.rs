@@ -57,6 +57,10 @@ pub struct LambdaInput {
     pub lambda_type: Option<String>,
     pub debug: Option<bool>,
     pub enabled: Option<bool>,
+    /// What the request's reader could not read (wrong JSON types, refused
+    /// characters): the use case starts its validation from these, so the
+    /// answer lists every bad field at once and nothing is written.
+    pub read_errors: crate::ValidationErrors,
 }
 
 /// The arguments of a test run, as received. Absent arguments are `{}`,
@@ -246,7 +250,7 @@ impl LambdaService {
         id: Option<LambdaId>,
         input: LambdaInput,
     ) -> Result<Lambda, LambdaError> {
-        let mut errors = ValidationErrors::new();
+        let mut errors = ValidationErrors::from_reading(&input.read_errors);
         let lambda_type = match input.lambda_type.as_deref() {
             None => {
                 errors.field(
@@ -307,7 +311,7 @@ impl LambdaService {
     /// their defaults; the type may be repeated but not changed.
     pub async fn replace(&self, id: LambdaId, input: LambdaInput) -> Result<Lambda, LambdaError> {
         let existing = self.get(id).await?;
-        let mut errors = ValidationErrors::new();
+        let mut errors = ValidationErrors::from_reading(&input.read_errors);
         if let Some(raw) = input.lambda_type.as_deref()
             && raw != existing.lambda_type.as_str()
         {

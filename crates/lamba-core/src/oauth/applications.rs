@@ -77,6 +77,10 @@ pub struct ApplicationInput {
     pub id_token_populate_id: Option<String>,
     pub failure_policy: Option<String>,
     pub failed_authentication: FailedAuthenticationInput,
+    /// What the request's reader could not read (wrong JSON types, refused
+    /// characters): the use case starts its validation from these, so the
+    /// answer lists every bad field at once and nothing is written.
+    pub read_errors: crate::ValidationErrors,
 }
 
 /// `application.failedAuthenticationConfiguration` as received.
@@ -211,7 +215,7 @@ impl ApplicationService {
         id: Option<ApplicationId>,
         input: ApplicationInput,
     ) -> Result<WithSecret, ApplicationError> {
-        let mut errors = ValidationErrors::new();
+        let mut errors = ValidationErrors::from_reading(&input.read_errors);
         if let Some(id) = id
             && self.store.lookup_application(id).await?.is_some()
         {
@@ -255,7 +259,7 @@ impl ApplicationService {
         input: ApplicationInput,
     ) -> Result<WithSecret, ApplicationError> {
         let existing = self.get(id).await?;
-        let mut errors = ValidationErrors::new();
+        let mut errors = ValidationErrors::from_reading(&input.read_errors);
         let built = self.build(id, &input, Some(&existing), &mut errors).await?;
         errors.into_result()?;
         let Some(mut built) = built else {

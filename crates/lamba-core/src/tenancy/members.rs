@@ -9,7 +9,7 @@ use lamba_store::StoreError;
 
 use crate::validation::{ErrorKind, ValidationErrors};
 
-use super::{MemberInput, TenancyError, TenancyService};
+use super::{MemberChange, MemberInput, TenancyError, TenancyService};
 
 /// Who changes a membership, which decides what they may change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -118,7 +118,7 @@ impl TenancyService {
             .filter(|r| !r.is_empty())
             .unwrap_or_else(|| vec![VIEWER_ROLE.to_owned()]);
         writer.may_change(&project, &asked)?;
-        let mut errors = ValidationErrors::new();
+        let mut errors = ValidationErrors::from_reading(&input.read_errors);
         let user_path = format!("{path_prefix}userId");
         let user_id = match input.user_id.as_deref() {
             None | Some("") => {
@@ -203,10 +203,14 @@ impl TenancyService {
         writer: MemberWriter,
         project_id: ProjectId,
         user_id: UserId,
-        roles: Option<Vec<String>>,
-        locked: Option<bool>,
+        change: MemberChange,
         path_prefix: &str,
     ) -> Result<ProjectMember, TenancyError> {
+        let MemberChange {
+            roles,
+            locked,
+            read_errors,
+        } = change;
         // Optimistic: the write names the revision it read, so a concurrent
         // change (a lock, say) is never overwritten with stale fields; the
         // loser reads again and reapplies its own change.
@@ -223,7 +227,7 @@ impl TenancyService {
             };
             let involved: Vec<String> = existing.roles.iter().chain(&asked).cloned().collect();
             writer.may_change(&project, &involved)?;
-            let mut errors = ValidationErrors::new();
+            let mut errors = ValidationErrors::from_reading(&read_errors);
             let new_roles = match &roles {
                 Some(roles) => {
                     self.check_roles(

@@ -60,6 +60,10 @@ impl From<ValidationErrors> for TenancyError {
 #[derive(Clone, Debug, Default)]
 pub struct WorkspaceInput {
     pub name: Option<String>,
+    /// What the request's reader could not read (wrong JSON types, refused
+    /// characters): the use case starts its validation from these, so the
+    /// answer lists every bad field at once and nothing is written.
+    pub read_errors: crate::ValidationErrors,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -85,6 +89,10 @@ pub struct ProjectInput {
     pub state: Option<String>,
     pub visibility: Option<String>,
     pub environments: Option<Vec<EnvironmentInput>>,
+    /// What the request's reader could not read (wrong JSON types, refused
+    /// characters): the use case starts its validation from these, so the
+    /// answer lists every bad field at once and nothing is written.
+    pub read_errors: crate::ValidationErrors,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -92,6 +100,19 @@ pub struct RoleInput {
     pub name: Option<String>,
     pub description: Option<String>,
     pub permissions: Option<Vec<String>>,
+    /// What the request's reader could not read (wrong JSON types, refused
+    /// characters): the use case starts its validation from these, so the
+    /// answer lists every bad field at once and nothing is written.
+    pub read_errors: crate::ValidationErrors,
+}
+
+/// What an update changes in a member: `None` keeps the field.
+#[derive(Clone, Debug, Default)]
+pub struct MemberChange {
+    pub roles: Option<Vec<String>>,
+    pub locked: Option<bool>,
+    /// As [`MemberInput::read_errors`].
+    pub read_errors: crate::ValidationErrors,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -99,6 +120,10 @@ pub struct MemberInput {
     pub user_id: Option<String>,
     pub roles: Option<Vec<String>>,
     pub locked: Option<bool>,
+    /// What the request's reader could not read (wrong JSON types, refused
+    /// characters): the use case starts its validation from these, so the
+    /// answer lists every bad field at once and nothing is written.
+    pub read_errors: crate::ValidationErrors,
 }
 
 pub struct TenancyService {

@@ -147,7 +147,7 @@ impl TenancyService {
         input: ProjectInput,
     ) -> Result<Project, TenancyError> {
         self.get_workspace(workspace_id).await?;
-        let mut errors = ValidationErrors::new();
+        let mut errors = ValidationErrors::from_reading(&input.read_errors);
         let (name, state, visibility, environments) = self.build_project(&input, None, &mut errors);
         errors.into_result()?;
         let now = self.clock.now();
@@ -185,7 +185,7 @@ impl TenancyService {
         input: ProjectInput,
     ) -> Result<Project, TenancyError> {
         let existing = self.get_project(workspace_id, id).await?;
-        let mut errors = ValidationErrors::new();
+        let mut errors = ValidationErrors::from_reading(&input.read_errors);
         let (name, state, visibility, environments) =
             self.build_project(&input, Some(&existing), &mut errors);
         errors.into_result()?;

@@ -103,7 +103,7 @@ impl TenancyService {
         input: RoleInput,
     ) -> Result<ProjectRole, TenancyError> {
         self.get_project(workspace_id, project_id).await?;
-        let mut errors = ValidationErrors::new();
+        let mut errors = ValidationErrors::from_reading(&input.read_errors);
         let (name, description, permissions) = Self::build_role(&input, &mut errors);
         errors.into_result()?;
         let now = self.clock.now();
@@ -154,7 +154,7 @@ impl TenancyService {
         input: RoleInput,
     ) -> Result<ProjectRole, TenancyError> {
         let existing = self.get_role(workspace_id, project_id, id).await?;
-        let mut errors = ValidationErrors::new();
+        let mut errors = ValidationErrors::from_reading(&input.read_errors);
         let (name, description, permissions) = Self::build_role(&input, &mut errors);
         if !name.is_empty() && name != existing.name {
             // Members and environments name roles; a rename would orphan them.

@@ -29,7 +29,7 @@ impl TenancyService {
         id: Option<WorkspaceId>,
         input: WorkspaceInput,
     ) -> Result<Workspace, TenancyError> {
-        let mut errors = ValidationErrors::new();
+        let mut errors = ValidationErrors::from_reading(&input.read_errors);
         let name = check_name(&input.name, "workspace.name", &mut errors);
         errors.into_result()?;
         let now = self.clock.now();
@@ -60,7 +60,7 @@ impl TenancyService {
         input: WorkspaceInput,
     ) -> Result<Workspace, TenancyError> {
         let existing = self.get_workspace(id).await?;
-        let mut errors = ValidationErrors::new();
+        let mut errors = ValidationErrors::from_reading(&input.read_errors);
         let name = check_name(&input.name, "workspace.name", &mut errors);
         errors.into_result()?;
         let workspace = Workspace {

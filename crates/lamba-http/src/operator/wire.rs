@@ -51,9 +51,8 @@ impl<'a> Fields<'a> {
             return Some(text.to_owned());
         };
         let path = self.path_of(key);
-        errors.field(
+        errors.unreadable(
             &path,
-            ErrorKind::Invalid,
             format!(
                 "{path} may not contain U+{:04X} (NUL and bidirectional controls are refused).",
                 u32::from(c)
@@ -64,9 +63,8 @@ impl<'a> Fields<'a> {
 
     fn wrong_type(&self, key: &str, expected: &str, found: &Value, errors: &mut ValidationErrors) {
         let path = self.path_of(key);
-        errors.field(
+        errors.unreadable(
             &path,
-            ErrorKind::Invalid,
             format!("{path} must be {expected}, not {}.", json_type(found)),
         );
     }

@@ -13,6 +13,7 @@ mod applications;
 mod audit;
 mod brute_force;
 mod cluster;
+mod every_error;
 mod headers;
 mod lambda_runtime;
 mod lambdas;

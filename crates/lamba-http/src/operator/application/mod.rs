@@ -79,6 +79,8 @@ pub fn parse_input(body: &Value) -> Result<ApplicationInput, ValidationErrors> {
             reset_count_in_seconds: failed.integer("resetCountInSeconds", &mut errors),
             lockout_seconds: failed.integer("lockoutSeconds", &mut errors),
         },
+        // Last, once every field above has been read.
+        read_errors: errors,
     };
-    errors.into_result().map(|()| input)
+    Ok(input)
 }

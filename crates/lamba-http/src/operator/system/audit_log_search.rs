@@ -54,8 +54,8 @@ pub async fn search(
         end: search.integer("end", &mut errors),
         cursor: search.string("cursor", &mut errors),
         number_of_results: search.integer("numberOfResults", &mut errors),
+        read_errors: errors,
     };
-    errors.into_result()?;
     let page = state.core.audit.search(input).await?;
     Ok(Json(json!({
         "auditLogs": page.events.iter().map(audit_event_json).collect::<Vec<_>>(),

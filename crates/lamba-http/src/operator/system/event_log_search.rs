@@ -54,8 +54,8 @@ pub async fn search(
         event_type: search.string("type", &mut errors),
         start_row: search.integer("startRow", &mut errors),
         number_of_results: search.integer("numberOfResults", &mut errors),
+        read_errors: errors,
     };
-    errors.into_result()?;
     let (entries, total) = state.core.event_log.search(input).await?;
     Ok(Json(SearchResponse {
         event_logs: entries.iter().map(EventLogJson::from).collect(),

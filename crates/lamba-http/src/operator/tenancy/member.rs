@@ -7,7 +7,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
-use lamba_core::tenancy::{MemberInput, MemberView, MemberWriter};
+use lamba_core::tenancy::{MemberChange, MemberInput, MemberView, MemberWriter};
 use lamba_core::{ErrorKind, ValidationErrors};
 use lamba_model::{ProjectId, ProjectMember, UserId, WorkspaceId};
 use serde_json::{Value, json};
@@ -46,8 +46,10 @@ pub(in crate::operator) fn parse_input(body: &Value) -> Result<MemberInput, Vali
         user_id: member.string("userId", &mut errors),
         roles: member.strings("roles", &mut errors),
         locked: member.bool("locked", &mut errors),
+        // Last, once every field above has been read.
+        read_errors: errors,
     };
-    errors.into_result().map(|()| input)
+    Ok(input)
 }
 
 /// 404 unless the project exists in the workspace.
@@ -125,15 +127,15 @@ async fn update(
     user_id: UserId,
     input: MemberInput,
 ) -> Result<Json<Value>, OperatorError> {
+    let mut errors = input.read_errors;
     if let Some(given) = input.user_id.as_deref()
         && given != user_id.to_string()
     {
-        return Err(ValidationErrors::with_field(
+        errors.field(
             "member.userId",
             ErrorKind::Immutable,
             "A member's userId cannot change; remove the member and add the other user.",
-        )
-        .into());
+        );
     }
     let member = state
         .core
@@ -142,8 +144,11 @@ async fn update(
             MemberWriter::Operator,
             project_id,
             user_id,
-            Some(input.roles.unwrap_or_default()),
-            Some(input.locked.unwrap_or(false)),
+            MemberChange {
+                roles: Some(input.roles.unwrap_or_default()),
+                locked: Some(input.locked.unwrap_or(false)),
+                read_errors: errors,
+            },
             PATH_PREFIX,
         )
         .await?;

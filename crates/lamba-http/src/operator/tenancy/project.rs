@@ -64,8 +64,10 @@ pub(in crate::operator) fn parse_input(body: &Value) -> Result<ProjectInput, Val
                 }),
             }
         }),
+        // Last, once every field above has been read.
+        read_errors: errors,
     };
-    errors.into_result().map(|()| input)
+    Ok(input)
 }
 
 /// `GET /api/workspace/{workspaceId}/project`: the workspace's projects,

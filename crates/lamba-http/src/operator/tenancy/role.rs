@@ -67,8 +67,10 @@ pub(in crate::operator) fn parse_input(body: &Value) -> Result<RoleInput, Valida
         name: role.string("name", &mut errors),
         description: role.string("description", &mut errors),
         permissions: role.strings("permissions", &mut errors),
+        // Last, once every field above has been read.
+        read_errors: errors,
     };
-    errors.into_result().map(|()| input)
+    Ok(input)
 }
 
 /// `GET .../role`: the built-in `viewer` first, then the stored roles by

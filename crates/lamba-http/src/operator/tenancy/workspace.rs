@@ -39,8 +39,10 @@ pub(in crate::operator) fn parse_input(body: &Value) -> Result<WorkspaceInput, V
     let mut errors = ValidationErrors::new();
     let input = WorkspaceInput {
         name: workspace.string("name", &mut errors),
+        // Last, once every field above has been read.
+        read_errors: errors,
     };
-    errors.into_result().map(|()| input)
+    Ok(input)
 }
 
 /// `GET /api/workspace`: every workspace, by name.

@@ -85,8 +85,10 @@ pub fn parse_input(body: &Value) -> Result<UserInput, ValidationErrors> {
         first_name: user.string("firstName", &mut errors),
         last_name: user.string("lastName", &mut errors),
         data: user.map("data", &mut errors),
+        // Last, once every field above has been read.
+        read_errors: errors,
     };
-    errors.into_result().map(|()| input)
+    Ok(input)
 }
 
 /// Renders a wire object as JSON for a PATCH to merge into.

@@ -65,6 +65,8 @@ pub(super) fn parse_input(body: &Value) -> Result<WebhookInput, ValidationErrors
         project_id: webhook.string("projectId", &mut errors),
         environment: webhook.string("environment", &mut errors),
         enabled: webhook.bool("enabled", &mut errors),
+        // Last, once every field above has been read.
+        read_errors: errors,
     };
-    errors.into_result().map(|()| input)
+    Ok(input)
 }

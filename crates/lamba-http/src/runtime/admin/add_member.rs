@@ -33,6 +33,8 @@ pub async fn add_member(
         user_id,
         roles,
         locked: None,
+        // This reader answers its first type error itself.
+        read_errors: Default::default(),
     };
     let member = state
         .core

@@ -25,8 +25,10 @@ async fn set_locked(
             member_writer(caller, context),
             context.project_id,
             user_id,
-            None,
-            Some(locked),
+            lamba_core::tenancy::MemberChange {
+                locked: Some(locked),
+                ..Default::default()
+            },
             "",
         )
         .await

@@ -30,8 +30,10 @@ pub async fn update_member(
             member_writer(&caller, context),
             context.project_id,
             user_id,
-            Some(roles),
-            None,
+            lamba_core::tenancy::MemberChange {
+                roles: Some(roles),
+                ..Default::default()
+            },
             "",
         )
         .await

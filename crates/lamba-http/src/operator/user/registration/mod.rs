@@ -108,8 +108,10 @@ pub fn parse_input(body: &Value) -> Result<RegistrationInput, ValidationErrors> 
     let input = RegistrationInput {
         application_id: registration.string("applicationId", &mut errors),
         roles: registration.strings("roles", &mut errors),
+        // Last, once every field above has been read.
+        read_errors: errors,
     };
-    errors.into_result().map(|()| input)
+    Ok(input)
 }
 
 #[cfg(test)]

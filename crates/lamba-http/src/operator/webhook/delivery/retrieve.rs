@@ -31,20 +31,17 @@ pub(super) async fn deliveries(
             "cursor" => cursor = Some(value.into_owned()),
             "numberOfResults" => match value.parse::<u32>() {
                 Ok(n) => limit = Some(n),
-                Err(_) => errors.field(
-                    "numberOfResults",
-                    lamba_core::ErrorKind::Invalid,
-                    "numberOfResults must be a whole number.",
-                ),
+                Err(_) => {
+                    errors.unreadable("numberOfResults", "numberOfResults must be a whole number.")
+                }
             },
             _ => {}
         }
     }
-    errors.into_result()?;
     let page = state
         .core
         .webhooks
-        .deliveries(id, status.as_deref(), cursor.as_deref(), limit)
+        .deliveries(id, status.as_deref(), cursor.as_deref(), limit, &errors)
         .await?;
     let items: Vec<Value> = page.deliveries.iter().map(delivery_json).collect();
     Ok(Json(json!({
