@@ -661,6 +661,18 @@ async fn code_flow_issues_access_id_and_refresh_tokens(backend: Backend) {
         .unwrap()
         .status();
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // Nor at switch-context, which would turn it into a scoped session.
+    let status = f
+        .server
+        .client()
+        .post(f.server.url("/v1/sessions/switch-context"))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .json(&json!({"workspaceId": uuid::Uuid::new_v4(), "projectId": uuid::Uuid::new_v4(), "environment": "test"}))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
     // Taken off the client's list, the resource gets no more tokens, not
     // even through a family that began with it.
     let (status, body) = call(
@@ -684,6 +696,31 @@ async fn code_flow_issues_access_id_and_refresh_tokens(backend: Backend) {
         (status, body["error"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_target")),
         "{body}"
+    );
+    // The refusal spent nothing: listed again, the same refresh token works.
+    let (status, body) = call(
+        &f.server,
+        Method::PATCH,
+        &format!("/api/application/{}", f.client_id),
+        Some(
+            json!({"application": {"oauthConfiguration": {"authorizedResourceURIs": [RESOURCE]}}}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = token(
+        &f,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+        ],
+        true,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        decode_jwt(body["access_token"].as_str().unwrap()).1["aud"],
+        RESOURCE
     );
 }
 
