@@ -231,13 +231,84 @@ fn on_response<B>(response: &Response<B>, latency: Duration, _span: &Span) {
 }
 
 fn on_panic(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {
+    // The panic's message may hold request data: it is neither logged nor
+    // answered. `trace_headers` gives the 500 its surface's body.
     tracing::error!("a handler panicked; answering 500");
     let mut response = Response::new(Body::empty());
     *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    response.extensions_mut().insert(runtime::problem::Panicked);
     response
 }
 
 /// Unknown routes: 404 with an empty body, as the operator API documents.
 async fn not_found() -> StatusCode {
     StatusCode::NOT_FOUND
+}
+
+#[cfg(test)]
+mod panic_tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+
+    use axum::routing::any;
+    use tower::ServiceExt as _;
+
+    use super::*;
+
+    /// A panicking handler on each surface: the 500 carries the surface's
+    /// documented body and never the panic's message.
+    #[tokio::test]
+    async fn a_panic_answers_the_surfaces_500_without_its_message() {
+        async fn boom() -> StatusCode {
+            panic!("secret-detail from the database");
+        }
+        let app = Router::new()
+            .route("/v1/me/profile", any(boom))
+            .route("/connect/token", any(boom))
+            .route("/api/user", any(boom))
+            .layer(
+                ServiceBuilder::new()
+                    .layer(SetRequestIdLayer::new(REQUEST_ID_HEADER, MakeRequestUuid))
+                    .layer(axum::middleware::from_fn(runtime::problem::trace_headers))
+                    .layer(CatchPanicLayer::custom(on_panic)),
+            );
+        for (path, expected) in [
+            ("/v1/me/profile", Some("INTERNAL_ERROR")),
+            ("/connect/token", Some("server_error")),
+            ("/api/user", None),
+        ] {
+            let response = app
+                .clone()
+                .oneshot(axum::http::Request::get(path).body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(
+                response.status(),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "{path}"
+            );
+            let trace = response.headers()[runtime::problem::TRACE_ID_HEADER]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+                .await
+                .unwrap();
+            let text = String::from_utf8(body.to_vec()).unwrap();
+            assert!(!text.contains("secret-detail"), "{path}: {text}");
+            match expected {
+                None => assert_eq!(text, "", "{path}"),
+                Some(code) => {
+                    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+                    let found = json
+                        .get("errorCode")
+                        .or_else(|| json.get("error"))
+                        .and_then(|v| v.as_str());
+                    assert_eq!(found, Some(code), "{path}: {text}");
+                    if code == "INTERNAL_ERROR" {
+                        assert_eq!(json["traceId"], trace.as_str());
+                    }
+                }
+            }
+        }
+    }
 }

@@ -18,6 +18,15 @@ pub const CORRELATION_ID_HEADER: HeaderName = HeaderName::from_static("x-correla
 /// Longest correlation id echoed back; a longer one is ignored, not cut.
 const MAX_CORRELATION_ID: usize = 128;
 
+/// Marks the empty 500 the panic catcher answers, so that [`trace_headers`]
+/// can give it the body its surface documents (the panic's message is never
+/// part of it).
+#[derive(Clone, Copy, Debug)]
+pub struct Panicked;
+
+/// The OAuth endpoints whose every answer is an RFC 6749 §5.2 JSON body.
+const OAUTH_JSON_PATHS: [&str; 3] = ["/connect/token", "/connect/introspect", "/connect/revoke"];
+
 /// A problem, before the trace id is known. [`trace_headers`] writes the
 /// body, so that every problem (a handler's or an extractor's) carries the
 /// `traceId` of its request.
@@ -192,7 +201,24 @@ pub async fn trace_headers(request: Request, next: Next) -> Response {
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|info| info.0.ip().to_string()),
     );
+    let path = request.uri().path();
+    let (is_v1, is_oauth_json) = (path.starts_with("/v1/"), OAUTH_JSON_PATHS.contains(&path));
     let mut response = lamba_core::request::with_request(context, next.run(request)).await;
+    if response.extensions_mut().remove::<Panicked>().is_some() {
+        if is_v1 {
+            response.extensions_mut().insert(Problem::internal());
+        } else if is_oauth_json {
+            let body = json!({
+                "error": "server_error",
+                "error_description": "The server could not complete the request.",
+            });
+            let (mut parts, _) = response.into_parts();
+            parts
+                .headers
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            response = Response::from_parts(parts, Body::from(body.to_string()));
+        }
+    }
     if let Some(problem) = response.extensions_mut().remove::<Problem>() {
         let body = json!({
             "type": "about:blank",
