@@ -250,6 +250,7 @@ impl OAuthService {
         if !live
             || (own_only && refresh.application_id != client.application.id)
             || !client.may_use(&refresh)
+            || !self.may_still_refresh(&refresh).await?
         {
             return Ok(inactive());
         }
@@ -270,6 +271,30 @@ impl OAuthService {
         );
         answer.insert("sid".into(), json!(refresh.session_id));
         Ok(answer)
+    }
+
+    /// What a refresh would check beyond the token itself: its application
+    /// still exists and, where it requires one, the user is still
+    /// registered to it. Introspection answers what a refresh would do.
+    async fn may_still_refresh(
+        &self,
+        refresh: &lamba_model::RefreshToken,
+    ) -> Result<bool, OAuthFailure> {
+        let Some(application) = self
+            .store
+            .lookup_application(refresh.application_id)
+            .await?
+        else {
+            return Ok(false);
+        };
+        if !application.oauth.require_registration {
+            return Ok(true);
+        }
+        Ok(self
+            .store
+            .lookup_registration(refresh.user_id, application.id)
+            .await?
+            .is_some())
     }
 
     /// Whether a used refresh token is dead: its family rotates (see

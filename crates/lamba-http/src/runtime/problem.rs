@@ -25,7 +25,11 @@ const MAX_CORRELATION_ID: usize = 128;
 pub struct Panicked;
 
 /// The OAuth endpoints whose every answer is an RFC 6749 §5.2 JSON body.
-const OAUTH_JSON_PATHS: [&str; 3] = ["/connect/token", "/connect/introspect", "/connect/revoke"];
+const OAUTH_JSON_PATHS: [&str; 3] = [
+    "/connect/token",
+    "/connect/introspect",
+    "/connect/revocation",
+];
 
 /// A problem, before the trace id is known. [`trace_headers`] writes the
 /// body, so that every problem (a handler's or an extractor's) carries the

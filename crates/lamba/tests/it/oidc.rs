@@ -496,6 +496,8 @@ async fn require_registration_keeps_unregistered_users_out(backend: Backend) {
     assert_eq!(status, StatusCode::OK, "{tokens}");
     let refresh = tokens["refresh_token"].as_str().unwrap();
 
+    assert_eq!(introspect(&f, refresh).await["active"], true);
+
     // Unregistered again: the family refreshes no more.
     let (status, _) = call(
         &f.server,
@@ -505,6 +507,8 @@ async fn require_registration_keeps_unregistered_users_out(backend: Backend) {
     )
     .await;
     assert!(status.is_success(), "{status}");
+    // Introspection says what a refresh would do: inactive.
+    assert_eq!(introspect(&f, refresh).await["active"], false);
     let (status, refused) = token(
         &f,
         &[
