@@ -406,17 +406,24 @@ impl SessionRepository for PostgresStore {
         &self,
         code_digest: &[u8],
         now: Instant,
-    ) -> StoreResult<u64> {
-        let done = sqlx::query(
+    ) -> StoreResult<Vec<Uuid>> {
+        let rows = sqlx::query(
             "UPDATE refresh_tokens SET revoked_instant = $1 WHERE family_id IN \
-             (SELECT family_id FROM refresh_tokens WHERE code_digest = $2) AND revoked_instant IS NULL",
+             (SELECT family_id FROM refresh_tokens WHERE code_digest = $2) AND revoked_instant IS NULL \
+             RETURNING family_id",
         )
         .bind(now.as_millis())
         .bind(code_digest)
-        .execute(&self.pool)
+        .fetch_all(&self.pool)
         .await
         .map_err(backend)?;
-        Ok(done.rows_affected())
+        let mut families = rows
+            .iter()
+            .map(|row| uuid_column(row, "family_id"))
+            .collect::<StoreResult<Vec<Uuid>>>()?;
+        families.sort_unstable();
+        families.dedup();
+        Ok(families)
     }
 
     async fn revoke_access_token(&self, jti: Uuid, expires: Instant) -> StoreResult<()> {

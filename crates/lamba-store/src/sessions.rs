@@ -83,12 +83,13 @@ pub trait SessionRepository: Send + Sync {
     async fn revoke_refresh_family(&self, family_id: Uuid, now: Instant) -> StoreResult<u64>;
     /// Every token of a family, used, revoked or not, oldest first.
     async fn list_refresh_family(&self, family_id: Uuid) -> StoreResult<Vec<RefreshToken>>;
-    /// Revokes every token whose family began with this code exchange.
+    /// Revokes every token whose family began with this code exchange;
+    /// returns the families it revoked live tokens of.
     async fn revoke_refresh_tokens_of_code(
         &self,
         code_digest: &[u8],
         now: Instant,
-    ) -> StoreResult<u64>;
+    ) -> StoreResult<Vec<Uuid>>;
 
     /// Records a revoked access token until it would have expired anyway;
     /// reports [`Change::AccessTokenRevoked`](crate::Change::AccessTokenRevoked).

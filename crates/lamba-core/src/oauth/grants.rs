@@ -408,9 +408,14 @@ impl OAuthService {
             .saturating_add(REPLAY_WINDOW_MILLIS);
         if now.as_millis() < window_end {
             tracing::warn!(session.id = %code.session_id, "authorization code replayed; revoking what it issued");
-            self.store
+            // And the access tokens those families' rotations minted.
+            for family in self
+                .store
                 .revoke_refresh_tokens_of_code(&code.code_digest, now)
-                .await?;
+                .await?
+            {
+                self.revoke_family_access_tokens(family, now).await?;
+            }
             let jti = code_access_jti(&code.code_digest);
             let expires = code.expires_instant.as_millis().saturating_add(
                 application

@@ -108,7 +108,7 @@ impl SessionRepository for CachedStore {
         &self,
         code_digest: &[u8],
         now: Instant,
-    ) -> StoreResult<u64> {
+    ) -> StoreResult<Vec<Uuid>> {
         self.inner
             .revoke_refresh_tokens_of_code(code_digest, now)
             .await

@@ -257,8 +257,8 @@ impl SessionRepository for Fake {
         &self,
         _code_digest: &[u8],
         _now: Instant,
-    ) -> StoreResult<u64> {
-        Ok(0)
+    ) -> StoreResult<Vec<Uuid>> {
+        Ok(Vec::new())
     }
 
     async fn revoke_access_token(&self, _jti: Uuid, _expires: Instant) -> StoreResult<()> {

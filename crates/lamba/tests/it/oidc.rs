@@ -1042,6 +1042,19 @@ async fn code_is_single_use_and_replay_revokes(backend: Backend) {
         StatusCode::OK,
         "the real client's exchange: {first}"
     );
+    // One rotation: its access token belongs to the code's family too.
+    let (status, rotated) = token(
+        &f,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", first["refresh_token"].as_str().unwrap()),
+        ],
+        true,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{rotated}");
+    let rotated_access = rotated["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(introspect(&f, &rotated_access).await["active"], true);
     // The used code, leaked and replayed without its verifier: refused, and
     // it revokes nothing.
     let (status, refused) = token(
@@ -1072,6 +1085,11 @@ async fn code_is_single_use_and_replay_revokes(backend: Backend) {
     let access = first["access_token"].as_str().unwrap();
     assert_eq!(introspect(&f, access).await["active"], false);
     assert_eq!(userinfo(&f, access).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        introspect(&f, &rotated_access).await["active"],
+        false,
+        "the family's rotations' access tokens die with it"
+    );
     let (_, refreshed) = token(
         &f,
         &[
