@@ -23,6 +23,27 @@ use uuid::Uuid;
 /// (the longest lifetime an application may set), plus clock leeway.
 const LOOKBACK_MILLIS: i64 = 86_400_000 + 5 * 60_000;
 
+/// Namespace of [`family_mark_of_prefix`].
+const FAMILY_MARK_NAMESPACE: Uuid = Uuid::from_u128(0x6c61_6d62_6100_4000_8000_6661_6d69_6c79);
+
+/// The revoked-token entry that stands for a whole refresh family: the
+/// access tokens of a reusable family carry version-8 `jti`s whose first
+/// eight bytes are `prefix` (`oauth::grants`), so a check of such a `jti`
+/// also asks for this mark. It lives in the same set and table as single
+/// `jti`s, with the same expiry rule.
+pub fn family_mark_of_prefix(prefix: [u8; 8]) -> Uuid {
+    Uuid::new_v5(&FAMILY_MARK_NAMESPACE, &prefix)
+}
+
+/// The family mark a `jti` answers to, if it is a family's (version 8).
+pub(crate) fn family_mark_of(jti: Uuid) -> Option<Uuid> {
+    if jti.get_version_num() != 8 {
+        return None;
+    }
+    let (prefix, _) = jti.as_u64_pair();
+    Some(family_mark_of_prefix(prefix.to_be_bytes()))
+}
+
 /// How often each node drops the entries that can no longer kill a token.
 const FORGET_EVERY: Duration = Duration::from_secs(60);
 
@@ -248,19 +269,26 @@ impl RevocationList {
             .is_none_or(|scope| !scope.is_active()))
     }
 
-    /// Whether the access token `jti` was revoked. While the feed is down
-    /// this asks the database for that one `jti`, not for the whole list.
+    /// Whether the access token `jti` was revoked, alone or with its
+    /// refresh family. While the feed is down this asks the database for
+    /// that one `jti` (and its family's mark), not for the whole list.
     pub async fn is_token_revoked(&self, jti: Uuid) -> Result<bool, StoreError> {
+        let mark = family_mark_of(jti);
         if self.live.load(Ordering::SeqCst) {
             return Ok(self
                 .revoked_tokens
                 .read()
-                .map(|s| s.contains(&jti))
+                .map(|s| s.contains(&jti) || mark.is_some_and(|m| s.contains(&m)))
                 .unwrap_or(true));
         }
-        self.store
-            .is_access_token_revoked(jti, self.clock.now())
-            .await
+        let now = self.clock.now();
+        if self.store.is_access_token_revoked(jti, now).await? {
+            return Ok(true);
+        }
+        match mark {
+            Some(mark) => self.store.is_access_token_revoked(mark, now).await,
+            None => Ok(false),
+        }
     }
 
     /// Records locally what this node just ended, so that the very next

@@ -1335,6 +1335,58 @@ async fn reusable_and_sliding_refresh_tokens(backend: Backend) {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(again["refresh_token"], refresh, "Reusable keeps the token");
     assert!(introspect(&f, refresh).await["exp"].as_i64().is_some());
+    // Revoking a reusable token kills every access token its refreshes
+    // minted, too (RFC 7009 §2.1), though none of their jtis is stored:
+    // they carry their family's mark (issue 19, item 2).
+    let (_, third) = token(
+        &f,
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+        true,
+    )
+    .await;
+    let minted = [
+        &tokens["access_token"],
+        &again["access_token"],
+        &third["access_token"],
+    ];
+    for access in minted {
+        assert_eq!(
+            introspect(&f, access.as_str().unwrap()).await["active"],
+            true
+        );
+    }
+    let response = f
+        .server
+        .client()
+        .post(f.server.url("/connect/revocation"))
+        .basic_auth(&f.client_id, Some(&f.secret))
+        .form(&[("token", refresh)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    for access in minted {
+        assert_eq!(
+            introspect(&f, access.as_str().unwrap()).await["active"],
+            false,
+            "{access}"
+        );
+    }
+    // Another login's tokens live on.
+    let other = code_flow(&f, &mut Browser::new(), "openid offline_access").await;
+    let (_, other_refreshed) = token(
+        &f,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", other["refresh_token"].as_str().unwrap()),
+        ],
+        true,
+    )
+    .await;
+    assert_eq!(
+        introspect(&f, other_refreshed["access_token"].as_str().unwrap()).await["active"],
+        true
+    );
 
     let f = fixture_with(
         backend,
