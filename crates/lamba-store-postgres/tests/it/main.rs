@@ -104,3 +104,40 @@ async fn a_write_on_one_node_invalidates_the_cache_of_another() {
     node_a.close().await;
     node_b.close().await;
 }
+
+/// Migration 0011 takes every key stored before it to have signed, so an
+/// upgrade publishes them as long as before.
+#[tokio::test]
+async fn keys_stored_before_0011_count_as_having_signed() {
+    let db = PgTestDb::create("m0011").await;
+    let pool = sqlx::PgPool::connect(db.url()).await.unwrap();
+    let mut before = sqlx::migrate!("./migrations");
+    before.migrations = std::borrow::Cow::Owned(
+        before
+            .migrations
+            .iter()
+            .filter(|m| m.version < 11)
+            .cloned()
+            .collect(),
+    );
+    before.run(&pool).await.unwrap();
+    sqlx::query(
+        "INSERT INTO signing_keys (kid, algorithm, private_key, sealed, public_jwk, \
+         insert_instant, retired_instant, expires_instant) \
+         VALUES ('old', 'ES256', '\\x00', false, '{}', 1234, 2000, 9000)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    let store = PostgresStore::connect(db.url()).await.unwrap();
+    store.migrate().await.unwrap();
+    let keys = lamba_store::KeyRepository::list_signing_keys(&store)
+        .await
+        .unwrap();
+    assert_eq!(
+        keys[0].first_signed_instant,
+        Some(lamba_model::Instant::from_millis(1234))
+    );
+    assert!(keys[0].is_published_at(lamba_model::Instant::from_millis(8999)));
+}

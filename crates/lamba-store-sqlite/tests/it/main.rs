@@ -36,3 +36,49 @@ mod cached {
 
     lamba_store::conformance_tests!(fresh_cached_store());
 }
+
+/// Migration 0011 takes every key stored before it to have signed, so an
+/// upgrade publishes them as long as before.
+#[tokio::test]
+async fn keys_stored_before_0011_count_as_having_signed() {
+    let dir = TempDir::new("store-sqlite-0011");
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("lamba.db").display()
+    );
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let mut before = sqlx::migrate!("./migrations");
+    before.migrations = std::borrow::Cow::Owned(
+        before
+            .migrations
+            .iter()
+            .filter(|m| m.version < 11)
+            .cloned()
+            .collect(),
+    );
+    before.run(&pool).await.unwrap();
+    sqlx::query(
+        "INSERT INTO signing_keys (kid, algorithm, private_key, sealed, public_jwk, \
+         insert_instant, retired_instant, expires_instant) \
+         VALUES ('old', 'ES256', x'00', 0, '{}', 1234, 2000, 9000)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    let store = SqliteStore::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("lamba.db").display()
+    ))
+    .await
+    .unwrap();
+    store.migrate().await.unwrap();
+    let keys = lamba_store::KeyRepository::list_signing_keys(&store)
+        .await
+        .unwrap();
+    assert_eq!(
+        keys[0].first_signed_instant,
+        Some(lamba_model::Instant::from_millis(1234))
+    );
+    assert!(keys[0].is_published_at(lamba_model::Instant::from_millis(8999)));
+}
