@@ -254,17 +254,27 @@ mod panic_tests {
 
     use super::*;
 
-    /// A panicking handler on each surface: the 500 carries the surface's
-    /// documented body and never the panic's message.
+    /// A panicking handler on each surface, and a library's plain-text 500:
+    /// the answer carries the surface's documented body and never the
+    /// panic's message or the library's error text.
     #[tokio::test]
     async fn a_panic_answers_the_surfaces_500_without_its_message() {
         async fn boom() -> StatusCode {
             panic!("secret-detail from the database");
         }
+        // What axum's `Json` answers when serialising fails.
+        async fn plain() -> (StatusCode, &'static str) {
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "secret-detail: key must be a string",
+            )
+        }
         let app = Router::new()
             .route("/v1/me/profile", any(boom))
             .route("/connect/token", any(boom))
             .route("/api/user", any(boom))
+            .route("/v1/me/sessions", any(plain))
+            .route("/api/lambda", any(plain))
             .layer(
                 ServiceBuilder::new()
                     .layer(SetRequestIdLayer::new(REQUEST_ID_HEADER, MakeRequestUuid))
@@ -275,6 +285,8 @@ mod panic_tests {
             ("/v1/me/profile", Some("INTERNAL_ERROR")),
             ("/connect/token", Some("server_error")),
             ("/api/user", None),
+            ("/v1/me/sessions", Some("INTERNAL_ERROR")),
+            ("/api/lambda", None),
         ] {
             let response = app
                 .clone()

@@ -23,6 +23,12 @@ pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Resp
             response
         }
         Ok(None) => challenge("Bearer realm=\"lamba\", error=\"invalid_token\""),
+        // The database out of reach for a moment: try again, not a fault.
+        Err(failure) if failure.error == lamba_oidc::OAuthError::TemporarilyUnavailable => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(axum::http::header::RETRY_AFTER, "1")],
+        )
+            .into_response(),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }

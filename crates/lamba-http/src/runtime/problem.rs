@@ -223,6 +223,31 @@ pub async fn trace_headers(request: Request, next: Next) -> Response {
             response = Response::from_parts(parts, Body::from(body.to_string()));
         }
     }
+    // Last line of defence: a 5xx some library wrote as plain text (axum's
+    // `Json` when serialising fails, an extractor's rejection) carries its
+    // error's text. No surface documents that: drop it, and give /v1 its
+    // problem body.
+    let plain_text = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/plain"));
+    if response.status().is_server_error() && plain_text {
+        tracing::error!(
+            status = response.status().as_u16(),
+            "dropped a plain-text 5xx body"
+        );
+        let status = response.status();
+        let (mut parts, _) = response.into_parts();
+        parts.headers.remove(CONTENT_TYPE);
+        parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+        response = Response::from_parts(parts, Body::empty());
+        if is_v1 {
+            response.extensions_mut().insert(Problem {
+                status,
+                ..Problem::internal()
+            });
+        }
+    }
     if let Some(problem) = response.extensions_mut().remove::<Problem>() {
         let body = json!({
             "type": "about:blank",
