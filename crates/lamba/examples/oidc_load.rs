@@ -71,32 +71,41 @@ async fn sign_in(http: &reqwest::Client, c: &Config, scope: &str) -> (String, St
         .append_pair("code_challenge_method", "S256")
         .append_pair("prompt", "login");
     let response = http.get(url).send().await.unwrap();
-    let csrf = response
+    // Every cookie the form set: the CSRF token is bound to the browser
+    // session cookie by an HMAC, so both go back.
+    let cookies: Vec<String> = response
         .headers()
         .get_all("set-cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find_map(|v| {
-            v.strip_prefix("lamba_csrf=")
-                .map(|r| r.split(';').next().unwrap_or("").to_owned())
-        })
-        .unwrap();
+        .filter_map(|v| v.split(';').next().map(str::to_owned))
+        .collect();
+    assert!(
+        cookies.iter().any(|c| c.contains("lamba_csrf=")),
+        "a CSRF cookie"
+    );
     let mut form = hidden_inputs(&response.text().await.unwrap());
     form.push(("email".into(), c.email.clone()));
     form.push(("password".into(), c.password.clone()));
     let response = http
         .post(format!("{}/connect/authorize", c.issuer))
-        .header("Cookie", format!("lamba_csrf={csrf}"))
+        .header("Cookie", cookies.join("; "))
         .form(&form)
         .send()
         .await
         .unwrap();
-    let location = response
+    let status = response.status();
+    let Some(location) = response
         .headers()
         .get("location")
-        .expect("a redirect after sign-in")
-        .to_str()
-        .unwrap();
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+    else {
+        let body = response.text().await.unwrap_or_default();
+        let excerpt: String = body.chars().take(600).collect();
+        panic!("no redirect after sign-in: {status}\n{excerpt}");
+    };
+    let location = location.as_str();
     let code = url::Url::parse(location)
         .unwrap()
         .query_pairs()
