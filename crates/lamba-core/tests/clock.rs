@@ -609,3 +609,22 @@ async fn retired_keys_that_never_signed_are_not_published_for_long() {
         "the signed key's token still verifies"
     );
 }
+
+/// Twenty rotations at once on one node: one passes the limit.
+#[tokio::test]
+async fn concurrent_rotations_pass_the_limit_one_at_a_time() {
+    let h = Harness::new().await;
+    let core = Arc::new(h.core);
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let core = core.clone();
+        tasks.push(tokio::spawn(
+            async move { core.rotate_keys().await.is_ok() },
+        ));
+    }
+    let mut passed = 0;
+    for task in tasks {
+        passed += usize::from(task.await.unwrap());
+    }
+    assert_eq!(passed, 1);
+}

@@ -430,7 +430,8 @@ impl SessionRepository for PostgresStore {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         sqlx::query(
             "INSERT INTO revoked_access_tokens (jti, expires_instant) VALUES ($1, $2) \
-             ON CONFLICT (jti) DO NOTHING",
+             ON CONFLICT (jti) DO UPDATE SET expires_instant = \
+             GREATEST(revoked_access_tokens.expires_instant, EXCLUDED.expires_instant)",
         )
         .bind(jti)
         .bind(expires.as_millis())

@@ -416,7 +416,8 @@ impl SessionRepository for SqliteStore {
     async fn revoke_access_token(&self, jti: Uuid, expires: Instant) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO revoked_access_tokens (jti, expires_instant) VALUES (?, ?) \
-             ON CONFLICT (jti) DO NOTHING",
+             ON CONFLICT (jti) DO UPDATE SET \
+             expires_instant = MAX(expires_instant, excluded.expires_instant)",
         )
         .bind(jti.to_string())
         .bind(expires.as_millis())

@@ -102,6 +102,9 @@ pub struct KeyRing {
     /// early change notification can not install its older key set over
     /// the one a later reload (a rotation's own) installed.
     reloading: tokio::sync::Mutex<()>,
+    /// Held from the rate-limit check to the rotation's last write, so that
+    /// concurrent rotations on this node pass the limit one at a time.
+    rotating: tokio::sync::Mutex<()>,
 }
 
 impl KeyRing {
@@ -130,6 +133,7 @@ impl KeyRing {
             clock,
             ring: RwLock::new(Arc::new(ring)),
             reloading: tokio::sync::Mutex::new(()),
+            rotating: tokio::sync::Mutex::new(()),
         });
         keys.follow_changes();
         Ok(keys)
@@ -204,9 +208,10 @@ impl KeyRing {
     /// Refused with [`KeyError::TooSoon`] within a minute of the last
     /// rotation, or while an algorithm already has
     /// [`MAX_PUBLISHED_RETIRED_KEYS`] retired keys published. (Two nodes
-    /// rotating in the same instant may both pass; the bound is what
-    /// matters, not its exactness.)
+    /// rotating in the same instant may both pass; on one node the check
+    /// and the rotation are serialised.)
     pub async fn rotate(&self, publish_old_for_millis: i64) -> Result<Vec<String>, KeyError> {
+        let _one_at_a_time = self.rotating.lock().await;
         let now = self.clock.now();
         check_rotation_allowed(&self.store.list_signing_keys().await?, now)?;
         let expires = Instant::from_millis(now.as_millis().saturating_add(publish_old_for_millis));

@@ -67,6 +67,13 @@ impl ExpiringSet {
             .or_insert(at);
     }
 
+    /// Adds `id` until `forget_after` unless it is known already (a node
+    /// hearing its own revocation echoed by the feed keeps the exact
+    /// expiry it noted).
+    pub fn insert_if_absent(&mut self, id: Uuid, forget_after: Instant) {
+        self.entries.entry(id).or_insert(forget_after.as_millis());
+    }
+
     pub fn contains(&self, id: &Uuid) -> bool {
         self.entries.contains_key(id)
     }
@@ -182,9 +189,12 @@ impl RevocationList {
                     Ok(Change::ScopeEnded(id)) => list.note_scopes_ended(&[id]),
                     Ok(Change::AccessTokenRevoked(jti)) => {
                         // The feed names the token, not its expiry: keep it
-                        // as long as any token could live.
+                        // as long as any token could live, unless this node
+                        // noted it itself, with its expiry.
                         let forget_after = list.forget_ended_after();
-                        list.note_token_revoked(jti, forget_after);
+                        if let Ok(mut set) = list.revoked_tokens.write() {
+                            set.insert_if_absent(jti, forget_after);
+                        }
                     }
                     Ok(Change::Lost) | Err(RecvError::Lagged(_)) => {
                         list.live.store(false, Ordering::SeqCst);

@@ -17,20 +17,29 @@ mod wire;
 mod readers_proptest;
 
 /// Every operator resource's reader on one body, for the fuzz targets and
-/// the property tests: each reads it or says why not.
+/// the property tests: each reads it or says why not (a refused root, or
+/// the members it could not read, which the use case would report).
 pub(crate) fn read_every_resource(
     body: &serde_json::Value,
 ) -> Vec<Option<lamba_core::ValidationErrors>> {
+    use lamba_core::ValidationErrors;
+    fn refusal(read: Result<ValidationErrors, ValidationErrors>) -> Option<ValidationErrors> {
+        match read {
+            Err(errors) => Some(errors),
+            Ok(errors) if !errors.is_empty() => Some(errors),
+            Ok(_) => None,
+        }
+    }
     vec![
-        application::parse_input(body).err(),
-        lambda::parse_input(body).err(),
-        user::parse_input(body).err(),
-        user::registration::parse_input(body).err(),
-        webhook::parse_input(body).err(),
-        tenancy::workspace::parse_input(body).err(),
-        tenancy::project::parse_input(body).err(),
-        tenancy::role::parse_input(body).err(),
-        tenancy::member::parse_input(body).err(),
+        refusal(application::parse_input(body).map(|i| i.read_errors)),
+        refusal(lambda::parse_input(body).map(|i| i.read_errors)),
+        refusal(user::parse_input(body).map(|i| i.read_errors)),
+        refusal(user::registration::parse_input(body).map(|i| i.read_errors)),
+        refusal(webhook::parse_input(body).map(|i| i.read_errors)),
+        refusal(tenancy::workspace::parse_input(body).map(|i| i.read_errors)),
+        refusal(tenancy::project::parse_input(body).map(|i| i.read_errors)),
+        refusal(tenancy::role::parse_input(body).map(|i| i.read_errors)),
+        refusal(tenancy::member::parse_input(body).map(|i| i.read_errors)),
     ]
 }
 
