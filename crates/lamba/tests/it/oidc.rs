@@ -679,48 +679,32 @@ async fn code_flow_issues_access_id_and_refresh_tokens(backend: Backend) {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     // Taken off the client's list, the resource gets no more tokens, not
     // even through a family that began with it.
-    let (status, body) = call(
-        &f.server,
-        Method::PATCH,
-        &format!("/api/application/{}", f.client_id),
-        Some(json!({"application": {"oauthConfiguration": {"authorizedResourceURIs": []}}})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = token(
-        &f,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
-        ],
-        true,
-    )
-    .await;
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let list_then_refresh = |resources: Value| {
+        let f = &f;
+        async move {
+            let (status, body) = call(
+                &f.server,
+                Method::PATCH,
+                &format!("/api/application/{}", f.client_id),
+                Some(json!({"application": {"oauthConfiguration": {
+                    "authorizedResourceURIs": resources
+                }}})),
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            let form = [("grant_type", "refresh_token"), ("refresh_token", refresh)];
+            token(f, &form, true).await
+        }
+    };
+    let (status, body) = list_then_refresh(json!([])).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_target")),
         "{body}"
     );
     // The refusal spent nothing: listed again, the same refresh token works.
-    let (status, body) = call(
-        &f.server,
-        Method::PATCH,
-        &format!("/api/application/{}", f.client_id),
-        Some(
-            json!({"application": {"oauthConfiguration": {"authorizedResourceURIs": [RESOURCE]}}}),
-        ),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = token(
-        &f,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
-        ],
-        true,
-    )
-    .await;
+    let (status, body) = list_then_refresh(json!([RESOURCE])).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         decode_jwt(body["access_token"].as_str().unwrap()).1["aud"],
