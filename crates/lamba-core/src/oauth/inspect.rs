@@ -274,8 +274,9 @@ impl OAuthService {
     }
 
     /// What a refresh would check beyond the token itself: its application
-    /// still exists and, where it requires one, the user is still
-    /// registered to it. Introspection answers what a refresh would do.
+    /// still exists, still has the grant and still lists the family's
+    /// resource, and, where it requires one, the user is still registered
+    /// to it. Introspection answers what a refresh would do.
     async fn may_still_refresh(
         &self,
         refresh: &lamba_model::RefreshToken,
@@ -287,6 +288,14 @@ impl OAuthService {
         else {
             return Ok(false);
         };
+        // The grant switched off, or the family's resource taken off the
+        // client's list: a refresh would be refused.
+        if !application.has_grant(lamba_model::GrantType::RefreshToken)
+            || super::resource::authorized_resource(&application, refresh.resource.as_deref())
+                .is_err()
+        {
+            return Ok(false);
+        }
         if !application.oauth.require_registration {
             return Ok(true);
         }

@@ -495,7 +495,6 @@ async fn require_registration_keeps_unregistered_users_out(backend: Backend) {
     .await;
     assert_eq!(status, StatusCode::OK, "{tokens}");
     let refresh = tokens["refresh_token"].as_str().unwrap();
-
     assert_eq!(introspect(&f, refresh).await["active"], true);
 
     // Unregistered again: the family refreshes no more.
@@ -703,6 +702,8 @@ async fn code_flow_issues_access_id_and_refresh_tokens(backend: Backend) {
         (StatusCode::BAD_REQUEST, Some("invalid_target")),
         "{body}"
     );
+    // Introspection says what a refresh would do.
+    assert_eq!(introspect(&f, refresh).await["active"], false);
     // The refusal spent nothing: listed again, the same refresh token works.
     let (status, body) = list_then_refresh(json!([RESOURCE])).await;
     assert_eq!(status, StatusCode::OK, "{body}");
