@@ -346,6 +346,19 @@ pub async fn introspect(f: &Fixture, token: &str) -> Value {
     response.json().await.unwrap()
 }
 
+/// Revokes `token` as the fixture's confidential client (RFC 7009).
+pub async fn revoke(f: &Fixture, token: &str) -> StatusCode {
+    f.server
+        .client()
+        .post(f.server.url("/connect/revocation"))
+        .basic_auth(&f.client_id, Some(&f.secret))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
 pub async fn userinfo(f: &Fixture, token: &str) -> (StatusCode, Value) {
     let response = f
         .server
@@ -1279,16 +1292,10 @@ async fn refresh_rotation_and_reuse_detection(backend: Backend) {
         true,
     )
     .await;
-    let response = f
-        .server
-        .client()
-        .post(f.server.url("/connect/revocation"))
-        .basic_auth(&f.client_id, Some(&f.secret))
-        .form(&[("token", rotated["refresh_token"].as_str().unwrap())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        revoke(&f, rotated["refresh_token"].as_str().unwrap()).await,
+        StatusCode::OK
+    );
     for access in [&tokens["access_token"], &rotated["access_token"]] {
         assert_eq!(
             introspect(&f, access.as_str().unwrap()).await["active"],
@@ -1340,16 +1347,7 @@ async fn reusable_and_sliding_refresh_tokens(backend: Backend) {
             true
         );
     }
-    let response = f
-        .server
-        .client()
-        .post(f.server.url("/connect/revocation"))
-        .basic_auth(&f.client_id, Some(&f.secret))
-        .form(&[("token", refresh)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(revoke(&f, refresh).await, StatusCode::OK);
     for access in minted {
         assert_eq!(
             introspect(&f, access.as_str().unwrap()).await["active"],
