@@ -1,5 +1,6 @@
 //! Snapshots of the wire contracts (insta): discovery, the JWKS, an
-//! application, a member, and the error bodies of each surface. A change to
+//! application, a workspace, a project, its roles, a member, a webhook, and
+//! the error bodies of each surface. A change to
 //! any of them shows up as a snapshot diff to review, not as a silent drift.
 //! Values that differ per run (ids, secrets, instants, keys, the issuer's
 //! port) are replaced by their name; the shape and the constants stay.
@@ -21,6 +22,7 @@ const VOLATILE: &[&str] = &[
     "clientId",
     "client_id",
     "clientSecret",
+    "secret",
     "insertInstant",
     "lastUpdateInstant",
     "traceId",
@@ -54,6 +56,10 @@ async fn get(server: &TestServer, path: &str) -> (StatusCode, Value) {
     json(server.client().get(server.url(path)).send().await.unwrap()).await
 }
 
+async fn get_operator(server: &TestServer, path: &str) -> (StatusCode, Value) {
+    call(server, Method::GET, path, None).await
+}
+
 async fn wire_contracts(backend: Backend) {
     let server = start(backend).await;
     let issuer = server.url("");
@@ -84,6 +90,39 @@ async fn wire_contracts(backend: Backend) {
     insta::assert_json_snapshot!("application", snap(application));
 
     let project = project_path(&server).await;
+    let (status, body) = get_operator(&server, &project).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    insta::assert_json_snapshot!("project", snap(body));
+    let workspace = project.split("/project/").next().unwrap_or_default();
+    let (status, body) = get_operator(&server, workspace).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    insta::assert_json_snapshot!("workspace", snap(body));
+    let (status, body) = call(
+        &server,
+        Method::POST,
+        &format!("{project}/role"),
+        Some(json!({"role": {"name": "editor", "description": "Edits", "permissions": ["docs:write"]}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    insta::assert_json_snapshot!("role", snap(body));
+    let (status, body) = get_operator(&server, &format!("{project}/role")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    insta::assert_json_snapshot!("roles", snap(body));
+    let (status, body) = call(
+        &server,
+        Method::POST,
+        "/api/webhook",
+        Some(json!({"webhook": {
+            "url": "https://hooks.example.com/wire",
+            "description": "Wire",
+            "eventTypes": ["user.created"]
+        }})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    insta::assert_json_snapshot!("webhook", snap(body));
+
     let user_id = create_user(
         &server,
         &format!("w{}@example.com", uuid::Uuid::new_v4().simple()),
