@@ -163,6 +163,10 @@ async fn a_family_begun_without_a_secret_refreshes_with_client_id_alone(backend:
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let fourth: Value = response.json().await.unwrap();
+    insta::assert_json_snapshot!(
+        "refresh_login",
+        crate::wire::runtime_stable(fourth.clone(), &f.server.url(""))
+    );
     let fourth_refresh = fourth["refreshToken"]
         .as_str()
         .or(fourth["refresh_token"].as_str())

@@ -1,6 +1,6 @@
 //! Snapshots of the wire contracts (insta): discovery, the JWKS, an
-//! application, a workspace, a project, its roles, a member, a webhook, and
-//! the error bodies of each surface. A change to
+//! application, a workspace, a project, its roles, a member, a webhook, the
+//! runtime API's bodies, and the error bodies of each surface. A change to
 //! any of them shows up as a snapshot diff to review, not as a silent drift.
 //! Values that differ per run (ids, secrets, instants, keys, the issuer's
 //! port) are replaced by their name; the shape and the constants stay.
@@ -9,6 +9,7 @@ use lamba_testkit::{Backend, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use crate::scoped::{tenancy, v1};
 use crate::tenancy::{create_user, project_path};
 use crate::{call, json, on_both_backends, start};
 
@@ -169,3 +170,92 @@ async fn wire_contracts(backend: Backend) {
 }
 
 on_both_backends!(wire_contracts);
+
+/// Keys of the runtime API's bodies whose values change from run to run.
+const RUNTIME_VOLATILE: &[&str] = &[
+    "accessToken",
+    "refreshToken",
+    "idToken",
+    "sessionId",
+    "loginSessionId",
+    "lastUsedInstant",
+    "authTime",
+    "email",
+    "userAgent",
+    "ipAddress",
+];
+
+pub(crate) fn runtime_stable(value: Value, issuer: &str) -> Value {
+    match stable(value, issuer) {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(key, value)| {
+                    let value = if RUNTIME_VOLATILE.contains(&key.as_str()) && !value.is_null() {
+                        Value::String(format!("[{key}]"))
+                    } else {
+                        runtime_stable(value, issuer)
+                    };
+                    (key, value)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|v| runtime_stable(v, issuer))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// The runtime API's bodies: switch-context, both refreshes, `/v1/me/*`
+/// and `/v1/admin/*`.
+async fn runtime_wire_contracts(backend: Backend) {
+    let t = tenancy(backend).await;
+    let issuer = t.f.server.url("");
+    let snap = |value: Value| runtime_stable(value, &issuer);
+
+    let scoped = t.enter().await;
+    insta::assert_json_snapshot!("switch_context", snap(scoped.clone()));
+    let token = scoped["accessToken"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    for (name, path) in [
+        ("me_profile", "/v1/me/profile"),
+        ("me_context", "/v1/me/context"),
+        ("me_memberships", "/v1/me/memberships"),
+        ("me_authorization", "/v1/me/authorization"),
+        ("me_sessions", "/v1/me/sessions"),
+        ("admin_members", "/v1/admin/members"),
+        ("admin_sessions", "/v1/admin/sessions"),
+    ] {
+        let (status, body) = t.get(path, &token).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        insta::assert_json_snapshot!(name, snap(body));
+    }
+    let (status, _, check) = v1(
+        &t.f.server,
+        Method::POST,
+        "/v1/me/authorization/check",
+        Some(&token),
+        Some(json!({"permission": "members:read"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{check}");
+    insta::assert_json_snapshot!("me_authorization_check", snap(check));
+
+    let (status, login) = t.get("/v1/me/context", &t.login).await;
+    assert_eq!(status, StatusCode::OK, "{login}");
+    insta::assert_json_snapshot!("me_context_login", snap(login));
+
+    let refresh = scoped["refreshToken"].as_str().unwrap_or_default();
+    let (status, body) = t.refresh(refresh).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    insta::assert_json_snapshot!("refresh_scoped", snap(body));
+    // A login refresh at /v1/sessions/refresh is snapshotted in
+    // public_pkce.rs: only a family begun without a secret refreshes there.
+}
+
+on_both_backends!(runtime_wire_contracts);
