@@ -32,6 +32,14 @@ use oauth::applications;
 pub use keys::api_keys::ApiKeyAuthenticator;
 pub use validation::{ErrorKind, ValidationErrors};
 
+/// A resource's wire view as JSON, for the audit log's `before`/`after`:
+/// the same shape the operator API answers, so the two cannot drift.
+pub(crate) fn view_json(view: impl serde::Serialize) -> serde_json::Value {
+    // Views hold ids, strings, numbers, booleans and JSON values only, and
+    // those always serialize; `Null` would be the harmless fallback.
+    serde_json::to_value(view).unwrap_or_default()
+}
+
 /// The services every request handler reaches through shared state.
 pub struct Core {
     pub store: DynStore,

@@ -161,19 +161,41 @@ fn check_event_types(types: &Option<Vec<String>>, errors: &mut ValidationErrors)
     kept
 }
 
-/// A webhook on the wire and in the audit log: never its secret.
-pub fn webhook_json(webhook: &Webhook) -> Value {
-    json!({
-        "id": webhook.id,
-        "url": webhook.url,
-        "description": webhook.description,
-        "eventTypes": webhook.event_types,
-        "projectId": webhook.project_id,
-        "environment": webhook.environment.map(Environment::as_str),
-        "enabled": webhook.enabled,
-        "insertInstant": webhook.insert_instant.as_millis(),
-        "lastUpdateInstant": webhook.last_update_instant.as_millis(),
-    })
+/// A webhook on the wire (the operator API) and in the audit log: never
+/// its secret, which this type has no field for.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookView<'a> {
+    pub id: WebhookId,
+    pub url: &'a str,
+    pub description: &'a str,
+    pub event_types: &'a [String],
+    pub project_id: Option<ProjectId>,
+    pub environment: Option<&'static str>,
+    pub enabled: bool,
+    pub insert_instant: i64,
+    pub last_update_instant: i64,
+}
+
+impl<'a> From<&'a Webhook> for WebhookView<'a> {
+    fn from(webhook: &'a Webhook) -> Self {
+        Self {
+            id: webhook.id,
+            url: &webhook.url,
+            description: &webhook.description,
+            event_types: &webhook.event_types,
+            project_id: webhook.project_id,
+            environment: webhook.environment.map(Environment::as_str),
+            enabled: webhook.enabled,
+            insert_instant: webhook.insert_instant.as_millis(),
+            last_update_instant: webhook.last_update_instant.as_millis(),
+        }
+    }
+}
+
+/// A webhook as the audit log records it: its [`WebhookView`].
+fn webhook_json(webhook: &Webhook) -> Value {
+    crate::view_json(WebhookView::from(webhook))
 }
 
 pub struct WebhookService {
@@ -324,6 +346,9 @@ impl WebhookService {
         {
             RetryOutcome::Retried(_) => {
                 self.dispatcher.wake();
+                let mut event = self.audit.event("webhook.delivery.retried");
+                event.data = json!({ "webhookId": webhook_id, "deliveryId": id });
+                self.audit.record(event);
                 self.delivery(webhook_id, id).await
             }
             RetryOutcome::NotFailed(delivery) => {

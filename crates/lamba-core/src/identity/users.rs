@@ -105,8 +105,7 @@ impl<'a> From<&'a User> for UserView<'a> {
 
 /// A user as [`UserView`] shows it, as JSON.
 pub fn user_json(user: &User) -> serde_json::Value {
-    // Ids, strings, a JSON object and integers always serialize.
-    serde_json::to_value(UserView::from(user)).unwrap_or_default()
+    crate::view_json(UserView::from(user))
 }
 
 /// A `user.created` or `user.updated` event: the user before and after, as

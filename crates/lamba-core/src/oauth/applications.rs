@@ -15,8 +15,9 @@ use lamba_oidc::secret::{SecretDigester, generate_client_secret};
 use lamba_store::{DynStore, StoreError};
 use uuid::Uuid;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
+use super::application_view::ApplicationView;
 use crate::events::audit::{AuditLog, Subject};
 use crate::validation::{ErrorKind, ValidationErrors};
 
@@ -105,55 +106,10 @@ pub struct WithSecret {
     pub client_secret: Option<String>,
 }
 
-/// An application on the wire and (without the secret) in the audit log. The client secret appears only when this
-/// request created or replaced it.
-pub fn application_json(application: &Application, client_secret: Option<&str>) -> Value {
-    let oauth = &application.oauth;
-    let jwt = &application.jwt;
-    let lambda = &application.lambda;
-    let mut oauth_json = json!({
-        "clientId": application.id,
-        "clientAuthenticationPolicy": oauth.client_authentication_policy.as_str(),
-        "proofKeyForCodeExchangePolicy": oauth.proof_key_for_code_exchange_policy.as_str(),
-        "authorizedRedirectURLs": oauth.authorized_redirect_urls,
-        "logoutURL": oauth.logout_url,
-        "enabledGrants": oauth.enabled_grants.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
-        "requireRegistration": oauth.require_registration,
-        "authorizedResourceURIs": oauth.authorized_resource_uris,
-        "allowedScopes": oauth.allowed_scopes,
-    });
-    if let (Some(secret), Some(object)) = (client_secret, oauth_json.as_object_mut()) {
-        object.insert("clientSecret".to_owned(), Value::String(secret.to_owned()));
-    }
-    json!({
-        "id": application.id,
-        "name": application.name,
-        "projectId": application.project_id,
-        "environment": application.environment.map(|e| e.as_str()),
-        "roles": application.roles.iter().map(|r| json!({"name": r.name, "isDefault": r.is_default})).collect::<Vec<_>>(),
-        "oauthConfiguration": oauth_json,
-        "jwtConfiguration": {
-            "accessTokenTimeToLiveInSeconds": jwt.access_token_time_to_live_in_seconds,
-            "idTokenTimeToLiveInSeconds": jwt.id_token_time_to_live_in_seconds,
-            "refreshTokenTimeToLiveInMinutes": jwt.refresh_token_time_to_live_in_minutes,
-            "refreshTokenUsagePolicy": jwt.refresh_token_usage_policy.as_str(),
-            "refreshTokenExpirationPolicy": jwt.refresh_token_expiration_policy.as_str(),
-            "accessTokenSigningAlgorithm": jwt.access_token_signing_algorithm.as_str(),
-        },
-        "lambdaConfiguration": {
-            "accessTokenPopulateId": lambda.access_token_populate_id,
-            "idTokenPopulateId": lambda.id_token_populate_id,
-            "failurePolicy": lambda.failure_policy.as_str(),
-        },
-        "failedAuthenticationConfiguration": {
-            "enabled": application.failed_authentication.enabled,
-            "tooManyAttempts": application.failed_authentication.too_many_attempts,
-            "resetCountInSeconds": application.failed_authentication.reset_count_in_seconds,
-            "lockoutSeconds": application.failed_authentication.lockout_seconds,
-        },
-        "insertInstant": application.insert_instant.as_millis(),
-        "lastUpdateInstant": application.last_update_instant.as_millis(),
-    })
+/// An application as the audit log records it: its [`ApplicationView`]
+/// without the secret.
+fn application_json(application: &Application) -> Value {
+    crate::view_json(ApplicationView::from(application))
 }
 
 pub struct ApplicationService {
@@ -190,8 +146,8 @@ impl ApplicationService {
         self.audit.record_change(
             event_type,
             subject,
-            before.map(|a| application_json(a, None)),
-            after.map(|a| application_json(a, None)),
+            before.map(application_json),
+            after.map(application_json),
         );
     }
 

@@ -364,6 +364,5 @@ impl<'a> From<&'a ProjectMember> for MemberView<'a> {
 
 /// A membership as the audit log records it: its [`MemberView`].
 pub(super) fn member_json(member: &ProjectMember) -> serde_json::Value {
-    // A struct of ids, strings, booleans and integers always serializes.
-    serde_json::to_value(MemberView::from(member)).unwrap_or_default()
+    crate::view_json(MemberView::from(member))
 }

@@ -16,9 +16,9 @@ mod roles;
 mod workspaces;
 
 pub use members::{MemberView, MemberWriter};
-pub use projects::project_json;
-pub use roles::permissions_of;
-pub use workspaces::workspace_json;
+pub use projects::{EnvironmentView, ProjectView, SessionContractView};
+pub use roles::{RoleView, permissions_of};
+pub use workspaces::WorkspaceView;
 
 use std::sync::Arc;
 

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::validation::{ErrorKind, ValidationErrors};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::events::audit::Subject;
 
@@ -263,35 +263,83 @@ impl TenancyService {
     }
 }
 
-fn environment_json(environment: &EnvironmentSettings) -> Value {
-    let contract = &environment.session_contract;
-    json!({
-        "name": environment.name.as_str(),
-        "state": environment.state.as_str(),
-        "allowedRoles": environment.allowed_roles,
-        "sessionContract": {
-            "refreshable": contract.refreshable,
-            "accessTokenTimeToLiveInSeconds": contract.access_token_time_to_live_in_seconds,
-            "refreshTokenTimeToLiveInMinutes": contract.refresh_token_time_to_live_in_minutes,
-            "idleTimeoutInMinutes": contract.idle_timeout_in_minutes,
-            "absoluteTimeoutInMinutes": contract.absolute_timeout_in_minutes,
-        },
-    })
+/// A project on the wire (the operator API) and in the audit log, its
+/// environments `test` then `prod`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectView<'a> {
+    pub id: ProjectId,
+    pub workspace_id: WorkspaceId,
+    pub name: &'a str,
+    pub state: &'static str,
+    pub visibility: &'static str,
+    pub environments: Vec<EnvironmentView<'a>>,
+    pub insert_instant: i64,
+    pub last_update_instant: i64,
 }
 
-/// A project on the wire and in the audit log, its environments `test`
-/// then `prod`.
-pub fn project_json(project: &Project) -> Value {
-    json!({
-        "id": project.id,
-        "workspaceId": project.workspace_id,
-        "name": project.name,
-        "state": project.state.as_str(),
-        "visibility": project.visibility.as_str(),
-        "environments": project.environments.iter().map(environment_json).collect::<Vec<_>>(),
-        "insertInstant": project.insert_instant.as_millis(),
-        "lastUpdateInstant": project.last_update_instant.as_millis(),
-    })
+/// One environment of a [`ProjectView`].
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvironmentView<'a> {
+    pub name: &'static str,
+    pub state: &'static str,
+    pub allowed_roles: &'a [String],
+    pub session_contract: SessionContractView,
+}
+
+/// An environment's session contract on the wire.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionContractView {
+    pub refreshable: bool,
+    pub access_token_time_to_live_in_seconds: i64,
+    pub refresh_token_time_to_live_in_minutes: i64,
+    pub idle_timeout_in_minutes: i64,
+    pub absolute_timeout_in_minutes: i64,
+}
+
+impl<'a> From<&'a Project> for ProjectView<'a> {
+    fn from(project: &'a Project) -> Self {
+        Self {
+            id: project.id,
+            workspace_id: project.workspace_id,
+            name: &project.name,
+            state: project.state.as_str(),
+            visibility: project.visibility.as_str(),
+            environments: project
+                .environments
+                .iter()
+                .map(EnvironmentView::from)
+                .collect(),
+            insert_instant: project.insert_instant.as_millis(),
+            last_update_instant: project.last_update_instant.as_millis(),
+        }
+    }
+}
+
+impl<'a> From<&'a EnvironmentSettings> for EnvironmentView<'a> {
+    fn from(environment: &'a EnvironmentSettings) -> Self {
+        let contract = &environment.session_contract;
+        Self {
+            name: environment.name.as_str(),
+            state: environment.state.as_str(),
+            allowed_roles: &environment.allowed_roles,
+            session_contract: SessionContractView {
+                refreshable: contract.refreshable,
+                access_token_time_to_live_in_seconds: contract.access_token_time_to_live_in_seconds,
+                refresh_token_time_to_live_in_minutes: contract
+                    .refresh_token_time_to_live_in_minutes,
+                idle_timeout_in_minutes: contract.idle_timeout_in_minutes,
+                absolute_timeout_in_minutes: contract.absolute_timeout_in_minutes,
+            },
+        }
+    }
+}
+
+/// A project as the audit log records it: its [`ProjectView`].
+fn project_json(project: &Project) -> Value {
+    crate::view_json(ProjectView::from(project))
 }
 
 /// Which scopes a project change ends: all of them when it is archived; an

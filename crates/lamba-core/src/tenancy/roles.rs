@@ -251,14 +251,34 @@ impl TenancyService {
     }
 }
 
-/// A role as the audit log records it (the operator API's shape).
+/// A stored role on the wire (the operator API) and in the audit log.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleView<'a> {
+    pub id: RoleId,
+    pub name: &'a str,
+    pub description: Option<&'a str>,
+    pub permissions: &'a [String],
+    pub insert_instant: i64,
+    pub last_update_instant: i64,
+}
+
+impl<'a> From<&'a ProjectRole> for RoleView<'a> {
+    fn from(role: &'a ProjectRole) -> Self {
+        Self {
+            id: role.id,
+            name: &role.name,
+            description: role.description.as_deref(),
+            permissions: &role.permissions,
+            insert_instant: role.insert_instant.as_millis(),
+            last_update_instant: role.last_update_instant.as_millis(),
+        }
+    }
+}
+
+/// A role as the audit log records it: its [`RoleView`].
 pub(super) fn role_json(role: &ProjectRole) -> serde_json::Value {
-    serde_json::json!({
-        "id": role.id,
-        "name": role.name,
-        "description": role.description,
-        "permissions": role.permissions,
-    })
+    crate::view_json(RoleView::from(role))
 }
 
 /// The permissions `roles` grant in a catalog; `viewer` grants its own.

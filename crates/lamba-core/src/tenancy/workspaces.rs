@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::validation::{ErrorKind, ValidationErrors};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::events::audit::Subject;
 
@@ -113,12 +113,28 @@ impl TenancyService {
     }
 }
 
-/// A workspace on the wire and in the audit log.
-pub fn workspace_json(workspace: &Workspace) -> Value {
-    json!({
-        "id": workspace.id,
-        "name": workspace.name,
-        "insertInstant": workspace.insert_instant.as_millis(),
-        "lastUpdateInstant": workspace.last_update_instant.as_millis(),
-    })
+/// A workspace on the wire (the operator API) and in the audit log.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkspaceView<'a> {
+    pub id: WorkspaceId,
+    pub name: &'a str,
+    pub insert_instant: i64,
+    pub last_update_instant: i64,
+}
+
+impl<'a> From<&'a Workspace> for WorkspaceView<'a> {
+    fn from(workspace: &'a Workspace) -> Self {
+        Self {
+            id: workspace.id,
+            name: &workspace.name,
+            insert_instant: workspace.insert_instant.as_millis(),
+            last_update_instant: workspace.last_update_instant.as_millis(),
+        }
+    }
+}
+
+/// A workspace as the audit log records it: its [`WorkspaceView`].
+fn workspace_json(workspace: &Workspace) -> Value {
+    crate::view_json(WorkspaceView::from(workspace))
 }

@@ -11,7 +11,9 @@ use lamba_core::identity::users::UserError;
 use lamba_core::lambdas::LambdaError;
 use lamba_core::oauth::applications::ApplicationError;
 use lamba_core::tenancy::TenancyError;
-use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+
+use serde::Serialize;
 
 #[derive(Debug)]
 pub enum OperatorError {
@@ -186,18 +188,40 @@ impl From<WebhookError> for OperatorError {
     }
 }
 
-fn errors_body(errors: &ValidationErrors) -> Value {
-    let entry =
-        |e: &lamba_core::validation::ErrorEntry| json!({"code": e.code, "message": e.message});
-    let fields: Map<String, Value> = errors
-        .fields
-        .iter()
-        .map(|(path, entries)| (path.clone(), entries.iter().map(entry).collect()))
-        .collect();
-    json!({
-        "fieldErrors": fields,
-        "generalErrors": errors.general.iter().map(entry).collect::<Vec<_>>(),
-    })
+/// FusionAuth's Errors object: `{"fieldErrors": {path: [{code, message}]},
+/// "generalErrors": [{code, message}]}`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ErrorsBody<'a> {
+    field_errors: BTreeMap<&'a str, Vec<EntryView<'a>>>,
+    general_errors: Vec<EntryView<'a>>,
+}
+
+#[derive(Serialize)]
+struct EntryView<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+impl<'a> From<&'a lamba_core::validation::ErrorEntry> for EntryView<'a> {
+    fn from(e: &'a lamba_core::validation::ErrorEntry) -> Self {
+        Self {
+            code: &e.code,
+            message: &e.message,
+        }
+    }
+}
+
+fn errors_body(errors: &ValidationErrors) -> ErrorsBody<'_> {
+    let entry = EntryView::from;
+    ErrorsBody {
+        field_errors: errors
+            .fields
+            .iter()
+            .map(|(path, entries)| (path.as_str(), entries.iter().map(entry).collect()))
+            .collect(),
+        general_errors: errors.general.iter().map(entry).collect(),
+    }
 }
 
 impl IntoResponse for OperatorError {

@@ -3,7 +3,22 @@
 //! parse failure of the whole body.
 
 use lamba_core::{ErrorKind, ValidationErrors};
+use serde::Serialize;
 use serde_json::{Map, Value};
+
+use super::OperatorError;
+
+/// A response body as JSON, to merge a PATCH into (RFC 7396): the stored
+/// resource in exactly the shape a GET answers.
+pub(in crate::operator) fn to_json(
+    value: impl Serialize,
+    what: &str,
+) -> Result<Value, OperatorError> {
+    serde_json::to_value(value).map_err(|error| {
+        tracing::error!(%error, "could not render a {what} as JSON");
+        OperatorError::Internal
+    })
+}
 
 /// The members of one JSON object, at a path like `application.jwtConfiguration`.
 pub struct Fields<'a> {

@@ -8,35 +8,26 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use lamba_core::sessions::{Principal, ProfileChange, SessionError};
-use lamba_model::User;
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::JsonBody;
 use super::auth::Bearer;
 use super::problem::Problem;
-use super::sessions::context_json;
+use super::views::{
+    AuthorizationView, CheckView, ContextView, Listing, LoginSessionView, MembershipView,
+    ProfileView,
+};
 use crate::AppState;
-
-fn profile_json(user: &User) -> Value {
-    json!({
-        "id": user.id,
-        "email": user.email,
-        "firstName": user.first_name,
-        "lastName": user.last_name,
-        "data": user.data,
-        "insertInstant": user.insert_instant.as_millis(),
-        "lastUpdateInstant": user.last_update_instant.as_millis(),
-    })
-}
 
 /// `GET /v1/me/profile`.
 pub async fn profile(
     State(state): State<AppState>,
     Bearer(principal): Bearer,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Response, Problem> {
     let user = state.core.sessions.me(&principal).await?;
-    Ok(Json(profile_json(&user)))
+    Ok(Json(ProfileView::from(&user)).into_response())
 }
 
 /// Reads an optional name member: absent keeps, `null` clears; the core
@@ -56,7 +47,7 @@ pub async fn update_profile(
     State(state): State<AppState>,
     Bearer(principal): Bearer,
     body: Result<JsonBody, Problem>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Response, Problem> {
     let JsonBody(body) = body?;
     for key in body.keys() {
         if !matches!(key.as_str(), "firstName" | "lastName" | "data") {
@@ -75,22 +66,30 @@ pub async fn update_profile(
         .sessions
         .update_profile(&principal, &change)
         .await?;
-    Ok(Json(profile_json(&user)))
+    Ok(Json(ProfileView::from(&user)).into_response())
+}
+
+#[derive(Serialize)]
+struct ContextResponse {
+    context: Option<ContextView>,
 }
 
 /// `GET /v1/me/context`: the token's project environment, or `null`.
-pub async fn context(Bearer(principal): Bearer) -> Result<Json<Value>, Problem> {
+pub async fn context(Bearer(principal): Bearer) -> Result<Response, Problem> {
     match &principal {
         Principal::Scoped {
             context, scope_id, ..
         } => {
-            let mut body = context_json(context);
-            if let Some(object) = body.as_object_mut() {
-                object.insert("sessionId".into(), json!(scope_id));
-            }
-            Ok(Json(json!({ "context": body })))
+            let context = ContextView {
+                session_id: Some(*scope_id),
+                ..ContextView::from(context)
+            };
+            Ok(Json(ContextResponse {
+                context: Some(context),
+            })
+            .into_response())
         }
-        Principal::Login { .. } => Ok(Json(json!({ "context": null }))),
+        Principal::Login { .. } => Ok(Json(ContextResponse { context: None }).into_response()),
         _ => Err(SessionError::Forbidden("This call needs a user's token.".into()).into()),
     }
 }
@@ -99,40 +98,21 @@ pub async fn context(Bearer(principal): Bearer) -> Result<Json<Value>, Problem> 
 pub async fn memberships(
     State(state): State<AppState>,
     Bearer(principal): Bearer,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Response, Problem> {
     let user = state.core.sessions.me(&principal).await?;
-    let items: Vec<Value> = state
-        .core
-        .sessions
-        .memberships(user.id)
-        .await?
-        .iter()
-        .map(|(member, project)| {
-            json!({
-                "workspaceId": project.workspace_id,
-                "projectId": project.id,
-                "projectName": project.name,
-                "projectState": project.state.as_str(),
-                "roles": member.roles,
-                "locked": member.locked,
-                "environments": project.environments.iter().map(|e| json!({
-                    "name": e.name.as_str(),
-                    "state": e.state.as_str(),
-                })).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
-    Ok(Json(json!({ "items": items, "nextCursor": null })))
+    let memberships = state.core.sessions.memberships(user.id).await?;
+    let items = memberships.iter().map(MembershipView::from).collect();
+    Ok(Json(Listing::whole(items)).into_response())
 }
 
-fn scoped_parts(principal: &Principal) -> Result<(Value, &[String], &[String]), Problem> {
+fn scoped_parts(principal: &Principal) -> Result<(ContextView, &[String], &[String]), Problem> {
     match principal {
         Principal::Scoped {
             context,
             roles,
             permissions,
             ..
-        } => Ok((context_json(context), roles, permissions)),
+        } => Ok((ContextView::from(context), roles, permissions)),
         Principal::Login { .. } => Err(SessionError::ContextRequired.into()),
         _ => Err(SessionError::Forbidden("This call needs a user's scoped session.".into()).into()),
     }
@@ -141,59 +121,47 @@ fn scoped_parts(principal: &Principal) -> Result<(Value, &[String], &[String]), 
 /// `GET /v1/me/authorization`: roles and permissions of the scoped session,
 /// straight from the verified token. Nothing is read from storage: a role
 /// change revokes the scope, so a live token's claims are current.
-pub async fn authorization(Bearer(principal): Bearer) -> Result<Json<Value>, Problem> {
+pub async fn authorization(Bearer(principal): Bearer) -> Result<Response, Problem> {
     let (context, roles, permissions) = scoped_parts(&principal)?;
-    Ok(Json(json!({
-        "context": context,
-        "roles": roles,
-        "permissions": permissions,
-    })))
+    Ok(Json(AuthorizationView {
+        context,
+        roles,
+        permissions,
+    })
+    .into_response())
 }
 
 /// `POST /v1/me/authorization/check` `{"permission"}` → `{"allowed"}`.
 pub async fn check(
     Bearer(principal): Bearer,
     body: Result<JsonBody, Problem>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Response, Problem> {
     let (_, _, permissions) = scoped_parts(&principal)?;
     let JsonBody(body) = body?;
     let permission = match body.get("permission") {
         Some(Value::String(p)) if !p.is_empty() => p,
         _ => return Err(Problem::invalid("permission must be a non-empty string.")),
     };
-    Ok(Json(json!({
-        "permission": permission,
-        "allowed": permissions.iter().any(|p| p == permission),
-    })))
+    Ok(Json(CheckView {
+        permission,
+        allowed: permissions.iter().any(|p| p == permission),
+    })
+    .into_response())
 }
 
 /// `GET /v1/me/sessions`: the user's live login sessions.
 pub async fn sessions(
     State(state): State<AppState>,
     Bearer(principal): Bearer,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Response, Problem> {
     let user = state.core.sessions.me(&principal).await?;
     let current = principal.login_session();
-    let items: Vec<Value> = state
-        .core
-        .sessions
-        .login_sessions(user.id)
-        .await?
+    let sessions = state.core.sessions.login_sessions(user.id).await?;
+    let items = sessions
         .iter()
-        .map(|s| {
-            json!({
-                "id": s.id,
-                "applicationId": s.application_id,
-                "authTime": s.auth_time.as_millis(),
-                "insertInstant": s.insert_instant.as_millis(),
-                "lastUsedInstant": s.last_used_instant.as_millis(),
-                "ipAddress": s.ip_address,
-                "userAgent": s.user_agent,
-                "current": Some(s.id) == current,
-            })
-        })
+        .map(|s| LoginSessionView::new(s, current))
         .collect();
-    Ok(Json(json!({ "items": items, "nextCursor": null })))
+    Ok(Json(Listing::whole(items)).into_response())
 }
 
 /// `DELETE /v1/me/sessions/{id}`: ends one of the user's own sessions.

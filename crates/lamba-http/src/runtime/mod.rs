@@ -6,6 +6,7 @@ pub mod auth;
 pub mod me;
 pub mod problem;
 pub mod sessions;
+pub mod views;
 
 use axum::Router;
 use axum::body::Bytes;

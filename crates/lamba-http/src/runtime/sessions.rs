@@ -9,51 +9,24 @@ use axum::http::StatusCode;
 use axum::http::header::{CACHE_CONTROL, PRAGMA};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use lamba_core::sessions::{Context, Principal, Refreshed, ScopedTokens};
+use lamba_core::sessions::{Context, Principal, Refreshed};
 use lamba_model::{Environment, ProjectId, WorkspaceId};
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Map, Value};
 
 use super::JsonBody;
 use super::auth::{Bearer, ClientIp};
 use super::problem::Problem;
+use super::views::{LoginTokensView, ScopedTokensView};
 use crate::AppState;
 
 /// Token responses are never cached (RFC 6749 §5.1).
-fn no_store(body: Value) -> Response {
+fn no_store(body: impl Serialize) -> Response {
     (
         [(CACHE_CONTROL, "no-store"), (PRAGMA, "no-cache")],
         Json(body),
     )
         .into_response()
-}
-
-pub fn context_json(context: &Context) -> Value {
-    json!({
-        "workspaceId": context.workspace_id,
-        "projectId": context.project_id,
-        "environment": context.environment.as_str(),
-    })
-}
-
-fn scoped_json(tokens: &ScopedTokens) -> Value {
-    let scope = &tokens.scope;
-    let mut body = json!({
-        "accessToken": tokens.access_token,
-        "tokenType": "Bearer",
-        "expiresIn": tokens.expires_in,
-        "sessionId": scope.id,
-        "context": {
-            "workspaceId": scope.workspace_id,
-            "projectId": scope.project_id,
-            "environment": scope.environment.as_str(),
-        },
-        "roles": scope.roles,
-        "permissions": scope.permissions,
-    });
-    if let (Some(refresh), Some(object)) = (&tokens.refresh_token, body.as_object_mut()) {
-        object.insert("refreshToken".into(), json!(refresh));
-    }
-    body
 }
 
 /// The per-IP limit of `/v1/sessions/*` (CONTRACTS.md 3.1), as an
@@ -139,7 +112,7 @@ pub async fn switch_context(
         .sessions
         .switch_context(&state.core.oauth, &principal, target)
         .await?;
-    Ok(no_store(scoped_json(&tokens)))
+    Ok(no_store(ScopedTokensView::from(&tokens)))
 }
 
 /// `POST /v1/sessions/refresh`.
@@ -159,26 +132,17 @@ pub async fn refresh(
         .refresh(&state.core.oauth, presented)
         .await?;
     Ok(match refreshed {
-        Refreshed::Scoped(tokens) => no_store(scoped_json(&tokens)),
-        Refreshed::Login { tokens, session_id } => {
-            let mut body = json!({
-                "accessToken": tokens.access_token,
-                "tokenType": "Bearer",
-                "expiresIn": tokens.expires_in,
-                "scope": tokens.scope,
-                "sessionId": session_id,
-                "context": null,
-            });
-            if let Some(object) = body.as_object_mut() {
-                if let Some(refresh) = tokens.refresh_token {
-                    object.insert("refreshToken".into(), json!(refresh));
-                }
-                if let Some(id_token) = tokens.id_token {
-                    object.insert("idToken".into(), json!(id_token));
-                }
-            }
-            no_store(body)
-        }
+        Refreshed::Scoped(tokens) => no_store(ScopedTokensView::from(&tokens)),
+        Refreshed::Login { tokens, session_id } => no_store(LoginTokensView {
+            access_token: &tokens.access_token,
+            token_type: "Bearer",
+            expires_in: tokens.expires_in,
+            scope: &tokens.scope,
+            session_id,
+            context: None,
+            refresh_token: tokens.refresh_token.as_deref(),
+            id_token: tokens.id_token.as_deref(),
+        }),
     })
 }
 

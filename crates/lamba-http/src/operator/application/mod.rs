@@ -8,10 +8,11 @@ mod update;
 use axum::Router;
 use axum::routing::get;
 use lamba_core::ValidationErrors;
-pub use lamba_core::oauth::applications::application_json;
+use lamba_core::oauth::application_view::ApplicationView;
 use lamba_core::oauth::applications::{ApplicationInput, FailedAuthenticationInput, RoleInput};
 use lamba_model::Application;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::AppState;
 use crate::operator::wire::Fields;
@@ -32,8 +33,25 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-pub fn wrapped(application: &Application, client_secret: Option<&str>) -> Value {
-    json!({ "application": application_json(application, client_secret) })
+#[derive(Serialize)]
+pub struct ApplicationResponse<'a> {
+    application: ApplicationView<'a>,
+}
+
+#[derive(Serialize)]
+pub(super) struct ApplicationsResponse<'a> {
+    pub(super) applications: Vec<ApplicationView<'a>>,
+}
+
+/// `{"application": {...}}`, with the client secret only when this request
+/// created or replaced it.
+pub fn wrapped<'a>(
+    application: &'a Application,
+    client_secret: Option<&'a str>,
+) -> ApplicationResponse<'a> {
+    ApplicationResponse {
+        application: ApplicationView::new(application, client_secret),
+    }
 }
 
 /// Reads `{"application": {...}}` into an [`ApplicationInput`].

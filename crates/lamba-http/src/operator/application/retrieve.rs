@@ -1,10 +1,10 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use lamba_core::oauth::application_view::ApplicationView;
 use lamba_model::ApplicationId;
-use serde_json::json;
 
-use super::{application_json, wrapped};
+use super::{ApplicationsResponse, wrapped};
 use crate::AppState;
 use crate::operator::OperatorError;
 use crate::operator::extract::{IdPath, Operator};
@@ -15,11 +15,8 @@ pub async fn list(
     State(state): State<AppState>,
 ) -> Result<Response, OperatorError> {
     let applications = state.core.applications.list().await?;
-    let items: Vec<_> = applications
-        .iter()
-        .map(|a| application_json(a, None))
-        .collect();
-    Ok(Json(json!({ "applications": items })).into_response())
+    let applications = applications.iter().map(ApplicationView::from).collect();
+    Ok(Json(ApplicationsResponse { applications }).into_response())
 }
 
 /// `GET /api/application/{applicationId}`.

@@ -7,6 +7,7 @@ use super::{parse_input, wrapped};
 use crate::AppState;
 use crate::operator::OperatorError;
 use crate::operator::extract::{IdPath, JsonObject, Operator};
+use crate::operator::wire::to_json;
 
 /// `PUT /api/application/{applicationId}`: replaces the application.
 pub async fn replace(
@@ -33,7 +34,7 @@ pub async fn merge(
     JsonObject(patch): JsonObject,
 ) -> Result<Response, OperatorError> {
     let existing = state.core.applications.get(id).await?;
-    let mut merged = wrapped(&existing, None);
+    let mut merged = to_json(wrapped(&existing, None), "application")?;
     json_patch::merge(&mut merged, &patch);
     let input = parse_input(&merged)?;
     let replaced = state.core.applications.replace(id, input).await?;

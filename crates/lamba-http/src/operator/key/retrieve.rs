@@ -1,11 +1,51 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use lamba_model::SigningKeyRecord;
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::AppState;
 use crate::operator::OperatorError;
 use crate::operator::extract::Operator;
+
+/// A signing key on the wire: its public half and its life, never the
+/// private half (this type has no field for it).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct KeyView<'a> {
+    kid: &'a str,
+    algorithm: &'static str,
+    active: bool,
+    insert_instant: i64,
+    retired_instant: Option<i64>,
+    expires_instant: Option<i64>,
+    /// Earlier than `expiresInstant` for a retired key that never signed.
+    published_until_instant: Option<i64>,
+    first_signed_instant: Option<i64>,
+    public_key: Option<Value>,
+}
+
+impl<'a> From<&'a SigningKeyRecord> for KeyView<'a> {
+    fn from(k: &'a SigningKeyRecord) -> Self {
+        Self {
+            kid: &k.kid,
+            algorithm: k.algorithm.as_str(),
+            active: k.is_active(),
+            insert_instant: k.insert_instant.as_millis(),
+            retired_instant: k.retired_instant.map(|i| i.as_millis()),
+            expires_instant: k.expires_instant.map(|i| i.as_millis()),
+            published_until_instant: k.publication_end().map(|i| i.as_millis()),
+            first_signed_instant: k.first_signed_instant.map(|i| i.as_millis()),
+            public_key: serde_json::from_str(&k.public_jwk).ok(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct KeysResponse<'a> {
+    keys: Vec<KeyView<'a>>,
+}
 
 /// `GET /api/key`: every stored signing key, without its private half.
 pub async fn list(
@@ -13,22 +53,6 @@ pub async fn list(
     State(state): State<AppState>,
 ) -> Result<Response, OperatorError> {
     let records = state.core.store.list_signing_keys().await?;
-    let keys: Vec<_> = records
-        .iter()
-        .map(|k| {
-            json!({
-                "kid": k.kid,
-                "algorithm": k.algorithm.as_str(),
-                "active": k.is_active(),
-                "insertInstant": k.insert_instant.as_millis(),
-                "retiredInstant": k.retired_instant.map(|i| i.as_millis()),
-                "expiresInstant": k.expires_instant.map(|i| i.as_millis()),
-                // Earlier than expiresInstant for a retired key that never signed.
-                "publishedUntilInstant": k.publication_end().map(|i| i.as_millis()),
-                "firstSignedInstant": k.first_signed_instant.map(|i| i.as_millis()),
-                "publicKey": serde_json::from_str::<serde_json::Value>(&k.public_jwk).ok(),
-            })
-        })
-        .collect();
-    Ok(Json(json!({ "keys": keys })).into_response())
+    let keys = records.iter().map(KeyView::from).collect();
+    Ok(Json(KeysResponse { keys }).into_response())
 }

@@ -1,7 +1,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
 
 use lamba_core::ValidationErrors;
 use lamba_core::keys::KeyError;
@@ -9,6 +9,13 @@ use lamba_core::keys::KeyError;
 use crate::AppState;
 use crate::operator::OperatorError;
 use crate::operator::extract::Operator;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Rotated {
+    /// The new active key of each algorithm.
+    active_kids: Vec<String>,
+}
 
 /// `POST /api/key/rotate`: a new active key for every algorithm. The old
 /// keys stop signing now and stay in the JWKS until the longest-lived token
@@ -44,5 +51,5 @@ pub async fn rotate(
                 OperatorError::Internal
             }
         })?;
-    Ok(Json(json!({ "activeKids": kids })).into_response())
+    Ok(Json(Rotated { active_kids: kids }).into_response())
 }

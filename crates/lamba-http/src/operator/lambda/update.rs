@@ -8,6 +8,7 @@ use lamba_model::LambdaId;
 use crate::AppState;
 use crate::operator::OperatorError;
 use crate::operator::extract::{IdPath, JsonObject, Operator};
+use crate::operator::wire::to_json;
 
 /// `PUT /api/lambda/{lambdaId}`: replaces the lambda's fields.
 pub async fn replace(
@@ -30,10 +31,7 @@ pub async fn merge(
     JsonObject(patch): JsonObject,
 ) -> Result<Response, OperatorError> {
     let existing = state.core.lambdas.get(id).await?;
-    let mut merged = serde_json::to_value(LambdaResponse::from(&existing)).map_err(|error| {
-        tracing::error!(%error, "could not render a lambda as JSON");
-        OperatorError::Internal
-    })?;
+    let mut merged = to_json(LambdaResponse::from(&existing), "lambda")?;
     json_patch::merge(&mut merged, &patch);
     let input = parse_input(&merged)?;
     let lambda = state.core.lambdas.replace(id, input).await?;

@@ -6,16 +6,18 @@ use axum::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use lamba_core::tenancy::{MemberChange, MemberInput, MemberView, MemberWriter};
 use lamba_core::{ErrorKind, ValidationErrors};
 use lamba_model::{ProjectId, ProjectMember, UserId, WorkspaceId};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::AppState;
 use crate::operator::OperatorError;
 use crate::operator::extract::{IdsPath, JsonObject, Operator};
-use crate::operator::wire::Fields;
+use crate::operator::wire::{Fields, to_json};
 
 /// How many members one storage read returns while listing them all.
 const PAGE_SIZE: u32 = 500;
@@ -34,8 +36,21 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-fn wrapped(member: &ProjectMember) -> Json<Value> {
-    Json(json!({ "member": MemberView::from(member) }))
+#[derive(Serialize)]
+struct MemberResponse<'a> {
+    member: MemberView<'a>,
+}
+
+#[derive(Serialize)]
+struct MembersResponse<'a> {
+    members: Vec<MemberView<'a>>,
+}
+
+fn wrapped(member: &ProjectMember) -> Response {
+    Json(MemberResponse {
+        member: member.into(),
+    })
+    .into_response()
 }
 
 /// Reads `{"member": {...}}` into a [`MemberInput`].
@@ -71,9 +86,9 @@ async fn list(
     _operator: Operator,
     State(state): State<AppState>,
     IdsPath((workspace_id, project_id)): IdsPath<(WorkspaceId, ProjectId)>,
-) -> Result<Json<Value>, OperatorError> {
+) -> Result<Response, OperatorError> {
     check_project(&state, workspace_id, project_id).await?;
-    let mut items = Vec::new();
+    let mut members = Vec::new();
     let mut after = None;
     loop {
         let page = state
@@ -81,13 +96,15 @@ async fn list(
             .tenancy
             .list_members(project_id, after, PAGE_SIZE)
             .await?;
-        items.extend(page.iter().map(|m| json!(MemberView::from(m))));
-        match page.last() {
-            Some(last) if page.len() == PAGE_SIZE as usize => after = Some(last.user_id),
-            _ => break,
+        let full = page.len() == PAGE_SIZE as usize;
+        after = page.last().map(|last| last.user_id);
+        members.extend(page);
+        if !full {
+            break;
         }
     }
-    Ok(Json(json!({ "members": items })))
+    let members = members.iter().map(MemberView::from).collect();
+    Ok(Json(MembersResponse { members }).into_response())
 }
 
 /// `GET .../member/{userId}`.
@@ -95,7 +112,7 @@ async fn retrieve(
     _operator: Operator,
     State(state): State<AppState>,
     IdsPath((workspace_id, project_id, user_id)): IdsPath<(WorkspaceId, ProjectId, UserId)>,
-) -> Result<Json<Value>, OperatorError> {
+) -> Result<Response, OperatorError> {
     check_project(&state, workspace_id, project_id).await?;
     let member = state.core.tenancy.get_member(project_id, user_id).await?;
     Ok(wrapped(&member))
@@ -108,7 +125,7 @@ async fn add(
     State(state): State<AppState>,
     IdsPath((workspace_id, project_id)): IdsPath<(WorkspaceId, ProjectId)>,
     JsonObject(body): JsonObject,
-) -> Result<Json<Value>, OperatorError> {
+) -> Result<Response, OperatorError> {
     check_project(&state, workspace_id, project_id).await?;
     let input = parse_input(&body)?;
     let member = state
@@ -126,7 +143,7 @@ async fn update(
     project_id: ProjectId,
     user_id: UserId,
     input: MemberInput,
-) -> Result<Json<Value>, OperatorError> {
+) -> Result<Response, OperatorError> {
     let mut errors = input.read_errors;
     if let Some(given) = input.user_id.as_deref()
         && given != user_id.to_string()
@@ -162,7 +179,7 @@ async fn replace(
     State(state): State<AppState>,
     IdsPath((workspace_id, project_id, user_id)): IdsPath<(WorkspaceId, ProjectId, UserId)>,
     JsonObject(body): JsonObject,
-) -> Result<Json<Value>, OperatorError> {
+) -> Result<Response, OperatorError> {
     check_project(&state, workspace_id, project_id).await?;
     let input = parse_input(&body)?;
     update(&state, project_id, user_id, input).await
@@ -175,10 +192,15 @@ async fn merge(
     State(state): State<AppState>,
     IdsPath((workspace_id, project_id, user_id)): IdsPath<(WorkspaceId, ProjectId, UserId)>,
     JsonObject(patch): JsonObject,
-) -> Result<Json<Value>, OperatorError> {
+) -> Result<Response, OperatorError> {
     check_project(&state, workspace_id, project_id).await?;
     let existing = state.core.tenancy.get_member(project_id, user_id).await?;
-    let Json(mut merged) = wrapped(&existing);
+    let mut merged = to_json(
+        MemberResponse {
+            member: (&existing).into(),
+        },
+        "member",
+    )?;
     json_patch::merge(&mut merged, &patch);
     let input = parse_input(&merged)?;
     update(&state, project_id, user_id, input).await

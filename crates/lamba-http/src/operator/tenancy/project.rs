@@ -5,17 +5,19 @@ use axum::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use lamba_core::ValidationErrors;
-use lamba_core::tenancy::project_json;
+use lamba_core::tenancy::ProjectView;
 use lamba_core::tenancy::{ContractInput, EnvironmentInput, ProjectInput};
 use lamba_model::{Project, ProjectId, WorkspaceId};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::AppState;
 use crate::operator::OperatorError;
 use crate::operator::extract::{IdPath, IdsPath, JsonObject, Operator};
-use crate::operator::wire::Fields;
+use crate::operator::wire::{Fields, to_json};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -33,8 +35,21 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-fn wrapped(project: &Project) -> Json<Value> {
-    Json(json!({ "project": project_json(project) }))
+#[derive(Serialize)]
+struct ProjectResponse<'a> {
+    project: ProjectView<'a>,
+}
+
+#[derive(Serialize)]
+struct ProjectsResponse<'a> {
+    projects: Vec<ProjectView<'a>>,
+}
+
+fn wrapped(project: &Project) -> Response {
+    Json(ProjectResponse {
+        project: project.into(),
+    })
+    .into_response()
 }
 
 /// Reads `{"project": {...}}` into a [`ProjectInput`]. An environment left
@@ -76,10 +91,10 @@ async fn list(
     _operator: Operator,
     State(state): State<AppState>,
     IdPath(workspace_id): IdPath<WorkspaceId>,
-) -> Result<Json<Value>, OperatorError> {
+) -> Result<Response, OperatorError> {
     let projects = state.core.tenancy.list_projects(workspace_id).await?;
-    let items: Vec<Value> = projects.iter().map(project_json).collect();
-    Ok(Json(json!({ "projects": items })))
+    let projects = projects.iter().map(ProjectView::from).collect();
+    Ok(Json(ProjectsResponse { projects }).into_response())
 }
 
 /// `GET /api/workspace/{workspaceId}/project/{projectId}`: 404 when the
@@ -88,7 +103,7 @@ async fn retrieve(
     _operator: Operator,
     State(state): State<AppState>,
     IdsPath((workspace_id, id)): IdsPath<(WorkspaceId, ProjectId)>,
-) -> Result<Json<Value>, OperatorError> {
+) -> Result<Response, OperatorError> {
     let project = state.core.tenancy.get_project(workspace_id, id).await?;
     Ok(wrapped(&project))
 }
@@ -100,7 +115,7 @@ async fn create_with_random_id(
     State(state): State<AppState>,
     IdPath(workspace_id): IdPath<WorkspaceId>,
     JsonObject(body): JsonObject,
-) -> Result<Json<Value>, OperatorError> {
+) -> Result<Response, OperatorError> {
     let input = parse_input(&body)?;
     let project = state
         .core
@@ -116,7 +131,7 @@ async fn create_with_id(
     State(state): State<AppState>,
     IdsPath((workspace_id, id)): IdsPath<(WorkspaceId, ProjectId)>,
     JsonObject(body): JsonObject,
-) -> Result<Json<Value>, OperatorError> {
+) -> Result<Response, OperatorError> {
     let input = parse_input(&body)?;
     let project = state
         .core
@@ -134,7 +149,7 @@ async fn replace(
     State(state): State<AppState>,
     IdsPath((workspace_id, id)): IdsPath<(WorkspaceId, ProjectId)>,
     JsonObject(body): JsonObject,
-) -> Result<Json<Value>, OperatorError> {
+) -> Result<Response, OperatorError> {
     let input = parse_input(&body)?;
     let project = state
         .core
@@ -153,9 +168,14 @@ async fn merge(
     State(state): State<AppState>,
     IdsPath((workspace_id, id)): IdsPath<(WorkspaceId, ProjectId)>,
     JsonObject(patch): JsonObject,
-) -> Result<Json<Value>, OperatorError> {
+) -> Result<Response, OperatorError> {
     let existing = state.core.tenancy.get_project(workspace_id, id).await?;
-    let Json(mut merged) = wrapped(&existing);
+    let mut merged = to_json(
+        ProjectResponse {
+            project: (&existing).into(),
+        },
+        "project",
+    )?;
     json_patch::merge(&mut merged, &patch);
     let input = parse_input(&merged)?;
     let project = state

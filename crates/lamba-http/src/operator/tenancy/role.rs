@@ -6,16 +6,18 @@ use axum::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use lamba_core::ValidationErrors;
-use lamba_core::tenancy::RoleInput;
+use lamba_core::tenancy::{RoleInput, RoleView};
 use lamba_model::{ProjectId, ProjectRole, RoleId, VIEWER_PERMISSIONS, VIEWER_ROLE, WorkspaceId};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::AppState;
 use crate::operator::OperatorError;
 use crate::operator::extract::{IdsPath, JsonObject, Operator};
-use crate::operator::wire::Fields;
+use crate::operator::wire::{Fields, to_json};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -33,30 +35,43 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-/// A stored role on the wire.
-fn role_json(role: &ProjectRole) -> Value {
-    json!({
-        "id": role.id,
-        "name": role.name,
-        "description": role.description,
-        "permissions": role.permissions,
-        "insertInstant": role.insert_instant.as_millis(),
-        "lastUpdateInstant": role.last_update_instant.as_millis(),
-    })
+#[derive(Serialize)]
+struct RoleResponse<'a> {
+    role: RoleView<'a>,
 }
 
-/// The role every project has without storing it.
-fn viewer_json() -> Value {
-    json!({
-        "name": VIEWER_ROLE,
-        "description": "Built-in: read the project.",
-        "permissions": VIEWER_PERMISSIONS,
-        "builtIn": true,
-    })
+/// The role every project has without storing it: no id, no instants.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BuiltInRoleView {
+    name: &'static str,
+    description: &'static str,
+    permissions: &'static [&'static str],
+    built_in: bool,
 }
 
-fn wrapped(role: &ProjectRole) -> Json<Value> {
-    Json(json!({ "role": role_json(role) }))
+const VIEWER: BuiltInRoleView = BuiltInRoleView {
+    name: VIEWER_ROLE,
+    description: "Built-in: read the project.",
+    permissions: VIEWER_PERMISSIONS,
+    built_in: true,
+};
+
+/// One entry of the role list: the built-in `viewer` or a stored role.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum ListedRole<'a> {
+    BuiltIn(BuiltInRoleView),
+    Stored(RoleView<'a>),
+}
+
+#[derive(Serialize)]
+struct RolesResponse<'a> {
+    roles: Vec<ListedRole<'a>>,
+}
+
+fn wrapped(role: &ProjectRole) -> Response {
+    Json(RoleResponse { role: role.into() }).into_response()
 }
 
 /// Reads `{"role": {...}}` into a [`RoleInput`].
@@ -79,16 +94,16 @@ async fn list(
     _operator: Operator,
     State(state): State<AppState>,
     IdsPath((workspace_id, project_id)): IdsPath<(WorkspaceId, ProjectId)>,
-) -> Result<Json<Value>, OperatorError> {
+) -> Result<Response, OperatorError> {
     let roles = state
         .core
         .tenancy
         .list_roles(workspace_id, project_id)
         .await?;
-    let items: Vec<Value> = std::iter::once(viewer_json())
-        .chain(roles.iter().map(role_json))
+    let roles = std::iter::once(ListedRole::BuiltIn(VIEWER))
+        .chain(roles.iter().map(|r| ListedRole::Stored(r.into())))
         .collect();
-    Ok(Json(json!({ "roles": items })))
+    Ok(Json(RolesResponse { roles }).into_response())
 }
 
 /// `GET .../role/{roleId}`.
@@ -96,7 +111,7 @@ async fn retrieve(
     _operator: Operator,
     State(state): State<AppState>,
     IdsPath((workspace_id, project_id, id)): IdsPath<(WorkspaceId, ProjectId, RoleId)>,
-) -> Result<Json<Value>, OperatorError> {
+) -> Result<Response, OperatorError> {
     let role = state
         .core
         .tenancy
@@ -112,7 +127,7 @@ async fn create_with_random_id(
     State(state): State<AppState>,
     IdsPath((workspace_id, project_id)): IdsPath<(WorkspaceId, ProjectId)>,
     JsonObject(body): JsonObject,
-) -> Result<Json<Value>, OperatorError> {
+) -> Result<Response, OperatorError> {
     let input = parse_input(&body)?;
     let role = state
         .core
@@ -128,7 +143,7 @@ async fn create_with_id(
     State(state): State<AppState>,
     IdsPath((workspace_id, project_id, id)): IdsPath<(WorkspaceId, ProjectId, RoleId)>,
     JsonObject(body): JsonObject,
-) -> Result<Json<Value>, OperatorError> {
+) -> Result<Response, OperatorError> {
     let input = parse_input(&body)?;
     let role = state
         .core
@@ -146,7 +161,7 @@ async fn replace(
     State(state): State<AppState>,
     IdsPath((workspace_id, project_id, id)): IdsPath<(WorkspaceId, ProjectId, RoleId)>,
     JsonObject(body): JsonObject,
-) -> Result<Json<Value>, OperatorError> {
+) -> Result<Response, OperatorError> {
     let input = parse_input(&body)?;
     let role = state
         .core
@@ -163,13 +178,18 @@ async fn merge(
     State(state): State<AppState>,
     IdsPath((workspace_id, project_id, id)): IdsPath<(WorkspaceId, ProjectId, RoleId)>,
     JsonObject(patch): JsonObject,
-) -> Result<Json<Value>, OperatorError> {
+) -> Result<Response, OperatorError> {
     let existing = state
         .core
         .tenancy
         .get_role(workspace_id, project_id, id)
         .await?;
-    let Json(mut merged) = wrapped(&existing);
+    let mut merged = to_json(
+        RoleResponse {
+            role: (&existing).into(),
+        },
+        "role",
+    )?;
     json_patch::merge(&mut merged, &patch);
     let input = parse_input(&merged)?;
     let role = state

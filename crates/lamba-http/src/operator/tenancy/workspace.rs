@@ -4,17 +4,19 @@ use axum::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use lamba_core::ValidationErrors;
 use lamba_core::tenancy::WorkspaceInput;
-use lamba_core::tenancy::workspace_json;
+use lamba_core::tenancy::WorkspaceView;
 use lamba_model::{Workspace, WorkspaceId};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::AppState;
 use crate::operator::OperatorError;
 use crate::operator::extract::{IdPath, JsonObject, Operator};
-use crate::operator::wire::Fields;
+use crate::operator::wire::{Fields, to_json};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -29,8 +31,21 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-fn wrapped(workspace: &Workspace) -> Json<Value> {
-    Json(json!({ "workspace": workspace_json(workspace) }))
+#[derive(Serialize)]
+struct WorkspaceResponse<'a> {
+    workspace: WorkspaceView<'a>,
+}
+
+#[derive(Serialize)]
+struct WorkspacesResponse<'a> {
+    workspaces: Vec<WorkspaceView<'a>>,
+}
+
+fn wrapped(workspace: &Workspace) -> Response {
+    Json(WorkspaceResponse {
+        workspace: workspace.into(),
+    })
+    .into_response()
 }
 
 /// Reads `{"workspace": {...}}` into a [`WorkspaceInput`].
@@ -49,10 +64,10 @@ pub(in crate::operator) fn parse_input(body: &Value) -> Result<WorkspaceInput, V
 async fn list(
     _operator: Operator,
     State(state): State<AppState>,
-) -> Result<Json<Value>, OperatorError> {
+) -> Result<Response, OperatorError> {
     let workspaces = state.core.tenancy.list_workspaces().await?;
-    let items: Vec<Value> = workspaces.iter().map(workspace_json).collect();
-    Ok(Json(json!({ "workspaces": items })))
+    let workspaces = workspaces.iter().map(WorkspaceView::from).collect();
+    Ok(Json(WorkspacesResponse { workspaces }).into_response())
 }
 
 /// `GET /api/workspace/{workspaceId}`.
@@ -60,7 +75,7 @@ async fn retrieve(
     _operator: Operator,
     State(state): State<AppState>,
     IdPath(id): IdPath<WorkspaceId>,
-) -> Result<Json<Value>, OperatorError> {
+) -> Result<Response, OperatorError> {
     let workspace = state.core.tenancy.get_workspace(id).await?;
     Ok(wrapped(&workspace))
 }
@@ -70,7 +85,7 @@ async fn create_with_random_id(
     _operator: Operator,
     State(state): State<AppState>,
     JsonObject(body): JsonObject,
-) -> Result<Json<Value>, OperatorError> {
+) -> Result<Response, OperatorError> {
     let input = parse_input(&body)?;
     let workspace = state.core.tenancy.create_workspace(None, input).await?;
     Ok(wrapped(&workspace))
@@ -82,7 +97,7 @@ async fn create_with_id(
     State(state): State<AppState>,
     IdPath(id): IdPath<WorkspaceId>,
     JsonObject(body): JsonObject,
-) -> Result<Json<Value>, OperatorError> {
+) -> Result<Response, OperatorError> {
     let input = parse_input(&body)?;
     let workspace = state.core.tenancy.create_workspace(Some(id), input).await?;
     Ok(wrapped(&workspace))
@@ -94,7 +109,7 @@ async fn replace(
     State(state): State<AppState>,
     IdPath(id): IdPath<WorkspaceId>,
     JsonObject(body): JsonObject,
-) -> Result<Json<Value>, OperatorError> {
+) -> Result<Response, OperatorError> {
     let input = parse_input(&body)?;
     let workspace = state.core.tenancy.replace_workspace(id, input).await?;
     Ok(wrapped(&workspace))
@@ -107,9 +122,14 @@ async fn merge(
     State(state): State<AppState>,
     IdPath(id): IdPath<WorkspaceId>,
     JsonObject(patch): JsonObject,
-) -> Result<Json<Value>, OperatorError> {
+) -> Result<Response, OperatorError> {
     let existing = state.core.tenancy.get_workspace(id).await?;
-    let Json(mut merged) = wrapped(&existing);
+    let mut merged = to_json(
+        WorkspaceResponse {
+            workspace: (&existing).into(),
+        },
+        "workspace",
+    )?;
     json_patch::merge(&mut merged, &patch);
     let input = parse_input(&merged)?;
     let workspace = state.core.tenancy.replace_workspace(id, input).await?;

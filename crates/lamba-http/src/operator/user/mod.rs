@@ -91,13 +91,5 @@ pub fn parse_input(body: &Value) -> Result<UserInput, ValidationErrors> {
     Ok(input)
 }
 
-/// Renders a wire object as JSON for a PATCH to merge into.
-fn to_json(value: impl Serialize, what: &str) -> Result<Value, OperatorError> {
-    serde_json::to_value(value).map_err(|error| {
-        tracing::error!(%error, "could not render a {what} as JSON");
-        OperatorError::Internal
-    })
-}
-
 #[cfg(test)]
 mod tests;

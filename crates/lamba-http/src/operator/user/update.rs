@@ -2,10 +2,11 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
-use super::{UserResponse, parse_input, to_json};
+use super::{UserResponse, parse_input};
 use crate::AppState;
 use crate::operator::OperatorError;
 use crate::operator::extract::{IdPath, JsonObject, Operator};
+use crate::operator::wire::to_json;
 use lamba_model::UserId;
 
 /// `PUT /api/user/{userId}`: replaces the user's fields; without a password

@@ -1,10 +1,9 @@
 //! `POST /api/webhook[/{webhookId}]`: creates a webhook; the answer holds
 //! its secret, which is never shown again.
 
-use axum::Json;
 use axum::extract::State;
+use axum::response::Response;
 use lamba_model::WebhookId;
-use serde_json::Value;
 
 use crate::AppState;
 use crate::operator::OperatorError;
@@ -18,7 +17,7 @@ pub(super) async fn create_with_random_id(
     _operator: Operator,
     State(state): State<AppState>,
     JsonObject(body): JsonObject,
-) -> Result<Json<Value>, OperatorError> {
+) -> Result<Response, OperatorError> {
     let input = parse_input(&body)?;
     let made = state.core.webhooks.create(None, input).await?;
     Ok(with_secret(&made))
@@ -30,7 +29,7 @@ pub(super) async fn create_with_id(
     State(state): State<AppState>,
     IdPath(id): IdPath<WebhookId>,
     JsonObject(body): JsonObject,
-) -> Result<Json<Value>, OperatorError> {
+) -> Result<Response, OperatorError> {
     let input = parse_input(&body)?;
     let made = state.core.webhooks.create(Some(id), input).await?;
     Ok(with_secret(&made))

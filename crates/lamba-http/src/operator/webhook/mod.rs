@@ -12,15 +12,17 @@ mod update;
 
 use axum::Json;
 use axum::Router;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use lamba_core::ValidationErrors;
-pub use lamba_core::events::webhooks::webhook_json;
-use lamba_core::events::webhooks::{WebhookInput, WithSecret};
+use lamba_core::events::webhooks::{WebhookInput, WebhookView, WithSecret};
 use lamba_model::Webhook;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::AppState;
-use crate::operator::wire::Fields;
+use crate::operator::OperatorError;
+use crate::operator::wire::{Fields, to_json};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -41,16 +43,45 @@ pub fn routes() -> Router<AppState> {
         .merge(delivery::routes())
 }
 
-pub(super) fn wrapped(webhook: &Webhook) -> Json<Value> {
-    Json(json!({ "webhook": webhook_json(webhook) }))
+#[derive(Serialize)]
+struct WebhookResponse<'a> {
+    webhook: WebhookView<'a>,
+    /// Only when this request made it; never again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+pub(super) struct WebhooksResponse<'a> {
+    pub(super) webhooks: Vec<WebhookView<'a>>,
+}
+
+pub(super) fn wrapped(webhook: &Webhook) -> Response {
+    Json(WebhookResponse {
+        webhook: webhook.into(),
+        secret: None,
+    })
+    .into_response()
 }
 
 /// The webhook and, this once, its secret.
-pub(super) fn with_secret(made: &WithSecret) -> Json<Value> {
-    Json(json!({
-        "webhook": webhook_json(&made.webhook),
-        "secret": made.secret.as_str(),
-    }))
+pub(super) fn with_secret(made: &WithSecret) -> Response {
+    Json(WebhookResponse {
+        webhook: (&made.webhook).into(),
+        secret: Some(made.secret.as_str()),
+    })
+    .into_response()
+}
+
+/// The webhook as a GET shows it, for a PATCH to merge into.
+pub(super) fn merge_base(webhook: &Webhook) -> Result<Value, OperatorError> {
+    to_json(
+        WebhookResponse {
+            webhook: webhook.into(),
+            secret: None,
+        },
+        "webhook",
+    )
 }
 
 /// Reads `{"webhook": {...}}` into a [`WebhookInput`]. A `secret` in the

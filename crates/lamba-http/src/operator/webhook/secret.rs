@@ -1,9 +1,8 @@
 //! `POST /api/webhook/{webhookId}/secret`: secret rotation.
 
-use axum::Json;
 use axum::extract::State;
+use axum::response::Response;
 use lamba_model::WebhookId;
-use serde_json::Value;
 
 use crate::AppState;
 use crate::operator::OperatorError;
@@ -18,7 +17,7 @@ pub(super) async fn rotate_secret(
     _operator: Operator,
     State(state): State<AppState>,
     IdPath(id): IdPath<WebhookId>,
-) -> Result<Json<Value>, OperatorError> {
+) -> Result<Response, OperatorError> {
     let made = state.core.webhooks.rotate_secret(id).await?;
     Ok(with_secret(&made))
 }

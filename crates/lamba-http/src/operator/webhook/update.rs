@@ -1,15 +1,14 @@
 //! `PUT` and `PATCH /api/webhook/{webhookId}`: the secret stays.
 
-use axum::Json;
 use axum::extract::State;
+use axum::response::Response;
 use lamba_model::WebhookId;
-use serde_json::Value;
 
 use crate::AppState;
 use crate::operator::OperatorError;
 use crate::operator::extract::{IdPath, JsonObject, Operator};
 
-use super::{parse_input, wrapped};
+use super::{merge_base, parse_input, wrapped};
 
 /// `PUT /api/webhook/{webhookId}`: replaces the webhook; the secret stays.
 pub(super) async fn replace(
@@ -17,7 +16,7 @@ pub(super) async fn replace(
     State(state): State<AppState>,
     IdPath(id): IdPath<WebhookId>,
     JsonObject(body): JsonObject,
-) -> Result<Json<Value>, OperatorError> {
+) -> Result<Response, OperatorError> {
     let input = parse_input(&body)?;
     let webhook = state.core.webhooks.replace(id, input).await?;
     Ok(wrapped(&webhook))
@@ -30,9 +29,9 @@ pub(super) async fn merge(
     State(state): State<AppState>,
     IdPath(id): IdPath<WebhookId>,
     JsonObject(patch): JsonObject,
-) -> Result<Json<Value>, OperatorError> {
+) -> Result<Response, OperatorError> {
     let existing = state.core.webhooks.get(id).await?;
-    let Json(mut merged) = wrapped(&existing);
+    let mut merged = merge_base(&existing)?;
     json_patch::merge(&mut merged, &patch);
     let input = parse_input(&merged)?;
     let webhook = state.core.webhooks.replace(id, input).await?;

@@ -1,6 +1,5 @@
 //! `POST /v1/admin/members`: adds a member to the caller's project.
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -13,7 +12,7 @@ use crate::runtime::JsonBody;
 use crate::runtime::auth::AdminCaller;
 use crate::runtime::problem::Problem;
 
-use super::{member_json, member_writer, roles_member, tenancy_problem};
+use super::{member_body, member_writer, roles_member, tenancy_problem};
 
 /// `POST /v1/admin/members` `{"userId","roles"}` (`members:write`).
 pub async fn add_member(
@@ -61,5 +60,5 @@ pub async fn add_member(
             }
             other => tenancy_problem(other),
         })?;
-    Ok((StatusCode::CREATED, Json(member_json(&member))).into_response())
+    Ok((StatusCode::CREATED, member_body(&member)).into_response())
 }

@@ -1,21 +1,20 @@
 //! `POST /v1/admin/users/{userId}/lock` and `/unlock`: a member's lock.
 
-use axum::Json;
 use axum::extract::{Path, State};
-use serde_json::Value;
+use axum::response::Response;
 
 use crate::AppState;
 use crate::runtime::auth::AdminCaller;
 use crate::runtime::problem::Problem;
 
-use super::{member_json, member_writer, path_user, tenancy_problem};
+use super::{member_body, member_writer, path_user, tenancy_problem};
 
 async fn set_locked(
     state: &AppState,
     caller: &AdminCaller,
     user_id: &str,
     locked: bool,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Response, Problem> {
     let context = caller.context(state, &["sessions:write"])?;
     let user_id = path_user(user_id)?;
     let member = state
@@ -33,7 +32,7 @@ async fn set_locked(
         )
         .await
         .map_err(tenancy_problem)?;
-    Ok(Json(member_json(&member)))
+    Ok(member_body(&member))
 }
 
 /// `POST /v1/admin/users/{userId}/lock` (`sessions:write`): the member can
@@ -42,7 +41,7 @@ pub async fn lock(
     State(state): State<AppState>,
     caller: AdminCaller,
     Path(user_id): Path<String>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Response, Problem> {
     set_locked(&state, &caller, &user_id, true).await
 }
 
@@ -51,6 +50,6 @@ pub async fn unlock(
     State(state): State<AppState>,
     caller: AdminCaller,
     Path(user_id): Path<String>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Response, Problem> {
     set_locked(&state, &caller, &user_id, false).await
 }

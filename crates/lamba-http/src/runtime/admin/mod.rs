@@ -20,7 +20,9 @@ pub use update_member::update_member;
 
 use std::str::FromStr;
 
+use axum::Json;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use lamba_core::ValidationErrors;
@@ -28,7 +30,7 @@ use lamba_core::sessions::Context;
 use lamba_core::tenancy::{MemberView, MemberWriter, TenancyError};
 use lamba_model::{ProjectMember, UserId};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::runtime::auth::AdminCaller;
@@ -70,16 +72,17 @@ impl Page {
     }
 }
 
-pub(super) fn next_cursor(last: Option<Uuid>, page_len: usize, limit: u32) -> Value {
+/// Where the next page starts, unless this one was the last.
+pub(super) fn next_cursor(last: Option<Uuid>, page_len: usize, limit: u32) -> Option<String> {
     match last {
-        Some(last) if page_len == limit as usize => json!(URL_SAFE_NO_PAD.encode(last.as_bytes())),
-        _ => Value::Null,
+        Some(last) if page_len == limit as usize => Some(URL_SAFE_NO_PAD.encode(last.as_bytes())),
+        _ => None,
     }
 }
 
 /// A member on the wire: the one shape every surface shares.
-pub(super) fn member_json(member: &ProjectMember) -> Value {
-    json!(MemberView::from(member))
+pub(super) fn member_body(member: &ProjectMember) -> Response {
+    Json(MemberView::from(member)).into_response()
 }
 
 /// A validation failure of an admin call, as ProblemDetails: the first

@@ -1,15 +1,14 @@
 //! `PATCH /v1/admin/members/{userId}`: a member's roles.
 
-use axum::Json;
 use axum::extract::{Path, State};
-use serde_json::Value;
+use axum::response::Response;
 
 use crate::AppState;
 use crate::runtime::JsonBody;
 use crate::runtime::auth::AdminCaller;
 use crate::runtime::problem::Problem;
 
-use super::{member_json, member_writer, path_user, roles_member, tenancy_problem};
+use super::{member_body, member_writer, path_user, roles_member, tenancy_problem};
 
 /// `PATCH /v1/admin/members/{userId}` `{"roles"}` (`members:write`): the
 /// member's scopes end, so no token keeps roles they no longer have.
@@ -18,7 +17,7 @@ pub async fn update_member(
     caller: AdminCaller,
     Path(user_id): Path<String>,
     body: Result<JsonBody, Problem>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Response, Problem> {
     let context = caller.context(&state, &["members:write"])?;
     let user_id = path_user(&user_id)?;
     let JsonBody(body) = body?;
@@ -38,5 +37,5 @@ pub async fn update_member(
         )
         .await
         .map_err(tenancy_problem)?;
-    Ok(Json(member_json(&member)))
+    Ok(member_body(&member))
 }

@@ -6,7 +6,7 @@ use super::{RegistrationPath, RegistrationResponse, parse_input};
 use crate::AppState;
 use crate::operator::OperatorError;
 use crate::operator::extract::{JsonObject, Operator};
-use crate::operator::user::to_json;
+use crate::operator::wire::to_json;
 
 /// `PUT /api/user/registration/{userId}/{applicationId}`: replaces the
 /// registration's roles; absent roles are the application's defaults.

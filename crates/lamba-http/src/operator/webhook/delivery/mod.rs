@@ -6,10 +6,12 @@ mod retry;
 
 use axum::Json;
 use axum::Router;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use lamba_core::events::webhooks::DeliveryDetail;
-use lamba_model::WebhookDelivery;
-use serde_json::{Value, json};
+use lamba_model::{WebhookDelivery, WebhookId};
+use serde::Serialize;
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::AppState;
@@ -48,46 +50,89 @@ impl NamedId for DeliveryId {
 }
 
 /// A delivery on the wire: where it stands and how its last attempt went.
-pub(super) fn delivery_json(delivery: &WebhookDelivery) -> Value {
-    json!({
-        "id": delivery.id,
-        "webhookId": delivery.webhook_id,
-        "eventId": delivery.event_id,
-        "eventType": delivery.event_type,
-        "status": delivery.status.as_str(),
-        "attemptCount": delivery.attempts,
-        "attemptLimit": delivery.attempt_limit,
-        "nextAttemptInstant": delivery.next_attempt_instant.map(|i| i.as_millis()),
-        "lastStatusCode": delivery.last_status_code,
-        "lastError": delivery.last_error,
-        "lastAttemptInstant": delivery.last_attempt_instant.map(|i| i.as_millis()),
-        "completedInstant": delivery.completed_instant.map(|i| i.as_millis()),
-        "insertInstant": delivery.insert_instant.as_millis(),
-    })
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct DeliveryView<'a> {
+    id: Uuid,
+    webhook_id: WebhookId,
+    event_id: Uuid,
+    event_type: &'a str,
+    status: &'static str,
+    attempt_count: u32,
+    attempt_limit: u32,
+    next_attempt_instant: Option<i64>,
+    last_status_code: Option<u16>,
+    last_error: Option<&'a str>,
+    last_attempt_instant: Option<i64>,
+    completed_instant: Option<i64>,
+    insert_instant: i64,
+}
+
+impl<'a> From<&'a WebhookDelivery> for DeliveryView<'a> {
+    fn from(delivery: &'a WebhookDelivery) -> Self {
+        Self {
+            id: delivery.id,
+            webhook_id: delivery.webhook_id,
+            event_id: delivery.event_id,
+            event_type: &delivery.event_type,
+            status: delivery.status.as_str(),
+            attempt_count: delivery.attempts,
+            attempt_limit: delivery.attempt_limit,
+            next_attempt_instant: delivery.next_attempt_instant.map(|i| i.as_millis()),
+            last_status_code: delivery.last_status_code,
+            last_error: delivery.last_error.as_deref(),
+            last_attempt_instant: delivery.last_attempt_instant.map(|i| i.as_millis()),
+            completed_instant: delivery.completed_instant.map(|i| i.as_millis()),
+            insert_instant: delivery.insert_instant.as_millis(),
+        }
+    }
+}
+
+/// One attempt of a delivery.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AttemptView<'a> {
+    attempt: u32,
+    started_instant: i64,
+    status_code: Option<u16>,
+    error: Option<&'a str>,
+    duration_millis: u64,
 }
 
 /// A delivery with its attempts and the event as sent.
-pub(super) fn detail_json(detail: &DeliveryDetail) -> Json<Value> {
-    let mut delivery = delivery_json(&detail.delivery);
-    let attempts: Vec<Value> = detail
+#[derive(Serialize)]
+struct DetailView<'a> {
+    #[serde(flatten)]
+    delivery: DeliveryView<'a>,
+    attempts: Vec<AttemptView<'a>>,
+    event: Value,
+}
+
+#[derive(Serialize)]
+struct DetailResponse<'a> {
+    delivery: DetailView<'a>,
+}
+
+/// `{"delivery": {...}}` with every attempt and the event as sent.
+pub(super) fn detail_body(detail: &DeliveryDetail) -> Response {
+    let attempts = detail
         .attempts
         .iter()
-        .map(|a| {
-            json!({
-                "attempt": a.attempt,
-                "startedInstant": a.started_instant.as_millis(),
-                "statusCode": a.status_code,
-                "error": a.error,
-                "durationMillis": a.duration_millis,
-            })
+        .map(|a| AttemptView {
+            attempt: a.attempt,
+            started_instant: a.started_instant.as_millis(),
+            status_code: a.status_code,
+            error: a.error.as_deref(),
+            duration_millis: a.duration_millis,
         })
         .collect();
-    if let Some(fields) = delivery.as_object_mut() {
-        fields.insert("attempts".into(), Value::Array(attempts));
-        fields.insert(
-            "event".into(),
-            serde_json::from_str(&detail.delivery.body).unwrap_or(Value::Null),
-        );
-    }
-    Json(json!({ "delivery": delivery }))
+    Json(DetailResponse {
+        delivery: DetailView {
+            delivery: (&detail.delivery).into(),
+            attempts,
+            // Stored as the exact bytes sent; shown as JSON.
+            event: serde_json::from_str(&detail.delivery.body).unwrap_or(Value::Null),
+        },
+    })
+    .into_response()
 }

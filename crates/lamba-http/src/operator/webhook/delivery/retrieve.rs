@@ -2,15 +2,23 @@
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
+use axum::response::{IntoResponse, Response};
 use lamba_core::ValidationErrors;
 use lamba_model::WebhookId;
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use crate::AppState;
 use crate::operator::OperatorError;
 use crate::operator::extract::{IdPath, IdsPath, Operator};
 
-use super::{DeliveryId, delivery_json, detail_json};
+use super::{DeliveryId, DeliveryView, detail_body};
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DeliveriesResponse<'a> {
+    deliveries: Vec<DeliveryView<'a>>,
+    next_cursor: Option<&'a str>,
+}
 
 /// `GET /api/webhook/{webhookId}/delivery?status=&cursor=&numberOfResults=`:
 /// the webhook's deliveries, newest first, a page at a time.
@@ -19,7 +27,7 @@ pub(super) async fn deliveries(
     State(state): State<AppState>,
     IdPath(id): IdPath<WebhookId>,
     RawQuery(query): RawQuery,
-) -> Result<Json<Value>, OperatorError> {
+) -> Result<Response, OperatorError> {
     let mut status = None;
     let mut cursor = None;
     let mut limit = None;
@@ -43,11 +51,11 @@ pub(super) async fn deliveries(
         .webhooks
         .deliveries(id, status.as_deref(), cursor.as_deref(), limit, &errors)
         .await?;
-    let items: Vec<Value> = page.deliveries.iter().map(delivery_json).collect();
-    Ok(Json(json!({
-        "deliveries": items,
-        "nextCursor": page.next_cursor,
-    })))
+    Ok(Json(DeliveriesResponse {
+        deliveries: page.deliveries.iter().map(DeliveryView::from).collect(),
+        next_cursor: page.next_cursor.as_deref(),
+    })
+    .into_response())
 }
 
 /// `GET /api/webhook/{webhookId}/delivery/{deliveryId}`: one delivery with
@@ -56,7 +64,7 @@ pub(super) async fn delivery(
     _operator: Operator,
     State(state): State<AppState>,
     IdsPath((webhook_id, DeliveryId(id))): IdsPath<(WebhookId, DeliveryId)>,
-) -> Result<Json<Value>, OperatorError> {
+) -> Result<Response, OperatorError> {
     let detail = state.core.webhooks.delivery(webhook_id, id).await?;
-    Ok(detail_json(&detail))
+    Ok(detail_body(&detail))
 }
