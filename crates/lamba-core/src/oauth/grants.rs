@@ -1,17 +1,18 @@
-//! The token endpoint's grants: `authorization_code`, `refresh_token`,
-//! `client_credentials` (RFC 6749 §4.1.3, §6, §4.4).
+//! The token endpoint's grants: `authorization_code` and
+//! `client_credentials` (RFC 6749 §4.1.3, §4.4); `refresh_token` is in
+//! `refresh.rs`.
 
 use std::str::FromStr;
 
 use lamba_model::{
     Application, ClientAuthentication, ClientAuthenticationPolicy, CodeConsumption, Environment,
-    GrantType, Instant, LoginSession, ProjectId, RefreshExpirationPolicy, RefreshToken,
-    RefreshUsagePolicy, Rotation, User, WorkspaceId,
+    GrantType, Instant, LoginSession, ProjectId, RefreshToken, User, WorkspaceId,
 };
 use lamba_oidc::OAuthError;
 use uuid::Uuid;
 
 use super::client::{Client, ClientCredentials};
+use super::families::code_access_jti;
 use super::mint::{Subject, TokenGrant};
 use super::resource::authorized_resource;
 use super::{OAuthFailure, OAuthService, USER_SCOPES, parse_scope, random_token, token_digest};
@@ -20,101 +21,6 @@ use crate::claims::MANAGEMENT_SCOPE;
 /// How long after a code's expiry a replay still revokes what the code
 /// issued (see `code_replayed`).
 const REPLAY_WINDOW_MILLIS: i64 = 5 * 60 * 1000;
-
-/// Namespace of [`code_access_jti`].
-const CODE_JTI_NAMESPACE: Uuid = Uuid::from_u128(0x6c61_6d62_6100_4000_8000_636f_6465_6a74);
-
-/// The `jti` of the access token a code exchange mints, derived from the
-/// code's digest (itself a secret's hash), so that a replay can revoke it.
-pub(super) fn code_access_jti(code_digest: &[u8]) -> Uuid {
-    Uuid::new_v5(&CODE_JTI_NAMESPACE, code_digest)
-}
-
-/// The first eight bytes of a reusable family's access-token `jti`s: a
-/// digest of the family id, so that the family can be revoked as a whole
-/// (see [`crate::keys::revocation::family_mark_of_prefix`]) without storing
-/// or publishing which tokens it minted.
-fn family_jti_prefix(family_id: Uuid) -> [u8; 8] {
-    use sha2::Digest as _;
-    let digest = sha2::Sha256::digest(family_id.as_bytes());
-    let mut bytes = [0u8; 16];
-    for (to, from) in bytes.iter_mut().zip(digest.iter()).take(8) {
-        *to = *from;
-    }
-    // As the version-8 builder leaves them (it sets four bits of byte 6).
-    let (prefix, _) = uuid::Builder::from_custom_bytes(bytes)
-        .into_uuid()
-        .as_u64_pair();
-    prefix.to_be_bytes()
-}
-
-/// The `jti` of an access token minted by refreshing a reusable token: a
-/// version-8 UUID whose first half names the family and whose second half
-/// is random, so every token is distinct and all die with their family.
-fn family_access_jti(family_id: Uuid) -> Result<Uuid, OAuthFailure> {
-    let mut random = [0u8; 8];
-    aws_lc_rs::rand::fill(&mut random).map_err(|_| OAuthFailure::server_error())?;
-    let high = u64::from_be_bytes(family_jti_prefix(family_id));
-    let low = u64::from_be_bytes(random);
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&Uuid::from_u64_pair(high, low).into_bytes());
-    Ok(uuid::Builder::from_custom_bytes(bytes).into_uuid())
-}
-
-/// The revocation entry that kills every [`family_access_jti`] of a family.
-fn family_mark(family_id: Uuid) -> Uuid {
-    crate::keys::revocation::family_mark_of_prefix(family_jti_prefix(family_id))
-}
-
-/// Namespace of [`rotation_access_jti`].
-const ROTATION_JTI_NAMESPACE: Uuid = Uuid::from_u128(0x6c61_6d62_6100_4000_8000_726f_7461_7465);
-
-/// The `jti` of the access token minted with a rotated refresh token,
-/// derived from that token's (random, unpublished) row id, so that revoking
-/// the family can revoke it too (RFC 7009 §2.1) without storing it.
-pub(super) fn rotation_access_jti(refresh_token_id: Uuid) -> Uuid {
-    Uuid::new_v5(&ROTATION_JTI_NAMESPACE, refresh_token_id.as_bytes())
-}
-
-impl OAuthService {
-    /// Revokes the still-unexpired access tokens a refresh family's
-    /// exchanges and rotations minted (their `jti`s are derived, see
-    /// [`code_access_jti`] and [`rotation_access_jti`]); those minted by
-    /// refreshing a reusable token die by the family's mark
-    /// ([`family_access_jti`]).
-    pub(super) async fn revoke_family_access_tokens(
-        &self,
-        family_id: Uuid,
-        now: Instant,
-    ) -> Result<(), OAuthFailure> {
-        // The longest lifetime any application may give an access token:
-        // its TTL may have been lowered since these were minted.
-        let lifetime_millis = super::applications::MAX_TOKEN_TTL_SECONDS
-            .saturating_add(super::LEEWAY_SECONDS)
-            .saturating_mul(1000);
-        let mark = family_mark(family_id);
-        let mark_expires = Instant::from_millis(now.as_millis().saturating_add(lifetime_millis));
-        self.store.revoke_access_token(mark, mark_expires).await?;
-        self.revocations.note_token_revoked(mark, mark_expires);
-        for token in self.store.list_refresh_family(family_id).await? {
-            let expires = token
-                .insert_instant
-                .as_millis()
-                .saturating_add(lifetime_millis);
-            if expires <= now.as_millis() {
-                continue;
-            }
-            let jti = match &token.code_digest {
-                Some(code) => code_access_jti(code),
-                None => rotation_access_jti(token.id),
-            };
-            let expires = Instant::from_millis(expires);
-            self.store.revoke_access_token(jti, expires).await?;
-            self.revocations.note_token_revoked(jti, expires);
-        }
-        Ok(())
-    }
-}
 
 /// A token request's form, as received.
 #[derive(Clone, Debug, Default)]
@@ -474,247 +380,6 @@ impl OAuthService {
         ))
     }
 
-    async fn refresh(
-        &self,
-        client: Client,
-        request: TokenRequest,
-    ) -> Result<TokenResponse, OAuthFailure> {
-        let application = &client.application;
-        let presented = request
-            .refresh_token
-            .as_deref()
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| OAuthFailure::invalid_request("refresh_token is required."))?;
-        let now = self.clock.now();
-        let invalid =
-            || OAuthFailure::invalid_grant("The refresh token is invalid, expired or revoked.");
-        // Token, session, user and roles in one round trip.
-        // A client that did not authenticate may refresh only a family that
-        // began without a secret, and only while its policy still allows
-        // that; how the family began comes from storage, never from this
-        // request, so a family begun with the secret needs it for good,
-        // even if the application later drops its secret.
-        let without_secret = !client.authenticated;
-        // Until the token is found, a confidential client without its
-        // secret is answered as it always was; a public client has none.
-        let refuse = |fallback: OAuthFailure| {
-            if without_secret && application.is_confidential() {
-                OAuthFailure::invalid_client()
-            } else {
-                fallback
-            }
-        };
-        let Some(grant) = self
-            .store
-            .find_refresh_grant(&token_digest(presented))
-            .await?
-        else {
-            return Err(refuse(invalid()));
-        };
-        let token = grant.token;
-        if token.application_id != application.id {
-            return Err(refuse(invalid()));
-        }
-        let is_public_family = token.client_authentication == ClientAuthentication::None;
-        if without_secret && !(is_public_family && client.acts_without_secret()) {
-            return Err(OAuthFailure::invalid_client());
-        }
-        if token.revoked_instant.is_some() || now >= token.expires_instant {
-            return Err(invalid());
-        }
-        // A token a client holds without a secret must be sender-constrained
-        // or rotated (RFC 9700 §4.14.2): such families always rotate, and a
-        // reuse revokes them, whatever the usage policy says.
-        let one_time = application.jwt.refresh_token_usage_policy == RefreshUsagePolicy::OneTimeUse
-            || is_public_family;
-        if one_time && let Some(used) = token.used_instant {
-            return Err(self.used_again(&token, used, now).await?);
-        }
-        // The scope may only narrow (RFC 6749 §6).
-        let granted = parse_scope(Some(&token.scope));
-        let scopes = match request.scope.as_deref() {
-            None | Some("") => granted.clone(),
-            Some(raw) => {
-                let asked = parse_scope(Some(raw));
-                if let Some(extra) = asked.iter().find(|s| !granted.contains(s)) {
-                    return Err(OAuthFailure::new(
-                        OAuthError::InvalidScope,
-                        format!("The scope {extra:?} was not granted."),
-                    ));
-                }
-                asked
-            }
-        };
-        // A resource taken off the client's list since the family began
-        // gets no more tokens.
-        authorized_resource(application, token.resource.as_deref())?;
-        let session = grant.session;
-        if !session.is_active() {
-            return Err(invalid());
-        }
-        let user = grant.user;
-        // A registration removed since the family began ends its refreshes
-        // where the application requires one.
-        if application.oauth.require_registration
-            && self
-                .store
-                .lookup_registration(user.id, application.id)
-                .await?
-                .is_none()
-        {
-            return Err(invalid());
-        }
-        let ttl_millis = application
-            .jwt
-            .refresh_token_time_to_live_in_minutes
-            .saturating_mul(60_000);
-        let expires = match application.jwt.refresh_token_expiration_policy {
-            RefreshExpirationPolicy::Fixed => token
-                .family_insert_instant
-                .as_millis()
-                .saturating_add(ttl_millis),
-            RefreshExpirationPolicy::SlidingWindow => now.as_millis().saturating_add(ttl_millis),
-        };
-        let expires = Instant::from_millis(expires);
-        let mut refreshed = false;
-        let access_jti;
-        let refresh = if one_time {
-            let next = random_token()?;
-            let next_id = Uuid::new_v4();
-            access_jti = Some(rotation_access_jti(next_id));
-            let rotated = RefreshToken {
-                id: next_id,
-                token_digest: token_digest(&next),
-                code_digest: None,
-                insert_instant: now,
-                expires_instant: expires,
-                used_instant: None,
-                revoked_instant: None,
-                ..token.clone()
-            };
-            let mut event = self.token_event("session.refreshed", &token);
-            event.data = serde_json::json!({ "applicationId": application.id });
-            let outbox = self.audit.outbox(&[&event]).await;
-            match self
-                .store
-                .rotate_refresh_token(token.id, &rotated, now, &outbox)
-                .await?
-            {
-                Rotation::Rotated => {
-                    // Recorded now: the event is stored, whatever minting does.
-                    self.audit.committed([event], &outbox);
-                    refreshed = true;
-                    next
-                }
-                // Another request rotated or revoked it first.
-                Rotation::AlreadyUsed => return Err(self.lost_rotation(&token, now).await?),
-            }
-        } else {
-            access_jti = Some(family_access_jti(token.family_id)?);
-            if expires != token.expires_instant {
-                self.store.extend_refresh_token(token.id, expires).await?;
-            }
-            // A rotation records the session's use itself.
-            self.store.touch_login_session(session.id, now).await?;
-            presented.to_owned()
-        };
-        let issued = self
-            .issue_user_tokens(
-                application,
-                &user,
-                &session,
-                &scopes,
-                None,
-                token.resource.as_deref(),
-                Some(refresh),
-                Some(grant.roles),
-                TokenGrant::RefreshToken,
-                access_jti,
-            )
-            .await?;
-        if !refreshed {
-            // A reusable token's refresh changes nothing worth a
-            // transaction of its own; its event is stored on its own.
-            let mut event = self.token_event("session.refreshed", &token);
-            event.data = serde_json::json!({ "applicationId": application.id });
-            self.audit.record_with_outbox(vec![event]).await;
-        }
-        Ok(issued)
-    }
-
-    /// An audit event about a refresh token's session and user.
-    fn token_event(&self, event_type: &str, token: &RefreshToken) -> lamba_model::AuditEvent {
-        let mut event = self.audit.event(event_type);
-        event.user_id = Some(token.user_id);
-        event.session_id = Some(token.session_id);
-        event
-    }
-
-    /// A rotation lost to another request: to a revocation (recorded as
-    /// that, nothing more), or to a rotation, which is a second use.
-    async fn lost_rotation(
-        &self,
-        token: &RefreshToken,
-        now: Instant,
-    ) -> Result<OAuthFailure, OAuthFailure> {
-        let current = self.store.find_refresh_token(&token.token_digest).await?;
-        match current {
-            Some(current) if current.revoked_instant.is_none() => {
-                let used = current.used_instant.unwrap_or(now);
-                self.used_again(&current, used, now).await
-            }
-            _ => Ok(OAuthFailure::invalid_grant(
-                "The refresh token is invalid, expired or revoked.",
-            )),
-        }
-    }
-
-    /// A `OneTimeUse` token used again. Within the grace window of its
-    /// rotation it is the same client racing itself: refused, and the family
-    /// lives on. Later, it is reuse.
-    async fn used_again(
-        &self,
-        token: &RefreshToken,
-        used: Instant,
-        now: Instant,
-    ) -> Result<OAuthFailure, OAuthFailure> {
-        let since = now.as_millis().saturating_sub(used.as_millis());
-        if self.refresh_reuse_grace_millis > 0 && since <= self.refresh_reuse_grace_millis {
-            tracing::info!(session.id = %token.session_id, since_ms = since, "refresh token used again within the grace window");
-            return Ok(OAuthFailure::invalid_grant(
-                "The refresh token was just used; use the one that answer gave.",
-            ));
-        }
-        self.reuse_detected(token, now).await
-    }
-
-    /// A rotated refresh token came back: someone holds a copy. The whole
-    /// family is revoked, so neither copy works any more.
-    async fn reuse_detected(
-        &self,
-        token: &RefreshToken,
-        now: Instant,
-    ) -> Result<OAuthFailure, OAuthFailure> {
-        tracing::warn!(session.id = %token.session_id, "refresh token reused; revoking its family");
-        let revoked = self
-            .store
-            .revoke_refresh_family(token.family_id, now)
-            .await?;
-        self.revoke_family_access_tokens(token.family_id, now)
-            .await?;
-        let mut event = self.token_event("refresh_token.reused", token);
-        event.reason = Some("refresh_reuse".to_owned());
-        event.data = serde_json::json!({
-            "applicationId": token.application_id,
-            "familyId": token.family_id,
-            "revokedTokens": revoked,
-        });
-        self.audit.record(event);
-        Ok(OAuthFailure::invalid_grant(
-            "The refresh token was already used.",
-        ))
-    }
-
     /// The session, if it is still active.
     pub(super) async fn live_session(&self, id: Uuid) -> Result<LoginSession, OAuthFailure> {
         match self.store.lookup_login_session(id).await? {
@@ -734,7 +399,7 @@ impl OAuthService {
         clippy::too_many_arguments,
         reason = "one call site per grant; a struct would only rename them"
     )]
-    async fn issue_user_tokens(
+    pub(super) async fn issue_user_tokens(
         &self,
         application: &Application,
         user: &User,
@@ -795,26 +460,5 @@ impl OAuthService {
             id_token,
             refresh_token,
         })
-    }
-}
-
-#[cfg(test)]
-mod family_jti_tests {
-    use super::*;
-    use crate::keys::revocation::family_mark_of;
-
-    #[test]
-    fn a_reusable_familys_jtis_are_distinct_and_answer_to_its_mark() {
-        let (family, other) = (Uuid::new_v4(), Uuid::new_v4());
-        let a = family_access_jti(family).unwrap_or_default();
-        let b = family_access_jti(family).unwrap_or_default();
-        assert_ne!(a, b, "each token its own jti");
-        assert_eq!(a.get_version_num(), 8);
-        assert_eq!(family_mark_of(a), Some(family_mark(family)));
-        assert_eq!(family_mark_of(b), Some(family_mark(family)));
-        assert_ne!(family_mark_of(a), Some(family_mark(other)));
-        // Other jtis answer to no family.
-        assert_eq!(family_mark_of(Uuid::new_v4()), None);
-        assert_eq!(family_mark_of(rotation_access_jti(family)), None);
     }
 }

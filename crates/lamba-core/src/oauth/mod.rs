@@ -13,10 +13,12 @@ pub mod application_view;
 pub mod applications;
 mod authorize;
 mod client;
+mod families;
 mod grants;
 mod inspect;
 mod logout;
 mod mint;
+mod refresh;
 mod resource;
 
 use std::sync::Arc;
