@@ -34,20 +34,31 @@ const VOLATILE: &[&str] = &[
 ];
 
 fn stable(value: Value, issuer: &str) -> Value {
+    masked(value, issuer, VOLATILE)
+}
+
+/// `value` with the members named in `volatile` (when not `null`) replaced
+/// by their name, at any depth, and the issuer's URL by `[issuer]`.
+fn masked(value: Value, issuer: &str, volatile: &[&str]) -> Value {
     match value {
         Value::Object(map) => Value::Object(
             map.into_iter()
                 .map(|(key, value)| {
-                    let value = if VOLATILE.contains(&key.as_str()) && !value.is_null() {
+                    let value = if volatile.contains(&key.as_str()) && !value.is_null() {
                         Value::String(format!("[{key}]"))
                     } else {
-                        stable(value, issuer)
+                        masked(value, issuer, volatile)
                     };
                     (key, value)
                 })
                 .collect(),
         ),
-        Value::Array(items) => Value::Array(items.into_iter().map(|v| stable(v, issuer)).collect()),
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|v| masked(v, issuer, volatile))
+                .collect(),
+        ),
         Value::String(s) => Value::String(s.replace(issuer, "[issuer]")),
         other => other,
     }
@@ -186,27 +197,8 @@ const RUNTIME_VOLATILE: &[&str] = &[
 ];
 
 pub(crate) fn runtime_stable(value: Value, issuer: &str) -> Value {
-    match stable(value, issuer) {
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(key, value)| {
-                    let value = if RUNTIME_VOLATILE.contains(&key.as_str()) && !value.is_null() {
-                        Value::String(format!("[{key}]"))
-                    } else {
-                        runtime_stable(value, issuer)
-                    };
-                    (key, value)
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(
-            items
-                .into_iter()
-                .map(|v| runtime_stable(v, issuer))
-                .collect(),
-        ),
-        other => other,
-    }
+    let volatile: Vec<&str> = VOLATILE.iter().chain(RUNTIME_VOLATILE).copied().collect();
+    masked(value, issuer, &volatile)
 }
 
 /// The runtime API's bodies: switch-context, both refreshes, `/v1/me/*`
