@@ -8,9 +8,16 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use lamba_core::oauth::OAuthFailure;
 use lamba_oidc::OAuthError;
-use serde_json::json;
+use serde::Serialize;
 
 pub struct OAuthJson(pub OAuthFailure);
+
+/// RFC 6749 §5.2's error object.
+#[derive(Serialize)]
+struct ErrorBody {
+    error: &'static str,
+    error_description: String,
+}
 
 impl From<OAuthFailure> for OAuthJson {
     fn from(failure: OAuthFailure) -> Self {
@@ -25,9 +32,10 @@ impl IntoResponse for OAuthJson {
             .unwrap_or(StatusCode::BAD_REQUEST);
         let mut response = (
             status,
-            Json(
-                json!({"error": failure.error.as_str(), "error_description": description_chars(&failure.description)}),
-            ),
+            Json(ErrorBody {
+                error: failure.error.as_str(),
+                error_description: description_chars(&failure.description),
+            }),
         )
             .into_response();
         let headers = response.headers_mut();
@@ -47,7 +55,7 @@ impl IntoResponse for OAuthJson {
 }
 
 /// A JSON success body that must not be cached (tokens, introspection).
-pub fn no_store(body: serde_json::Value) -> Response {
+pub fn no_store(body: impl Serialize) -> Response {
     let mut response = Json(body).into_response();
     let headers = response.headers_mut();
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));

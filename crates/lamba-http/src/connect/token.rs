@@ -5,11 +5,24 @@ use axum::response::{IntoResponse, Response};
 use lamba_core::oauth::OAuthFailure;
 use lamba_core::oauth::TokenRequest;
 use lamba_oidc::OAuthError;
-use serde_json::json;
+use serde::Serialize;
 
 use super::error::{OAuthJson, no_store};
 use super::form::{OAuthForm, client_credentials};
 use crate::AppState;
+
+/// RFC 6749 §5.1's successful token response.
+#[derive(Serialize)]
+struct TokenBody<'a> {
+    access_token: &'a str,
+    token_type: &'static str,
+    expires_in: i64,
+    scope: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_token: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<&'a str>,
+}
 
 /// `POST /connect/token`: the `authorization_code`, `refresh_token` and
 /// `client_credentials` grants.
@@ -59,23 +72,14 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, form: OAut
         credentials,
     };
     match state.core.oauth.token(request).await {
-        Ok(issued) => {
-            let mut body = json!({
-                "access_token": issued.access_token,
-                "token_type": "Bearer",
-                "expires_in": issued.expires_in,
-                "scope": issued.scope,
-            });
-            if let Some(object) = body.as_object_mut() {
-                if let Some(id_token) = issued.id_token {
-                    object.insert("id_token".into(), id_token.into());
-                }
-                if let Some(refresh_token) = issued.refresh_token {
-                    object.insert("refresh_token".into(), refresh_token.into());
-                }
-            }
-            no_store(body)
-        }
+        Ok(issued) => no_store(TokenBody {
+            access_token: &issued.access_token,
+            token_type: "Bearer",
+            expires_in: issued.expires_in,
+            scope: &issued.scope,
+            id_token: issued.id_token.as_deref(),
+            refresh_token: issued.refresh_token.as_deref(),
+        }),
         Err(failure) => OAuthJson(failure).into_response(),
     }
 }
