@@ -83,3 +83,7 @@ typed_id!(
     /// The id of a webhook: an endpoint events are delivered to.
     WebhookId
 );
+typed_id!(
+    /// The id of an upstream identity provider.
+    IdentityProviderId
+);

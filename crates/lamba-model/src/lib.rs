@@ -45,6 +45,7 @@ mod audit;
 mod clock;
 mod event_log;
 mod id;
+mod identity_provider;
 mod key;
 mod lambda;
 mod session;
@@ -63,7 +64,12 @@ pub use audit::{ActorType, AuditCursor, AuditEvent, AuditFilter};
 pub use clock::{Clock, Instant, MockClock};
 pub use event_log::{EventLog, EventLogFilter, EventLogType, NewEventLog};
 pub use id::{
-    ApiKeyId, ApplicationId, LambdaId, ProjectId, RoleId, UserId, WebhookId, WorkspaceId,
+    ApiKeyId, ApplicationId, IdentityProviderId, LambdaId, ProjectId, RoleId, UserId, WebhookId,
+    WorkspaceId,
+};
+pub use identity_provider::{
+    IdentityProvider, IdentityProviderType, LinkingStrategy, OidcSettings, ProviderApplication,
+    UpstreamClientAuthentication,
 };
 pub use key::{ServerSecret, SigningKeyRecord};
 pub use lambda::{Lambda, LambdaType, UnknownLambdaType};

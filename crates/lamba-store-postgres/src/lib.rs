@@ -23,6 +23,7 @@ mod api_keys;
 mod applications;
 mod audit;
 mod event_log;
+mod identity_providers;
 mod keys;
 mod lambdas;
 mod scopes;
@@ -137,6 +138,7 @@ fn parse_change(payload: &str) -> Option<Change> {
             .map(Change::Project),
         "scope_ended" => Uuid::from_str(id).ok().map(Change::ScopeEnded),
         "webhooks" => Some(Change::Webhooks),
+        "identity_providers" => Some(Change::IdentityProviders),
         "member" => {
             let (project, user) = id.split_once(':')?;
             Some(Change::Member(

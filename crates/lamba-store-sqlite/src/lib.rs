@@ -18,6 +18,7 @@ mod api_keys;
 mod applications;
 mod audit;
 mod event_log;
+mod identity_providers;
 mod keys;
 mod lambdas;
 mod scopes;

@@ -25,11 +25,13 @@ use crate::{
 
 mod audit;
 mod event_log;
+mod identity_providers;
 mod outbox;
 mod tenancy;
 mod webhook;
 pub use audit::*;
 pub use event_log::*;
+pub use identity_providers::*;
 pub use outbox::*;
 pub use tenancy::*;
 pub use webhook::*;
@@ -100,6 +102,10 @@ macro_rules! conformance_tests {
             disabled_webhooks_deliveries_wait,
             changes_report_webhook_writes,
             a_lapsed_last_attempt_fails_instead_of_exceeding_the_limit,
+            identity_providers_round_trip_update_and_delete,
+            identity_provider_ids_names_and_domains_are_unique,
+            a_reconcile_lambda_must_exist_and_cannot_be_deleted_while_named,
+            identity_provider_writes_reach_the_cache,
         );
     };
     (@cases $make_store:expr; $($case:ident),* $(,)?) => {

@@ -21,6 +21,7 @@ pub mod codec;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod event_log;
+mod identity_providers;
 mod keys;
 mod lambdas;
 pub mod rows;
@@ -36,6 +37,7 @@ pub use applications::ApplicationRepository;
 pub use audit::{AuditRepository, LoginFailureRepository};
 pub use cache::CachedStore;
 pub use event_log::EventLogRepository;
+pub use identity_providers::{IdentityProviderRepository, PROVIDER_COLUMNS};
 pub use keys::KeyRepository;
 pub use lambdas::LambdaRepository;
 pub use scopes::{ScopeFilter, ScopeGuard, ScopeRepository, ScopedRefreshGrant};
@@ -66,6 +68,8 @@ pub enum Change {
     Member(lamba_model::ProjectId, lamba_model::UserId),
     /// A webhook was added, changed or removed.
     Webhooks,
+    /// An identity provider was added, changed or removed.
+    IdentityProviders,
     /// The feed may have missed changes (its connection dropped): forget
     /// everything cached, and cache nothing until [`Change::Live`].
     Lost,
@@ -117,6 +121,7 @@ pub trait Store:
     + AuditRepository
     + LoginFailureRepository
     + WebhookRepository
+    + IdentityProviderRepository
     + Send
     + Sync
     + 'static

@@ -373,3 +373,19 @@ pub fn webhook(row: &impl Row) -> StoreResult<Webhook> {
         last_update_instant: row.instant("last_update_instant")?,
     })
 }
+
+/// An identity provider: its columns, then its `config` JSON.
+pub fn identity_provider(row: &impl Row) -> StoreResult<lamba_model::IdentityProvider> {
+    let columns = codec::ProviderColumns {
+        id: row.id("id")?,
+        name: row.text("name")?,
+        provider_type: row.text("provider_type")?,
+        enabled: row.flag("enabled")?,
+        reconcile_lambda_id: row.optional_id("reconcile_lambda_id")?,
+        secrets: row.bytes("secrets")?,
+        secrets_sealed: row.flag("secrets_sealed")?,
+        insert_instant: row.instant("insert_instant")?,
+        last_update_instant: row.instant("last_update_instant")?,
+    };
+    codec::parse_provider(columns, &row.text("config")?)
+}

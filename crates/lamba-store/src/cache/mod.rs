@@ -26,6 +26,7 @@ mod api_keys;
 mod applications;
 mod audit;
 mod event_log;
+mod identity_providers;
 mod keys;
 mod lambdas;
 mod scopes;
@@ -53,6 +54,9 @@ pub struct CachedStore {
     /// Every webhook, read by every identity write (which events to put in
     /// the outbox) and by the delivery worker. One entry, under `()`.
     webhooks: Mutex<HashMap<(), Vec<lamba_model::Webhook>>>,
+    /// Every identity provider, under one entry: the sign-in page and each
+    /// federated login read them, operators rarely change them.
+    identity_providers: Mutex<HashMap<(), Vec<lamba_model::IdentityProvider>>>,
     /// Bumped by every invalidation. A read that started before a bump does
     /// not fill the cache: it may have read the value the bump replaced.
     generation: AtomicU64,
@@ -73,6 +77,7 @@ impl CachedStore {
             roles: Mutex::new(HashMap::new()),
             members: Mutex::new(HashMap::new()),
             webhooks: Mutex::new(HashMap::new()),
+            identity_providers: Mutex::new(HashMap::new()),
             generation: AtomicU64::new(0),
         });
         let weak: Weak<Self> = Arc::downgrade(&cache);
@@ -86,6 +91,7 @@ impl CachedStore {
                     Ok(Change::Project(id)) => cache.forget_project(id),
                     Ok(Change::Member(project, user)) => cache.forget_member(project, user),
                     Ok(Change::Webhooks) => cache.forget_webhooks(),
+                    Ok(Change::IdentityProviders) => cache.forget_identity_providers(),
                     Ok(
                         Change::SigningKeys
                         | Change::SessionEnded(_)
@@ -160,10 +166,20 @@ impl CachedStore {
         }
     }
 
+    fn forget_identity_providers(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut providers) = self.identity_providers.lock() {
+            providers.clear();
+        }
+    }
+
     fn forget_all(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         if let Ok(mut webhooks) = self.webhooks.lock() {
             webhooks.clear();
+        }
+        if let Ok(mut providers) = self.identity_providers.lock() {
+            providers.clear();
         }
         if let Ok(mut projects) = self.projects.lock() {
             projects.clear();

@@ -623,6 +623,40 @@ impl WebhookRepository for Fake {
 }
 
 #[async_trait]
+impl crate::IdentityProviderRepository for Fake {
+    async fn lookup_identity_provider(
+        &self,
+        _id: lamba_model::IdentityProviderId,
+    ) -> StoreResult<Option<lamba_model::IdentityProvider>> {
+        Ok(None)
+    }
+    async fn list_identity_providers(
+        &self,
+        _t: Option<lamba_model::IdentityProviderType>,
+    ) -> StoreResult<Vec<lamba_model::IdentityProvider>> {
+        Ok(Vec::new())
+    }
+    async fn add_identity_provider(
+        &self,
+        _provider: &lamba_model::IdentityProvider,
+    ) -> StoreResult<()> {
+        Ok(())
+    }
+    async fn update_identity_provider(
+        &self,
+        _provider: &lamba_model::IdentityProvider,
+    ) -> StoreResult<bool> {
+        Ok(false)
+    }
+    async fn delete_identity_provider(
+        &self,
+        _id: lamba_model::IdentityProviderId,
+    ) -> StoreResult<bool> {
+        Ok(false)
+    }
+}
+
+#[async_trait]
 impl Store for Fake {
     fn backend_name(&self) -> &'static str {
         "fake"

@@ -1,0 +1,113 @@
+//! Identity providers: the upstream servers users may sign in through
+//! (a company's OpenID Connect provider today, SAML v2 next), FusionAuth's
+//! shape. What every provider type shares is here; what only one protocol
+//! needs is in its own settings struct.
+
+use std::collections::BTreeMap;
+
+use crate::{ApplicationId, IdentityProviderId, Instant, LambdaId};
+
+wire_enum!(
+    /// The protocol an identity provider speaks.
+    IdentityProviderType { OpenIdConnect => "OpenIDConnect" }
+);
+
+wire_enum!(
+    /// How a user arriving from a provider is matched to a local user when
+    /// no link exists yet (FusionAuth's names).
+    LinkingStrategy {
+        CreatePendingLink => "CreatePendingLink",
+        Disabled => "Disabled",
+        LinkAnonymously => "LinkAnonymously",
+        LinkByEmail => "LinkByEmail",
+        LinkByEmailForExistingUser => "LinkByEmailForExistingUser",
+        LinkByUsername => "LinkByUsername",
+        LinkByUsernameForExistingUser => "LinkByUsernameForExistingUser",
+    }
+);
+
+wire_enum!(
+    /// How Lamba authenticates itself at the upstream token endpoint.
+    UpstreamClientAuthentication {
+        ClientSecretBasic => "client_secret_basic",
+        ClientSecretPost => "client_secret_post",
+        None => "none",
+    }
+);
+
+/// An upstream identity provider.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdentityProvider {
+    pub id: IdentityProviderId,
+    /// Unique regardless of case.
+    pub name: String,
+    pub provider_type: IdentityProviderType,
+    pub enabled: bool,
+    /// Writes what each login reconciled to the event log.
+    pub debug: bool,
+    pub button_text: String,
+    pub button_image_url: Option<String>,
+    /// Managed email domains, lower case: a user whose email ends in one is
+    /// sent to this provider. A domain belongs to one provider at most.
+    pub domains: Vec<String>,
+    pub linking_strategy: LinkingStrategy,
+    /// An `OpenIDReconcile` lambda run on every login through this provider.
+    pub reconcile_lambda_id: Option<LambdaId>,
+    /// Local user field -> upstream claim, for providers without a lambda.
+    pub attribute_mappings: BTreeMap<String, String>,
+    /// Per-application settings; an application absent here does not offer
+    /// the provider.
+    pub applications: BTreeMap<ApplicationId, ProviderApplication>,
+    pub oidc: OidcSettings,
+    /// The upstream client secrets (the provider's own and per-application
+    /// overrides) as stored: sealed when `secrets_sealed`. Opaque to
+    /// storage; only the core opens it.
+    pub secrets: Vec<u8>,
+    pub secrets_sealed: bool,
+    pub insert_instant: Instant,
+    pub last_update_instant: Instant,
+}
+
+/// An application's view of a provider.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProviderApplication {
+    pub enabled: bool,
+    /// Register a user arriving through the provider to the application,
+    /// with its default roles.
+    pub create_registration: bool,
+    pub button_text: Option<String>,
+    pub button_image_url: Option<String>,
+    /// Overrides the provider's `client_id` for this application.
+    pub client_id: Option<String>,
+    pub scope: Option<String>,
+}
+
+/// What an OpenID Connect provider needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OidcSettings {
+    pub client_id: String,
+    pub client_authentication: UpstreamClientAuthentication,
+    /// When set, the endpoints come from its discovery document and the ID
+    /// token's `iss` must equal it.
+    pub issuer: Option<String>,
+    pub authorization_endpoint: Option<String>,
+    pub token_endpoint: Option<String>,
+    pub userinfo_endpoint: Option<String>,
+    pub scope: String,
+    pub email_claim: String,
+    pub email_verified_claim: String,
+    pub unique_id_claim: String,
+    pub username_claim: String,
+    /// Send the authorization request as a form POST instead of a redirect.
+    pub post_request: bool,
+}
+
+impl IdentityProvider {
+    /// The provider's settings for `application`, if it offers the
+    /// provider there.
+    pub fn for_application(&self, application: ApplicationId) -> Option<&ProviderApplication> {
+        self.applications
+            .get(&application)
+            .filter(|a| self.enabled && a.enabled)
+    }
+}

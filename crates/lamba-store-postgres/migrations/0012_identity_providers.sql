@@ -1,0 +1,29 @@
+-- Upstream identity providers. What no query filters on lives in `config`
+-- (JSON); the reconcile lambda is a column so that a lambda in use cannot
+-- be deleted (the foreign key refuses it, atomically). The upstream client
+-- secrets are one blob, sealed under LAMBA_SECRET_KEY when the operator set
+-- one: they must be kept themselves (Lamba presents them upstream).
+CREATE TABLE identity_providers (
+    id                  UUID PRIMARY KEY,
+    name                TEXT NOT NULL,
+    name_normalized     TEXT NOT NULL UNIQUE,
+    provider_type       TEXT NOT NULL,
+    enabled             BOOLEAN NOT NULL,
+    config              TEXT NOT NULL,
+    reconcile_lambda_id UUID REFERENCES lambdas (id),
+    secrets             BYTEA NOT NULL,
+    secrets_sealed      BOOLEAN NOT NULL,
+    insert_instant      BIGINT NOT NULL,
+    last_update_instant BIGINT NOT NULL
+);
+
+CREATE INDEX identity_providers_by_lambda ON identity_providers (reconcile_lambda_id);
+
+-- A managed email domain belongs to one provider at most; the primary key
+-- says so atomically.
+CREATE TABLE identity_provider_domains (
+    domain               TEXT PRIMARY KEY,
+    identity_provider_id UUID NOT NULL REFERENCES identity_providers (id) ON DELETE CASCADE
+);
+
+CREATE INDEX identity_provider_domains_by_provider ON identity_provider_domains (identity_provider_id);

@@ -1,0 +1,173 @@
+//! Identity providers on PostgreSQL. A provider and its managed domains
+//! are written in one transaction, which also sends the change notice (a
+//! `NOTIFY` is delivered at commit, so no node hears of a write that rolled
+//! back).
+
+use async_trait::async_trait;
+use lamba_model::{IdentityProvider, IdentityProviderId, IdentityProviderType};
+use lamba_store::{
+    Change, IdentityProviderRepository, PROVIDER_COLUMNS, StoreError, StoreResult, codec,
+};
+use sqlx::postgres::PgRow;
+use uuid::Uuid;
+
+use super::{CHANGES_CHANNEL, PostgresStore, backend};
+
+fn provider_from_row(row: &PgRow) -> StoreResult<IdentityProvider> {
+    lamba_store::rows::identity_provider(&crate::Pg(row))
+}
+
+/// Which unique key a failed write hit, from the constraint's name.
+fn provider_write_error(error: sqlx::Error) -> StoreError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => match db.constraint() {
+            Some(c) if c.starts_with("identity_provider_domains") => {
+                StoreError::Conflict("domains")
+            }
+            Some(c) if c.contains("name_normalized") => StoreError::Conflict("name"),
+            _ => StoreError::Conflict("id"),
+        },
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::Reference,
+        _ => backend(error),
+    }
+}
+
+async fn insert_domains(
+    tx: &mut sqlx::PgConnection,
+    provider: &IdentityProvider,
+) -> StoreResult<()> {
+    if provider.domains.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO identity_provider_domains (domain, identity_provider_id) \
+         SELECT domain, $2 FROM UNNEST($1::text[]) AS domain",
+    )
+    .bind(&provider.domains)
+    .bind(provider.id.as_uuid())
+    .execute(&mut *tx)
+    .await
+    .map_err(provider_write_error)?;
+    Ok(())
+}
+
+async fn notify(tx: &mut sqlx::PgConnection) -> StoreResult<()> {
+    sqlx::query(&format!(
+        "SELECT pg_notify('{CHANGES_CHANNEL}', 'identity_providers:')"
+    ))
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
+#[async_trait]
+impl IdentityProviderRepository for PostgresStore {
+    async fn lookup_identity_provider(
+        &self,
+        id: IdentityProviderId,
+    ) -> StoreResult<Option<IdentityProvider>> {
+        let row = sqlx::query(&format!(
+            "SELECT {PROVIDER_COLUMNS} FROM identity_providers WHERE id = $1"
+        ))
+        .bind(id.as_uuid())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(provider_from_row).transpose()
+    }
+
+    async fn list_identity_providers(
+        &self,
+        provider_type: Option<IdentityProviderType>,
+    ) -> StoreResult<Vec<IdentityProvider>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {PROVIDER_COLUMNS} FROM identity_providers \
+             WHERE $1::text IS NULL OR provider_type = $1 ORDER BY name_normalized, id"
+        ))
+        .bind(provider_type.map(|t| t.as_str()))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(provider_from_row).collect()
+    }
+
+    async fn add_identity_provider(&self, provider: &IdentityProvider) -> StoreResult<()> {
+        let config = codec::provider_config(provider)?;
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        sqlx::query(&format!(
+            "INSERT INTO identity_providers ({PROVIDER_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ))
+        .bind(provider.id.as_uuid())
+        .bind(&provider.name)
+        .bind(provider.name.to_lowercase())
+        .bind(provider.provider_type.as_str())
+        .bind(provider.enabled)
+        .bind(&config)
+        .bind(provider.reconcile_lambda_id.map(Uuid::from))
+        .bind(&provider.secrets)
+        .bind(provider.secrets_sealed)
+        .bind(provider.insert_instant.as_millis())
+        .bind(provider.last_update_instant.as_millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(provider_write_error)?;
+        insert_domains(&mut tx, provider).await?;
+        notify(&mut tx).await?;
+        tx.commit().await.map_err(backend)?;
+        let _ = self.changes.send(Change::IdentityProviders);
+        Ok(())
+    }
+
+    async fn update_identity_provider(&self, provider: &IdentityProvider) -> StoreResult<bool> {
+        let config = codec::provider_config(provider)?;
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let done = sqlx::query(
+            "UPDATE identity_providers SET name = $1, name_normalized = $2, enabled = $3, \
+             config = $4, reconcile_lambda_id = $5, secrets = $6, secrets_sealed = $7, \
+             last_update_instant = $8 WHERE id = $9",
+        )
+        .bind(&provider.name)
+        .bind(provider.name.to_lowercase())
+        .bind(provider.enabled)
+        .bind(&config)
+        .bind(provider.reconcile_lambda_id.map(Uuid::from))
+        .bind(&provider.secrets)
+        .bind(provider.secrets_sealed)
+        .bind(provider.last_update_instant.as_millis())
+        .bind(provider.id.as_uuid())
+        .execute(&mut *tx)
+        .await
+        .map_err(provider_write_error)?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM identity_provider_domains WHERE identity_provider_id = $1")
+            .bind(provider.id.as_uuid())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        insert_domains(&mut tx, provider).await?;
+        notify(&mut tx).await?;
+        tx.commit().await.map_err(backend)?;
+        let _ = self.changes.send(Change::IdentityProviders);
+        Ok(true)
+    }
+
+    async fn delete_identity_provider(&self, id: IdentityProviderId) -> StoreResult<bool> {
+        let done = sqlx::query(&format!(
+            "WITH written AS (DELETE FROM identity_providers WHERE id = $1 RETURNING id) \
+             SELECT pg_notify('{CHANGES_CHANNEL}', 'identity_providers:') FROM written"
+        ))
+        .bind(id.as_uuid())
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        let deleted = done.rows_affected() == 1;
+        if deleted {
+            let _ = self.changes.send(Change::IdentityProviders);
+        }
+        Ok(deleted)
+    }
+}

@@ -1,0 +1,156 @@
+//! Identity providers on SQLite. A provider and its managed domains are
+//! written in one transaction on the writer connection, so a taken domain
+//! leaves nothing behind.
+
+use async_trait::async_trait;
+use lamba_model::{IdentityProvider, IdentityProviderId, IdentityProviderType};
+use lamba_store::{
+    Change, IdentityProviderRepository, PROVIDER_COLUMNS, StoreError, StoreResult, codec,
+};
+use sqlx::sqlite::SqliteRow;
+
+use super::{SqliteStore, backend};
+
+fn provider_from_row(row: &SqliteRow) -> StoreResult<IdentityProvider> {
+    lamba_store::rows::identity_provider(&crate::Lite(row))
+}
+
+/// Which unique key a failed write hit, from SQLite's message
+/// (`UNIQUE constraint failed: <table>.<column>`).
+fn provider_write_error(error: sqlx::Error) -> StoreError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            let message = db.message();
+            if message.contains("identity_provider_domains") {
+                StoreError::Conflict("domains")
+            } else if message.contains("name_normalized") {
+                StoreError::Conflict("name")
+            } else {
+                StoreError::Conflict("id")
+            }
+        }
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::Reference,
+        _ => backend(error),
+    }
+}
+
+async fn insert_domains(
+    tx: &mut sqlx::SqliteConnection,
+    provider: &IdentityProvider,
+) -> StoreResult<()> {
+    for domain in &provider.domains {
+        sqlx::query(
+            "INSERT INTO identity_provider_domains (domain, identity_provider_id) VALUES (?, ?)",
+        )
+        .bind(domain)
+        .bind(provider.id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(provider_write_error)?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl IdentityProviderRepository for SqliteStore {
+    async fn lookup_identity_provider(
+        &self,
+        id: IdentityProviderId,
+    ) -> StoreResult<Option<IdentityProvider>> {
+        let row = sqlx::query(&format!(
+            "SELECT {PROVIDER_COLUMNS} FROM identity_providers WHERE id = ?"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(provider_from_row).transpose()
+    }
+
+    async fn list_identity_providers(
+        &self,
+        provider_type: Option<IdentityProviderType>,
+    ) -> StoreResult<Vec<IdentityProvider>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {PROVIDER_COLUMNS} FROM identity_providers \
+             WHERE ? IS NULL OR provider_type = ? ORDER BY name_normalized, id"
+        ))
+        .bind(provider_type.map(|t| t.as_str()))
+        .bind(provider_type.map(|t| t.as_str()))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(provider_from_row).collect()
+    }
+
+    async fn add_identity_provider(&self, provider: &IdentityProvider) -> StoreResult<()> {
+        let config = codec::provider_config(provider)?;
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        sqlx::query(&format!(
+            "INSERT INTO identity_providers ({PROVIDER_COLUMNS}) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(provider.id.to_string())
+        .bind(&provider.name)
+        .bind(provider.name.to_lowercase())
+        .bind(provider.provider_type.as_str())
+        .bind(provider.enabled)
+        .bind(&config)
+        .bind(provider.reconcile_lambda_id.map(|l| l.to_string()))
+        .bind(&provider.secrets)
+        .bind(provider.secrets_sealed)
+        .bind(provider.insert_instant.as_millis())
+        .bind(provider.last_update_instant.as_millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(provider_write_error)?;
+        insert_domains(&mut tx, provider).await?;
+        tx.commit().await.map_err(backend)?;
+        let _ = self.changes.send(Change::IdentityProviders);
+        Ok(())
+    }
+
+    async fn update_identity_provider(&self, provider: &IdentityProvider) -> StoreResult<bool> {
+        let config = codec::provider_config(provider)?;
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let done = sqlx::query(
+            "UPDATE identity_providers SET name = ?, name_normalized = ?, enabled = ?, \
+             config = ?, reconcile_lambda_id = ?, secrets = ?, secrets_sealed = ?, \
+             last_update_instant = ? WHERE id = ?",
+        )
+        .bind(&provider.name)
+        .bind(provider.name.to_lowercase())
+        .bind(provider.enabled)
+        .bind(&config)
+        .bind(provider.reconcile_lambda_id.map(|l| l.to_string()))
+        .bind(&provider.secrets)
+        .bind(provider.secrets_sealed)
+        .bind(provider.last_update_instant.as_millis())
+        .bind(provider.id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(provider_write_error)?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM identity_provider_domains WHERE identity_provider_id = ?")
+            .bind(provider.id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        insert_domains(&mut tx, provider).await?;
+        tx.commit().await.map_err(backend)?;
+        let _ = self.changes.send(Change::IdentityProviders);
+        Ok(true)
+    }
+
+    async fn delete_identity_provider(&self, id: IdentityProviderId) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM identity_providers WHERE id = ?")
+            .bind(id.to_string())
+            .execute(&self.writer)
+            .await
+            .map_err(backend)?;
+        let _ = self.changes.send(Change::IdentityProviders);
+        Ok(done.rows_affected() == 1)
+    }
+}

@@ -1,0 +1,64 @@
+//! The identity provider list is cached under one entry (the sign-in page
+//! and every federated login read it); a lookup by id is served from it.
+//! Every write forgets it, here and, through the change feed, on every node.
+
+use async_trait::async_trait;
+use lamba_model::{IdentityProvider, IdentityProviderId, IdentityProviderType};
+
+use super::CachedStore;
+use crate::{IdentityProviderRepository, StoreResult};
+
+impl CachedStore {
+    async fn all_identity_providers(&self) -> StoreResult<Vec<IdentityProvider>> {
+        let inner = &self.inner;
+        let providers = self
+            .read_through(&self.identity_providers, (), async move {
+                inner.list_identity_providers(None).await.map(Some)
+            })
+            .await?;
+        Ok(providers.unwrap_or_default())
+    }
+}
+
+#[async_trait]
+impl IdentityProviderRepository for CachedStore {
+    async fn lookup_identity_provider(
+        &self,
+        id: IdentityProviderId,
+    ) -> StoreResult<Option<IdentityProvider>> {
+        Ok(self
+            .all_identity_providers()
+            .await?
+            .into_iter()
+            .find(|p| p.id == id))
+    }
+
+    async fn list_identity_providers(
+        &self,
+        provider_type: Option<IdentityProviderType>,
+    ) -> StoreResult<Vec<IdentityProvider>> {
+        let mut providers = self.all_identity_providers().await?;
+        if let Some(wanted) = provider_type {
+            providers.retain(|p| p.provider_type == wanted);
+        }
+        Ok(providers)
+    }
+
+    async fn add_identity_provider(&self, provider: &IdentityProvider) -> StoreResult<()> {
+        let result = self.inner.add_identity_provider(provider).await;
+        self.forget_identity_providers();
+        result
+    }
+
+    async fn update_identity_provider(&self, provider: &IdentityProvider) -> StoreResult<bool> {
+        let result = self.inner.update_identity_provider(provider).await;
+        self.forget_identity_providers();
+        result
+    }
+
+    async fn delete_identity_provider(&self, id: IdentityProviderId) -> StoreResult<bool> {
+        let result = self.inner.delete_identity_provider(id).await;
+        self.forget_identity_providers();
+        result
+    }
+}

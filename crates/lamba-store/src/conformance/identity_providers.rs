@@ -1,0 +1,223 @@
+//! Conformance cases for identity providers: what every backend must show,
+//! through the cache too.
+
+use std::collections::BTreeMap;
+
+use lamba_model::{
+    ApplicationId, IdentityProvider, IdentityProviderId, IdentityProviderType, Instant, LambdaId,
+    LambdaType, LinkingStrategy, OidcSettings, ProviderApplication, UpstreamClientAuthentication,
+};
+use uuid::Uuid;
+
+use crate::{CachedStore, Change, DynStore, StoreError};
+
+fn provider(name: &str, domains: &[&str]) -> IdentityProvider {
+    let mut applications = BTreeMap::new();
+    applications.insert(
+        ApplicationId::from_uuid(Uuid::new_v4()),
+        ProviderApplication {
+            enabled: true,
+            create_registration: false,
+            button_text: Some("Ünïcödé 🚀".to_owned()),
+            button_image_url: None,
+            client_id: Some("per-app-client".to_owned()),
+            scope: Some("openid email".to_owned()),
+        },
+    );
+    let mut attribute_mappings = BTreeMap::new();
+    attribute_mappings.insert("firstName".to_owned(), "given_name".to_owned());
+    IdentityProvider {
+        id: IdentityProviderId::from_uuid(Uuid::new_v4()),
+        name: name.to_owned(),
+        provider_type: IdentityProviderType::OpenIdConnect,
+        enabled: true,
+        debug: true,
+        button_text: "Sign in with Acme".to_owned(),
+        button_image_url: Some("https://acme.example/logo.png".to_owned()),
+        domains: domains.iter().map(|d| (*d).to_owned()).collect(),
+        linking_strategy: LinkingStrategy::LinkByEmail,
+        reconcile_lambda_id: None,
+        attribute_mappings,
+        applications,
+        oidc: OidcSettings {
+            client_id: "lamba".to_owned(),
+            client_authentication: UpstreamClientAuthentication::ClientSecretPost,
+            issuer: Some("https://idp.acme.example".to_owned()),
+            authorization_endpoint: None,
+            token_endpoint: None,
+            userinfo_endpoint: Some("https://idp.acme.example/userinfo".to_owned()),
+            scope: "openid profile email".to_owned(),
+            email_claim: "email".to_owned(),
+            email_verified_claim: "email_verified".to_owned(),
+            unique_id_claim: "sub".to_owned(),
+            username_claim: "preferred_username".to_owned(),
+            post_request: false,
+        },
+        secrets: vec![0, 1, 2, 254, 255],
+        secrets_sealed: true,
+        insert_instant: Instant::from_millis(1_700_000_000_000),
+        last_update_instant: Instant::from_millis(1_700_000_000_000),
+    }
+}
+
+pub async fn identity_providers_round_trip_update_and_delete(store: DynStore) {
+    let a = provider("Zeta", &["acme.example", "acme.test"]);
+    let b = provider("alpha", &[]);
+    store.add_identity_provider(&a).await.unwrap();
+    store.add_identity_provider(&b).await.unwrap();
+    assert_eq!(
+        store.lookup_identity_provider(a.id).await.unwrap(),
+        Some(a.clone())
+    );
+    let listed = store.list_identity_providers(None).await.unwrap();
+    assert_eq!(
+        listed,
+        vec![b.clone(), a.clone()],
+        "by name, regardless of case"
+    );
+    let typed = store
+        .list_identity_providers(Some(IdentityProviderType::OpenIdConnect))
+        .await
+        .unwrap();
+    assert_eq!(typed.len(), 2);
+
+    let mut changed = a.clone();
+    changed.name = "Zeta Corp".to_owned();
+    changed.enabled = false;
+    changed.domains = vec!["acme.test".to_owned(), "zeta.example".to_owned()];
+    changed.linking_strategy = LinkingStrategy::CreatePendingLink;
+    changed.secrets = vec![9; 40];
+    changed.secrets_sealed = false;
+    changed.last_update_instant = Instant::from_millis(1_700_000_001_000);
+    assert!(store.update_identity_provider(&changed).await.unwrap());
+    assert_eq!(
+        store.lookup_identity_provider(a.id).await.unwrap(),
+        Some(changed.clone())
+    );
+    // The domain it gave up is free again.
+    let taker = provider("Taker", &["acme.example"]);
+    store.add_identity_provider(&taker).await.unwrap();
+
+    let missing = provider("Missing", &[]);
+    assert!(!store.update_identity_provider(&missing).await.unwrap());
+    assert!(store.delete_identity_provider(a.id).await.unwrap());
+    assert!(!store.delete_identity_provider(a.id).await.unwrap());
+    assert_eq!(store.lookup_identity_provider(a.id).await.unwrap(), None);
+    // Its domains went with it.
+    store
+        .add_identity_provider(&provider("Heir", &["zeta.example"]))
+        .await
+        .unwrap();
+}
+
+pub async fn identity_provider_ids_names_and_domains_are_unique(store: DynStore) {
+    let a = provider("Acme", &["acme.example"]);
+    store.add_identity_provider(&a).await.unwrap();
+    let mut same_id = provider("Other", &[]);
+    same_id.id = a.id;
+    assert!(matches!(
+        store.add_identity_provider(&same_id).await,
+        Err(StoreError::Conflict("id"))
+    ));
+    assert!(matches!(
+        store.add_identity_provider(&provider("ACME", &[])).await,
+        Err(StoreError::Conflict("name"))
+    ));
+    let clash = provider("Clash", &["fresh.example", "acme.example"]);
+    assert!(matches!(
+        store.add_identity_provider(&clash).await,
+        Err(StoreError::Conflict("domains"))
+    ));
+    assert_eq!(
+        store.lookup_identity_provider(clash.id).await.unwrap(),
+        None,
+        "a taken domain leaves nothing behind"
+    );
+    // An update that takes another's domain changes nothing.
+    let mut b = provider("Beta", &["beta.example"]);
+    store.add_identity_provider(&b).await.unwrap();
+    let before = b.clone();
+    b.button_text = "changed".to_owned();
+    b.domains = vec!["acme.example".to_owned()];
+    assert!(matches!(
+        store.update_identity_provider(&b).await,
+        Err(StoreError::Conflict("domains"))
+    ));
+    assert_eq!(
+        store.lookup_identity_provider(b.id).await.unwrap(),
+        Some(before)
+    );
+    store
+        .add_identity_provider(&provider("Gamma", &["fresh.example"]))
+        .await
+        .unwrap();
+}
+
+pub async fn a_reconcile_lambda_must_exist_and_cannot_be_deleted_while_named(store: DynStore) {
+    let mut p = provider("Acme", &[]);
+    p.reconcile_lambda_id = Some(LambdaId::from_uuid(Uuid::new_v4()));
+    assert!(matches!(
+        store.add_identity_provider(&p).await,
+        Err(StoreError::Reference)
+    ));
+    let lambda = super::lambda("reconcile", LambdaType::OpenIdReconcile);
+    store.add_lambda(&lambda).await.unwrap();
+    p.reconcile_lambda_id = Some(lambda.id);
+    store.add_identity_provider(&p).await.unwrap();
+    assert!(matches!(
+        store.delete_lambda(lambda.id).await,
+        Err(StoreError::Reference)
+    ));
+    p.reconcile_lambda_id = None;
+    assert!(store.update_identity_provider(&p).await.unwrap());
+    assert!(store.delete_lambda(lambda.id).await.unwrap());
+}
+
+pub async fn identity_provider_writes_reach_the_cache(store: DynStore) {
+    super::wait_until_live(&store).await;
+    let mut changes = store.changes();
+    let cached: DynStore = CachedStore::new(store.clone());
+    let mut p = provider("Acme", &[]);
+    store.add_identity_provider(&p).await.unwrap();
+    expect_providers_change(&mut changes).await;
+    assert_eq!(
+        cached.lookup_identity_provider(p.id).await.unwrap(),
+        Some(p.clone())
+    );
+    // A write behind the cache's back (another node) is heard through the
+    // feed, and the next read is fresh.
+    p.button_text = "Changed".to_owned();
+    store.update_identity_provider(&p).await.unwrap();
+    expect_providers_change(&mut changes).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let seen = cached.lookup_identity_provider(p.id).await.unwrap();
+        if seen.as_ref().map(|s| s.button_text.as_str()) == Some("Changed") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "stale: {seen:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    cached.delete_identity_provider(p.id).await.unwrap();
+    expect_providers_change(&mut changes).await;
+    assert_eq!(cached.lookup_identity_provider(p.id).await.unwrap(), None);
+    assert!(
+        cached
+            .list_identity_providers(None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn expect_providers_change(changes: &mut tokio::sync::broadcast::Receiver<Change>) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match tokio::time::timeout_at(deadline, changes.recv()).await {
+            Ok(Ok(Change::IdentityProviders)) => return,
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => panic!("the change feed failed: {error}"),
+            Err(_) => panic!("no Change::IdentityProviders within five seconds"),
+        }
+    }
+}
