@@ -7,6 +7,7 @@
 pub mod claims;
 pub mod clock;
 pub mod events;
+pub mod federation;
 pub mod identity;
 pub mod keys;
 pub mod lambdas;
@@ -56,6 +57,7 @@ pub struct Core {
     pub event_log: Arc<event_log::EventLogService>,
     pub audit: Arc<audit::AuditLog>,
     pub webhooks: webhooks::WebhookService,
+    pub identity_providers: federation::IdentityProviderService,
     /// Sends webhook deliveries; the binary runs it.
     pub dispatcher: Arc<delivery::Dispatcher>,
 }
@@ -205,6 +207,12 @@ impl Core {
                 keys.sealer(),
                 settings.webhook_transport.clone(),
                 dispatcher.clone(),
+            ),
+            identity_providers: federation::IdentityProviderService::new(
+                store.clone(),
+                clock.clone(),
+                audit.clone(),
+                keys.sealer(),
             ),
             dispatcher,
             store,

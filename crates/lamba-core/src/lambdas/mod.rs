@@ -364,7 +364,8 @@ impl LambdaService {
                 "lambdaId",
                 ErrorKind::InUse,
                 format!(
-                    "Lambda {id} is used by an application; remove it from the application first."
+                    "Lambda {id} is used by an application or an identity provider; remove it \
+                     there first."
                 ),
             )
             .into()),

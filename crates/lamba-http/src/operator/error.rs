@@ -7,6 +7,7 @@ use lamba_core::ValidationErrors;
 use lamba_core::events::audit::AuditError;
 use lamba_core::events::event_log::EventLogError;
 use lamba_core::events::webhooks::WebhookError;
+use lamba_core::federation::ProviderError;
 use lamba_core::identity::users::UserError;
 use lamba_core::lambdas::LambdaError;
 use lamba_core::oauth::applications::ApplicationError;
@@ -158,6 +159,24 @@ impl From<TenancyError> for OperatorError {
                 OperatorError::Forbidden(errors)
             }
             TenancyError::Store(store) => store.into(),
+        }
+    }
+}
+
+impl From<ProviderError> for OperatorError {
+    fn from(error: ProviderError) -> Self {
+        match error {
+            ProviderError::Invalid(errors) => OperatorError::Invalid(errors),
+            ProviderError::NotFound => OperatorError::NotFound,
+            ProviderError::Sealing(sealing) => {
+                tracing::error!(error = %sealing, "identity provider secrets could not be sealed or opened");
+                OperatorError::Internal
+            }
+            ProviderError::Secrets(reason) => {
+                tracing::error!(%reason, "identity provider secrets are not readable");
+                OperatorError::Internal
+            }
+            ProviderError::Store(store) => store.into(),
         }
     }
 }

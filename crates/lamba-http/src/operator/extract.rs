@@ -122,6 +122,10 @@ impl NamedId for lamba_model::RoleId {
     const FIELD: &'static str = "roleId";
 }
 
+impl NamedId for lamba_model::IdentityProviderId {
+    const FIELD: &'static str = "identityProviderId";
+}
+
 impl NamedId for lamba_model::WebhookId {
     const FIELD: &'static str = "webhookId";
 }

@@ -5,6 +5,7 @@
 mod application;
 mod error;
 mod extract;
+mod identity_provider;
 mod key;
 mod lambda;
 mod system;
@@ -40,6 +41,7 @@ pub(crate) fn read_every_resource(
         refusal(tenancy::project::parse_input(body).map(|i| i.read_errors)),
         refusal(tenancy::role::parse_input(body).map(|i| i.read_errors)),
         refusal(tenancy::member::parse_input(body).map(|i| i.read_errors)),
+        refusal(identity_provider::parse_input(body).map(|i| i.read_errors)),
     ]
 }
 
@@ -64,5 +66,6 @@ pub fn routes() -> Router<AppState> {
         .merge(tenancy::routes())
         .merge(system::routes())
         .merge(webhook::routes())
+        .merge(identity_provider::routes())
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
 }

@@ -201,6 +201,81 @@ impl<'a> Fields<'a> {
             }
         }
     }
+
+    /// An object whose members are objects keyed by name (FusionAuth's
+    /// `applicationConfiguration`), each read with `read` at the path
+    /// `<path>.<key>.<name>`.
+    pub fn keyed_objects<T>(
+        &self,
+        key: &str,
+        errors: &mut ValidationErrors,
+        mut read: impl FnMut(&Fields<'a>, &mut ValidationErrors) -> T,
+    ) -> Option<Vec<(String, T)>> {
+        match self.member(key)? {
+            Value::Object(members) => {
+                let mut out = Vec::with_capacity(members.len());
+                for (name, value) in members {
+                    let path = format!("{}.{name}", self.path_of(key));
+                    match value {
+                        Value::Object(object) => {
+                            let fields = Fields {
+                                object: Some(object),
+                                path,
+                            };
+                            out.push((name.clone(), read(&fields, errors)));
+                        }
+                        other => errors.unreadable(
+                            &path,
+                            format!("{path} must be a JSON object, not {}.", json_type(other)),
+                        ),
+                    }
+                }
+                Some(out)
+            }
+            other => {
+                self.wrong_type(key, "a JSON object", other, errors);
+                None
+            }
+        }
+    }
+
+    /// An object whose members are all strings (a mapping of names).
+    pub fn string_map(
+        &self,
+        key: &str,
+        errors: &mut ValidationErrors,
+    ) -> Option<Vec<(String, String)>> {
+        match self.member(key)? {
+            Value::Object(members) => {
+                let mut out = Vec::with_capacity(members.len());
+                for (name, value) in members {
+                    match value {
+                        Value::String(text) => {
+                            let fields = Fields {
+                                object: None,
+                                path: self.path_of(key),
+                            };
+                            if let Some(text) = fields.text(name, text, errors) {
+                                out.push((name.clone(), text));
+                            }
+                        }
+                        other => {
+                            let path = format!("{}.{name}", self.path_of(key));
+                            errors.unreadable(
+                                &path,
+                                format!("{path} must be a string, not {}.", json_type(other)),
+                            );
+                        }
+                    }
+                }
+                Some(out)
+            }
+            other => {
+                self.wrong_type(key, "a JSON object of strings", other, errors);
+                None
+            }
+        }
+    }
 }
 
 pub fn json_type(value: &Value) -> &'static str {
@@ -216,5 +291,8 @@ pub fn json_type(value: &Value) -> &'static str {
 
 /// Members that hold secrets, taken byte for byte.
 fn is_secret(key: &str) -> bool {
-    matches!(key, "password" | "clientSecret" | "secret")
+    matches!(
+        key,
+        "password" | "clientSecret" | "client_secret" | "secret"
+    )
 }

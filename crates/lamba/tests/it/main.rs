@@ -15,6 +15,7 @@ mod brute_force;
 mod cluster;
 mod every_error;
 mod headers;
+mod identity_providers;
 mod lambda_runtime;
 mod lambdas;
 mod node_client;

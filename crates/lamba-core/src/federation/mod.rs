@@ -1,0 +1,16 @@
+//! Federation: users signing in through upstream identity providers
+//! (OpenID Connect today; SAML v2 reuses the providers, their per-application
+//! settings and the linking rules kept here).
+//!
+//! Owns the providers an operator configures and the upstream client
+//! secrets, sealed at rest and never shown. May read lambdas and
+//! applications; may not issue tokens (a federated login ends in the same
+//! `oauth` sign-in as a password login) nor know HTTP.
+
+pub mod providers;
+pub mod view;
+
+pub use providers::{
+    IdentityProviderService, ProviderApplicationInput, ProviderError, ProviderInput,
+};
+pub use view::ProviderView;

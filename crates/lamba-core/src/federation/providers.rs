@@ -1,0 +1,897 @@
+//! Identity providers: create, read, replace, delete (FusionAuth's
+//! Identity Providers API, type `OpenIDConnect`).
+//!
+//! The upstream client secrets (the provider's own and per-application
+//! ones) are kept together as one sealed value: Lamba must present them
+//! upstream, so they are stored themselves (sealed under
+//! `LAMBA_SECRET_KEY` when the operator set one), never returned, and a
+//! replacement that sends none keeps the stored ones.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use lamba_model::{
+    ApplicationId, Clock, IdentityProvider, IdentityProviderId, IdentityProviderType, LambdaId,
+    LambdaType, LinkingStrategy, OidcSettings, ProviderApplication, UpstreamClientAuthentication,
+};
+use lamba_store::{DynStore, StoreError};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+use super::view::ProviderView;
+use crate::events::audit::{AuditLog, Subject};
+use crate::keys::sealing::{Sealer, SealingError};
+use crate::validation::{ErrorKind, ValidationErrors, check_name_length};
+
+const ROOT: &str = "identityProvider";
+const MAX_URL_CHARS: usize = 2048;
+const MAX_DOMAIN_CHARS: usize = 253;
+const MAX_SECRET_CHARS: usize = 1024;
+/// The local user fields an attribute mapping may fill (besides `data.*`).
+const MAPPABLE_FIELDS: &[&str] = &["firstName", "lastName"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    #[error("the request is invalid")]
+    Invalid(ValidationErrors),
+    #[error("not found")]
+    NotFound,
+    #[error(transparent)]
+    Sealing(#[from] SealingError),
+    #[error("the stored secrets are not readable: {0}")]
+    Secrets(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<ValidationErrors> for ProviderError {
+    fn from(errors: ValidationErrors) -> Self {
+        ProviderError::Invalid(errors)
+    }
+}
+
+/// A provider as the operator sends it; `None` is "not given".
+#[derive(Clone, Debug, Default)]
+pub struct ProviderInput {
+    pub provider_type: Option<String>,
+    pub name: Option<String>,
+    pub enabled: Option<bool>,
+    pub debug: Option<bool>,
+    pub button_text: Option<String>,
+    pub button_image_url: Option<String>,
+    pub domains: Option<Vec<String>>,
+    pub linking_strategy: Option<String>,
+    pub reconcile_id: Option<String>,
+    pub attribute_mappings: Option<Vec<(String, String)>>,
+    pub applications: Option<Vec<(String, ProviderApplicationInput)>>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub client_authentication_method: Option<String>,
+    pub issuer: Option<String>,
+    pub authorization_endpoint: Option<String>,
+    pub token_endpoint: Option<String>,
+    pub userinfo_endpoint: Option<String>,
+    pub scope: Option<String>,
+    pub email_claim: Option<String>,
+    pub email_verified_claim: Option<String>,
+    pub unique_id_claim: Option<String>,
+    pub username_claim: Option<String>,
+    pub post_request: Option<bool>,
+    /// What the request's reader could not read: validation starts from
+    /// these, so the answer lists every bad field at once.
+    pub read_errors: ValidationErrors,
+}
+
+/// One application's settings, as sent.
+#[derive(Clone, Debug, Default)]
+pub struct ProviderApplicationInput {
+    pub enabled: Option<bool>,
+    pub create_registration: Option<bool>,
+    pub button_text: Option<String>,
+    pub button_image_url: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub scope: Option<String>,
+}
+
+/// The upstream client secrets of one provider, as sealed together.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpstreamSecrets {
+    pub client_secret: Option<String>,
+    pub applications: BTreeMap<ApplicationId, String>,
+}
+
+impl Drop for UpstreamSecrets {
+    fn drop(&mut self) {
+        use zeroize::Zeroize as _;
+        if let Some(secret) = self.client_secret.as_mut() {
+            secret.zeroize();
+        }
+        for secret in self.applications.values_mut() {
+            secret.zeroize();
+        }
+    }
+}
+
+/// The name a provider's sealed secrets are bound to (associated data), so
+/// a sealed value copied into another row does not open.
+fn row_name(id: IdentityProviderId) -> String {
+    format!("identity_provider:{id}")
+}
+
+pub struct IdentityProviderService {
+    store: DynStore,
+    clock: Arc<dyn Clock>,
+    audit: Arc<AuditLog>,
+    sealer: Arc<Sealer>,
+}
+
+impl IdentityProviderService {
+    pub fn new(
+        store: DynStore,
+        clock: Arc<dyn Clock>,
+        audit: Arc<AuditLog>,
+        sealer: Arc<Sealer>,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            audit,
+            sealer,
+        }
+    }
+
+    pub async fn get(&self, id: IdentityProviderId) -> Result<IdentityProvider, ProviderError> {
+        self.store
+            .lookup_identity_provider(id)
+            .await?
+            .ok_or(ProviderError::NotFound)
+    }
+
+    /// All providers, or those of one type (`?type=`), by name.
+    pub async fn list(
+        &self,
+        provider_type: Option<&str>,
+    ) -> Result<Vec<IdentityProvider>, ProviderError> {
+        let wanted = match provider_type {
+            None => None,
+            Some(raw) => Some(IdentityProviderType::from_str(raw).map_err(|_| {
+                ValidationErrors::with_field(
+                    "type",
+                    ErrorKind::Invalid,
+                    format!("{raw:?} is not an identity provider type."),
+                )
+            })?),
+        };
+        Ok(self.store.list_identity_providers(wanted).await?)
+    }
+
+    pub async fn create(
+        &self,
+        id: Option<IdentityProviderId>,
+        input: ProviderInput,
+    ) -> Result<IdentityProvider, ProviderError> {
+        let id = id.unwrap_or_else(|| IdentityProviderId::from_uuid(Uuid::new_v4()));
+        let (mut provider, secrets) = self.build(id, &input, None).await?;
+        self.seal(&mut provider, &secrets)?;
+        self.store
+            .add_identity_provider(&provider)
+            .await
+            .map_err(|e| write_failure(e, id))?;
+        self.record("identity_provider.created", None, Some(&provider));
+        Ok(provider)
+    }
+
+    /// Replaces every setting; client secrets not sent are kept.
+    pub async fn replace(
+        &self,
+        id: IdentityProviderId,
+        input: ProviderInput,
+    ) -> Result<IdentityProvider, ProviderError> {
+        let existing = self.get(id).await?;
+        let (mut provider, secrets) = self.build(id, &input, Some(&existing)).await?;
+        provider.insert_instant = existing.insert_instant;
+        self.seal(&mut provider, &secrets)?;
+        match self.store.update_identity_provider(&provider).await {
+            Ok(true) => {}
+            Ok(false) => return Err(ProviderError::NotFound),
+            Err(error) => return Err(write_failure(error, id)),
+        }
+        self.record(
+            "identity_provider.updated",
+            Some(&existing),
+            Some(&provider),
+        );
+        Ok(provider)
+    }
+
+    pub async fn delete(&self, id: IdentityProviderId) -> Result<(), ProviderError> {
+        let existing = self.get(id).await?;
+        if !self.store.delete_identity_provider(id).await? {
+            return Err(ProviderError::NotFound);
+        }
+        self.record("identity_provider.deleted", Some(&existing), None);
+        Ok(())
+    }
+
+    /// The provider's upstream client secrets, opened.
+    pub fn secrets(&self, provider: &IdentityProvider) -> Result<UpstreamSecrets, ProviderError> {
+        let plain = self.sealer.open(
+            &row_name(provider.id),
+            &provider.secrets,
+            provider.secrets_sealed,
+        )?;
+        serde_json::from_slice(&plain).map_err(|e| ProviderError::Secrets(e.to_string()))
+    }
+
+    fn seal(
+        &self,
+        provider: &mut IdentityProvider,
+        secrets: &UpstreamSecrets,
+    ) -> Result<(), ProviderError> {
+        let plain = Zeroizing::new(
+            serde_json::to_vec(secrets).map_err(|e| ProviderError::Secrets(e.to_string()))?,
+        );
+        let (stored, sealed) = self.sealer.seal(&row_name(provider.id), &plain)?;
+        provider.secrets = stored;
+        provider.secrets_sealed = sealed;
+        Ok(())
+    }
+
+    fn record(
+        &self,
+        event_type: &str,
+        before: Option<&IdentityProvider>,
+        after: Option<&IdentityProvider>,
+    ) {
+        let json = |p: &IdentityProvider| crate::view_json(ProviderView::from(p));
+        self.audit.record_change(
+            event_type,
+            Subject::default(),
+            before.map(json),
+            after.map(json),
+        );
+    }
+
+    /// The provider `input` describes and its secrets (the stored ones
+    /// where none is sent), or every field error at once.
+    async fn build(
+        &self,
+        id: IdentityProviderId,
+        input: &ProviderInput,
+        existing: Option<&IdentityProvider>,
+    ) -> Result<(IdentityProvider, UpstreamSecrets), ProviderError> {
+        let mut errors = ValidationErrors::from_reading(&input.read_errors);
+        let stored = match existing {
+            Some(provider) => self.secrets(provider)?,
+            None => UpstreamSecrets::default(),
+        };
+        let provider_type = match input.provider_type.as_deref() {
+            None | Some("") => {
+                errors.field(
+                    &format!("{ROOT}.type"),
+                    ErrorKind::Blank,
+                    "You must specify identityProvider.type.",
+                );
+                None
+            }
+            Some(raw) => match IdentityProviderType::from_str(raw) {
+                Ok(t) => Some(t),
+                Err(_) => {
+                    errors.field(
+                        &format!("{ROOT}.type"),
+                        ErrorKind::Invalid,
+                        format!(
+                            "{raw:?} is not a supported identity provider type (OpenIDConnect)."
+                        ),
+                    );
+                    None
+                }
+            },
+        };
+        if let (Some(t), Some(existing)) = (provider_type, existing)
+            && t != existing.provider_type
+        {
+            errors.field(
+                &format!("{ROOT}.type"),
+                ErrorKind::Immutable,
+                "An identity provider's type cannot be changed.",
+            );
+        }
+        let name = required_text(input.name.as_deref(), &format!("{ROOT}.name"), &mut errors);
+        let button_text = required_text(
+            input.button_text.as_deref(),
+            &format!("{ROOT}.buttonText"),
+            &mut errors,
+        );
+        let button_image_url = optional_url(
+            input.button_image_url.as_deref(),
+            &format!("{ROOT}.buttonImageURL"),
+            &mut errors,
+        );
+        let domains = domains(input.domains.as_deref().unwrap_or_default(), &mut errors);
+        let linking_strategy = match input.linking_strategy.as_deref() {
+            None | Some("") => LinkingStrategy::LinkByEmail,
+            Some(raw) => parse_enum(raw, &format!("{ROOT}.linkingStrategy"), &mut errors)
+                .unwrap_or(LinkingStrategy::LinkByEmail),
+        };
+        let reconcile_lambda_id = self
+            .reconcile_lambda(input.reconcile_id.as_deref(), &mut errors)
+            .await?;
+        let attribute_mappings = attribute_mappings(
+            input.attribute_mappings.as_deref().unwrap_or_default(),
+            &mut errors,
+        );
+        if reconcile_lambda_id.is_some() && !attribute_mappings.is_empty() {
+            errors.field(
+                &format!("{ROOT}.attributeMappings"),
+                ErrorKind::Invalid,
+                "Use either identityProvider.attributeMappings or a reconcile lambda, not both.",
+            );
+        }
+        let (applications, application_secrets) = self
+            .applications(
+                input.applications.as_deref().unwrap_or_default(),
+                &stored,
+                &mut errors,
+            )
+            .await?;
+        let oidc = oidc_settings(input, &mut errors);
+        let client_secret = match input.client_secret.as_deref() {
+            Some(secret) if !secret.is_empty() => {
+                check_secret(secret, &format!("{ROOT}.oauth2.client_secret"), &mut errors);
+                Some(secret.to_owned())
+            }
+            _ => stored.client_secret.clone(),
+        };
+        let needs_secret = input.client_authentication_method.as_deref()
+            != Some(UpstreamClientAuthentication::None.as_str());
+        if needs_secret && client_secret.is_none() {
+            errors.field(
+                &format!("{ROOT}.oauth2.client_secret"),
+                ErrorKind::Blank,
+                "You must specify identityProvider.oauth2.client_secret unless \
+                 clientAuthenticationMethod is none.",
+            );
+        }
+        errors.into_result()?;
+        let (Some(provider_type), Some(name), Some(button_text), Some(oidc)) =
+            (provider_type, name, button_text, oidc)
+        else {
+            // Every None above recorded an error, so this is not reached.
+            return Err(ValidationErrors::with_field(
+                ROOT,
+                ErrorKind::Invalid,
+                "The identity provider is incomplete.",
+            )
+            .into());
+        };
+        let now = self.clock.now();
+        let provider = IdentityProvider {
+            id,
+            name,
+            provider_type,
+            enabled: input.enabled.unwrap_or(false),
+            debug: input.debug.unwrap_or(false),
+            button_text,
+            button_image_url,
+            domains,
+            linking_strategy,
+            reconcile_lambda_id,
+            attribute_mappings,
+            applications,
+            oidc,
+            secrets: Vec::new(),
+            secrets_sealed: false,
+            insert_instant: now,
+            last_update_instant: now,
+        };
+        let secrets = UpstreamSecrets {
+            client_secret,
+            applications: application_secrets,
+        };
+        Ok((provider, secrets))
+    }
+
+    async fn reconcile_lambda(
+        &self,
+        raw: Option<&str>,
+        errors: &mut ValidationErrors,
+    ) -> Result<Option<LambdaId>, ProviderError> {
+        let path = format!("{ROOT}.lambdaConfiguration.reconcileId");
+        let Some(raw) = raw.filter(|r| !r.is_empty()) else {
+            return Ok(None);
+        };
+        let Ok(id) = LambdaId::from_str(raw) else {
+            errors.field(&path, ErrorKind::Invalid, format!("{raw:?} is not a UUID."));
+            return Ok(None);
+        };
+        match self.store.lookup_lambda(id).await? {
+            Some(l) if l.lambda_type == LambdaType::OpenIdReconcile => Ok(Some(id)),
+            Some(l) => {
+                errors.field(
+                    &path,
+                    ErrorKind::Invalid,
+                    format!(
+                        "Lambda {id} is a {} lambda, not OpenIDReconcile.",
+                        l.lambda_type
+                    ),
+                );
+                Ok(None)
+            }
+            None => {
+                errors.field(&path, ErrorKind::Invalid, format!("No lambda has id {id}."));
+                Ok(None)
+            }
+        }
+    }
+
+    /// The per-application settings and secrets; an application must exist.
+    async fn applications(
+        &self,
+        input: &[(String, ProviderApplicationInput)],
+        stored: &UpstreamSecrets,
+        errors: &mut ValidationErrors,
+    ) -> Result<
+        (
+            BTreeMap<ApplicationId, ProviderApplication>,
+            BTreeMap<ApplicationId, String>,
+        ),
+        ProviderError,
+    > {
+        let mut applications = BTreeMap::new();
+        let mut secrets = BTreeMap::new();
+        for (raw_id, app) in input {
+            let path = format!("{ROOT}.applicationConfiguration.{raw_id}");
+            let Ok(id) = ApplicationId::from_str(raw_id) else {
+                errors.field(
+                    &path,
+                    ErrorKind::Invalid,
+                    format!("{raw_id:?} is not a UUID."),
+                );
+                continue;
+            };
+            if self.store.lookup_application(id).await?.is_none() {
+                errors.field(
+                    &path,
+                    ErrorKind::Invalid,
+                    format!("No application has id {id}."),
+                );
+                continue;
+            }
+            let button_text = app
+                .button_text
+                .as_deref()
+                .filter(|t| !t.trim().is_empty())
+                .map(|t| {
+                    check_name_length(&format!("{path}.buttonText"), t, errors);
+                    t.trim().to_owned()
+                });
+            let client_id = app.client_id.as_deref().filter(|c| !c.is_empty()).map(|c| {
+                check_name_length(&format!("{path}.oauth2.client_id"), c, errors);
+                c.to_owned()
+            });
+            let scope = app
+                .scope
+                .as_deref()
+                .filter(|s| !s.trim().is_empty())
+                .map(|s| scope(s, &format!("{path}.oauth2.scope"), errors));
+            match app.client_secret.as_deref().filter(|s| !s.is_empty()) {
+                Some(secret) => {
+                    check_secret(secret, &format!("{path}.oauth2.client_secret"), errors);
+                    secrets.insert(id, secret.to_owned());
+                }
+                None => {
+                    if let Some(kept) = stored.applications.get(&id) {
+                        secrets.insert(id, kept.clone());
+                    }
+                }
+            }
+            applications.insert(
+                id,
+                ProviderApplication {
+                    enabled: app.enabled.unwrap_or(false),
+                    create_registration: app.create_registration.unwrap_or(true),
+                    button_text,
+                    button_image_url: optional_url(
+                        app.button_image_url.as_deref(),
+                        &format!("{path}.buttonImageURL"),
+                        errors,
+                    ),
+                    client_id,
+                    scope,
+                },
+            );
+        }
+        Ok((applications, secrets))
+    }
+}
+
+/// A store refusal of a write, as the operator sees it.
+fn write_failure(error: StoreError, id: IdentityProviderId) -> ProviderError {
+    match error {
+        StoreError::Conflict("name") => ValidationErrors::with_field(
+            &format!("{ROOT}.name"),
+            ErrorKind::Duplicate,
+            "Another identity provider has this name.",
+        )
+        .into(),
+        StoreError::Conflict("domains") => ValidationErrors::with_field(
+            &format!("{ROOT}.domains"),
+            ErrorKind::Duplicate,
+            "One of these domains is managed by another identity provider.",
+        )
+        .into(),
+        StoreError::Conflict(_) => ValidationErrors::with_field(
+            "identityProviderId",
+            ErrorKind::Duplicate,
+            format!("An identity provider with id {id} already exists."),
+        )
+        .into(),
+        StoreError::Reference => ValidationErrors::with_field(
+            &format!("{ROOT}.lambdaConfiguration.reconcileId"),
+            ErrorKind::Invalid,
+            "The reconcile lambda was deleted meanwhile.",
+        )
+        .into(),
+        other => other.into(),
+    }
+}
+
+fn oidc_settings(input: &ProviderInput, errors: &mut ValidationErrors) -> Option<OidcSettings> {
+    let prefix = format!("{ROOT}.oauth2");
+    let client_id = required_text(
+        input.client_id.as_deref(),
+        &format!("{prefix}.client_id"),
+        errors,
+    );
+    let client_authentication = match input.client_authentication_method.as_deref() {
+        None | Some("") => UpstreamClientAuthentication::ClientSecretBasic,
+        Some(raw) => parse_enum(raw, &format!("{prefix}.clientAuthenticationMethod"), errors)
+            .unwrap_or(UpstreamClientAuthentication::ClientSecretBasic),
+    };
+    let issuer = optional_url(input.issuer.as_deref(), &format!("{prefix}.issuer"), errors);
+    let endpoint = |raw: Option<&str>, name: &str, errors: &mut ValidationErrors| {
+        optional_url(raw, &format!("{prefix}.{name}"), errors)
+    };
+    let authorization_endpoint = endpoint(
+        input.authorization_endpoint.as_deref(),
+        "authorization_endpoint",
+        errors,
+    );
+    let token_endpoint = endpoint(input.token_endpoint.as_deref(), "token_endpoint", errors);
+    let userinfo_endpoint = endpoint(
+        input.userinfo_endpoint.as_deref(),
+        "userinfo_endpoint",
+        errors,
+    );
+    if input.issuer.as_deref().is_none_or(str::is_empty) {
+        for (value, name) in [
+            (&input.authorization_endpoint, "authorization_endpoint"),
+            (&input.token_endpoint, "token_endpoint"),
+        ] {
+            if value.as_deref().is_none_or(str::is_empty) {
+                errors.field(
+                    &format!("{prefix}.{name}"),
+                    ErrorKind::Blank,
+                    format!("You must specify {prefix}.{name} or {prefix}.issuer."),
+                );
+            }
+        }
+    }
+    let scope = match input.scope.as_deref().map(str::trim) {
+        None | Some("") => "openid".to_owned(),
+        Some(raw) => scope(raw, &format!("{prefix}.scope"), errors),
+    };
+    let claim =
+        |raw: Option<&str>, name: &str, default: &str, errors: &mut ValidationErrors| match raw
+            .map(str::trim)
+        {
+            None | Some("") => default.to_owned(),
+            Some(claim) => {
+                check_name_length(&format!("{prefix}.{name}"), claim, errors);
+                claim.to_owned()
+            }
+        };
+    let email_claim = claim(input.email_claim.as_deref(), "emailClaim", "email", errors);
+    let email_verified_claim = claim(
+        input.email_verified_claim.as_deref(),
+        "emailVerifiedClaim",
+        "email_verified",
+        errors,
+    );
+    let unique_id_claim = claim(
+        input.unique_id_claim.as_deref(),
+        "uniqueIdClaim",
+        "sub",
+        errors,
+    );
+    let username_claim = claim(
+        input.username_claim.as_deref(),
+        "usernameClaim",
+        "preferred_username",
+        errors,
+    );
+    // Last: every field above reports its errors even without a client id.
+    Some(OidcSettings {
+        client_id: client_id?,
+        client_authentication,
+        issuer,
+        authorization_endpoint,
+        token_endpoint,
+        userinfo_endpoint,
+        scope,
+        email_claim,
+        email_verified_claim,
+        unique_id_claim,
+        username_claim,
+        post_request: input.post_request.unwrap_or(false),
+    })
+}
+
+/// A trimmed, non-blank text of at most 255 characters.
+fn required_text(raw: Option<&str>, path: &str, errors: &mut ValidationErrors) -> Option<String> {
+    match raw.map(str::trim) {
+        None | Some("") => {
+            errors.field(path, ErrorKind::Blank, format!("You must specify {path}."));
+            None
+        }
+        Some(text) => {
+            check_name_length(path, text, errors);
+            Some(text.to_owned())
+        }
+    }
+}
+
+fn check_secret(secret: &str, path: &str, errors: &mut ValidationErrors) {
+    if secret.chars().count() > MAX_SECRET_CHARS {
+        errors.field(
+            path,
+            ErrorKind::TooLong,
+            format!("{path} may have at most {MAX_SECRET_CHARS} characters."),
+        );
+    }
+}
+
+/// Scopes, space separated, `openid` among them (without it the upstream
+/// answers with no ID token).
+fn scope(raw: &str, path: &str, errors: &mut ValidationErrors) -> String {
+    let scopes: Vec<&str> = raw.split_whitespace().collect();
+    if !scopes.contains(&"openid") {
+        errors.field(
+            path,
+            ErrorKind::Invalid,
+            format!("{path} must include openid."),
+        );
+    }
+    if scopes.iter().any(|s| {
+        s.chars()
+            .any(|c| c == '"' || c == '\\' || !(' '..='~').contains(&c))
+    }) {
+        errors.field(
+            path,
+            ErrorKind::Invalid,
+            format!("{path} holds a character RFC 6749 does not allow in a scope."),
+        );
+    }
+    check_name_length(path, raw, errors);
+    scopes.join(" ")
+}
+
+/// An absolute URL Lamba may call or show: `https`, or `http` to a loopback
+/// address (a provider on the same machine), without user information.
+fn optional_url(raw: Option<&str>, path: &str, errors: &mut ValidationErrors) -> Option<String> {
+    let raw = raw.map(str::trim).filter(|r| !r.is_empty())?;
+    if raw.chars().count() > MAX_URL_CHARS {
+        errors.field(
+            path,
+            ErrorKind::TooLong,
+            format!("{path} may have at most {MAX_URL_CHARS} characters."),
+        );
+        return None;
+    }
+    let Ok(url) = url::Url::parse(raw) else {
+        errors.field(
+            path,
+            ErrorKind::Invalid,
+            format!("{path} must be an absolute URL."),
+        );
+        return None;
+    };
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    let allowed = match url.scheme() {
+        "https" => url.host().is_some(),
+        "http" => loopback,
+        _ => false,
+    };
+    if !allowed {
+        errors.field(
+            path,
+            ErrorKind::Invalid,
+            format!("{path} must be an https URL (http only to a loopback address)."),
+        );
+        return None;
+    }
+    if !url.username().is_empty() || url.password().is_some() || url.fragment().is_some() {
+        errors.field(
+            path,
+            ErrorKind::Invalid,
+            format!("{path} may not carry user information or a fragment."),
+        );
+        return None;
+    }
+    Some(raw.to_owned())
+}
+
+/// Managed domains: lower case, each a host name with at least one dot,
+/// listed once.
+fn domains(input: &[String], errors: &mut ValidationErrors) -> Vec<String> {
+    let path = format!("{ROOT}.domains");
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for raw in input {
+        let domain = raw.trim().trim_end_matches('.').to_ascii_lowercase();
+        let valid = domain.len() <= MAX_DOMAIN_CHARS
+            && domain.contains('.')
+            && domain.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+                    && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            });
+        if !valid {
+            errors.field(
+                &path,
+                ErrorKind::Invalid,
+                format!("{raw:?} is not a domain name (punycode for international names)."),
+            );
+        } else if seen.insert(domain.clone()) {
+            out.push(domain);
+        }
+    }
+    out
+}
+
+/// Local field -> upstream claim. Fields: `firstName`, `lastName`, or
+/// `data.<name>`.
+fn attribute_mappings(
+    input: &[(String, String)],
+    errors: &mut ValidationErrors,
+) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (field, claim) in input {
+        let path = format!("{ROOT}.attributeMappings.{field}");
+        let known = MAPPABLE_FIELDS.contains(&field.as_str())
+            || field
+                .strip_prefix("data.")
+                .is_some_and(|name| !name.is_empty() && name.chars().count() <= 255);
+        if !known {
+            errors.field(
+                &path,
+                ErrorKind::Invalid,
+                format!("{field:?} is not a mappable field (firstName, lastName, data.<name>)."),
+            );
+            continue;
+        }
+        if claim.trim().is_empty() {
+            errors.field(
+                &path,
+                ErrorKind::Blank,
+                format!("You must name the claim for {path}."),
+            );
+            continue;
+        }
+        check_name_length(&path, claim, errors);
+        out.insert(field.clone(), claim.trim().to_owned());
+    }
+    out
+}
+
+fn parse_enum<T: FromStr>(raw: &str, path: &str, errors: &mut ValidationErrors) -> Option<T> {
+    match T::from_str(raw) {
+        Ok(value) => Some(value),
+        Err(_) => {
+            errors.field(
+                path,
+                ErrorKind::Invalid,
+                format!("{raw:?} is not a valid value for {path}."),
+            );
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_https_or_loopback_http_without_credentials() {
+        let mut errors = ValidationErrors::new();
+        for good in [
+            "https://idp.example.com/.well-known",
+            "http://127.0.0.1:9000/auth",
+            "http://localhost/x",
+            "http://[::1]:8080/",
+        ] {
+            assert_eq!(
+                optional_url(Some(good), "u", &mut errors).as_deref(),
+                Some(good)
+            );
+        }
+        assert!(errors.is_empty(), "{errors:?}");
+        for bad in [
+            "http://idp.example.com/",
+            "https://user:pw@idp.example.com/",
+            "javascript:alert(1)",
+            "/relative",
+            "https://idp.example.com/#frag",
+            "http://10.0.0.1/",
+        ] {
+            let mut errors = ValidationErrors::new();
+            assert_eq!(optional_url(Some(bad), "u", &mut errors), None, "{bad}");
+            assert!(errors.has_field("u"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn domains_are_lower_cased_checked_and_listed_once() {
+        let mut errors = ValidationErrors::new();
+        let out = domains(
+            &[
+                "Acme.Example".into(),
+                "acme.example.".into(),
+                "sub.acme.example".into(),
+            ],
+            &mut errors,
+        );
+        assert!(errors.is_empty());
+        assert_eq!(out, vec!["acme.example", "sub.acme.example"]);
+        for bad in [
+            "localhost",
+            "a..b",
+            "-a.b",
+            "ex ample.com",
+            "acme.example/x",
+            "é.com",
+        ] {
+            let mut errors = ValidationErrors::new();
+            domains(&[bad.into()], &mut errors);
+            assert!(errors.has_field("identityProvider.domains"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn scopes_must_include_openid() {
+        let mut errors = ValidationErrors::new();
+        assert_eq!(scope("openid   email", "s", &mut errors), "openid email");
+        assert!(errors.is_empty());
+        scope("email profile", "s", &mut errors);
+        assert!(errors.has_field("s"));
+    }
+
+    #[test]
+    fn mappings_name_known_fields_or_data() {
+        let mut errors = ValidationErrors::new();
+        let out = attribute_mappings(
+            &[
+                ("firstName".into(), "given_name".into()),
+                ("data.department".into(), "dept".into()),
+            ],
+            &mut errors,
+        );
+        assert!(errors.is_empty());
+        assert_eq!(out.len(), 2);
+        attribute_mappings(&[("password".into(), "x".into())], &mut errors);
+        assert!(errors.has_field("identityProvider.attributeMappings.password"));
+    }
+}
