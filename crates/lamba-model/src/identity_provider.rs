@@ -111,3 +111,17 @@ impl IdentityProvider {
             .filter(|a| self.enabled && a.enabled)
     }
 }
+
+/// A local user's identity at an upstream provider: who they are there
+/// (`identity_provider_user_id`, the provider's unique id claim) and which
+/// local user that is. One upstream identity links to one user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdentityProviderLink {
+    pub identity_provider_id: IdentityProviderId,
+    pub identity_provider_user_id: String,
+    pub user_id: crate::UserId,
+    /// What to call the upstream identity (its email, for example).
+    pub display_name: Option<String>,
+    pub insert_instant: Instant,
+    pub last_login_instant: Option<Instant>,
+}

@@ -23,6 +23,8 @@ pub const WEBHOOK_EVENT_TYPES: &[&str] = &[
     "membership.deleted",
     "user.locked",
     "user.unlocked",
+    "user.identity-provider.link",
+    "user.identity-provider.unlink",
 ];
 
 /// The type of the event `POST /api/webhook/{id}/test` sends; no

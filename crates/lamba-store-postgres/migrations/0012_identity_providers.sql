@@ -27,3 +27,17 @@ CREATE TABLE identity_provider_domains (
 );
 
 CREATE INDEX identity_provider_domains_by_provider ON identity_provider_domains (identity_provider_id);
+
+-- Who a local user is at an upstream provider. One upstream identity links
+-- to one user; links go with their provider and with their user.
+CREATE TABLE identity_provider_links (
+    identity_provider_id      UUID NOT NULL REFERENCES identity_providers (id) ON DELETE CASCADE,
+    identity_provider_user_id TEXT NOT NULL,
+    user_id                   UUID NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    display_name              TEXT,
+    insert_instant            BIGINT NOT NULL,
+    last_login_instant        BIGINT,
+    PRIMARY KEY (identity_provider_id, identity_provider_user_id)
+);
+
+CREATE INDEX identity_provider_links_by_user ON identity_provider_links (user_id, identity_provider_id);

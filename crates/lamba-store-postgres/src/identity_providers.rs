@@ -4,14 +4,18 @@
 //! back).
 
 use async_trait::async_trait;
-use lamba_model::{IdentityProvider, IdentityProviderId, IdentityProviderType};
+use lamba_model::{
+    IdentityProvider, IdentityProviderId, IdentityProviderLink, IdentityProviderType, Instant,
+    UserId,
+};
 use lamba_store::{
-    Change, IdentityProviderRepository, PROVIDER_COLUMNS, StoreError, StoreResult, codec,
+    Change, IdentityProviderLinkRepository, IdentityProviderRepository, LINK_COLUMNS,
+    PROVIDER_COLUMNS, StoreError, StoreResult, codec,
 };
 use sqlx::postgres::PgRow;
 use uuid::Uuid;
 
-use super::{CHANGES_CHANNEL, PostgresStore, backend};
+use super::{CHANGES_CHANNEL, PostgresStore, backend, write_error};
 
 fn provider_from_row(row: &PgRow) -> StoreResult<IdentityProvider> {
     lamba_store::rows::identity_provider(&crate::Pg(row))
@@ -169,5 +173,100 @@ impl IdentityProviderRepository for PostgresStore {
             let _ = self.changes.send(Change::IdentityProviders);
         }
         Ok(deleted)
+    }
+}
+
+fn link_from_row(row: &PgRow) -> StoreResult<IdentityProviderLink> {
+    lamba_store::rows::identity_provider_link(&crate::Pg(row))
+}
+
+#[async_trait]
+impl IdentityProviderLinkRepository for PostgresStore {
+    async fn add_link(&self, link: &IdentityProviderLink) -> StoreResult<()> {
+        sqlx::query(&format!(
+            "INSERT INTO identity_provider_links ({LINK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+        ))
+        .bind(link.identity_provider_id.as_uuid())
+        .bind(&link.identity_provider_user_id)
+        .bind(link.user_id.as_uuid())
+        .bind(&link.display_name)
+        .bind(link.insert_instant.as_millis())
+        .bind(link.last_login_instant.map(|i| i.as_millis()))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| write_error(e, "link"))?;
+        Ok(())
+    }
+
+    async fn find_link(
+        &self,
+        provider: IdentityProviderId,
+        provider_user_id: &str,
+    ) -> StoreResult<Option<IdentityProviderLink>> {
+        let row = sqlx::query(&format!(
+            "SELECT {LINK_COLUMNS} FROM identity_provider_links \
+             WHERE identity_provider_id = $1 AND identity_provider_user_id = $2"
+        ))
+        .bind(provider.as_uuid())
+        .bind(provider_user_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(link_from_row).transpose()
+    }
+
+    async fn list_links(
+        &self,
+        user_id: UserId,
+        provider: Option<IdentityProviderId>,
+    ) -> StoreResult<Vec<IdentityProviderLink>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {LINK_COLUMNS} FROM identity_provider_links WHERE user_id = $1 \
+             AND ($2::uuid IS NULL OR identity_provider_id = $2) \
+             ORDER BY insert_instant, identity_provider_id, identity_provider_user_id"
+        ))
+        .bind(user_id.as_uuid())
+        .bind(provider.map(Uuid::from))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(link_from_row).collect()
+    }
+
+    async fn delete_link(
+        &self,
+        provider: IdentityProviderId,
+        provider_user_id: &str,
+    ) -> StoreResult<Option<IdentityProviderLink>> {
+        let row = sqlx::query(&format!(
+            "DELETE FROM identity_provider_links \
+             WHERE identity_provider_id = $1 AND identity_provider_user_id = $2 \
+             RETURNING {LINK_COLUMNS}"
+        ))
+        .bind(provider.as_uuid())
+        .bind(provider_user_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(link_from_row).transpose()
+    }
+
+    async fn touch_link(
+        &self,
+        provider: IdentityProviderId,
+        provider_user_id: &str,
+        at: Instant,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE identity_provider_links SET last_login_instant = $1 \
+             WHERE identity_provider_id = $2 AND identity_provider_user_id = $3",
+        )
+        .bind(at.as_millis())
+        .bind(provider.as_uuid())
+        .bind(provider_user_id)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(done.rows_affected() == 1)
     }
 }

@@ -27,3 +27,17 @@ CREATE TABLE identity_provider_domains (
 ) STRICT;
 
 CREATE INDEX identity_provider_domains_by_provider ON identity_provider_domains (identity_provider_id);
+
+-- Who a local user is at an upstream provider. One upstream identity links
+-- to one user; links go with their provider and with their user.
+CREATE TABLE identity_provider_links (
+    identity_provider_id      TEXT NOT NULL REFERENCES identity_providers (id) ON DELETE CASCADE,
+    identity_provider_user_id TEXT NOT NULL,
+    user_id                   TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    display_name              TEXT,
+    insert_instant            INTEGER NOT NULL,
+    last_login_instant        INTEGER,
+    PRIMARY KEY (identity_provider_id, identity_provider_user_id)
+) STRICT;
+
+CREATE INDEX identity_provider_links_by_user ON identity_provider_links (user_id, identity_provider_id);

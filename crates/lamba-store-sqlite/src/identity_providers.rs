@@ -3,13 +3,17 @@
 //! leaves nothing behind.
 
 use async_trait::async_trait;
-use lamba_model::{IdentityProvider, IdentityProviderId, IdentityProviderType};
+use lamba_model::{
+    IdentityProvider, IdentityProviderId, IdentityProviderLink, IdentityProviderType, Instant,
+    UserId,
+};
 use lamba_store::{
-    Change, IdentityProviderRepository, PROVIDER_COLUMNS, StoreError, StoreResult, codec,
+    Change, IdentityProviderLinkRepository, IdentityProviderRepository, LINK_COLUMNS,
+    PROVIDER_COLUMNS, StoreError, StoreResult, codec,
 };
 use sqlx::sqlite::SqliteRow;
 
-use super::{SqliteStore, backend};
+use super::{SqliteStore, backend, write_error};
 
 fn provider_from_row(row: &SqliteRow) -> StoreResult<IdentityProvider> {
     lamba_store::rows::identity_provider(&crate::Lite(row))
@@ -151,6 +155,102 @@ impl IdentityProviderRepository for SqliteStore {
             .await
             .map_err(backend)?;
         let _ = self.changes.send(Change::IdentityProviders);
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+fn link_from_row(row: &SqliteRow) -> StoreResult<IdentityProviderLink> {
+    lamba_store::rows::identity_provider_link(&crate::Lite(row))
+}
+
+#[async_trait]
+impl IdentityProviderLinkRepository for SqliteStore {
+    async fn add_link(&self, link: &IdentityProviderLink) -> StoreResult<()> {
+        sqlx::query(&format!(
+            "INSERT INTO identity_provider_links ({LINK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(link.identity_provider_id.to_string())
+        .bind(&link.identity_provider_user_id)
+        .bind(link.user_id.to_string())
+        .bind(&link.display_name)
+        .bind(link.insert_instant.as_millis())
+        .bind(link.last_login_instant.map(|i| i.as_millis()))
+        .execute(&self.writer)
+        .await
+        .map_err(|e| write_error(e, "link"))?;
+        Ok(())
+    }
+
+    async fn find_link(
+        &self,
+        provider: IdentityProviderId,
+        provider_user_id: &str,
+    ) -> StoreResult<Option<IdentityProviderLink>> {
+        let row = sqlx::query(&format!(
+            "SELECT {LINK_COLUMNS} FROM identity_provider_links \
+             WHERE identity_provider_id = ? AND identity_provider_user_id = ?"
+        ))
+        .bind(provider.to_string())
+        .bind(provider_user_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(link_from_row).transpose()
+    }
+
+    async fn list_links(
+        &self,
+        user_id: UserId,
+        provider: Option<IdentityProviderId>,
+    ) -> StoreResult<Vec<IdentityProviderLink>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {LINK_COLUMNS} FROM identity_provider_links WHERE user_id = ? \
+             AND (? IS NULL OR identity_provider_id = ?) \
+             ORDER BY insert_instant, identity_provider_id, identity_provider_user_id"
+        ))
+        .bind(user_id.to_string())
+        .bind(provider.map(|p| p.to_string()))
+        .bind(provider.map(|p| p.to_string()))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(link_from_row).collect()
+    }
+
+    async fn delete_link(
+        &self,
+        provider: IdentityProviderId,
+        provider_user_id: &str,
+    ) -> StoreResult<Option<IdentityProviderLink>> {
+        let row = sqlx::query(&format!(
+            "DELETE FROM identity_provider_links \
+             WHERE identity_provider_id = ? AND identity_provider_user_id = ? \
+             RETURNING {LINK_COLUMNS}"
+        ))
+        .bind(provider.to_string())
+        .bind(provider_user_id)
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(link_from_row).transpose()
+    }
+
+    async fn touch_link(
+        &self,
+        provider: IdentityProviderId,
+        provider_user_id: &str,
+        at: Instant,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE identity_provider_links SET last_login_instant = ? \
+             WHERE identity_provider_id = ? AND identity_provider_user_id = ?",
+        )
+        .bind(at.as_millis())
+        .bind(provider.to_string())
+        .bind(provider_user_id)
+        .execute(&self.writer)
+        .await
+        .map_err(backend)?;
         Ok(done.rows_affected() == 1)
     }
 }

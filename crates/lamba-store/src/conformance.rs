@@ -106,6 +106,7 @@ macro_rules! conformance_tests {
             identity_provider_ids_names_and_domains_are_unique,
             a_reconcile_lambda_must_exist_and_cannot_be_deleted_while_named,
             identity_provider_writes_reach_the_cache,
+            links_are_unique_per_upstream_identity_and_follow_their_ends,
         );
     };
     (@cases $make_store:expr; $($case:ident),* $(,)?) => {
@@ -121,7 +122,7 @@ macro_rules! conformance_tests {
     };
 }
 
-fn lambda(name: &str, lambda_type: LambdaType) -> Lambda {
+pub(crate) fn lambda(name: &str, lambda_type: LambdaType) -> Lambda {
     Lambda {
         id: LambdaId::from_uuid(Uuid::new_v4()),
         name: name.to_owned(),
@@ -369,7 +370,7 @@ fn application(name: &str) -> Application {
     }
 }
 
-fn user(email: &str) -> User {
+pub(crate) fn user(email: &str) -> User {
     let mut data = serde_json::Map::new();
     data.insert(
         "plan".into(),

@@ -1,7 +1,12 @@
-//! Upstream identity providers: [`IdentityProviderRepository`].
+//! Upstream identity providers and the links between local users and their
+//! upstream identities: [`IdentityProviderRepository`],
+//! [`IdentityProviderLinkRepository`].
 
 use async_trait::async_trait;
-use lamba_model::{IdentityProvider, IdentityProviderId, IdentityProviderType};
+use lamba_model::{
+    IdentityProvider, IdentityProviderId, IdentityProviderLink, IdentityProviderType, Instant,
+    UserId,
+};
 
 use super::StoreResult;
 
@@ -31,4 +36,42 @@ pub trait IdentityProviderRepository: Send + Sync {
     async fn update_identity_provider(&self, provider: &IdentityProvider) -> StoreResult<bool>;
     /// `Ok(false)` when the provider does not exist.
     async fn delete_identity_provider(&self, id: IdentityProviderId) -> StoreResult<bool>;
+}
+
+/// The columns every link query reads.
+pub const LINK_COLUMNS: &str = "identity_provider_id, identity_provider_user_id, user_id, \
+     display_name, insert_instant, last_login_instant";
+
+/// Links between local users and their upstream identities.
+#[async_trait]
+pub trait IdentityProviderLinkRepository: Send + Sync {
+    /// Fails with [`StoreError::Conflict`](crate::StoreError::Conflict)
+    /// when the upstream identity is linked already, and
+    /// [`StoreError::Reference`](crate::StoreError::Reference) when the
+    /// provider or the user does not exist.
+    async fn add_link(&self, link: &IdentityProviderLink) -> StoreResult<()>;
+    async fn find_link(
+        &self,
+        provider: IdentityProviderId,
+        provider_user_id: &str,
+    ) -> StoreResult<Option<IdentityProviderLink>>;
+    /// A user's links (to one provider, or to all), oldest first.
+    async fn list_links(
+        &self,
+        user_id: UserId,
+        provider: Option<IdentityProviderId>,
+    ) -> StoreResult<Vec<IdentityProviderLink>>;
+    /// Removes the link and returns it; `None` when there was none.
+    async fn delete_link(
+        &self,
+        provider: IdentityProviderId,
+        provider_user_id: &str,
+    ) -> StoreResult<Option<IdentityProviderLink>>;
+    /// Records a login through the link; `Ok(false)` when it is gone.
+    async fn touch_link(
+        &self,
+        provider: IdentityProviderId,
+        provider_user_id: &str,
+        at: Instant,
+    ) -> StoreResult<bool>;
 }

@@ -37,7 +37,9 @@ pub use applications::ApplicationRepository;
 pub use audit::{AuditRepository, LoginFailureRepository};
 pub use cache::CachedStore;
 pub use event_log::EventLogRepository;
-pub use identity_providers::{IdentityProviderRepository, PROVIDER_COLUMNS};
+pub use identity_providers::{
+    IdentityProviderLinkRepository, IdentityProviderRepository, LINK_COLUMNS, PROVIDER_COLUMNS,
+};
 pub use keys::KeyRepository;
 pub use lambdas::LambdaRepository;
 pub use scopes::{ScopeFilter, ScopeGuard, ScopeRepository, ScopedRefreshGrant};
@@ -122,6 +124,7 @@ pub trait Store:
     + LoginFailureRepository
     + WebhookRepository
     + IdentityProviderRepository
+    + IdentityProviderLinkRepository
     + Send
     + Sync
     + 'static

@@ -389,3 +389,16 @@ pub fn identity_provider(row: &impl Row) -> StoreResult<lamba_model::IdentityPro
     };
     codec::parse_provider(columns, &row.text("config")?)
 }
+
+pub fn identity_provider_link(row: &impl Row) -> StoreResult<lamba_model::IdentityProviderLink> {
+    Ok(lamba_model::IdentityProviderLink {
+        identity_provider_id: row.id("identity_provider_id")?,
+        identity_provider_user_id: row.text("identity_provider_user_id")?,
+        user_id: row.id("user_id")?,
+        display_name: row.optional_text("display_name")?,
+        insert_instant: row.instant("insert_instant")?,
+        last_login_instant: row
+            .optional_integer("last_login_instant")?
+            .map(Instant::from_millis),
+    })
+}

@@ -7,10 +7,12 @@
 //! applications; may not issue tokens (a federated login ends in the same
 //! `oauth` sign-in as a password login) nor know HTTP.
 
+pub mod links;
 pub mod providers;
 pub mod view;
 
+pub use links::{LinkDetail, LinkInput};
 pub use providers::{
     IdentityProviderService, ProviderApplicationInput, ProviderError, ProviderInput,
 };
-pub use view::ProviderView;
+pub use view::{LinkView, ProviderView};

@@ -144,6 +144,18 @@ impl IdentityProviderService {
         }
     }
 
+    pub(super) fn store(&self) -> &DynStore {
+        &self.store
+    }
+
+    pub(super) fn audit(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    pub(super) fn now(&self) -> lamba_model::Instant {
+        self.clock.now()
+    }
+
     pub async fn get(&self, id: IdentityProviderId) -> Result<IdentityProvider, ProviderError> {
         self.store
             .lookup_identity_provider(id)

@@ -138,3 +138,33 @@ impl<'a> From<&'a IdentityProvider> for ProviderView<'a> {
         Self::new(provider, None)
     }
 }
+
+/// A link on the wire (FusionAuth's `identityProviderLink`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkView<'a> {
+    pub display_name: Option<&'a str>,
+    pub identity_provider_id: IdentityProviderId,
+    pub identity_provider_name: &'a str,
+    pub identity_provider_type: &'static str,
+    pub identity_provider_user_id: &'a str,
+    pub user_id: lamba_model::UserId,
+    pub insert_instant: i64,
+    pub last_login_instant: Option<i64>,
+}
+
+impl<'a> From<&'a super::LinkDetail> for LinkView<'a> {
+    fn from(detail: &'a super::LinkDetail) -> Self {
+        let link = &detail.link;
+        Self {
+            display_name: link.display_name.as_deref(),
+            identity_provider_id: link.identity_provider_id,
+            identity_provider_name: &detail.provider.name,
+            identity_provider_type: detail.provider.provider_type.as_str(),
+            identity_provider_user_id: &link.identity_provider_user_id,
+            user_id: link.user_id,
+            insert_instant: link.insert_instant.as_millis(),
+            last_login_instant: link.last_login_instant.map(|i| i.as_millis()),
+        }
+    }
+}

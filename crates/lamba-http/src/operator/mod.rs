@@ -42,6 +42,7 @@ pub(crate) fn read_every_resource(
         refusal(tenancy::role::parse_input(body).map(|i| i.read_errors)),
         refusal(tenancy::member::parse_input(body).map(|i| i.read_errors)),
         refusal(identity_provider::parse_input(body).map(|i| i.read_errors)),
+        refusal(identity_provider::link::parse_input(body).map(|i| i.read_errors)),
     ]
 }
 

@@ -3,10 +3,13 @@
 //! Every write forgets it, here and, through the change feed, on every node.
 
 use async_trait::async_trait;
-use lamba_model::{IdentityProvider, IdentityProviderId, IdentityProviderType};
+use lamba_model::{
+    IdentityProvider, IdentityProviderId, IdentityProviderLink, IdentityProviderType, Instant,
+    UserId,
+};
 
 use super::CachedStore;
-use crate::{IdentityProviderRepository, StoreResult};
+use crate::{IdentityProviderLinkRepository, IdentityProviderRepository, StoreResult};
 
 impl CachedStore {
     async fn all_identity_providers(&self) -> StoreResult<Vec<IdentityProvider>> {
@@ -60,5 +63,46 @@ impl IdentityProviderRepository for CachedStore {
         let result = self.inner.delete_identity_provider(id).await;
         self.forget_identity_providers();
         result
+    }
+}
+
+/// Links pass through: each is read once per federated login.
+#[async_trait]
+impl IdentityProviderLinkRepository for CachedStore {
+    async fn add_link(&self, link: &IdentityProviderLink) -> StoreResult<()> {
+        self.inner.add_link(link).await
+    }
+
+    async fn find_link(
+        &self,
+        provider: IdentityProviderId,
+        provider_user_id: &str,
+    ) -> StoreResult<Option<IdentityProviderLink>> {
+        self.inner.find_link(provider, provider_user_id).await
+    }
+
+    async fn list_links(
+        &self,
+        user_id: UserId,
+        provider: Option<IdentityProviderId>,
+    ) -> StoreResult<Vec<IdentityProviderLink>> {
+        self.inner.list_links(user_id, provider).await
+    }
+
+    async fn delete_link(
+        &self,
+        provider: IdentityProviderId,
+        provider_user_id: &str,
+    ) -> StoreResult<Option<IdentityProviderLink>> {
+        self.inner.delete_link(provider, provider_user_id).await
+    }
+
+    async fn touch_link(
+        &self,
+        provider: IdentityProviderId,
+        provider_user_id: &str,
+        at: Instant,
+    ) -> StoreResult<bool> {
+        self.inner.touch_link(provider, provider_user_id, at).await
     }
 }

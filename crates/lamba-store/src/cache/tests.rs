@@ -657,6 +657,42 @@ impl crate::IdentityProviderRepository for Fake {
 }
 
 #[async_trait]
+impl crate::IdentityProviderLinkRepository for Fake {
+    async fn add_link(&self, _link: &lamba_model::IdentityProviderLink) -> StoreResult<()> {
+        Ok(())
+    }
+    async fn find_link(
+        &self,
+        _provider: lamba_model::IdentityProviderId,
+        _provider_user_id: &str,
+    ) -> StoreResult<Option<lamba_model::IdentityProviderLink>> {
+        Ok(None)
+    }
+    async fn list_links(
+        &self,
+        _user_id: UserId,
+        _provider: Option<lamba_model::IdentityProviderId>,
+    ) -> StoreResult<Vec<lamba_model::IdentityProviderLink>> {
+        Ok(Vec::new())
+    }
+    async fn delete_link(
+        &self,
+        _provider: lamba_model::IdentityProviderId,
+        _provider_user_id: &str,
+    ) -> StoreResult<Option<lamba_model::IdentityProviderLink>> {
+        Ok(None)
+    }
+    async fn touch_link(
+        &self,
+        _provider: lamba_model::IdentityProviderId,
+        _provider_user_id: &str,
+        _at: Instant,
+    ) -> StoreResult<bool> {
+        Ok(false)
+    }
+}
+
+#[async_trait]
 impl Store for Fake {
     fn backend_name(&self) -> &'static str {
         "fake"

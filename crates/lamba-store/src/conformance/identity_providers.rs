@@ -4,12 +4,13 @@
 use std::collections::BTreeMap;
 
 use lamba_model::{
-    ApplicationId, IdentityProvider, IdentityProviderId, IdentityProviderType, Instant, LambdaId,
-    LambdaType, LinkingStrategy, OidcSettings, ProviderApplication, UpstreamClientAuthentication,
+    ApplicationId, IdentityProvider, IdentityProviderId, IdentityProviderLink,
+    IdentityProviderType, Instant, LambdaId, LambdaType, LinkingStrategy, OidcSettings,
+    ProviderApplication, UpstreamClientAuthentication,
 };
 use uuid::Uuid;
 
-use crate::{CachedStore, Change, DynStore, StoreError};
+use crate::{CachedStore, Change, DynStore, Outbox, StoreError};
 
 fn provider(name: &str, domains: &[&str]) -> IdentityProvider {
     let mut applications = BTreeMap::new();
@@ -220,4 +221,102 @@ async fn expect_providers_change(changes: &mut tokio::sync::broadcast::Receiver<
             Err(_) => panic!("no Change::IdentityProviders within five seconds"),
         }
     }
+}
+
+fn link(
+    provider: &IdentityProvider,
+    upstream: &str,
+    user: lamba_model::UserId,
+    at: i64,
+) -> IdentityProviderLink {
+    IdentityProviderLink {
+        identity_provider_id: provider.id,
+        identity_provider_user_id: upstream.to_owned(),
+        user_id: user,
+        display_name: Some("zoë@acme.example".to_owned()),
+        insert_instant: Instant::from_millis(at),
+        last_login_instant: None,
+    }
+}
+
+pub async fn links_are_unique_per_upstream_identity_and_follow_their_ends(store: DynStore) {
+    let acme = provider("Acme", &[]);
+    let beta = provider("Beta", &[]);
+    store.add_identity_provider(&acme).await.unwrap();
+    store.add_identity_provider(&beta).await.unwrap();
+    let zoe = super::user("zoe@example.com");
+    let max = super::user("max@example.com");
+    store.add_user(&zoe, &Outbox::default()).await.unwrap();
+    store.add_user(&max, &Outbox::default()).await.unwrap();
+
+    let first = link(&acme, "upstream-1", zoe.id, 1_700_000_000_000);
+    store.add_link(&first).await.unwrap();
+    assert!(
+        matches!(
+            store
+                .add_link(&link(&acme, "upstream-1", max.id, 1_700_000_000_001))
+                .await,
+            Err(StoreError::Conflict(_))
+        ),
+        "one upstream identity links to one user"
+    );
+    let second = link(&acme, "upstream-2", zoe.id, 1_700_000_000_002);
+    let third = link(&beta, "upstream-1", zoe.id, 1_700_000_000_003);
+    store.add_link(&second).await.unwrap();
+    store.add_link(&third).await.unwrap();
+    let mut gone_user = link(&acme, "x", max.id, 1);
+    gone_user.user_id = lamba_model::UserId::from_uuid(Uuid::new_v4());
+    assert!(matches!(
+        store.add_link(&gone_user).await,
+        Err(StoreError::Reference)
+    ));
+    let mut gone_provider = link(&acme, "x", max.id, 1);
+    gone_provider.identity_provider_id = IdentityProviderId::from_uuid(Uuid::new_v4());
+    assert!(matches!(
+        store.add_link(&gone_provider).await,
+        Err(StoreError::Reference)
+    ));
+
+    assert_eq!(
+        store.find_link(acme.id, "upstream-1").await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(
+        store.find_link(acme.id, "UPSTREAM-1").await.unwrap(),
+        None,
+        "ids are exact"
+    );
+    assert_eq!(
+        store.list_links(zoe.id, None).await.unwrap(),
+        vec![first.clone(), second.clone(), third.clone()]
+    );
+    assert_eq!(
+        store.list_links(zoe.id, Some(beta.id)).await.unwrap(),
+        vec![third.clone()]
+    );
+    assert!(store.list_links(max.id, None).await.unwrap().is_empty());
+
+    let at = Instant::from_millis(1_700_000_009_000);
+    assert!(store.touch_link(acme.id, "upstream-1", at).await.unwrap());
+    assert!(!store.touch_link(acme.id, "nobody", at).await.unwrap());
+    let touched = store
+        .find_link(acme.id, "upstream-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(touched.last_login_instant, Some(at));
+
+    assert_eq!(
+        store.delete_link(acme.id, "upstream-2").await.unwrap(),
+        Some(second)
+    );
+    assert_eq!(
+        store.delete_link(acme.id, "upstream-2").await.unwrap(),
+        None
+    );
+    // A deleted provider takes its links; a deleted user takes theirs.
+    assert!(store.delete_identity_provider(beta.id).await.unwrap());
+    assert_eq!(store.list_links(zoe.id, None).await.unwrap(), vec![touched]);
+    assert!(store.delete_user(zoe.id).await.unwrap());
+    assert_eq!(store.find_link(acme.id, "upstream-1").await.unwrap(), None);
 }

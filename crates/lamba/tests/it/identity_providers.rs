@@ -9,6 +9,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::audit::events;
+use crate::tenancy::create_user;
 use crate::{builder, call, field_codes, on_both_backends, start};
 
 const SECRET: &str = "upstream-secret-7d1f0b5c9e";
@@ -399,7 +400,153 @@ async fn the_client_secret_is_sealed_at_rest() {
     assert!(seen > 0);
 }
 
+async fn the_links_api(backend: Backend) {
+    let server = start(backend).await;
+    let acme = create_ok(&server, oidc("Acme")).await;
+    let acme_id = acme["id"].as_str().unwrap().to_owned();
+    let zoe = create_user(&server, "zoe@example.com").await;
+    let max = create_user(&server, "max@example.com").await;
+    let link = |user: &str, upstream: &str| {
+        json!({"identityProviderLink": {
+            "identityProviderId": acme_id,
+            "identityProviderUserId": upstream,
+            "userId": user,
+            "displayName": "zoë@acme.example"
+        }})
+    };
+    let (status, made) = call(
+        &server,
+        Method::POST,
+        "/api/identity-provider/link",
+        Some(link(&zoe, "acme|123")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{made}");
+    let made = &made["identityProviderLink"];
+    assert_eq!(made["identityProviderName"], "Acme");
+    assert_eq!(made["identityProviderType"], "OpenIDConnect");
+    assert_eq!(made["identityProviderUserId"], "acme|123");
+    assert_eq!(made["userId"], zoe.as_str());
+    assert_eq!(made["displayName"], "zoë@acme.example");
+    assert_eq!(made["lastLoginInstant"], Value::Null);
+
+    // One upstream identity links to one user.
+    let (status, body) = call(
+        &server,
+        Method::POST,
+        "/api/identity-provider/link",
+        Some(link(&max, "acme|123")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        field_codes(&body, "identityProviderLink.identityProviderUserId"),
+        ["[duplicate]identityProviderLink.identityProviderUserId"]
+    );
+    let (status, body) = call(
+        &server,
+        Method::POST,
+        "/api/identity-provider/link",
+        Some(json!({"identityProviderLink": {
+            "identityProviderId": uuid::Uuid::new_v4(),
+            "userId": "nope"
+        }})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    for (path, code) in [
+        ("identityProviderLink.identityProviderId", "invalid"),
+        ("identityProviderLink.identityProviderUserId", "blank"),
+        ("identityProviderLink.userId", "invalid"),
+    ] {
+        assert_eq!(
+            field_codes(&body, path),
+            [format!("[{code}]{path}")],
+            "{body}"
+        );
+    }
+
+    let by_upstream = format!(
+        "/api/identity-provider/link?identityProviderId={acme_id}&identityProviderUserId=acme%7C123"
+    );
+    let (status, found) = call(&server, Method::GET, &by_upstream, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(&found["identityProviderLink"], made);
+    for query in [
+        format!("userId={zoe}"),
+        format!("userId={zoe}&identityProviderId={acme_id}"),
+    ] {
+        let (status, list) = call(
+            &server,
+            Method::GET,
+            &format!("/api/identity-provider/link?{query}"),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(list["identityProviderLinks"], json!([made]), "{query}");
+    }
+    let (status, list) = call(
+        &server,
+        Method::GET,
+        &format!("/api/identity-provider/link?userId={max}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, &list["identityProviderLinks"]),
+        (StatusCode::OK, &json!([]))
+    );
+    let (status, _) = call(&server, Method::GET, "/api/identity-provider/link", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // Unlinking needs the user the link belongs to.
+    let unlink = |user: &str| {
+        format!(
+            "/api/identity-provider/link?identityProviderId={acme_id}&identityProviderUserId=acme%7C123&userId={user}"
+        )
+    };
+    let (status, _) = call(&server, Method::DELETE, &unlink(&max), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, gone) = call(&server, Method::DELETE, &unlink(&zoe), None).await;
+    assert_eq!(status, StatusCode::OK, "{gone}");
+    assert_eq!(&gone["identityProviderLink"], made);
+    let (status, _) = call(&server, Method::GET, &by_upstream, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Both are audit (and webhook) events about the user.
+    let filter = json!({"userId": zoe});
+    events(&server, "user.identity-provider.link", filter.clone(), 1).await;
+    events(&server, "user.identity-provider.unlink", filter, 1).await;
+
+    // A deleted provider takes its links.
+    call(
+        &server,
+        Method::POST,
+        "/api/identity-provider/link",
+        Some(link(&zoe, "acme|456")),
+    )
+    .await;
+    let (status, _) = call(
+        &server,
+        Method::DELETE,
+        &format!("/api/identity-provider/{acme_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, list) = call(
+        &server,
+        Method::GET,
+        &format!("/api/identity-provider/link?userId={zoe}"),
+        None,
+    )
+    .await;
+    assert_eq!(list["identityProviderLinks"], json!([]));
+}
+
 on_both_backends!(
+    the_links_api,
     identity_provider_life_cycle,
     every_bad_field_at_once,
     names_and_domains_are_unique,

@@ -1,10 +1,12 @@
 //! `/api/identity-provider[/{identityProviderId}]`: upstream identity
 //! providers, FusionAuth's Identity Providers API (type `OpenIDConnect`).
 //! No answer carries a client secret; each carries `callbackURL`, the one
-//! redirect URI to register with the upstream provider.
+//! redirect URI to register with the upstream provider. Links between users
+//! and their upstream identities are under `/api/identity-provider/link`.
 
 mod create;
 mod delete;
+pub(in crate::operator) mod link;
 mod retrieve;
 mod update;
 
@@ -27,6 +29,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/identity-provider",
             get(retrieve::list).post(create::create_with_random_id),
+        )
+        .route(
+            "/identity-provider/link",
+            get(link::retrieve).post(link::create).delete(link::delete),
         )
         .route(
             "/identity-provider/{identity_provider_id}",
