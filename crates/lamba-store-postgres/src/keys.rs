@@ -108,13 +108,26 @@ impl KeyRepository for PostgresStore {
         key: &SigningKeyRecord,
         now: Instant,
         expires: Instant,
-    ) -> StoreResult<()> {
+        not_since: Instant,
+    ) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(SIGNING_KEY_LOCK)
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
+        // Under the lock: a rotation another node committed is seen here.
+        let (count,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM signing_keys WHERE algorithm = $1 AND retired_instant >= $2",
+        )
+        .bind(key.algorithm.as_str())
+        .bind(not_since.as_millis())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if count > 0 {
+            return Ok(false);
+        }
         sqlx::query(
             "UPDATE signing_keys SET retired_instant = $1, expires_instant = $2 \
              WHERE algorithm = $3 AND retired_instant IS NULL",
@@ -142,7 +155,7 @@ impl KeyRepository for PostgresStore {
         self.notify_signing_keys(&mut tx).await?;
         tx.commit().await.map_err(backend)?;
         let _ = self.changes.send(Change::SigningKeys);
-        Ok(())
+        Ok(true)
     }
 
     async fn mark_signing_key_signed(&self, kid: &str, now: Instant) -> StoreResult<bool> {

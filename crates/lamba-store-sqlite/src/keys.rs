@@ -83,8 +83,21 @@ impl KeyRepository for SqliteStore {
         key: &SigningKeyRecord,
         now: Instant,
         expires: Instant,
-    ) -> StoreResult<()> {
+        not_since: Instant,
+    ) -> StoreResult<bool> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
+        // Writes first (see `webhook.rs`): the transaction holds the write
+        // lock from here, so the check below sees every committed rotation.
+        sqlx::query(
+            "UPDATE signing_keys SET kid = kid WHERE algorithm = ? AND retired_instant IS NULL",
+        )
+        .bind(key.algorithm.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if recently_rotated(&mut tx, key, not_since).await? {
+            return Ok(false);
+        }
         sqlx::query(
             "UPDATE signing_keys SET retired_instant = ?, expires_instant = ? \
              WHERE algorithm = ? AND retired_instant IS NULL",
@@ -111,7 +124,7 @@ impl KeyRepository for SqliteStore {
         .map_err(|e| write_error(e, "kid"))?;
         tx.commit().await.map_err(backend)?;
         let _ = self.changes.send(Change::SigningKeys);
-        Ok(())
+        Ok(true)
     }
 
     async fn mark_signing_key_signed(&self, kid: &str, now: Instant) -> StoreResult<bool> {
@@ -144,4 +157,21 @@ impl KeyRepository for SqliteStore {
         }
         Ok(done.rows_affected())
     }
+}
+
+/// Whether a key of `key.algorithm` was retired at or after `not_since`.
+async fn recently_rotated(
+    tx: &mut sqlx::SqliteConnection,
+    key: &SigningKeyRecord,
+    not_since: Instant,
+) -> StoreResult<bool> {
+    let (count,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM signing_keys WHERE algorithm = ? AND retired_instant >= ?",
+    )
+    .bind(key.algorithm.as_str())
+    .bind(not_since.as_millis())
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(backend)?;
+    Ok(count > 0)
 }

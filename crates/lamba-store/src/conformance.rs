@@ -764,14 +764,30 @@ pub async fn signing_keys_first_rotate_expire(store: DynStore) {
         .unwrap()
         .kid
         .clone();
-    store
-        .rotate_signing_key(
-            &signing_key("es-new", SigningAlgorithm::Es256, 30),
-            Instant::from_millis(30),
-            Instant::from_millis(1_000),
-        )
-        .await
-        .unwrap();
+    assert!(
+        store
+            .rotate_signing_key(
+                &signing_key("es-new", SigningAlgorithm::Es256, 30),
+                Instant::from_millis(30),
+                Instant::from_millis(1_000),
+                Instant::from_millis(0),
+            )
+            .await
+            .unwrap()
+    );
+    // A second rotation that must come after the first is refused, and
+    // changes nothing.
+    assert!(
+        !store
+            .rotate_signing_key(
+                &signing_key("es-racer", SigningAlgorithm::Es256, 31),
+                Instant::from_millis(31),
+                Instant::from_millis(1_000),
+                Instant::from_millis(30),
+            )
+            .await
+            .unwrap()
+    );
     let keys = store.list_signing_keys().await.unwrap();
     assert_eq!(keys.len(), 3);
     let new = keys.iter().find(|k| k.kid == "es-new").unwrap();

@@ -16,13 +16,18 @@ pub trait KeyRepository: Send + Sync {
     /// across nodes. `Ok(true)` if added.
     async fn add_first_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<bool>;
     /// Retires the active keys of `key.algorithm` (no longer signing from
-    /// `now`, published until `expires`) and adds `key`, in one transaction.
+    /// `now`, published until `expires`) and adds `key`, in one transaction
+    /// serialised across nodes; unless a key of that algorithm was retired
+    /// at or after `not_since` (another rotation, maybe on another node,
+    /// came first), in which case nothing changes and the answer is
+    /// `Ok(false)`.
     async fn rotate_signing_key(
         &self,
         key: &SigningKeyRecord,
         now: Instant,
         expires: Instant,
-    ) -> StoreResult<()>;
+        not_since: Instant,
+    ) -> StoreResult<bool>;
     /// Records that a node is about to sign with `kid` for the first time;
     /// reports [`Change::SigningKeys`](crate::Change::SigningKeys) when
     /// this is news (so that a retired key that starts to sign is

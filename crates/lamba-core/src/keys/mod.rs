@@ -207,18 +207,36 @@ impl KeyRing {
     ///
     /// Refused with [`KeyError::TooSoon`] within a minute of the last
     /// rotation, or while an algorithm already has
-    /// [`MAX_PUBLISHED_RETIRED_KEYS`] retired keys published. (Two nodes
-    /// rotating in the same instant may both pass; on one node the check
-    /// and the rotation are serialised.)
+    /// [`MAX_PUBLISHED_RETIRED_KEYS`] retired keys published. The minute is
+    /// checked again in each rotation's transaction, which storage
+    /// serialises across nodes, so of two nodes rotating at once one is
+    /// refused.
     pub async fn rotate(&self, publish_old_for_millis: i64) -> Result<Vec<String>, KeyError> {
         let _one_at_a_time = self.rotating.lock().await;
         let now = self.clock.now();
         check_rotation_allowed(&self.store.list_signing_keys().await?, now)?;
         let expires = Instant::from_millis(now.as_millis().saturating_add(publish_old_for_millis));
+        // The same minute, checked again inside each rotation's
+        // transaction: a rotation another node made meanwhile wins.
+        let not_since = Instant::from_millis(
+            now.as_millis()
+                .saturating_sub(MIN_ROTATION_INTERVAL_MILLIS)
+                .saturating_add(1),
+        );
         let mut kids = Vec::new();
         for alg in SigningAlgorithm::ALL {
             let record = new_record(*alg, &self.sealer, now)?;
-            self.store.rotate_signing_key(&record, now, expires).await?;
+            if !self
+                .store
+                .rotate_signing_key(&record, now, expires, not_since)
+                .await?
+            {
+                self.reload().await?;
+                return Err(KeyError::TooSoon {
+                    reason: "the signing keys were rotated less than a minute ago",
+                    retry_after_seconds: MIN_ROTATION_INTERVAL_MILLIS.unsigned_abs() / 1000,
+                });
+            }
             kids.push(record.kid);
         }
         self.store.delete_expired_signing_keys(now).await?;

@@ -26,8 +26,11 @@ impl KeyRepository for CachedStore {
         key: &SigningKeyRecord,
         now: Instant,
         expires: Instant,
-    ) -> StoreResult<()> {
-        self.inner.rotate_signing_key(key, now, expires).await
+        not_since: Instant,
+    ) -> StoreResult<bool> {
+        self.inner
+            .rotate_signing_key(key, now, expires, not_since)
+            .await
     }
 
     async fn mark_signing_key_signed(&self, kid: &str, now: Instant) -> StoreResult<bool> {

@@ -149,8 +149,9 @@ impl KeyRepository for Fake {
         _k: &SigningKeyRecord,
         _n: Instant,
         _e: Instant,
-    ) -> StoreResult<()> {
-        Ok(())
+        _s: Instant,
+    ) -> StoreResult<bool> {
+        Ok(true)
     }
     async fn mark_signing_key_signed(&self, _kid: &str, _n: Instant) -> StoreResult<bool> {
         Ok(false)

@@ -157,6 +157,32 @@ async fn the_rate_limit_is_shared_through_redis() {
     }
 }
 
+/// Key rotation's minute holds across nodes: of rotations sent to both
+/// nodes at once, exactly one happens; the others are 429.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_rotation_a_minute_for_the_whole_cluster() {
+    let database = Database::fresh(Backend::Postgres).await;
+    let prefix = prefix();
+    let a = node(&database, &prefix, "100/min").start().await;
+    let b = node(&database, &prefix, "100/min").start().await;
+    let rotate = |server: &TestServer| {
+        let request = server.api(Method::POST, "/api/key/rotate").send();
+        async move { request.await.unwrap().status() }
+    };
+    let mut attempts = tokio::task::JoinSet::new();
+    for _ in 0..6 {
+        attempts.spawn(rotate(&a));
+        attempts.spawn(rotate(&b));
+    }
+    let statuses = attempts.join_all().await;
+    let done = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((done, refused), (1, 11), "{statuses:?}");
+}
+
 /// Both nodes dispatch from one outbox: every event is delivered exactly
 /// once, whichever node caused it and whichever sent it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
