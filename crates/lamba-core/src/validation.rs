@@ -130,6 +130,27 @@ pub fn check_name_length(path: &str, name: &str, errors: &mut ValidationErrors) 
     }
 }
 
+/// A wire enum's value, or `[invalid]` naming the path; `None` when
+/// absent.
+pub fn parse_enum<T: std::str::FromStr>(
+    raw: Option<&str>,
+    path: &str,
+    errors: &mut ValidationErrors,
+) -> Option<T> {
+    let raw = raw?;
+    match T::from_str(raw) {
+        Ok(value) => Some(value),
+        Err(_) => {
+            errors.field(
+                path,
+                ErrorKind::Invalid,
+                format!("{raw:?} is not a valid value for {path}."),
+            );
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod text_tests {
     use super::*;

@@ -9,5 +9,6 @@ pub mod audit;
 pub mod delivery;
 pub mod destinations;
 pub mod event_log;
+pub mod webhook_view;
 pub mod webhooks;
 pub mod wire;

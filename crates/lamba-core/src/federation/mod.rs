@@ -7,8 +7,10 @@
 //! applications; may not issue tokens (a federated login ends in the same
 //! `oauth` sign-in as a password login) nor know HTTP.
 
+mod input;
 pub mod links;
 pub mod providers;
+mod rules;
 pub mod view;
 
 pub use links::{LinkDetail, LinkInput};

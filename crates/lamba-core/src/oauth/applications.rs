@@ -1,15 +1,13 @@
 //! The Applications use cases: OAuth clients, their secrets, redirect URIs,
 //! grants, token lifetimes and lambdas.
 
-use std::collections::HashSet;
 use std::str::FromStr;
 use std::sync::Arc;
 
 use lamba_model::{
-    Application, ApplicationId, ApplicationRole, ClientAuthenticationPolicy, Clock, Environment,
-    FailedAuthenticationConfiguration, FailurePolicy, GrantType, JwtConfiguration,
-    LambdaConfiguration, LambdaId, LambdaType, OAuthConfiguration, PkcePolicy,
-    RefreshExpirationPolicy, RefreshUsagePolicy, SigningAlgorithm,
+    Application, ApplicationId, ClientAuthenticationPolicy, Clock, Environment, FailurePolicy,
+    GrantType, JwtConfiguration, LambdaConfiguration, LambdaId, LambdaType, OAuthConfiguration,
+    PkcePolicy, RefreshExpirationPolicy, RefreshUsagePolicy, SigningAlgorithm,
 };
 use lamba_oidc::secret::{SecretDigester, generate_client_secret};
 use lamba_store::{DynStore, StoreError};
@@ -17,8 +15,11 @@ use uuid::Uuid;
 
 use serde_json::Value;
 
+pub use super::application_rules::{FailedAuthenticationInput, RoleInput};
+use super::application_rules::{allowed_scopes, build_failed_authentication, resource_uris, roles};
 use super::application_view::ApplicationView;
 use crate::events::audit::{AuditLog, Subject};
+use crate::validation::parse_enum;
 use crate::validation::{ErrorKind, ValidationErrors};
 
 /// Longest lifetimes accepted: a day for access and ID tokens, a year for
@@ -42,13 +43,6 @@ impl From<ValidationErrors> for ApplicationError {
     fn from(errors: ValidationErrors) -> Self {
         ApplicationError::Invalid(errors)
     }
-}
-
-/// A role as a request states it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RoleInput {
-    pub name: Option<String>,
-    pub is_default: Option<bool>,
 }
 
 /// What a create or replace request says; `None` is absent. Enumerations
@@ -83,20 +77,6 @@ pub struct ApplicationInput {
     /// answer lists every bad field at once and nothing is written.
     pub read_errors: crate::ValidationErrors,
 }
-
-/// `application.failedAuthenticationConfiguration` as received.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct FailedAuthenticationInput {
-    pub enabled: Option<bool>,
-    pub too_many_attempts: Option<i64>,
-    pub reset_count_in_seconds: Option<i64>,
-    pub lockout_seconds: Option<i64>,
-}
-
-/// The largest values the lockout policy takes: a thousand attempts, a day
-/// of counting, a day of lockout.
-const MAX_TOO_MANY_ATTEMPTS: i64 = 1_000;
-const MAX_LOCKOUT_WINDOW_SECONDS: i64 = 86_400;
 
 /// An application and, when this request created or replaced its secret,
 /// the secret itself: the only time it is ever shown.
@@ -578,143 +558,4 @@ fn lambda_vanished() -> ApplicationError {
         "A lambda this application names was deleted meanwhile.",
     )
     .into()
-}
-
-fn parse_enum<T: FromStr + Copy>(
-    raw: Option<&str>,
-    path: &str,
-    errors: &mut ValidationErrors,
-) -> Option<T> {
-    let raw = raw?;
-    match T::from_str(raw) {
-        Ok(value) => Some(value),
-        Err(_) => {
-            errors.field(
-                path,
-                ErrorKind::Invalid,
-                format!("{raw:?} is not a valid value for {path}."),
-            );
-            None
-        }
-    }
-}
-
-/// `authorizedResourceURIs`: absolute http(s) URIs without a fragment
-/// (RFC 8707 §2), each once.
-fn resource_uris(input: &[String], path: &str, errors: &mut ValidationErrors) -> Vec<String> {
-    let mut uris: Vec<String> = Vec::new();
-    for uri in input {
-        // The URL parser trims and drops whitespace and controls, but the
-        // list is compared byte for byte and copied into `aud`: refuse them.
-        let has_controls = uri.bytes().any(|b| b <= 0x20 || b == 0x7f);
-        if has_controls || super::resource::checked_resource(Some(uri)).is_err() || uri.is_empty() {
-            errors.field(
-                path,
-                ErrorKind::Invalid,
-                format!("{uri:?} is not an absolute http(s) URI without a fragment."),
-            );
-        } else if !uris.contains(uri) {
-            uris.push(uri.clone());
-        }
-    }
-    uris
-}
-
-/// `allowedScopes`: scope tokens (RFC 6749 §3.3: printable ASCII without
-/// space, `"` or `\`), each once; not the scopes that need a user, since
-/// client credentials have none, nor the management scope, which the
-/// project binding grants.
-fn allowed_scopes(input: &[String], path: &str, errors: &mut ValidationErrors) -> Vec<String> {
-    let mut scopes: Vec<String> = Vec::new();
-    for scope in input {
-        let is_token = !scope.is_empty()
-            && scope.len() <= 255
-            && scope
-                .bytes()
-                .all(|b| matches!(b, 0x21 | 0x23..=0x5b | 0x5d..=0x7e));
-        if !is_token {
-            errors.field(
-                path,
-                ErrorKind::Invalid,
-                format!("{scope:?} is not a scope token (RFC 6749 §3.3), or is longer than 255 characters."),
-            );
-        } else if super::USER_SCOPES.contains(&scope.as_str())
-            || scope == crate::claims::MANAGEMENT_SCOPE
-        {
-            errors.field(
-                path,
-                ErrorKind::Invalid,
-                format!("{scope:?} is not granted by this list: user scopes need a user, and the management scope follows the project binding."),
-            );
-        } else if !scopes.contains(scope) {
-            scopes.push(scope.clone());
-        }
-    }
-    scopes
-}
-
-fn roles(input: &[RoleInput], errors: &mut ValidationErrors) -> Vec<ApplicationRole> {
-    let mut seen = HashSet::new();
-    let mut roles = Vec::new();
-    for role in input {
-        match role.name.as_deref().map(str::trim) {
-            None | Some("") => errors.field(
-                "application.roles",
-                ErrorKind::Blank,
-                "Every role needs a name.",
-            ),
-            Some(name) if !seen.insert(name.to_owned()) => errors.field(
-                "application.roles",
-                ErrorKind::Duplicate,
-                format!("The role {name:?} is listed twice."),
-            ),
-            Some(name) => roles.push(ApplicationRole {
-                name: name.to_owned(),
-                is_default: role.is_default.unwrap_or(false),
-            }),
-        }
-    }
-    roles
-}
-
-/// Validates the lockout policy; absent members take their defaults.
-fn build_failed_authentication(
-    input: &FailedAuthenticationInput,
-    errors: &mut ValidationErrors,
-) -> FailedAuthenticationConfiguration {
-    let prefix = "application.failedAuthenticationConfiguration";
-    let defaults = FailedAuthenticationConfiguration::default();
-    let mut bounded = |value: Option<i64>, field: &str, max: i64, default: u32| match value {
-        None => default,
-        Some(v) if (1..=max).contains(&v) => u32::try_from(v).unwrap_or(default),
-        Some(v) => {
-            errors.field(
-                &format!("{prefix}.{field}"),
-                ErrorKind::Invalid,
-                format!("{v} is out of range; use 1 to {max}."),
-            );
-            default
-        }
-    };
-    FailedAuthenticationConfiguration {
-        enabled: input.enabled.unwrap_or(defaults.enabled),
-        too_many_attempts: bounded(
-            input.too_many_attempts,
-            "tooManyAttempts",
-            MAX_TOO_MANY_ATTEMPTS,
-            defaults.too_many_attempts,
-        ),
-        reset_count_in_seconds: bounded(
-            input.reset_count_in_seconds,
-            "resetCountInSeconds",
-            MAX_LOCKOUT_WINDOW_SECONDS,
-            defaults.reset_count_in_seconds,
-        ),
-        lockout_seconds: bounded(
-            input.lockout_seconds,
-            "lockoutSeconds",
-            MAX_LOCKOUT_WINDOW_SECONDS,
-            defaults.lockout_seconds,
-        ),
-    }
 }

@@ -9,6 +9,7 @@
 //! Owns how a token is issued and what it says. May not reach into scoped
 //! sessions or tenancy: `sessions` builds on OAuth, never the reverse.
 
+mod application_rules;
 pub mod application_view;
 pub mod applications;
 mod authorize;

@@ -1,0 +1,47 @@
+//! What an operator sends to create or replace an identity provider.
+
+use crate::validation::ValidationErrors;
+
+/// A provider as the operator sends it; `None` is "not given".
+#[derive(Clone, Debug, Default)]
+pub struct ProviderInput {
+    pub provider_type: Option<String>,
+    pub name: Option<String>,
+    pub enabled: Option<bool>,
+    pub debug: Option<bool>,
+    pub button_text: Option<String>,
+    pub button_image_url: Option<String>,
+    pub domains: Option<Vec<String>>,
+    pub linking_strategy: Option<String>,
+    pub reconcile_id: Option<String>,
+    pub attribute_mappings: Option<Vec<(String, String)>>,
+    pub applications: Option<Vec<(String, ProviderApplicationInput)>>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub client_authentication_method: Option<String>,
+    pub issuer: Option<String>,
+    pub authorization_endpoint: Option<String>,
+    pub token_endpoint: Option<String>,
+    pub userinfo_endpoint: Option<String>,
+    pub scope: Option<String>,
+    pub email_claim: Option<String>,
+    pub email_verified_claim: Option<String>,
+    pub unique_id_claim: Option<String>,
+    pub username_claim: Option<String>,
+    pub post_request: Option<bool>,
+    /// What the request's reader could not read: validation starts from
+    /// these, so the answer lists every bad field at once.
+    pub read_errors: ValidationErrors,
+}
+
+/// One application's settings, as sent.
+#[derive(Clone, Debug, Default)]
+pub struct ProviderApplicationInput {
+    pub enabled: Option<bool>,
+    pub create_registration: Option<bool>,
+    pub button_text: Option<String>,
+    pub button_image_url: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub scope: Option<String>,
+}
