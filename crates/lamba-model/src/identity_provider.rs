@@ -35,8 +35,8 @@ wire_enum!(
     }
 );
 
-/// An upstream identity provider.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// An upstream identity provider. Its `Debug` leaves out the secrets.
+#[derive(Clone, PartialEq, Eq)]
 pub struct IdentityProvider {
     pub id: IdentityProviderId,
     /// Unique regardless of case.
@@ -100,6 +100,23 @@ pub struct OidcSettings {
     pub username_claim: String,
     /// Send the authorization request as a form POST instead of a redirect.
     pub post_request: bool,
+}
+
+impl std::fmt::Debug for IdentityProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdentityProvider")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("provider_type", &self.provider_type)
+            .field("enabled", &self.enabled)
+            .field("domains", &self.domains)
+            .field("linking_strategy", &self.linking_strategy)
+            .field("reconcile_lambda_id", &self.reconcile_lambda_id)
+            .field("applications", &self.applications)
+            .field("oidc", &self.oidc)
+            .field("secrets_sealed", &self.secrets_sealed)
+            .finish_non_exhaustive()
+    }
 }
 
 impl IdentityProvider {

@@ -9,12 +9,13 @@ use lamba_model::{
     UserId,
 };
 use lamba_store::{
-    Change, IdentityProviderLinkRepository, IdentityProviderRepository, LINK_COLUMNS,
+    Change, IdentityProviderLinkRepository, IdentityProviderRepository, LINK_COLUMNS, Outbox,
     PROVIDER_COLUMNS, StoreError, StoreResult, codec,
 };
 use sqlx::postgres::PgRow;
 use uuid::Uuid;
 
+use super::webhook::insert_outbox;
 use super::{CHANGES_CHANNEL, PostgresStore, backend, write_error};
 
 fn provider_from_row(row: &PgRow) -> StoreResult<IdentityProvider> {
@@ -87,7 +88,7 @@ impl IdentityProviderRepository for PostgresStore {
     ) -> StoreResult<Vec<IdentityProvider>> {
         let rows = sqlx::query(&format!(
             "SELECT {PROVIDER_COLUMNS} FROM identity_providers \
-             WHERE $1::text IS NULL OR provider_type = $1 ORDER BY name_normalized, id"
+             WHERE $1::text IS NULL OR provider_type = $1 ORDER BY name_normalized COLLATE \"C\", id"
         ))
         .bind(provider_type.map(|t| t.as_str()))
         .fetch_all(&self.pool)
@@ -182,7 +183,8 @@ fn link_from_row(row: &PgRow) -> StoreResult<IdentityProviderLink> {
 
 #[async_trait]
 impl IdentityProviderLinkRepository for PostgresStore {
-    async fn add_link(&self, link: &IdentityProviderLink) -> StoreResult<()> {
+    async fn add_link(&self, link: &IdentityProviderLink, outbox: &Outbox) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
         sqlx::query(&format!(
             "INSERT INTO identity_provider_links ({LINK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
         ))
@@ -192,9 +194,11 @@ impl IdentityProviderLinkRepository for PostgresStore {
         .bind(&link.display_name)
         .bind(link.insert_instant.as_millis())
         .bind(link.last_login_instant.map(|i| i.as_millis()))
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(|e| write_error(e, "link"))?;
+        insert_outbox(&mut tx, &outbox.events).await?;
+        tx.commit().await.map_err(backend)?;
         Ok(())
     }
 
@@ -223,7 +227,7 @@ impl IdentityProviderLinkRepository for PostgresStore {
         let rows = sqlx::query(&format!(
             "SELECT {LINK_COLUMNS} FROM identity_provider_links WHERE user_id = $1 \
              AND ($2::uuid IS NULL OR identity_provider_id = $2) \
-             ORDER BY insert_instant, identity_provider_id, identity_provider_user_id"
+             ORDER BY insert_instant, identity_provider_id, identity_provider_user_id COLLATE \"C\""
         ))
         .bind(user_id.as_uuid())
         .bind(provider.map(Uuid::from))
@@ -237,18 +241,28 @@ impl IdentityProviderLinkRepository for PostgresStore {
         &self,
         provider: IdentityProviderId,
         provider_user_id: &str,
+        user_id: UserId,
+        outbox: &Outbox,
     ) -> StoreResult<Option<IdentityProviderLink>> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
         let row = sqlx::query(&format!(
             "DELETE FROM identity_provider_links \
-             WHERE identity_provider_id = $1 AND identity_provider_user_id = $2 \
+             WHERE identity_provider_id = $1 AND identity_provider_user_id = $2 AND user_id = $3 \
              RETURNING {LINK_COLUMNS}"
         ))
         .bind(provider.as_uuid())
         .bind(provider_user_id)
-        .fetch_optional(&self.pool)
+        .bind(user_id.as_uuid())
+        .fetch_optional(&mut *tx)
         .await
         .map_err(backend)?;
-        row.as_ref().map(link_from_row).transpose()
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let link = link_from_row(&row)?;
+        insert_outbox(&mut tx, &outbox.events).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(Some(link))
     }
 
     async fn touch_link(

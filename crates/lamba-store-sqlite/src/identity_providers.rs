@@ -8,11 +8,12 @@ use lamba_model::{
     UserId,
 };
 use lamba_store::{
-    Change, IdentityProviderLinkRepository, IdentityProviderRepository, LINK_COLUMNS,
+    Change, IdentityProviderLinkRepository, IdentityProviderRepository, LINK_COLUMNS, Outbox,
     PROVIDER_COLUMNS, StoreError, StoreResult, codec,
 };
 use sqlx::sqlite::SqliteRow;
 
+use super::webhook::insert_outbox;
 use super::{SqliteStore, backend, write_error};
 
 fn provider_from_row(row: &SqliteRow) -> StoreResult<IdentityProvider> {
@@ -165,7 +166,8 @@ fn link_from_row(row: &SqliteRow) -> StoreResult<IdentityProviderLink> {
 
 #[async_trait]
 impl IdentityProviderLinkRepository for SqliteStore {
-    async fn add_link(&self, link: &IdentityProviderLink) -> StoreResult<()> {
+    async fn add_link(&self, link: &IdentityProviderLink, outbox: &Outbox) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
         sqlx::query(&format!(
             "INSERT INTO identity_provider_links ({LINK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
         ))
@@ -175,9 +177,11 @@ impl IdentityProviderLinkRepository for SqliteStore {
         .bind(&link.display_name)
         .bind(link.insert_instant.as_millis())
         .bind(link.last_login_instant.map(|i| i.as_millis()))
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await
         .map_err(|e| write_error(e, "link"))?;
+        insert_outbox(&mut tx, &outbox.events).await?;
+        tx.commit().await.map_err(backend)?;
         Ok(())
     }
 
@@ -221,18 +225,28 @@ impl IdentityProviderLinkRepository for SqliteStore {
         &self,
         provider: IdentityProviderId,
         provider_user_id: &str,
+        user_id: UserId,
+        outbox: &Outbox,
     ) -> StoreResult<Option<IdentityProviderLink>> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
         let row = sqlx::query(&format!(
             "DELETE FROM identity_provider_links \
-             WHERE identity_provider_id = ? AND identity_provider_user_id = ? \
+             WHERE identity_provider_id = ? AND identity_provider_user_id = ? AND user_id = ? \
              RETURNING {LINK_COLUMNS}"
         ))
         .bind(provider.to_string())
         .bind(provider_user_id)
-        .fetch_optional(&self.writer)
+        .bind(user_id.to_string())
+        .fetch_optional(&mut *tx)
         .await
         .map_err(backend)?;
-        row.as_ref().map(link_from_row).transpose()
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let link = link_from_row(&row)?;
+        insert_outbox(&mut tx, &outbox.events).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(Some(link))
     }
 
     async fn touch_link(

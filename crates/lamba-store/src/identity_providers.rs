@@ -8,7 +8,7 @@ use lamba_model::{
     UserId,
 };
 
-use super::StoreResult;
+use super::{Outbox, StoreResult};
 
 /// The columns every provider query reads, in this order.
 pub const PROVIDER_COLUMNS: &str = "id, name, name_normalized, provider_type, enabled, config, \
@@ -45,11 +45,12 @@ pub const LINK_COLUMNS: &str = "identity_provider_id, identity_provider_user_id,
 /// Links between local users and their upstream identities.
 #[async_trait]
 pub trait IdentityProviderLinkRepository: Send + Sync {
-    /// Fails with [`StoreError::Conflict`](crate::StoreError::Conflict)
-    /// when the upstream identity is linked already, and
+    /// With `outbox` (its webhook events), in one transaction. Fails with
+    /// [`StoreError::Conflict`](crate::StoreError::Conflict) when the
+    /// upstream identity is linked already, and
     /// [`StoreError::Reference`](crate::StoreError::Reference) when the
     /// provider or the user does not exist.
-    async fn add_link(&self, link: &IdentityProviderLink) -> StoreResult<()>;
+    async fn add_link(&self, link: &IdentityProviderLink, outbox: &Outbox) -> StoreResult<()>;
     async fn find_link(
         &self,
         provider: IdentityProviderId,
@@ -61,11 +62,15 @@ pub trait IdentityProviderLinkRepository: Send + Sync {
         user_id: UserId,
         provider: Option<IdentityProviderId>,
     ) -> StoreResult<Vec<IdentityProviderLink>>;
-    /// Removes the link and returns it; `None` when there was none.
+    /// Removes the link if it belongs to `user_id`, with `outbox`, in one
+    /// transaction, and returns it; `None` (and no event) when there was no
+    /// such link.
     async fn delete_link(
         &self,
         provider: IdentityProviderId,
         provider_user_id: &str,
+        user_id: UserId,
+        outbox: &Outbox,
     ) -> StoreResult<Option<IdentityProviderLink>>;
     /// Records a login through the link; `Ok(false)` when it is gone.
     async fn touch_link(

@@ -2,8 +2,9 @@
 
 use crate::validation::ValidationErrors;
 
-/// A provider as the operator sends it; `None` is "not given".
-#[derive(Clone, Debug, Default)]
+/// A provider as the operator sends it; `None` is "not given". Its
+/// `Debug` shows no secret.
+#[derive(Clone, Default)]
 pub struct ProviderInput {
     pub provider_type: Option<String>,
     pub name: Option<String>,
@@ -34,8 +35,8 @@ pub struct ProviderInput {
     pub read_errors: ValidationErrors,
 }
 
-/// One application's settings, as sent.
-#[derive(Clone, Debug, Default)]
+/// One application's settings, as sent. Its `Debug` shows no secret.
+#[derive(Clone, Default)]
 pub struct ProviderApplicationInput {
     pub enabled: Option<bool>,
     pub create_registration: Option<bool>,
@@ -44,4 +45,27 @@ pub struct ProviderApplicationInput {
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
     pub scope: Option<String>,
+}
+
+impl std::fmt::Debug for ProviderInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderInput")
+            .field("provider_type", &self.provider_type)
+            .field("name", &self.name)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "…"))
+            .field("issuer", &self.issuer)
+            .field("applications", &self.applications)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for ProviderApplicationInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderApplicationInput")
+            .field("enabled", &self.enabled)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "…"))
+            .finish_non_exhaustive()
+    }
 }

@@ -44,8 +44,12 @@ impl IdentityProviderService {
             &mut errors,
         );
         let upstream_path = format!("{ROOT}.identityProviderUserId");
-        let upstream = match input.identity_provider_user_id.as_deref() {
-            None | Some("") => {
+        let upstream = input
+            .identity_provider_user_id
+            .as_deref()
+            .filter(|id| !id.trim().is_empty());
+        let upstream = match upstream {
+            None => {
                 errors.field(
                     &upstream_path,
                     ErrorKind::Blank,
@@ -101,7 +105,9 @@ impl IdentityProviderService {
             insert_instant: self.now(),
             last_login_instant: None,
         };
-        match self.store().add_link(&link).await {
+        let event = link_event(self, "user.identity-provider.link", &link);
+        let outbox = self.audit().outbox(&[&event]).await;
+        match self.store().add_link(&link, &outbox).await {
             Ok(()) => {}
             Err(StoreError::Conflict(_)) => {
                 return Err(ValidationErrors::with_field(
@@ -111,23 +117,34 @@ impl IdentityProviderService {
                 )
                 .into());
             }
-            Err(StoreError::Reference) => return Err(ProviderError::NotFound),
+            // The user or the provider was deleted meanwhile.
+            Err(StoreError::Reference) => {
+                return Err(ValidationErrors::with_field(
+                    &format!("{ROOT}.userId"),
+                    ErrorKind::Invalid,
+                    "The user or the identity provider was deleted meanwhile.",
+                )
+                .into());
+            }
             Err(other) => return Err(other.into()),
         }
-        self.link_event("user.identity-provider.link", &link).await;
+        self.audit().committed([event], &outbox);
         Ok(LinkDetail { link, provider })
     }
 
-    /// The link of one upstream identity.
+    /// The link of one upstream identity; when `user_id` is given, only if
+    /// it belongs to that user.
     pub async fn find_link(
         &self,
         provider: IdentityProviderId,
         upstream: &str,
+        user_id: Option<UserId>,
     ) -> Result<LinkDetail, ProviderError> {
         let link = self
             .store()
             .find_link(provider, upstream)
             .await?
+            .filter(|l| user_id.is_none_or(|u| l.user_id == u))
             .ok_or(ProviderError::NotFound)?;
         self.detail(link).await
     }
@@ -140,16 +157,27 @@ impl IdentityProviderService {
     ) -> Result<Vec<LinkDetail>, ProviderError> {
         let providers = self.store().list_identity_providers(None).await?;
         let links = self.store().list_links(user_id, provider).await?;
-        Ok(links
-            .into_iter()
-            .filter_map(|link| {
-                let provider = providers
-                    .iter()
-                    .find(|p| p.id == link.identity_provider_id)?
-                    .clone();
-                Some(LinkDetail { link, provider })
-            })
-            .collect())
+        let mut details = Vec::with_capacity(links.len());
+        for link in links {
+            let known = providers
+                .iter()
+                .find(|p| p.id == link.identity_provider_id)
+                .cloned();
+            // A provider this node's cache has not heard of yet is read
+            // directly; one deleted meanwhile took the link with it.
+            let provider = match known {
+                Some(provider) => Some(provider),
+                None => {
+                    self.store()
+                        .lookup_identity_provider(link.identity_provider_id)
+                        .await?
+                }
+            };
+            if let Some(provider) = provider {
+                details.push(LinkDetail { link, provider });
+            }
+        }
+        Ok(details)
     }
 
     /// Removes the link of `upstream` if it belongs to `user_id`.
@@ -159,17 +187,16 @@ impl IdentityProviderService {
         upstream: &str,
         user_id: UserId,
     ) -> Result<LinkDetail, ProviderError> {
-        let found = self.find_link(provider, upstream).await?;
-        if found.link.user_id != user_id {
-            return Err(ProviderError::NotFound);
-        }
+        let found = self.find_link(provider, upstream, Some(user_id)).await?;
+        let event = link_event(self, "user.identity-provider.unlink", &found.link);
+        let outbox = self.audit().outbox(&[&event]).await;
+        // Conditional on the user: a relink meanwhile is not undone.
         let link = self
             .store()
-            .delete_link(provider, upstream)
+            .delete_link(provider, upstream, user_id, &outbox)
             .await?
             .ok_or(ProviderError::NotFound)?;
-        self.link_event("user.identity-provider.unlink", &link)
-            .await;
+        self.audit().committed([event], &outbox);
         Ok(LinkDetail {
             link,
             provider: found.provider,
@@ -184,20 +211,23 @@ impl IdentityProviderService {
             .ok_or(ProviderError::NotFound)?;
         Ok(LinkDetail { link, provider })
     }
+}
 
-    /// `user.identity-provider.link` / `.unlink`, audited and sent to
-    /// webhooks.
-    async fn link_event(&self, event_type: &str, link: &IdentityProviderLink) {
-        let audit = self.audit();
-        let mut event = audit.event(event_type);
-        event.user_id = Some(link.user_id);
-        event.data = serde_json::json!({
-            "identityProviderId": link.identity_provider_id,
-            "identityProviderUserId": link.identity_provider_user_id,
-            "displayName": link.display_name,
-        });
-        audit.record_with_outbox(vec![event]).await;
-    }
+/// `user.identity-provider.link` / `.unlink`: audited, and stored for
+/// webhooks in the transaction of the change.
+fn link_event(
+    service: &IdentityProviderService,
+    event_type: &str,
+    link: &IdentityProviderLink,
+) -> lamba_model::AuditEvent {
+    let mut event = service.audit().event(event_type);
+    event.user_id = Some(link.user_id);
+    event.data = serde_json::json!({
+        "identityProviderId": link.identity_provider_id,
+        "identityProviderUserId": link.identity_provider_user_id,
+        "displayName": link.display_name,
+    });
+    event
 }
 
 fn parse_id<T: FromStr>(raw: Option<&str>, path: &str, errors: &mut ValidationErrors) -> Option<T> {

@@ -38,8 +38,10 @@ pub enum ProviderError {
     NotFound,
     #[error(transparent)]
     Sealing(#[from] SealingError),
-    #[error("the stored secrets are not readable: {0}")]
-    Secrets(String),
+    /// The stored secrets do not parse. Carries no detail: a parser's
+    /// message may quote the secret.
+    #[error("the stored upstream secrets are not readable")]
+    Secrets,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -51,11 +53,23 @@ impl From<ValidationErrors> for ProviderError {
 }
 
 /// The upstream client secrets of one provider, as sealed together.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UpstreamSecrets {
     pub client_secret: Option<String>,
     pub applications: BTreeMap<ApplicationId, String>,
+}
+
+impl std::fmt::Debug for UpstreamSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamSecrets")
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "…"))
+            .field(
+                "applications",
+                &self.applications.keys().collect::<Vec<_>>(),
+            )
+            .finish()
+    }
 }
 
 impl Drop for UpstreamSecrets {
@@ -190,7 +204,7 @@ impl IdentityProviderService {
             &provider.secrets,
             provider.secrets_sealed,
         )?;
-        serde_json::from_slice(&plain).map_err(|e| ProviderError::Secrets(e.to_string()))
+        serde_json::from_slice(&plain).map_err(|_| ProviderError::Secrets)
     }
 
     fn seal(
@@ -198,9 +212,8 @@ impl IdentityProviderService {
         provider: &mut IdentityProvider,
         secrets: &UpstreamSecrets,
     ) -> Result<(), ProviderError> {
-        let plain = Zeroizing::new(
-            serde_json::to_vec(secrets).map_err(|e| ProviderError::Secrets(e.to_string()))?,
-        );
+        let plain =
+            Zeroizing::new(serde_json::to_vec(secrets).map_err(|_| ProviderError::Secrets)?);
         let (stored, sealed) = self.sealer.seal(&row_name(provider.id), &plain)?;
         provider.secrets = stored;
         provider.secrets_sealed = sealed;
@@ -231,10 +244,7 @@ impl IdentityProviderService {
         existing: Option<&IdentityProvider>,
     ) -> Result<(IdentityProvider, UpstreamSecrets), ProviderError> {
         let mut errors = ValidationErrors::from_reading(&input.read_errors);
-        let stored = match existing {
-            Some(provider) => self.secrets(provider)?,
-            None => UpstreamSecrets::default(),
-        };
+        let stored = self.kept_secrets(input, existing)?;
         let provider_type = match input.provider_type.as_deref() {
             None | Some("") => {
                 errors.field(
@@ -302,6 +312,7 @@ impl IdentityProviderService {
             .applications(
                 input.applications.as_deref().unwrap_or_default(),
                 &stored,
+                existing,
                 &mut errors,
             )
             .await?;
@@ -320,7 +331,8 @@ impl IdentityProviderService {
                 &format!("{ROOT}.oauth2.client_secret"),
                 ErrorKind::Blank,
                 "You must specify identityProvider.oauth2.client_secret unless \
-                 clientAuthenticationMethod is none.",
+                 clientAuthenticationMethod is none (and send it again when the issuer, the \
+                 token endpoint or the authentication method changes).",
             );
         }
         errors.into_result()?;
@@ -395,11 +407,53 @@ impl IdentityProviderService {
         }
     }
 
-    /// The per-application settings and secrets; an application must exist.
+    /// The stored secrets a replacement keeps where it sends none: none when
+    /// the request sends every secret (so an unreadable stored value does
+    /// not block a fix), and none when the issuer, the token endpoint or the
+    /// authentication method changes (a kept secret must never go to a new
+    /// place; the operator sends it again).
+    fn kept_secrets(
+        &self,
+        input: &ProviderInput,
+        existing: Option<&IdentityProvider>,
+    ) -> Result<UpstreamSecrets, ProviderError> {
+        let Some(existing) = existing else {
+            return Ok(UpstreamSecrets::default());
+        };
+        let sent = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.is_empty());
+        let sends_all = sent(&input.client_secret)
+            && input
+                .applications
+                .as_deref()
+                .unwrap_or_default()
+                .iter()
+                .all(|(_, app)| sent(&app.client_secret));
+        let same = |given: &Option<String>, stored: &Option<String>| {
+            given.as_deref().map(str::trim).filter(|g| !g.is_empty()) == stored.as_deref()
+        };
+        let oidc = &existing.oidc;
+        let method = input
+            .client_authentication_method
+            .as_deref()
+            .filter(|m| !m.is_empty())
+            .unwrap_or(UpstreamClientAuthentication::ClientSecretBasic.as_str());
+        let moved = !same(&input.issuer, &oidc.issuer)
+            || !same(&input.token_endpoint, &oidc.token_endpoint)
+            || method != oidc.client_authentication.as_str();
+        if sends_all || moved {
+            return Ok(UpstreamSecrets::default());
+        }
+        self.secrets(existing)
+    }
+
+    /// The per-application settings and secrets; an application must exist
+    /// (one deleted since the provider named it is dropped quietly, so that
+    /// a replacement of what a GET answered still passes).
     async fn applications(
         &self,
         input: &[(String, ProviderApplicationInput)],
         stored: &UpstreamSecrets,
+        existing: Option<&IdentityProvider>,
         errors: &mut ValidationErrors,
     ) -> Result<
         (
@@ -421,6 +475,9 @@ impl IdentityProviderService {
                 continue;
             };
             if self.store.lookup_application(id).await?.is_none() {
+                if existing.is_some_and(|p| p.applications.contains_key(&id)) {
+                    continue;
+                }
                 errors.field(
                     &path,
                     ErrorKind::Invalid,

@@ -37,6 +37,16 @@ pub(super) fn oidc_settings(
         .unwrap_or(UpstreamClientAuthentication::ClientSecretBasic),
     };
     let issuer = optional_url(input.issuer.as_deref(), &format!("{prefix}.issuer"), errors);
+    // OpenID Connect Discovery §2: an issuer has no query or fragment.
+    if let Some(issuer) = &issuer
+        && url::Url::parse(issuer).is_ok_and(|u| u.query().is_some())
+    {
+        errors.field(
+            &format!("{prefix}.issuer"),
+            ErrorKind::Invalid,
+            format!("{prefix}.issuer may not have a query."),
+        );
+    }
     let endpoint = |raw: Option<&str>, name: &str, errors: &mut ValidationErrors| {
         optional_url(raw, &format!("{prefix}.{name}"), errors)
     };
@@ -198,16 +208,29 @@ pub(super) fn optional_url(
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
     };
-    let allowed = match url.scheme() {
-        "https" => url.host().is_some(),
-        "http" => loopback,
-        _ => false,
+    // Link-local addresses are where cloud metadata services answer
+    // (169.254.169.254); no identity provider lives there. Private ranges
+    // stay allowed: a company's own provider often does.
+    let link_local = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_link_local(),
+        Some(url::Host::Ipv6(ip)) => (ip.segments()[0] & 0xffc0) == 0xfe80,
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("metadata.google.internal"),
+        None => false,
     };
+    let allowed = !link_local
+        && match url.scheme() {
+            "https" => url.host().is_some(),
+            "http" => loopback,
+            _ => false,
+        };
     if !allowed {
         errors.field(
             path,
             ErrorKind::Invalid,
-            format!("{path} must be an https URL (http only to a loopback address)."),
+            format!(
+                "{path} must be an https URL (http only to a loopback address; never a \
+                 link-local one)."
+            ),
         );
         return None;
     }
@@ -313,6 +336,9 @@ mod tests {
             "/relative",
             "https://idp.example.com/#frag",
             "http://10.0.0.1/",
+            "https://169.254.169.254/latest/meta-data/",
+            "https://[fe80::1]/",
+            "https://metadata.google.internal/",
         ] {
             let mut errors = ValidationErrors::new();
             assert_eq!(optional_url(Some(bad), "u", &mut errors), None, "{bad}");

@@ -172,8 +172,8 @@ impl From<ProviderError> for OperatorError {
                 tracing::error!(error = %sealing, "identity provider secrets could not be sealed or opened");
                 OperatorError::Internal
             }
-            ProviderError::Secrets(reason) => {
-                tracing::error!(%reason, "identity provider secrets are not readable");
+            ProviderError::Secrets => {
+                tracing::error!("identity provider secrets are not readable");
                 OperatorError::Internal
             }
             ProviderError::Store(store) => store.into(),

@@ -249,14 +249,18 @@ impl<'a> Fields<'a> {
             Value::Object(members) => {
                 let mut out = Vec::with_capacity(members.len());
                 for (name, value) in members {
+                    let fields = Fields {
+                        object: None,
+                        path: self.path_of(key),
+                    };
                     match value {
+                        // The member's name is text too (`data.<name>`).
                         Value::String(text) => {
-                            let fields = Fields {
-                                object: None,
-                                path: self.path_of(key),
-                            };
-                            if let Some(text) = fields.text(name, text, errors) {
-                                out.push((name.clone(), text));
+                            if let (Some(name), Some(text)) = (
+                                fields.text(name, name, errors),
+                                fields.text(name, text, errors),
+                            ) {
+                                out.push((name, text));
                             }
                         }
                         other => {

@@ -9,7 +9,7 @@ use lamba_model::{
 };
 
 use super::CachedStore;
-use crate::{IdentityProviderLinkRepository, IdentityProviderRepository, StoreResult};
+use crate::{IdentityProviderLinkRepository, IdentityProviderRepository, Outbox, StoreResult};
 
 impl CachedStore {
     async fn all_identity_providers(&self) -> StoreResult<Vec<IdentityProvider>> {
@@ -69,8 +69,8 @@ impl IdentityProviderRepository for CachedStore {
 /// Links pass through: each is read once per federated login.
 #[async_trait]
 impl IdentityProviderLinkRepository for CachedStore {
-    async fn add_link(&self, link: &IdentityProviderLink) -> StoreResult<()> {
-        self.inner.add_link(link).await
+    async fn add_link(&self, link: &IdentityProviderLink, outbox: &Outbox) -> StoreResult<()> {
+        self.inner.add_link(link, outbox).await
     }
 
     async fn find_link(
@@ -93,8 +93,12 @@ impl IdentityProviderLinkRepository for CachedStore {
         &self,
         provider: IdentityProviderId,
         provider_user_id: &str,
+        user_id: UserId,
+        outbox: &Outbox,
     ) -> StoreResult<Option<IdentityProviderLink>> {
-        self.inner.delete_link(provider, provider_user_id).await
+        self.inner
+            .delete_link(provider, provider_user_id, user_id, outbox)
+            .await
     }
 
     async fn touch_link(

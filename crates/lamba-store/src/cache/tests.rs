@@ -659,7 +659,11 @@ impl crate::IdentityProviderRepository for Fake {
 
 #[async_trait]
 impl crate::IdentityProviderLinkRepository for Fake {
-    async fn add_link(&self, _link: &lamba_model::IdentityProviderLink) -> StoreResult<()> {
+    async fn add_link(
+        &self,
+        _link: &lamba_model::IdentityProviderLink,
+        _outbox: &Outbox,
+    ) -> StoreResult<()> {
         Ok(())
     }
     async fn find_link(
@@ -680,6 +684,8 @@ impl crate::IdentityProviderLinkRepository for Fake {
         &self,
         _provider: lamba_model::IdentityProviderId,
         _provider_user_id: &str,
+        _user_id: UserId,
+        _outbox: &Outbox,
     ) -> StoreResult<Option<lamba_model::IdentityProviderLink>> {
         Ok(None)
     }

@@ -250,11 +250,14 @@ pub async fn links_are_unique_per_upstream_identity_and_follow_their_ends(store:
     store.add_user(&max, &Outbox::default()).await.unwrap();
 
     let first = link(&acme, "upstream-1", zoe.id, 1_700_000_000_000);
-    store.add_link(&first).await.unwrap();
+    store.add_link(&first, &Outbox::default()).await.unwrap();
     assert!(
         matches!(
             store
-                .add_link(&link(&acme, "upstream-1", max.id, 1_700_000_000_001))
+                .add_link(
+                    &link(&acme, "upstream-1", max.id, 1_700_000_000_001),
+                    &Outbox::default()
+                )
                 .await,
             Err(StoreError::Conflict(_))
         ),
@@ -262,18 +265,18 @@ pub async fn links_are_unique_per_upstream_identity_and_follow_their_ends(store:
     );
     let second = link(&acme, "upstream-2", zoe.id, 1_700_000_000_002);
     let third = link(&beta, "upstream-1", zoe.id, 1_700_000_000_003);
-    store.add_link(&second).await.unwrap();
-    store.add_link(&third).await.unwrap();
+    store.add_link(&second, &Outbox::default()).await.unwrap();
+    store.add_link(&third, &Outbox::default()).await.unwrap();
     let mut gone_user = link(&acme, "x", max.id, 1);
     gone_user.user_id = lamba_model::UserId::from_uuid(Uuid::new_v4());
     assert!(matches!(
-        store.add_link(&gone_user).await,
+        store.add_link(&gone_user, &Outbox::default()).await,
         Err(StoreError::Reference)
     ));
     let mut gone_provider = link(&acme, "x", max.id, 1);
     gone_provider.identity_provider_id = IdentityProviderId::from_uuid(Uuid::new_v4());
     assert!(matches!(
-        store.add_link(&gone_provider).await,
+        store.add_link(&gone_provider, &Outbox::default()).await,
         Err(StoreError::Reference)
     ));
 
@@ -306,12 +309,27 @@ pub async fn links_are_unique_per_upstream_identity_and_follow_their_ends(store:
         .unwrap();
     assert_eq!(touched.last_login_instant, Some(at));
 
+    let none = Outbox::default();
     assert_eq!(
-        store.delete_link(acme.id, "upstream-2").await.unwrap(),
+        store
+            .delete_link(acme.id, "upstream-2", max.id, &none)
+            .await
+            .unwrap(),
+        None,
+        "only the user's own link is removed"
+    );
+    assert_eq!(
+        store
+            .delete_link(acme.id, "upstream-2", zoe.id, &none)
+            .await
+            .unwrap(),
         Some(second)
     );
     assert_eq!(
-        store.delete_link(acme.id, "upstream-2").await.unwrap(),
+        store
+            .delete_link(acme.id, "upstream-2", zoe.id, &none)
+            .await
+            .unwrap(),
         None
     );
     // A deleted provider takes its links; a deleted user takes theirs.

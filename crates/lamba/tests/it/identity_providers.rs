@@ -367,12 +367,62 @@ async fn per_application_settings_keep_their_secret(backend: Backend) {
         "oauth2": {"client_id": "portal-client", "client_secret": "per-app-secret-xyz", "scope": "openid email"}
     }});
     let made = create_ok(&server, provider).await;
+    let path = format!("/api/identity-provider/{}", made["id"].as_str().unwrap());
     let app_config = &made["applicationConfiguration"][&app_id];
     assert_eq!(app_config["enabled"], true);
     assert_eq!(app_config["createRegistration"], true, "the default");
     assert_eq!(app_config["oauth2"]["client_id"], "portal-client");
     assert_eq!(app_config["oauth2"].get("client_secret"), None);
     assert!(!made.to_string().contains("per-app-secret-xyz"));
+
+    // A kept secret never goes to a new place: moving the issuer needs the
+    // secrets sent again.
+    let (status, body) = call(
+        &server,
+        Method::PATCH,
+        &path,
+        Some(json!({"identityProvider": {"oauth2": {"issuer": "https://elsewhere.example"}}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        field_codes(&body, "identityProvider.oauth2.client_secret"),
+        ["[blank]identityProvider.oauth2.client_secret"]
+    );
+    let (status, body) = call(
+        &server,
+        Method::PATCH,
+        &path,
+        Some(json!({"identityProvider": {
+            "oauth2": {"issuer": "https://elsewhere.example", "client_secret": "new-secret"},
+            "applicationConfiguration": {app_id.clone(): {"oauth2": {"client_secret": "new-app-secret"}}}
+        }})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // A deleted application leaves the provider usable: its settings are
+    // dropped at the next change instead of failing it.
+    let (status, _) = call(
+        &server,
+        Method::DELETE,
+        &format!("/api/application/{app_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = call(
+        &server,
+        Method::PATCH,
+        &path,
+        Some(json!({"identityProvider": {"buttonText": "Still here"}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["identityProvider"]["applicationConfiguration"],
+        json!({})
+    );
 }
 
 async fn the_client_secret_is_sealed_at_rest() {
@@ -472,6 +522,14 @@ async fn the_links_api(backend: Backend) {
     let (status, found) = call(&server, Method::GET, &by_upstream, None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(&found["identityProviderLink"], made);
+    let (status, _) = call(
+        &server,
+        Method::GET,
+        &format!("{by_upstream}&userId={max}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "not that user's link");
     for query in [
         format!("userId={zoe}"),
         format!("userId={zoe}&identityProviderId={acme_id}"),

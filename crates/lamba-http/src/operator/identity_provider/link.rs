@@ -109,8 +109,8 @@ pub async fn retrieve(
     let query = read_query(query.as_deref())?;
     let providers = &state.core.identity_providers;
     match (query.provider, query.upstream.as_deref(), query.user) {
-        (Some(provider), Some(upstream), _) => {
-            let detail = providers.find_link(provider, upstream).await?;
+        (Some(provider), Some(upstream), user) => {
+            let detail = providers.find_link(provider, upstream, user).await?;
             Ok(one(&detail))
         }
         (provider, None, Some(user)) => {
