@@ -1,6 +1,7 @@
 //! Snapshots of the wire contracts (insta): discovery, the JWKS, an
-//! application, a workspace, a project, its roles, a member, a webhook, the
-//! runtime API's bodies, and the error bodies of each surface. A change to
+//! application, a workspace, a project, its roles, a member, a webhook, an
+//! identity provider, the runtime API's bodies, and the error bodies of each
+//! surface. A change to
 //! any of them shows up as a snapshot diff to review, not as a silent drift.
 //! Values that differ per run (ids, secrets, instants, keys, the issuer's
 //! port) are replaced by their name; the shape and the constants stay.
@@ -134,6 +135,21 @@ async fn wire_contracts(backend: Backend) {
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     insta::assert_json_snapshot!("webhook", snap(body));
+    let (status, body) = call(
+        &server,
+        Method::POST,
+        "/api/identity-provider",
+        Some(json!({"identityProvider": {
+            "type": "OpenIDConnect",
+            "name": "Wire",
+            "buttonText": "Sign in with Wire",
+            "domains": ["wire.example"],
+            "oauth2": {"client_id": "wire", "client_secret": "wire-secret", "issuer": "https://idp.wire.example"}
+        }})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    insta::assert_json_snapshot!("identity_provider", snap(body));
 
     let user_id = create_user(
         &server,
