@@ -151,6 +151,23 @@ pub fn parse_enum<T: std::str::FromStr>(
     }
 }
 
+/// An id in a request (`raw`, at `path`): `None` when absent or empty,
+/// `[invalid]` when it is not a UUID.
+pub fn parse_id<T: std::str::FromStr>(
+    raw: Option<&str>,
+    path: &str,
+    errors: &mut ValidationErrors,
+) -> Option<T> {
+    let raw = raw.filter(|r| !r.is_empty())?;
+    match T::from_str(raw) {
+        Ok(id) => Some(id),
+        Err(_) => {
+            errors.field(path, ErrorKind::Invalid, format!("{path} must be a UUID."));
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod text_tests {
     use super::*;

@@ -26,7 +26,7 @@ use lamba_store::{DynStore, Outbox, StoreError};
 use tokio::sync::{Notify, mpsc};
 use uuid::Uuid;
 
-use crate::validation::{ErrorKind, ValidationErrors};
+use crate::validation::{ErrorKind, ValidationErrors, parse_id};
 
 /// How long events are kept, by default.
 pub const DEFAULT_RETENTION_DAYS: u32 = 90;
@@ -322,8 +322,12 @@ impl AuditLog {
             .into_iter()
             .filter(|t| !t.is_empty())
             .collect();
-        let user_id = parse_id::<UserId>(search.user_id, "search.userId", &mut errors);
-        let project_id = parse_id::<ProjectId>(search.project_id, "search.projectId", &mut errors);
+        let user_id = parse_id::<UserId>(search.user_id.as_deref(), "search.userId", &mut errors);
+        let project_id = parse_id::<ProjectId>(
+            search.project_id.as_deref(),
+            "search.projectId",
+            &mut errors,
+        );
         let after = match search.cursor.as_deref().filter(|c| !c.is_empty()) {
             None => None,
             Some(raw) => {
@@ -427,21 +431,6 @@ async fn write_batches(
         }
         unwritten.fetch_sub(batch.len() as u64, Ordering::SeqCst);
         batch.clear();
-    }
-}
-
-fn parse_id<T: FromStr>(
-    raw: Option<String>,
-    path: &str,
-    errors: &mut ValidationErrors,
-) -> Option<T> {
-    let raw = raw.filter(|r| !r.is_empty())?;
-    match T::from_str(&raw) {
-        Ok(id) => Some(id),
-        Err(_) => {
-            errors.field(path, ErrorKind::Invalid, format!("{path} must be a UUID."));
-            None
-        }
     }
 }
 

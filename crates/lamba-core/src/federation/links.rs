@@ -7,7 +7,7 @@ use lamba_model::{IdentityProvider, IdentityProviderId, IdentityProviderLink, Us
 use lamba_store::StoreError;
 
 use super::providers::{IdentityProviderService, ProviderError};
-use crate::validation::{ErrorKind, ValidationErrors, check_name_length};
+use crate::validation::{ErrorKind, ValidationErrors, check_name_length, parse_id};
 
 const ROOT: &str = "identityProviderLink";
 
@@ -33,12 +33,12 @@ impl IdentityProviderService {
     /// identity is linked already (to anyone).
     pub async fn link(&self, input: LinkInput) -> Result<LinkDetail, ProviderError> {
         let mut errors = ValidationErrors::from_reading(&input.read_errors);
-        let provider_id = parse_id::<IdentityProviderId>(
+        let provider_id = required_id::<IdentityProviderId>(
             input.identity_provider_id.as_deref(),
             &format!("{ROOT}.identityProviderId"),
             &mut errors,
         );
-        let user_id = parse_id::<UserId>(
+        let user_id = required_id::<UserId>(
             input.user_id.as_deref(),
             &format!("{ROOT}.userId"),
             &mut errors,
@@ -213,6 +213,18 @@ impl IdentityProviderService {
     }
 }
 
+/// A required id: `[blank]` when absent, `[invalid]` when not a UUID.
+fn required_id<T: FromStr>(
+    raw: Option<&str>,
+    path: &str,
+    errors: &mut ValidationErrors,
+) -> Option<T> {
+    if raw.is_none_or(str::is_empty) {
+        errors.field(path, ErrorKind::Blank, format!("You must specify {path}."));
+    }
+    parse_id(raw, path, errors)
+}
+
 /// `user.identity-provider.link` / `.unlink`: audited, and stored for
 /// webhooks in the transaction of the change.
 fn link_event(
@@ -228,20 +240,4 @@ fn link_event(
         "displayName": link.display_name,
     });
     event
-}
-
-fn parse_id<T: FromStr>(raw: Option<&str>, path: &str, errors: &mut ValidationErrors) -> Option<T> {
-    match raw.filter(|r| !r.is_empty()) {
-        None => {
-            errors.field(path, ErrorKind::Blank, format!("You must specify {path}."));
-            None
-        }
-        Some(raw) => match T::from_str(raw) {
-            Ok(id) => Some(id),
-            Err(_) => {
-                errors.field(path, ErrorKind::Invalid, format!("{raw:?} is not a UUID."));
-                None
-            }
-        },
-    }
 }

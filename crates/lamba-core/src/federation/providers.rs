@@ -12,8 +12,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use lamba_model::{
-    ApplicationId, Clock, IdentityProvider, IdentityProviderId, IdentityProviderType, LambdaId,
-    LambdaType, LinkingStrategy, ProviderApplication, UpstreamClientAuthentication,
+    ApplicationId, Clock, IdentityProvider, IdentityProviderId, IdentityProviderType, LambdaType,
+    LinkingStrategy, ProviderApplication, UpstreamClientAuthentication,
 };
 use lamba_store::{DynStore, StoreError};
 use serde::{Deserialize, Serialize};
@@ -28,6 +28,7 @@ use super::rules::{
 use super::view::ProviderView;
 use crate::events::audit::{AuditLog, Subject};
 use crate::keys::sealing::{Sealer, SealingError};
+use crate::lambdas::lambda_reference;
 use crate::validation::{ErrorKind, ValidationErrors, check_name_length, parse_enum};
 
 #[derive(Debug, thiserror::Error)]
@@ -294,9 +295,15 @@ impl IdentityProviderService {
             Some(raw) => parse_enum(Some(raw), &format!("{ROOT}.linkingStrategy"), &mut errors)
                 .unwrap_or(LinkingStrategy::LinkByEmail),
         };
-        let reconcile_lambda_id = self
-            .reconcile_lambda(input.reconcile_id.as_deref(), &mut errors)
-            .await?;
+        let reconcile_lambda_id = lambda_reference(
+            &self.store,
+            input.reconcile_id.as_deref(),
+            &format!("{ROOT}.lambdaConfiguration.reconcileId"),
+            LambdaType::OpenIdReconcile,
+            ErrorKind::Invalid,
+            &mut errors,
+        )
+        .await?;
         let attribute_mappings = attribute_mappings(
             input.attribute_mappings.as_deref().unwrap_or_default(),
             &mut errors,
@@ -372,39 +379,6 @@ impl IdentityProviderService {
             applications: application_secrets,
         };
         Ok((provider, secrets))
-    }
-
-    async fn reconcile_lambda(
-        &self,
-        raw: Option<&str>,
-        errors: &mut ValidationErrors,
-    ) -> Result<Option<LambdaId>, ProviderError> {
-        let path = format!("{ROOT}.lambdaConfiguration.reconcileId");
-        let Some(raw) = raw.filter(|r| !r.is_empty()) else {
-            return Ok(None);
-        };
-        let Ok(id) = LambdaId::from_str(raw) else {
-            errors.field(&path, ErrorKind::Invalid, format!("{raw:?} is not a UUID."));
-            return Ok(None);
-        };
-        match self.store.lookup_lambda(id).await? {
-            Some(l) if l.lambda_type == LambdaType::OpenIdReconcile => Ok(Some(id)),
-            Some(l) => {
-                errors.field(
-                    &path,
-                    ErrorKind::Invalid,
-                    format!(
-                        "Lambda {id} is a {} lambda, not OpenIDReconcile.",
-                        l.lambda_type
-                    ),
-                );
-                Ok(None)
-            }
-            None => {
-                errors.field(&path, ErrorKind::Invalid, format!("No lambda has id {id}."));
-                Ok(None)
-            }
-        }
     }
 
     /// The stored secrets a replacement keeps where it sends none: none when

@@ -91,6 +91,42 @@ pub struct LambdaTestOutcome {
     pub discarded_claims: Vec<String>,
 }
 
+/// A resource's reference to a lambda (`raw`, at `path`): `None` when absent;
+/// a field error when it is not a UUID (`[invalid]`), names no lambda
+/// (`missing`) or a lambda of another type (`[invalid]`).
+pub(crate) async fn lambda_reference(
+    store: &DynStore,
+    raw: Option<&str>,
+    path: &str,
+    wanted: LambdaType,
+    missing: crate::ErrorKind,
+    errors: &mut crate::ValidationErrors,
+) -> Result<Option<LambdaId>, StoreError> {
+    use crate::ErrorKind;
+    let Some(raw) = raw.filter(|r| !r.is_empty()) else {
+        return Ok(None);
+    };
+    let Ok(id) = LambdaId::from_str(raw) else {
+        errors.field(path, ErrorKind::Invalid, format!("{raw:?} is not a UUID."));
+        return Ok(None);
+    };
+    match store.lookup_lambda(id).await? {
+        None => {
+            errors.field(path, missing, format!("No lambda has id {id}."));
+            Ok(None)
+        }
+        Some(l) if l.lambda_type != wanted => {
+            errors.field(
+                path,
+                ErrorKind::Invalid,
+                format!("Lambda {id} is a {} lambda, not {wanted}.", l.lambda_type),
+            );
+            Ok(None)
+        }
+        Some(_) => Ok(Some(id)),
+    }
+}
+
 /// A lambda on the wire (the operator API) and in the audit log.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use lamba_model::{
     Application, ApplicationId, ClientAuthenticationPolicy, Clock, Environment, FailurePolicy,
-    GrantType, JwtConfiguration, LambdaConfiguration, LambdaId, LambdaType, OAuthConfiguration,
-    PkcePolicy, RefreshExpirationPolicy, RefreshUsagePolicy, SigningAlgorithm,
+    GrantType, JwtConfiguration, LambdaConfiguration, LambdaType, OAuthConfiguration, PkcePolicy,
+    RefreshExpirationPolicy, RefreshUsagePolicy, SigningAlgorithm,
 };
 use lamba_oidc::secret::{SecretDigester, generate_client_secret};
 use lamba_store::{DynStore, StoreError};
@@ -19,6 +19,7 @@ pub use super::application_rules::{FailedAuthenticationInput, RoleInput};
 use super::application_rules::{allowed_scopes, build_failed_authentication, resource_uris, roles};
 use super::application_view::ApplicationView;
 use crate::events::audit::{AuditLog, Subject};
+use crate::lambdas::lambda_reference;
 use crate::validation::parse_enum;
 use crate::validation::{ErrorKind, ValidationErrors};
 
@@ -453,20 +454,24 @@ impl ApplicationService {
         };
 
         let lambda = LambdaConfiguration {
-            access_token_populate_id: self
-                .populate_lambda(
-                    input.access_token_populate_id.as_deref(),
-                    "accessTokenPopulateId",
-                    errors,
-                )
-                .await?,
-            id_token_populate_id: self
-                .populate_lambda(
-                    input.id_token_populate_id.as_deref(),
-                    "idTokenPopulateId",
-                    errors,
-                )
-                .await?,
+            access_token_populate_id: lambda_reference(
+                &self.store,
+                input.access_token_populate_id.as_deref(),
+                "application.lambdaConfiguration.accessTokenPopulateId",
+                LambdaType::JwtPopulate,
+                ErrorKind::NotFound,
+                errors,
+            )
+            .await?,
+            id_token_populate_id: lambda_reference(
+                &self.store,
+                input.id_token_populate_id.as_deref(),
+                "application.lambdaConfiguration.idTokenPopulateId",
+                LambdaType::JwtPopulate,
+                ErrorKind::NotFound,
+                errors,
+            )
+            .await?,
             failure_policy: parse_enum::<FailurePolicy>(
                 input.failure_policy.as_deref(),
                 "application.lambdaConfiguration.failurePolicy",
@@ -509,45 +514,6 @@ impl ApplicationService {
             },
             client_secret: shown_secret,
         }))
-    }
-
-    /// A populate lambda must exist and be a JWTPopulate lambda.
-    async fn populate_lambda(
-        &self,
-        raw: Option<&str>,
-        field: &str,
-        errors: &mut ValidationErrors,
-    ) -> Result<Option<LambdaId>, ApplicationError> {
-        let path = format!("application.lambdaConfiguration.{field}");
-        let Some(raw) = raw.filter(|r| !r.is_empty()) else {
-            return Ok(None);
-        };
-        let Ok(id) = LambdaId::from_str(raw) else {
-            errors.field(&path, ErrorKind::Invalid, format!("{raw:?} is not a UUID."));
-            return Ok(None);
-        };
-        match self.store.lookup_lambda(id).await? {
-            None => {
-                errors.field(
-                    &path,
-                    ErrorKind::NotFound,
-                    format!("No lambda has id {id}."),
-                );
-                Ok(None)
-            }
-            Some(l) if l.lambda_type != LambdaType::JwtPopulate => {
-                errors.field(
-                    &path,
-                    ErrorKind::Invalid,
-                    format!(
-                        "Lambda {id} is a {} lambda, not JWTPopulate.",
-                        l.lambda_type
-                    ),
-                );
-                Ok(None)
-            }
-            Some(_) => Ok(Some(id)),
-        }
     }
 }
 

@@ -29,6 +29,19 @@ fn oidc(name: &str) -> Value {
     })
 }
 
+/// A lambda of `lambda_type`; its id.
+async fn create_lambda(server: &TestServer, lambda_type: &str, body: &str) -> String {
+    let (status, lambda) = call(
+        server,
+        Method::POST,
+        "/api/lambda",
+        Some(json!({"lambda": {"name": lambda_type, "type": lambda_type, "body": body}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{lambda}");
+    lambda["lambda"]["id"].as_str().unwrap().to_owned()
+}
+
 async fn create(server: &TestServer, provider: Value) -> (StatusCode, Value) {
     call(
         server,
@@ -185,19 +198,12 @@ async fn identity_provider_life_cycle(backend: Backend) {
 
 async fn every_bad_field_at_once(backend: Backend) {
     let server = start(backend).await;
-    let (status, lambda) = call(
+    let populate = &create_lambda(
         &server,
-        Method::POST,
-        "/api/lambda",
-        Some(json!({"lambda": {
-            "name": "populate",
-            "type": "JWTPopulate",
-            "body": "function populate(jwt, user, registration) {}"
-        }})),
+        "JWTPopulate",
+        "function populate(jwt, user, registration) {}",
     )
     .await;
-    assert_eq!(status, StatusCode::OK, "{lambda}");
-    let populate = lambda["lambda"]["id"].as_str().unwrap();
     let (status, body) = create(
         &server,
         json!({
@@ -289,19 +295,12 @@ async fn names_and_domains_are_unique(backend: Backend) {
 
 async fn a_reconcile_lambda_is_checked_and_in_use(backend: Backend) {
     let server = start(backend).await;
-    let (status, lambda) = call(
+    let lambda_id = create_lambda(
         &server,
-        Method::POST,
-        "/api/lambda",
-        Some(json!({"lambda": {
-            "name": "reconcile",
-            "type": "OpenIDReconcile",
-            "body": "function reconcile(user, registration, jwt, idToken) { user.firstName = jwt.given_name; }"
-        }})),
+        "OpenIDReconcile",
+        "function reconcile(user, registration, jwt, idToken) { user.firstName = jwt.given_name; }",
     )
     .await;
-    assert_eq!(status, StatusCode::OK, "{lambda}");
-    let lambda_id = lambda["lambda"]["id"].as_str().unwrap().to_owned();
     let mut provider = oidc("Acme");
     provider["lambdaConfiguration"] = json!({"reconcileId": lambda_id});
     let made = create_ok(&server, provider.clone()).await;
