@@ -132,7 +132,16 @@ fn parse_change(payload: &str) -> Option<Change> {
         "application" => ApplicationId::from_str(id).ok().map(Change::Application),
         "signing_keys" => Some(Change::SigningKeys),
         "session_ended" => Uuid::from_str(id).ok().map(Change::SessionEnded),
-        "access_token_revoked" => Uuid::from_str(id).ok().map(Change::AccessTokenRevoked),
+        // `<jti>:<expires ms>`; a node of an older version sends `<jti>`.
+        "access_token_revoked" => {
+            let (jti, expires) = match id.split_once(':') {
+                Some((jti, ms)) => (jti, ms.parse().ok().map(Instant::from_millis)),
+                None => (id, None),
+            };
+            Uuid::from_str(jti)
+                .ok()
+                .map(|jti| Change::AccessTokenRevoked(jti, expires))
+        }
         "project" => lamba_model::ProjectId::from_str(id)
             .ok()
             .map(Change::Project),

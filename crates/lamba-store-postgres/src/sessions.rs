@@ -439,12 +439,17 @@ impl SessionRepository for PostgresStore {
         .await
         .map_err(backend)?;
         sqlx::query(&format!("SELECT pg_notify('{CHANGES_CHANNEL}', $1)"))
-            .bind(format!("access_token_revoked:{jti}"))
+            .bind(format!(
+                "access_token_revoked:{jti}:{}",
+                expires.as_millis()
+            ))
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
-        let _ = self.changes.send(Change::AccessTokenRevoked(jti));
+        let _ = self
+            .changes
+            .send(Change::AccessTokenRevoked(jti, Some(expires)));
         Ok(())
     }
 
@@ -515,5 +520,40 @@ impl SessionRepository for PostgresStore {
                 .rows_affected();
         }
         Ok(pruned)
+    }
+}
+
+#[cfg(test)]
+mod change_tests {
+    use lamba_model::Instant;
+    use lamba_store::Change;
+    use uuid::Uuid;
+
+    use super::super::parse_change;
+
+    #[test]
+    fn a_revocation_notice_carries_its_expiry_and_older_ones_are_read_too() {
+        let jti = Uuid::new_v4();
+        assert_eq!(
+            parse_change(&format!("access_token_revoked:{jti}:1700000000123")),
+            Some(Change::AccessTokenRevoked(
+                jti,
+                Some(Instant::from_millis(1_700_000_000_123))
+            ))
+        );
+        assert_eq!(
+            parse_change(&format!("access_token_revoked:{jti}")),
+            Some(Change::AccessTokenRevoked(jti, None)),
+            "from a node of the previous version"
+        );
+        assert_eq!(parse_change("access_token_revoked:nope:1"), None);
+        assert_eq!(
+            parse_change(&format!("access_token_revoked:{jti}:soon")),
+            Some(Change::AccessTokenRevoked(jti, None))
+        );
+        assert_eq!(
+            parse_change("identity_providers:"),
+            Some(Change::IdentityProviders)
+        );
     }
 }

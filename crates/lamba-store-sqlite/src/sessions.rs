@@ -424,7 +424,9 @@ impl SessionRepository for SqliteStore {
         .execute(&self.writer)
         .await
         .map_err(backend)?;
-        let _ = self.changes.send(Change::AccessTokenRevoked(jti));
+        let _ = self
+            .changes
+            .send(Change::AccessTokenRevoked(jti, Some(expires)));
         Ok(())
     }
 

@@ -60,8 +60,10 @@ pub enum Change {
     SigningKeys,
     /// A login session ended: its tokens are dead on every node.
     SessionEnded(Uuid),
-    /// An access token (by `jti`) was revoked.
-    AccessTokenRevoked(Uuid),
+    /// An access token (by `jti`) was revoked, until the instant after which
+    /// no token can carry it (`None` from a node of an older version, which
+    /// did not say).
+    AccessTokenRevoked(Uuid, Option<lamba_model::Instant>),
     /// A scoped session ended: its tokens are dead on every node.
     ScopeEnded(Uuid),
     /// A project, its catalog or its environments changed.

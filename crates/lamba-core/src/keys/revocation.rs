@@ -187,10 +187,14 @@ impl RevocationList {
                 match change {
                     Ok(Change::SessionEnded(id)) => list.note_session_ended(id),
                     Ok(Change::ScopeEnded(id)) => list.note_scopes_ended(&[id]),
-                    Ok(Change::AccessTokenRevoked(jti)) => {
-                        // The feed names the token, not its expiry: keep it
-                        // as long as any token could live, unless this node
-                        // noted it itself, with its expiry.
+                    // Kept until the instant the revoking node stored (the
+                    // later one if heard twice, as a family's mark can be).
+                    Ok(Change::AccessTokenRevoked(jti, Some(expires))) => {
+                        list.note_token_revoked(jti, expires);
+                    }
+                    Ok(Change::AccessTokenRevoked(jti, None)) => {
+                        // An older node did not say until when: keep it as
+                        // long as any token could live, unless known better.
                         let forget_after = list.forget_ended_after();
                         if let Ok(mut set) = list.revoked_tokens.write() {
                             set.insert_if_absent(jti, forget_after);

@@ -95,7 +95,7 @@ impl CachedStore {
                     Ok(
                         Change::SigningKeys
                         | Change::SessionEnded(_)
-                        | Change::AccessTokenRevoked(_)
+                        | Change::AccessTokenRevoked(..)
                         | Change::ScopeEnded(_),
                     ) => {}
                     Ok(Change::Lost) => {
