@@ -32,7 +32,29 @@ fn init_logging(args: &DatabaseArgs) -> anyhow::Result<()> {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
-    installed.map_err(|e| anyhow::anyhow!("cannot install the logger: {e}"))
+    installed.map_err(|e| anyhow::anyhow!("cannot install the logger: {e}"))?;
+    quiet_panics();
+    Ok(())
+}
+
+/// Panics are logged with where they happened, never with their message:
+/// the default hook prints the message to stderr, and a message may hold
+/// request data (an operator's input, a token, a query's values). A
+/// handler's panic is also answered with the surface's 500 body
+/// (`lamba_http`'s `CatchPanicLayer`).
+fn quiet_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let thread = std::thread::current();
+        tracing::error!(
+            %location,
+            thread = thread.name().unwrap_or("unnamed"),
+            "a thread panicked (its message is not logged: it may hold request data)"
+        );
+    }));
 }
 
 /// Opens the database the URL names and brings its schema up to date.
