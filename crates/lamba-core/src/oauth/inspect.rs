@@ -240,9 +240,14 @@ impl OAuthService {
         let Some(refresh) = self.store.find_refresh_token(&token_digest(token)).await? else {
             return Ok(inactive());
         };
+        // Read once, for both questions below.
+        let application = self
+            .store
+            .lookup_application(refresh.application_id)
+            .await?;
         let live = refresh.revoked_instant.is_none()
             && now < refresh.expires_instant
-            && !(refresh.used_instant.is_some() && self.rotates(&refresh).await?)
+            && !(refresh.used_instant.is_some() && rotates(&refresh, application.as_ref()))
             && !self
                 .revocations
                 .is_session_ended(refresh.session_id)
@@ -250,7 +255,9 @@ impl OAuthService {
         if !live
             || (own_only && refresh.application_id != client.application.id)
             || !client.may_use(&refresh)
-            || !self.may_still_refresh(&refresh).await?
+            || !self
+                .may_still_refresh(&refresh, application.as_ref())
+                .await?
         {
             return Ok(inactive());
         }
@@ -280,18 +287,15 @@ impl OAuthService {
     async fn may_still_refresh(
         &self,
         refresh: &lamba_model::RefreshToken,
+        application: Option<&lamba_model::Application>,
     ) -> Result<bool, OAuthFailure> {
-        let Some(application) = self
-            .store
-            .lookup_application(refresh.application_id)
-            .await?
-        else {
+        let Some(application) = application else {
             return Ok(false);
         };
         // The grant switched off, or the family's resource taken off the
         // client's list: a refresh would be refused.
         if !application.has_grant(lamba_model::GrantType::RefreshToken)
-            || super::resource::authorized_resource(&application, refresh.resource.as_deref())
+            || super::resource::authorized_resource(application, refresh.resource.as_deref())
                 .is_err()
         {
             return Ok(false);
@@ -304,21 +308,6 @@ impl OAuthService {
             .lookup_registration(refresh.user_id, application.id)
             .await?
             .is_some())
-    }
-
-    /// Whether a used refresh token is dead: its family rotates (see
-    /// `refresh` in `grants.rs` for when).
-    async fn rotates(&self, refresh: &lamba_model::RefreshToken) -> Result<bool, OAuthFailure> {
-        if refresh.client_authentication == lamba_model::ClientAuthentication::None {
-            return Ok(true);
-        }
-        Ok(self
-            .store
-            .lookup_application(refresh.application_id)
-            .await?
-            .is_none_or(|a| {
-                a.jwt.refresh_token_usage_policy == lamba_model::RefreshUsagePolicy::OneTimeUse
-            }))
     }
 
     /// RFC 7009: revokes a token of the calling client. Unknown tokens, and
@@ -362,4 +351,15 @@ impl OAuthService {
         }
         Ok(())
     }
+}
+/// Whether a used refresh token is dead: its family rotates (see
+/// `refresh.rs` for when), or its application is gone.
+fn rotates(
+    refresh: &lamba_model::RefreshToken,
+    application: Option<&lamba_model::Application>,
+) -> bool {
+    refresh.client_authentication == lamba_model::ClientAuthentication::None
+        || application.is_none_or(|a| {
+            a.jwt.refresh_token_usage_policy == lamba_model::RefreshUsagePolicy::OneTimeUse
+        })
 }
