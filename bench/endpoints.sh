@@ -34,6 +34,10 @@ id=$(curl -sf -H "Authorization: $key" "$base/api/lambda" -d '{"lambda":{"name":
 
 echo "== $backend: GET /api/lambda/{id}"
 taskset -c 1 wrk -t1 -c16 -d15s --latency -H "Authorization: $key" "$base/api/lambda/$id"
+idp=$(curl -sf -H "Authorization: $key" "$base/api/identity-provider" -d '{"identityProvider":{"type":"OpenIDConnect","name":"Acme","enabled":true,"buttonText":"Sign in with Acme","domains":["acme.example"],"oauth2":{"client_id":"lamba","client_secret":"bench-secret","issuer":"https://idp.acme.example"}}}' \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["identityProvider"]["id"])')
+echo "== $backend: GET /api/identity-provider/{id}"
+taskset -c 1 wrk -t1 -c16 -d15s --latency -H "Authorization: $key" "$base/api/identity-provider/$idp"
 echo "== $backend: GET /health"
 taskset -c 1 wrk -t1 -c16 -d15s --latency "$base/health"
 echo "== $backend: server RSS after load: $(awk '/VmRSS/ {print $2/1024 " MiB"}' /proc/$server/status)"
