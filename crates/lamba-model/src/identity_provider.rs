@@ -142,3 +142,21 @@ pub struct IdentityProviderLink {
     pub insert_instant: Instant,
     pub last_login_instant: Option<Instant>,
 }
+
+/// A browser on its way to an upstream provider: what the callback needs to
+/// finish the sign-in, found by the `state` it brings back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FederationRequest {
+    /// SHA-256 of the `state` sent upstream; the state itself is not kept.
+    pub state_digest: Vec<u8>,
+    pub identity_provider_id: IdentityProviderId,
+    pub application_id: ApplicationId,
+    /// SHA-256 of the value of the browser's federation cookie: the
+    /// callback must come from the browser that left.
+    pub browser_digest: Vec<u8>,
+    /// The application's authorization request, as JSON, to be answered
+    /// once the user is back.
+    pub authorize_request: String,
+    pub insert_instant: Instant,
+    pub expires_instant: Instant,
+}

@@ -68,8 +68,8 @@ pub use id::{
     WorkspaceId,
 };
 pub use identity_provider::{
-    IdentityProvider, IdentityProviderLink, IdentityProviderType, LinkingStrategy, OidcSettings,
-    ProviderApplication, UpstreamClientAuthentication,
+    FederationRequest, IdentityProvider, IdentityProviderLink, IdentityProviderType,
+    LinkingStrategy, OidcSettings, ProviderApplication, UpstreamClientAuthentication,
 };
 pub use key::{ServerSecret, SigningKeyRecord};
 pub use lambda::{Lambda, LambdaType, UnknownLambdaType};

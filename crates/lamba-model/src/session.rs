@@ -19,6 +19,9 @@ pub struct LoginSession {
     pub end_reason: Option<String>,
     pub ip_address: Option<String>,
     pub user_agent: Option<String>,
+    /// The upstream provider the user signed in through; `None` for a
+    /// password sign-in.
+    pub identity_provider_id: Option<crate::IdentityProviderId>,
 }
 
 impl LoginSession {

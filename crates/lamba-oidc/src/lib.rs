@@ -2,7 +2,8 @@
 //! PKCE ([`pkce`]), redirect URI registration and matching ([`redirect`]),
 //! compact JWS signing and verification and the JWKS ([`jose`]), the time
 //! claims of a JWT ([`claims`]), `at_hash`/`c_hash` ([`hash`]), client
-//! secrets ([`secret`]) and the RFC error codes ([`error`]).
+//! secrets ([`secret`]), the RFC error codes ([`error`]) and what Lamba
+//! checks as the client of an upstream provider ([`upstream`]).
 //!
 //! This crate does no I/O and never reads the clock: the current time is a
 //! parameter, in seconds since the Unix epoch. It knows neither HTTP nor
@@ -23,6 +24,7 @@ pub mod jose;
 pub mod pkce;
 pub mod redirect;
 pub mod secret;
+pub mod upstream;
 
 pub use error::OAuthError;
 pub use jose::{Algorithm, JoseError, KeySet, SigningKey, VerifyingKey};

@@ -5,11 +5,12 @@
 
 use async_trait::async_trait;
 use lamba_model::{
-    IdentityProvider, IdentityProviderId, IdentityProviderLink, IdentityProviderType, Instant,
-    UserId,
+    FederationRequest, IdentityProvider, IdentityProviderId, IdentityProviderLink,
+    IdentityProviderType, Instant, UserId,
 };
 use lamba_store::{
-    Change, IdentityProviderLinkRepository, IdentityProviderRepository, LINK_COLUMNS, Outbox,
+    Change, FEDERATION_REQUEST_COLUMNS, FederationRequestRepository,
+    IdentityProviderLinkRepository, IdentityProviderRepository, LINK_COLUMNS, Outbox,
     PROVIDER_COLUMNS, StoreError, StoreResult, codec,
 };
 use sqlx::postgres::PgRow;
@@ -282,5 +283,47 @@ impl IdentityProviderLinkRepository for PostgresStore {
         .await
         .map_err(backend)?;
         Ok(done.rows_affected() == 1)
+    }
+}
+
+#[async_trait]
+impl FederationRequestRepository for PostgresStore {
+    async fn add_federation_request(&self, request: &FederationRequest) -> StoreResult<()> {
+        sqlx::query(&format!(
+            "INSERT INTO federation_requests ({FEDERATION_REQUEST_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        ))
+        .bind(&request.state_digest)
+        .bind(uuid::Uuid::from(request.identity_provider_id))
+        .bind(uuid::Uuid::from(request.application_id))
+        .bind(&request.browser_digest)
+        .bind(&request.authorize_request)
+        .bind(request.insert_instant.as_millis())
+        .bind(request.expires_instant.as_millis())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| write_error(e, "state"))?;
+        Ok(())
+    }
+
+    async fn take_federation_request(
+        &self,
+        state_digest: &[u8],
+        now: Instant,
+    ) -> StoreResult<Option<FederationRequest>> {
+        // Deleted whether or not it expired; only a live one is returned.
+        let row = sqlx::query(&format!(
+            "DELETE FROM federation_requests WHERE state_digest = $1 \
+             RETURNING {FEDERATION_REQUEST_COLUMNS}"
+        ))
+        .bind(state_digest)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let request = lamba_store::rows::federation_request(&crate::Pg(&row))?;
+        Ok((request.expires_instant > now).then_some(request))
     }
 }

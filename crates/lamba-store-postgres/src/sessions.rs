@@ -17,7 +17,8 @@ use crate::webhook::{execute_with_outbox, insert_outbox};
 use super::{CHANGES_CHANNEL, PostgresStore, aliased, backend, instant, uuid_column, write_error};
 
 pub(crate) const SESSION_COLUMNS: &str = "id, user_id, application_id, auth_time, insert_instant, \
-     last_used_instant, ended_instant, end_reason, ip_address, user_agent";
+     last_used_instant, ended_instant, end_reason, ip_address, user_agent, \
+     identity_provider_id";
 
 pub(crate) fn session_from_row(
     row: &sqlx::postgres::PgRow,
@@ -86,7 +87,7 @@ static REFRESH_GRANT_SELECT: std::sync::LazyLock<String> = std::sync::LazyLock::
 impl SessionRepository for PostgresStore {
     async fn add_login_session(&self, session: &LoginSession, outbox: &Outbox) -> StoreResult<()> {
         let sql = format!(
-            "INSERT INTO login_sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            "INSERT INTO login_sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         );
         let query = sqlx::query(&sql)
             .bind(session.id)
@@ -98,7 +99,8 @@ impl SessionRepository for PostgresStore {
             .bind(session.ended_instant.map(Instant::as_millis))
             .bind(&session.end_reason)
             .bind(&session.ip_address)
-            .bind(&session.user_agent);
+            .bind(&session.user_agent)
+            .bind(session.identity_provider_id.map(Uuid::from));
         execute_with_outbox(&self.pool, query, outbox, |e| write_error(e, "id")).await?;
         Ok(())
     }
@@ -487,6 +489,10 @@ impl SessionRepository for PostgresStore {
             ),
             (
                 "DELETE FROM refresh_tokens WHERE expires_instant <= $1",
+                now,
+            ),
+            (
+                "DELETE FROM federation_requests WHERE expires_instant <= $1",
                 now,
             ),
             (

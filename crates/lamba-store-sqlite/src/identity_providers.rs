@@ -4,11 +4,12 @@
 
 use async_trait::async_trait;
 use lamba_model::{
-    IdentityProvider, IdentityProviderId, IdentityProviderLink, IdentityProviderType, Instant,
-    UserId,
+    FederationRequest, IdentityProvider, IdentityProviderId, IdentityProviderLink,
+    IdentityProviderType, Instant, UserId,
 };
 use lamba_store::{
-    Change, IdentityProviderLinkRepository, IdentityProviderRepository, LINK_COLUMNS, Outbox,
+    Change, FEDERATION_REQUEST_COLUMNS, FederationRequestRepository,
+    IdentityProviderLinkRepository, IdentityProviderRepository, LINK_COLUMNS, Outbox,
     PROVIDER_COLUMNS, StoreError, StoreResult, codec,
 };
 use sqlx::sqlite::SqliteRow;
@@ -266,5 +267,47 @@ impl IdentityProviderLinkRepository for SqliteStore {
         .await
         .map_err(backend)?;
         Ok(done.rows_affected() == 1)
+    }
+}
+
+#[async_trait]
+impl FederationRequestRepository for SqliteStore {
+    async fn add_federation_request(&self, request: &FederationRequest) -> StoreResult<()> {
+        sqlx::query(&format!(
+            "INSERT INTO federation_requests ({FEDERATION_REQUEST_COLUMNS}) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(&request.state_digest)
+        .bind(request.identity_provider_id.to_string())
+        .bind(request.application_id.to_string())
+        .bind(&request.browser_digest)
+        .bind(&request.authorize_request)
+        .bind(request.insert_instant.as_millis())
+        .bind(request.expires_instant.as_millis())
+        .execute(&self.writer)
+        .await
+        .map_err(|e| write_error(e, "state"))?;
+        Ok(())
+    }
+
+    async fn take_federation_request(
+        &self,
+        state_digest: &[u8],
+        now: Instant,
+    ) -> StoreResult<Option<FederationRequest>> {
+        // Deleted whether or not it expired; only a live one is returned.
+        let row = sqlx::query(&format!(
+            "DELETE FROM federation_requests WHERE state_digest = ? \
+             RETURNING {FEDERATION_REQUEST_COLUMNS}"
+        ))
+        .bind(state_digest)
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(backend)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let request = lamba_store::rows::federation_request(&crate::Lite(&row))?;
+        Ok((request.expires_instant > now).then_some(request))
     }
 }

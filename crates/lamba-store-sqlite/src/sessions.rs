@@ -16,7 +16,8 @@ use crate::users::user_from_row;
 use super::{SqliteStore, aliased, backend, instant, uuid_column, write_error};
 
 pub(crate) const SESSION_COLUMNS: &str = "id, user_id, application_id, auth_time, insert_instant, \
-     last_used_instant, ended_instant, end_reason, ip_address, user_agent";
+     last_used_instant, ended_instant, end_reason, ip_address, user_agent, \
+     identity_provider_id";
 
 pub(crate) fn session_from_row(
     row: &sqlx::sqlite::SqliteRow,
@@ -85,7 +86,7 @@ static REFRESH_GRANT_SELECT: std::sync::LazyLock<String> = std::sync::LazyLock::
 impl SessionRepository for SqliteStore {
     async fn add_login_session(&self, session: &LoginSession, outbox: &Outbox) -> StoreResult<()> {
         let sql = format!(
-            "INSERT INTO login_sessions ({SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO login_sessions ({SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         );
         let query = sqlx::query(&sql)
             .bind(session.id.to_string())
@@ -97,7 +98,8 @@ impl SessionRepository for SqliteStore {
             .bind(session.ended_instant.map(Instant::as_millis))
             .bind(&session.end_reason)
             .bind(&session.ip_address)
-            .bind(&session.user_agent);
+            .bind(&session.user_agent)
+            .bind(session.identity_provider_id.map(|id| id.to_string()));
         self.execute_with_outbox(query, outbox, |e| write_error(e, "id"))
             .await?;
         Ok(())
@@ -463,6 +465,10 @@ impl SessionRepository for SqliteStore {
                 now,
             ),
             ("DELETE FROM refresh_tokens WHERE expires_instant <= ?", now),
+            (
+                "DELETE FROM federation_requests WHERE expires_instant <= ?",
+                now,
+            ),
             (
                 "DELETE FROM revoked_access_tokens WHERE expires_instant <= ?",
                 now,

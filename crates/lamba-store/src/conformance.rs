@@ -107,6 +107,7 @@ macro_rules! conformance_tests {
             a_reconcile_lambda_must_exist_and_cannot_be_deleted_while_named,
             identity_provider_writes_reach_the_cache,
             links_are_unique_per_upstream_identity_and_follow_their_ends,
+            federation_requests_are_taken_once_and_expire,
         );
     };
     (@cases $make_store:expr; $($case:ident),* $(,)?) => {
@@ -315,7 +316,7 @@ pub async fn changes_report_lambda_writes(store: DynStore) {
     expect_lambda_change(&mut changes, l.id).await;
 }
 
-fn application(name: &str) -> Application {
+pub(crate) fn application(name: &str) -> Application {
     Application {
         id: ApplicationId::from_uuid(Uuid::new_v4()),
         name: name.to_owned(),
@@ -881,6 +882,8 @@ fn session(user_id: UserId, application_id: ApplicationId, at: i64) -> LoginSess
         end_reason: None,
         ip_address: Some("127.0.0.1".into()),
         user_agent: Some("test agent/1.0 ü".into()),
+        // No foreign key: a session outlives its provider.
+        identity_provider_id: Some(lamba_model::IdentityProviderId::from_uuid(Uuid::new_v4())),
     }
 }
 

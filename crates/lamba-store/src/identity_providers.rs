@@ -4,8 +4,8 @@
 
 use async_trait::async_trait;
 use lamba_model::{
-    IdentityProvider, IdentityProviderId, IdentityProviderLink, IdentityProviderType, Instant,
-    UserId,
+    FederationRequest, IdentityProvider, IdentityProviderId, IdentityProviderLink,
+    IdentityProviderType, Instant, UserId,
 };
 
 use super::{Outbox, StoreResult};
@@ -79,4 +79,23 @@ pub trait IdentityProviderLinkRepository: Send + Sync {
         provider_user_id: &str,
         at: Instant,
     ) -> StoreResult<bool>;
+}
+
+/// The columns every federation request query reads.
+pub const FEDERATION_REQUEST_COLUMNS: &str = "state_digest, identity_provider_id, \
+     application_id, browser_digest, authorize_request, insert_instant, expires_instant";
+
+/// Browsers on their way to an upstream provider and back.
+#[async_trait]
+pub trait FederationRequestRepository: Send + Sync {
+    /// Fails with [`StoreError::Reference`](crate::StoreError::Reference)
+    /// when the provider or the application does not exist.
+    async fn add_federation_request(&self, request: &FederationRequest) -> StoreResult<()>;
+    /// Removes the request and returns it if it has not expired at `now`:
+    /// each state is answered once, whichever node the callback reaches.
+    async fn take_federation_request(
+        &self,
+        state_digest: &[u8],
+        now: Instant,
+    ) -> StoreResult<Option<FederationRequest>>;
 }

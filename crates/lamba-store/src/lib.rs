@@ -38,7 +38,8 @@ pub use audit::{AuditRepository, LoginFailureRepository};
 pub use cache::CachedStore;
 pub use event_log::EventLogRepository;
 pub use identity_providers::{
-    IdentityProviderLinkRepository, IdentityProviderRepository, LINK_COLUMNS, PROVIDER_COLUMNS,
+    FEDERATION_REQUEST_COLUMNS, FederationRequestRepository, IdentityProviderLinkRepository,
+    IdentityProviderRepository, LINK_COLUMNS, PROVIDER_COLUMNS,
 };
 pub use keys::KeyRepository;
 pub use lambdas::LambdaRepository;
@@ -127,6 +128,7 @@ pub trait Store:
     + WebhookRepository
     + IdentityProviderRepository
     + IdentityProviderLinkRepository
+    + FederationRequestRepository
     + Send
     + Sync
     + 'static

@@ -186,6 +186,7 @@ pub fn login_session(row: &impl Row, prefix: &str) -> StoreResult<LoginSession> 
         end_reason: row.optional_text(&column("end_reason"))?,
         ip_address: row.optional_text(&column("ip_address"))?,
         user_agent: row.optional_text(&column("user_agent"))?,
+        identity_provider_id: row.optional_id(&column("identity_provider_id"))?,
     })
 }
 
@@ -400,5 +401,17 @@ pub fn identity_provider_link(row: &impl Row) -> StoreResult<lamba_model::Identi
         last_login_instant: row
             .optional_integer("last_login_instant")?
             .map(Instant::from_millis),
+    })
+}
+
+pub fn federation_request(row: &impl Row) -> StoreResult<lamba_model::FederationRequest> {
+    Ok(lamba_model::FederationRequest {
+        state_digest: row.bytes("state_digest")?,
+        identity_provider_id: row.id("identity_provider_id")?,
+        application_id: row.id("application_id")?,
+        browser_digest: row.bytes("browser_digest")?,
+        authorize_request: row.text("authorize_request")?,
+        insert_instant: row.instant("insert_instant")?,
+        expires_instant: row.instant("expires_instant")?,
     })
 }

@@ -218,6 +218,7 @@ impl OAuthService {
             end_reason: None,
             ip_address,
             user_agent,
+            identity_provider_id: None,
         };
         let mut event = self.audit.event("user.login");
         event.actor_type = ActorType::User;

@@ -214,6 +214,7 @@ mod tests {
             end_reason: None,
             ip_address: None,
             user_agent: None,
+            identity_provider_id: None,
         };
         let scope = ScopedSession {
             id: Uuid::new_v4(),

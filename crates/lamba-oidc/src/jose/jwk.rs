@@ -153,7 +153,15 @@ impl PublicKeyMaterial {
     /// `kid` and `alg` are required (a key set is searched by `kid`, and a
     /// key is used with one algorithm only), `use` if present must be `sig`,
     /// and private members are refused.
-    pub(super) fn from_jwk(value: &Value) -> Result<(String, Algorithm, Self), JoseError> {
+    ///
+    /// `upstream` reads a key another server publishes, as OpenID Connect
+    /// Core §10.1 allows it: without `kid` (the key then has the empty
+    /// one) and without `alg` (taken from the key type: `EC` P-256 is
+    /// ES256, `RSA` is RS256, `OKP` Ed25519 is EdDSA).
+    pub(super) fn from_jwk(
+        value: &Value,
+        upstream: bool,
+    ) -> Result<(String, Algorithm, Self), JoseError> {
         let members = value
             .as_object()
             .ok_or(JoseError::InvalidJwk("not a JSON object"))?;
@@ -164,16 +172,20 @@ impl PublicKeyMaterial {
             return Err(JoseError::InvalidJwk("it holds private key material"));
         }
         let jwk = Jwk::deserialize(value).map_err(|_| JoseError::InvalidJwk("not a JWK"))?;
-        let kid = jwk
-            .common
-            .key_id
-            .ok_or(JoseError::InvalidJwk("it has no kid"))?;
-        let alg = match jwk.common.key_algorithm {
-            Some(KeyAlgorithm::ES256) => Algorithm::Es256,
-            Some(KeyAlgorithm::RS256) => Algorithm::Rs256,
-            Some(KeyAlgorithm::EdDSA) => Algorithm::EdDsa,
-            Some(_) => return Err(JoseError::InvalidJwk("its alg is not supported")),
-            None => return Err(JoseError::InvalidJwk("it has no alg")),
+        let kid = match jwk.common.key_id {
+            Some(kid) => kid,
+            None if upstream => String::new(),
+            None => return Err(JoseError::InvalidJwk("it has no kid")),
+        };
+        let alg = match (jwk.common.key_algorithm, &jwk.algorithm) {
+            (Some(KeyAlgorithm::ES256), _) => Algorithm::Es256,
+            (Some(KeyAlgorithm::RS256), _) => Algorithm::Rs256,
+            (Some(KeyAlgorithm::EdDSA), _) => Algorithm::EdDsa,
+            (Some(_), _) => return Err(JoseError::InvalidJwk("its alg is not supported")),
+            (None, AlgorithmParameters::EllipticCurve(_)) if upstream => Algorithm::Es256,
+            (None, AlgorithmParameters::RSA(_)) if upstream => Algorithm::Rs256,
+            (None, AlgorithmParameters::OctetKeyPair(_)) if upstream => Algorithm::EdDsa,
+            (None, _) => return Err(JoseError::InvalidJwk("it has no alg")),
         };
         if let Some(public_key_use) = jwk.common.public_key_use
             && public_key_use != PublicKeyUse::Signature

@@ -742,3 +742,36 @@ fn es256_signatures_are_low_s_and_high_s_twins_are_refused() {
         );
     }
 }
+
+#[test]
+fn upstream_jwks_infer_alg_skip_what_they_cannot_use_and_take_either_s() {
+    let (es, _) = SigningKey::generate(Algorithm::Es256, "es").unwrap();
+    let (rs, _) = SigningKey::generate(Algorithm::Rs256, "rs").unwrap();
+    let mut bare = es.public_jwk();
+    bare.as_object_mut().unwrap().remove("alg");
+    let mut encryption = rs.public_jwk();
+    encryption["use"] = json!("enc");
+    let document = json!({"keys": [
+        bare,
+        encryption,
+        {"kty": "oct", "k": "c2VjcmV0", "kid": "hmac"},
+        es.public_jwk(),
+    ]});
+    let keys = KeySet::from_upstream_jwks(&document).unwrap();
+    assert_eq!(
+        keys.keys().len(),
+        1,
+        "the enc, oct and duplicate keys are left out"
+    );
+    assert_eq!(keys.keys()[0].alg(), Algorithm::Es256);
+    let token = es.sign("JWT", &json!({"sub": "u"})).unwrap();
+    let (input, signature) = token.rsplit_once('.').unwrap();
+    let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
+    let twin = format!(
+        "{input}.{}",
+        URL_SAFE_NO_PAD.encode(super::ecdsa::negate_s(signature))
+    );
+    assert!(keys.verify(&token, None, &[Algorithm::Es256]).is_ok());
+    assert!(keys.verify(&twin, None, &[Algorithm::Es256]).is_ok());
+    assert!(KeySet::from_upstream_jwks(&json!({"nokeys": []})).is_err());
+}

@@ -43,7 +43,7 @@ impl VerifyingKey {
     /// with an `OKP` Ed25519 key), `use` if present must be `sig`, and
     /// private members (`d`, `p`, `k`, ...) are refused.
     pub fn from_jwk(jwk: &Value) -> Result<Self, JoseError> {
-        let (kid, alg, material) = PublicKeyMaterial::from_jwk(jwk)?;
+        let (kid, alg, material) = PublicKeyMaterial::from_jwk(jwk, false)?;
         Self::new(kid, alg, &material)
     }
 
@@ -73,10 +73,25 @@ impl fmt::Debug for VerifyingKey {
     }
 }
 
-/// The keys this server verifies its tokens with, and publishes as its JWKS.
-#[derive(Clone, Debug, Default)]
+/// The keys this server verifies its tokens with, and publishes as its JWKS;
+/// or, read with [`KeySet::from_upstream_jwks`], an upstream provider's.
+#[derive(Clone, Debug)]
 pub struct KeySet {
     keys: Vec<VerifyingKey>,
+    /// Refuse high-s ES256 signatures. Lamba signs low-s only; other
+    /// signers (Node's crypto, for one) do not normalise, so an upstream's
+    /// signatures are taken either way: both verify under the same key,
+    /// and nothing upstream-signed is kept by its signature.
+    require_low_s: bool,
+}
+
+impl Default for KeySet {
+    fn default() -> Self {
+        Self {
+            keys: Vec::new(),
+            require_low_s: true,
+        }
+    }
 }
 
 /// The header members we read; the ones we refuse are recorded as present or
@@ -117,7 +132,38 @@ impl KeySet {
                 return Err(JoseError::DuplicateKid(key.kid.clone()));
             }
         }
-        Ok(Self { keys })
+        Ok(Self {
+            keys,
+            require_low_s: true,
+        })
+    }
+
+    /// An upstream provider's JWKS document (`{"keys": [...]}`). Keys this
+    /// crate cannot verify with (encryption keys, other algorithms,
+    /// symmetric keys, keys with private members) are left out rather than
+    /// failing the set, as are keys whose `kid` an earlier key has; keys
+    /// may lack `kid` and `alg` (see [`VerifyingKey`]). Fails only when
+    /// the document has no `keys` array.
+    pub fn from_upstream_jwks(document: &Value) -> Result<Self, JoseError> {
+        let Some(entries) = document.get("keys").and_then(Value::as_array) else {
+            return Err(JoseError::InvalidJwk("the JWKS has no keys array"));
+        };
+        let mut keys: Vec<VerifyingKey> = Vec::new();
+        for entry in entries {
+            let Ok((kid, alg, material)) = PublicKeyMaterial::from_jwk(entry, true) else {
+                continue;
+            };
+            if keys.iter().any(|key| key.kid == kid) {
+                continue;
+            }
+            if let Ok(key) = VerifyingKey::new(kid, alg, &material) {
+                keys.push(key);
+            }
+        }
+        Ok(Self {
+            keys,
+            require_low_s: false,
+        })
     }
 
     /// Whether a key with this `kid` is in the set.
@@ -205,7 +251,7 @@ impl KeySet {
             .map_err(|_| JoseError::Malformed("the signature is not base64url"))?;
         // (r, n - s) verifies wherever (r, s) does: two strings for one
         // token. Only the low-s one is accepted, and it is what we sign.
-        if alg == Algorithm::Es256 && !super::ecdsa::is_low_s(&signature) {
+        if self.require_low_s && alg == Algorithm::Es256 && !super::ecdsa::is_low_s(&signature) {
             return Err(JoseError::BadSignature);
         }
         key.key

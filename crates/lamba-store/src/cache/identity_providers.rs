@@ -4,12 +4,15 @@
 
 use async_trait::async_trait;
 use lamba_model::{
-    IdentityProvider, IdentityProviderId, IdentityProviderLink, IdentityProviderType, Instant,
-    UserId,
+    FederationRequest, IdentityProvider, IdentityProviderId, IdentityProviderLink,
+    IdentityProviderType, Instant, UserId,
 };
 
 use super::CachedStore;
-use crate::{IdentityProviderLinkRepository, IdentityProviderRepository, Outbox, StoreResult};
+use crate::{
+    FederationRequestRepository, IdentityProviderLinkRepository, IdentityProviderRepository,
+    Outbox, StoreResult,
+};
 
 impl CachedStore {
     async fn all_identity_providers(&self) -> StoreResult<Vec<IdentityProvider>> {
@@ -108,5 +111,21 @@ impl IdentityProviderLinkRepository for CachedStore {
         at: Instant,
     ) -> StoreResult<bool> {
         self.inner.touch_link(provider, provider_user_id, at).await
+    }
+}
+
+/// Single use and short-lived: never cached.
+#[async_trait]
+impl FederationRequestRepository for CachedStore {
+    async fn add_federation_request(&self, request: &FederationRequest) -> StoreResult<()> {
+        self.inner.add_federation_request(request).await
+    }
+
+    async fn take_federation_request(
+        &self,
+        state_digest: &[u8],
+        now: Instant,
+    ) -> StoreResult<Option<FederationRequest>> {
+        self.inner.take_federation_request(state_digest, now).await
     }
 }

@@ -806,3 +806,20 @@ async fn a_lost_feed_turns_the_cache_off_until_it_is_back() {
         "caching again"
     );
 }
+
+#[async_trait]
+impl crate::FederationRequestRepository for Fake {
+    async fn add_federation_request(
+        &self,
+        _request: &lamba_model::FederationRequest,
+    ) -> StoreResult<()> {
+        Ok(())
+    }
+    async fn take_federation_request(
+        &self,
+        _state_digest: &[u8],
+        _now: Instant,
+    ) -> StoreResult<Option<lamba_model::FederationRequest>> {
+        Ok(None)
+    }
+}

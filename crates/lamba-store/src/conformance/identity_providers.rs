@@ -338,3 +338,77 @@ pub async fn links_are_unique_per_upstream_identity_and_follow_their_ends(store:
     assert!(store.delete_user(zoe.id).await.unwrap());
     assert_eq!(store.find_link(acme.id, "upstream-1").await.unwrap(), None);
 }
+
+pub async fn federation_requests_are_taken_once_and_expire(store: DynStore) {
+    let acme = provider("Acme", &[]);
+    store.add_identity_provider(&acme).await.unwrap();
+    let app = super::application("Federated");
+    store.add_application(&app).await.unwrap();
+    let request = |state: u8, expires: i64| lamba_model::FederationRequest {
+        state_digest: vec![state; 32],
+        identity_provider_id: acme.id,
+        application_id: app.id,
+        browser_digest: vec![0xb0; 32],
+        authorize_request: r#"{"client_id":"x","state":"ü"}"#.to_owned(),
+        insert_instant: Instant::from_millis(1_000),
+        expires_instant: Instant::from_millis(expires),
+    };
+    let live = request(1, 601_000);
+    store.add_federation_request(&live).await.unwrap();
+    assert!(matches!(
+        store.add_federation_request(&live).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let mut foreign = request(2, 601_000);
+    foreign.identity_provider_id = IdentityProviderId::from_uuid(Uuid::new_v4());
+    assert!(matches!(
+        store.add_federation_request(&foreign).await,
+        Err(StoreError::Reference)
+    ));
+
+    let now = Instant::from_millis(2_000);
+    assert_eq!(
+        store.take_federation_request(&[1; 32], now).await.unwrap(),
+        Some(live.clone())
+    );
+    assert_eq!(
+        store.take_federation_request(&[1; 32], now).await.unwrap(),
+        None,
+        "a state is answered once"
+    );
+
+    let expired = request(3, 1_500);
+    store.add_federation_request(&expired).await.unwrap();
+    assert_eq!(
+        store.take_federation_request(&[3; 32], now).await.unwrap(),
+        None,
+        "an expired request is not returned"
+    );
+    store
+        .add_federation_request(&expired)
+        .await
+        .unwrap_or_else(|e| {
+            panic!("taking an expired request removes it, so its state is free again: {e}")
+        });
+
+    let pruned = request(4, 1_500);
+    store.add_federation_request(&pruned).await.unwrap();
+    store
+        .prune_sessions(now, Instant::from_millis(0))
+        .await
+        .unwrap();
+    store
+        .add_federation_request(&pruned)
+        .await
+        .unwrap_or_else(|e| panic!("pruning removes expired requests: {e}"));
+
+    store.delete_identity_provider(acme.id).await.unwrap();
+    assert_eq!(
+        store
+            .take_federation_request(&[4; 32], Instant::from_millis(0))
+            .await
+            .unwrap(),
+        None,
+        "requests go with their provider"
+    );
+}
