@@ -58,6 +58,8 @@ pub struct Core {
     pub audit: Arc<audit::AuditLog>,
     pub webhooks: webhooks::WebhookService,
     pub identity_providers: federation::IdentityProviderService,
+    /// Sign-in through upstream providers.
+    pub federation: federation::FederatedSignIn,
     /// Sends webhook deliveries; the binary runs it.
     pub dispatcher: Arc<delivery::Dispatcher>,
 }
@@ -76,6 +78,7 @@ pub struct CoreSettings {
     /// Sends webhook deliveries (the HTTP layer's client).
     pub webhook_transport: Arc<dyn events::wire::WebhookTransport>,
     pub webhook_delivery: delivery::DeliverySettings,
+    pub federation: federation::FederationSettings,
 }
 
 /// Old keys stay published this long beyond the longest token lifetime,
@@ -184,7 +187,11 @@ impl Core {
                 keys.clone(),
                 SecretDigester::new(settings.client_secret_key),
                 revocations.clone(),
-                populate::Populator::new(store.clone(), settings.lambda_engine, event_log.clone()),
+                populate::Populator::new(
+                    store.clone(),
+                    settings.lambda_engine.clone(),
+                    event_log.clone(),
+                ),
                 audit.clone(),
                 settings.oauth,
             ),
@@ -213,6 +220,15 @@ impl Core {
                 clock.clone(),
                 audit.clone(),
                 keys.sealer(),
+            ),
+            federation: federation::FederatedSignIn::new(
+                store.clone(),
+                clock.clone(),
+                audit.clone(),
+                keys.sealer(),
+                settings.lambda_engine.clone(),
+                event_log.clone(),
+                settings.federation,
             ),
             dispatcher,
             store,

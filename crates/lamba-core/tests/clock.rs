@@ -57,6 +57,19 @@ impl WebhookTransport for NoWebhooks {
     }
 }
 
+/// These tests federate with no one.
+struct NoUpstream;
+
+#[async_trait::async_trait]
+impl lamba_core::federation::UpstreamTransport for NoUpstream {
+    async fn send(
+        &self,
+        _call: lamba_core::federation::UpstreamCall,
+    ) -> Result<lamba_core::federation::UpstreamAnswer, lamba_core::federation::Unreachable> {
+        Err(lamba_core::federation::Unreachable)
+    }
+}
+
 struct Harness {
     core: Core,
     clock: Arc<MockClock>,
@@ -92,6 +105,11 @@ impl Harness {
             },
             webhook_transport: Arc::new(NoWebhooks),
             webhook_delivery: Default::default(),
+            federation: lamba_core::federation::FederationSettings {
+                key: [9; 32],
+                issuer: "https://id.example".into(),
+                transport: Arc::new(NoUpstream),
+            },
         };
         let core = Core::new(store, dyn_clock, keys, revocations, settings);
         Self {

@@ -8,8 +8,10 @@ mod connect;
 mod health;
 mod operator;
 mod runtime;
+mod upstream_transport;
 mod webhook_transport;
 
+pub use upstream_transport::UpstreamHttp;
 pub use webhook_transport::HttpTransport;
 
 /// The request readers, for the fuzz targets in `fuzz/` (a separate

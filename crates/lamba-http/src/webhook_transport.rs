@@ -74,7 +74,7 @@ impl reqwest::dns::Resolve for CheckedResolver {
 
 /// TLS for deliveries: rustls with its aws-lc-rs provider, given here rather
 /// than installed for the whole process, and the Mozilla roots.
-fn tls_config() -> Result<rustls::ClientConfig, String> {
+pub(crate) fn tls_config() -> Result<rustls::ClientConfig, String> {
     let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),

@@ -267,6 +267,10 @@ pub enum Failure {
     /// The lambda threw (or did not compile); `line` is from its stack.
     #[error("{message}{}", line.map(|l| format!(" (line {l})")).unwrap_or_default())]
     Script { message: String, line: Option<u32> },
+    /// The lambda refused on purpose, throwing `{deny: "message"}` (a
+    /// reconcile lambda refusing a login); the message is for the user.
+    #[error("the lambda denied: {message}")]
+    Denied { message: String },
     /// The body does not define the function its type calls.
     #[error("the body must define a function named {function}, which {lambda_type} lambdas call")]
     MissingFunction {
@@ -301,6 +305,7 @@ impl Failure {
     fn from_stop(stop: Stop, limits: Limits) -> Self {
         match stop {
             Stop::Script { message, line } => Failure::Script { message, line },
+            Stop::Denied(message) => Failure::Denied { message },
             Stop::Timeout => Failure::Timeout { limit: limits.time },
             Stop::OutOfMemory => Failure::OutOfMemory {
                 limit_bytes: limits.memory_bytes,

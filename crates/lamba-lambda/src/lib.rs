@@ -93,6 +93,10 @@ pub fn check_body(body: &str, lambda_type: LambdaType, limits: Limits) -> Result
         if let Err(stop) = evaluated {
             return Err(match stop {
                 Stop::Script { message, line } => BodyError::Script { message, line },
+                Stop::Denied(message) => BodyError::Script {
+                    message: format!("Uncaught deny: {message}"),
+                    line: None,
+                },
                 Stop::Timeout => BodyError::Timeout { limit: limits.time },
                 Stop::OutOfMemory => BodyError::OutOfMemory {
                     limit_bytes: limits.memory_bytes,

@@ -223,7 +223,12 @@ pub(crate) fn eval_body(ctx: &Ctx<'_>, body: &str) -> rquickjs::Result<()> {
 /// Why an evaluation stopped, before it is put in a caller's error type.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Stop {
-    Script { message: String, line: Option<u32> },
+    Script {
+        message: String,
+        line: Option<u32>,
+    },
+    /// The lambda threw `{deny: "message"}`: a refusal, not an error.
+    Denied(String),
     Timeout,
     OutOfMemory,
     Engine(String),
@@ -239,6 +244,9 @@ pub(crate) fn classify(ctx: &Ctx<'_>, error: JsError, deadline: &Deadline) -> St
     }
 }
 
+/// How much of a refusal's message is kept: it is shown on a page.
+const MAX_DENY_CHARS: usize = 500;
+
 fn classify_exception(ctx: &Ctx<'_>, deadline: &Deadline) -> Stop {
     let thrown = ctx.catch();
     // QuickJS leaves `null` as the exception when it cannot even allocate
@@ -250,6 +258,12 @@ fn classify_exception(ctx: &Ctx<'_>, deadline: &Deadline) -> Stop {
         } else {
             Stop::OutOfMemory
         };
+    }
+    if let Some(deny) = thrown
+        .as_object()
+        .and_then(|object| object.get::<_, Option<String>>("deny").ok().flatten())
+    {
+        return Stop::Denied(deny.chars().take(MAX_DENY_CHARS).collect());
     }
     let (name, message, stack) = match thrown.as_object() {
         Some(object) => (

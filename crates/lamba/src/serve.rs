@@ -142,6 +142,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let cookie_key = keys::server_secret(&store, &sealer, clock.as_ref(), keys::COOKIE_KEY)
         .await
         .context("cannot load the server secrets")?;
+    let federation_key = keys::server_secret(&store, &sealer, clock.as_ref(), keys::FEDERATION_KEY)
+        .await
+        .context("cannot load the server secrets")?;
     let revocations = RevocationList::load(store.clone(), clock.clone())
         .await
         .context("cannot load the revocation list")?;
@@ -191,6 +194,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 args.webhook_retry_max_ms.max(args.webhook_retry_base_ms),
             ),
             ..lamba_core::events::delivery::DeliverySettings::default()
+        },
+        federation: lamba_core::federation::FederationSettings {
+            key: federation_key,
+            issuer: issuer.as_str().trim_end_matches('/').to_owned(),
+            transport: Arc::new(lamba_http::UpstreamHttp::new()),
         },
     };
 

@@ -7,14 +7,22 @@
 //! applications; may not issue tokens (a federated login ends in the same
 //! `oauth` sign-in as a password login) nor know HTTP.
 
+mod arrive;
+mod exchange;
 mod input;
+pub mod linking;
 pub mod links;
 pub mod providers;
+mod reconcile;
 mod rules;
+pub mod signin;
+pub mod upstream;
 pub mod view;
 
 pub use links::{LinkDetail, LinkInput};
 pub use providers::{
     IdentityProviderService, ProviderApplicationInput, ProviderError, ProviderInput,
 };
+pub use signin::{Button, Callback, Departure, FederatedSignIn, FederationSettings};
+pub use upstream::{Unreachable, UpstreamAnswer, UpstreamCall, UpstreamTransport};
 pub use view::{LinkView, ProviderView};

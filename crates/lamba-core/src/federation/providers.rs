@@ -200,12 +200,7 @@ impl IdentityProviderService {
 
     /// The provider's upstream client secrets, opened.
     pub fn secrets(&self, provider: &IdentityProvider) -> Result<UpstreamSecrets, ProviderError> {
-        let plain = self.sealer.open(
-            &row_name(provider.id),
-            &provider.secrets,
-            provider.secrets_sealed,
-        )?;
-        serde_json::from_slice(&plain).map_err(|_| ProviderError::Secrets)
+        open_secrets(&self.sealer, provider)
     }
 
     fn seal(
@@ -295,6 +290,7 @@ impl IdentityProviderService {
             Some(raw) => parse_enum(Some(raw), &format!("{ROOT}.linkingStrategy"), &mut errors)
                 .unwrap_or(LinkingStrategy::LinkByEmail),
         };
+        super::rules::supported_strategy(linking_strategy, &mut errors);
         let reconcile_lambda_id = lambda_reference(
             &self.store,
             input.reconcile_id.as_deref(),
@@ -508,6 +504,19 @@ impl IdentityProviderService {
 }
 
 /// A store refusal of a write, as the operator sees it.
+/// A provider's upstream client secrets, opened.
+pub(super) fn open_secrets(
+    sealer: &Sealer,
+    provider: &IdentityProvider,
+) -> Result<UpstreamSecrets, ProviderError> {
+    let plain = sealer.open(
+        &row_name(provider.id),
+        &provider.secrets,
+        provider.secrets_sealed,
+    )?;
+    serde_json::from_slice(&plain).map_err(|_| ProviderError::Secrets)
+}
+
 fn write_failure(error: StoreError, id: IdentityProviderId) -> ProviderError {
     match error {
         StoreError::Conflict("name") => ValidationErrors::with_field(

@@ -343,13 +343,13 @@ fn duplicate_email_message(email: &str) -> String {
 }
 
 /// The fields of a user that create and replace check alike.
-struct CheckedFields {
-    email: Option<String>,
-    first_name: Option<String>,
-    last_name: Option<String>,
+pub(crate) struct CheckedFields {
+    pub(crate) email: Option<String>,
+    pub(crate) first_name: Option<String>,
+    pub(crate) last_name: Option<String>,
 }
 
-fn check_fields(input: &UserInput, errors: &mut ValidationErrors) -> CheckedFields {
+pub(crate) fn check_fields(input: &UserInput, errors: &mut ValidationErrors) -> CheckedFields {
     CheckedFields {
         email: check_email(input.email.as_deref(), errors),
         first_name: optional_text(input.first_name.as_deref(), "user.firstName", errors),

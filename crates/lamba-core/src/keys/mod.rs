@@ -34,6 +34,9 @@ use crate::keys::sealing::{Sealer, SealingError};
 pub const CLIENT_SECRET_KEY: &str = "client-secret-digest-key";
 /// The server secret that signs the browser's session cookie.
 pub const COOKIE_KEY: &str = "session-cookie-key";
+/// The server secret federated logins derive their nonce and PKCE verifier
+/// from.
+pub const FEDERATION_KEY: &str = "federation-request-key";
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {

@@ -19,7 +19,7 @@ use crate::identity::passwords::Password;
 
 /// The parameters of an authorization request, as received (query string
 /// on GET, hidden form fields on the sign-in POST).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AuthorizeRequest {
     pub client_id: Option<String>,
     pub redirect_uri: Option<String>,
@@ -206,6 +206,31 @@ impl OAuthService {
         {
             tracing::warn!(%error, "could not reset the failed sign-in count");
         }
+        self.start_session(&valid, &user, None, ip_address, user_agent)
+            .await
+    }
+
+    /// Checks a carried authorization request again (a federated login
+    /// coming back from its provider): the client, its redirect URI and
+    /// every parameter are what they must be now.
+    pub async fn resume(
+        &self,
+        request: AuthorizeRequest,
+    ) -> Result<ValidAuthorizeRequest, AuthorizeOutcome> {
+        self.validate_authorize(request).await
+    }
+
+    /// Signs `user` in for `valid`: a new login session (through
+    /// `identity_provider` when given), its `user.login` event, and the code
+    /// for the client. The caller has authenticated the user.
+    pub async fn start_session(
+        &self,
+        valid: &ValidAuthorizeRequest,
+        user: &User,
+        identity_provider: Option<lamba_model::IdentityProviderId>,
+        ip_address: Option<String>,
+        user_agent: Option<String>,
+    ) -> SignIn {
         let now = self.clock.now();
         let session = LoginSession {
             id: Uuid::new_v4(),
@@ -218,7 +243,7 @@ impl OAuthService {
             end_reason: None,
             ip_address,
             user_agent,
-            identity_provider_id: None,
+            identity_provider_id: identity_provider,
         };
         let mut event = self.audit.event("user.login");
         event.actor_type = ActorType::User;
@@ -226,19 +251,25 @@ impl OAuthService {
         event.user_id = Some(user.id);
         event.session_id = Some(session.id);
         event.ip_address.clone_from(&session.ip_address);
-        event.data = serde_json::json!({ "applicationId": valid.application.id });
+        event.data = match identity_provider {
+            Some(provider) => serde_json::json!({
+                "applicationId": valid.application.id,
+                "identityProviderId": provider,
+            }),
+            None => serde_json::json!({ "applicationId": valid.application.id }),
+        };
         let outbox = self.audit.outbox(&[&event]).await;
         if let Err(error) = self.store.add_login_session(&session, &outbox).await {
             tracing::error!(%error, "could not store the login session");
             return SignIn {
-                outcome: redirect_error(&valid, OAuthError::ServerError, "Sign-in is unavailable."),
+                outcome: redirect_error(valid, OAuthError::ServerError, "Sign-in is unavailable."),
                 session_id: None,
             };
         }
         tracing::info!(user.id = %user.id, session.id = %session.id, "signed in");
         self.audit.committed([event], &outbox);
         SignIn {
-            outcome: self.issue_code(&valid, &session).await,
+            outcome: self.issue_code(valid, &session).await,
             session_id: Some(session.id),
         }
     }

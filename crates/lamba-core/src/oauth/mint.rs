@@ -183,6 +183,7 @@ impl OAuthService {
                 json!(session.auth_time.as_millis().div_euclid(1000)),
             );
             claims.insert("roles".into(), json!(roles));
+            federated_claims(session, &mut claims);
         }
         if let Subject::Scoped { scope } = subject {
             claims.insert("sid".into(), json!(scope.login_session_id));
@@ -236,6 +237,7 @@ impl OAuthService {
             json!(session.auth_time.as_millis().div_euclid(1000)),
         );
         claims.insert("sid".into(), json!(session.id));
+        federated_claims(session, &mut claims);
         if let Some(nonce) = nonce {
             claims.insert("nonce".into(), json!(nonce));
         }
@@ -413,5 +415,15 @@ fn signer_failure(error: crate::keys::KeyError) -> OAuthFailure {
             tracing::error!(error = %other, "no signing key");
             OAuthFailure::server_error()
         }
+    }
+}
+
+/// A session that came through an upstream provider says which (`idp`, as
+/// Entra and IdentityServer name it) and that it was federated (`amr`,
+/// OpenID Connect Core §2). Password sessions carry neither, as before.
+fn federated_claims(session: &LoginSession, claims: &mut Map<String, serde_json::Value>) {
+    if let Some(provider) = session.identity_provider_id {
+        claims.insert("idp".into(), json!(provider));
+        claims.insert("amr".into(), json!(["fed"]));
     }
 }

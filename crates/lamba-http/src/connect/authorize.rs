@@ -7,7 +7,7 @@ use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::header::{LOCATION, SET_COOKIE, USER_AGENT};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use lamba_core::oauth::{AuthorizeOutcome, AuthorizeRequest};
+use lamba_core::oauth::{AuthorizeOutcome, AuthorizeRequest, ValidAuthorizeRequest};
 use serde_json::json;
 
 use super::error::description_chars;
@@ -32,7 +32,7 @@ const CARRIED: &[&str] = &[
     "resource",
 ];
 
-fn request_from(params: &HashMap<String, String>) -> AuthorizeRequest {
+pub(super) fn request_from(params: &HashMap<String, String>) -> AuthorizeRequest {
     let get = |name: &str| params.get(name).cloned();
     AuthorizeRequest {
         client_id: get("client_id"),
@@ -67,7 +67,33 @@ pub async fn show(
         .oauth
         .authorize(request_from(&params), state.web.session_from(&headers))
         .await;
-    respond(&state, &headers, outcome, None, None)
+    // Not signed in yet: `idp_hint` names the provider to go to, and a
+    // `login_hint` in a managed domain goes to that domain's provider.
+    if let AuthorizeOutcome::SignIn {
+        request,
+        error: None,
+    } = &outcome
+    {
+        let federation = &state.core.federation;
+        let target =
+            match params.get("idp_hint").filter(|h| !h.is_empty()) {
+                Some(hint) => Some(hint.parse().unwrap_or_else(|_| {
+                    lamba_model::IdentityProviderId::from_uuid(uuid::Uuid::nil())
+                })),
+                None => match request.request.login_hint.as_deref() {
+                    Some(hint) => {
+                        federation
+                            .provider_for_email(request.application.id, hint)
+                            .await
+                    }
+                    None => None,
+                },
+            };
+        if let Some(provider) = target {
+            return super::federate::depart(&state, &headers, request, provider).await;
+        }
+    }
+    respond(&state, &headers, outcome, None, None).await
 }
 
 /// `POST /connect/authorize`: the sign-in form.
@@ -94,6 +120,25 @@ pub async fn submit(
         );
     }
     let email = params.get("email").cloned().unwrap_or_default();
+    // A managed domain goes to its provider, whatever else was typed; the
+    // email-first step (no password field yet) then asks for the password.
+    let asks_password = !params.contains_key("password");
+    if asks_password || !email.trim().is_empty() {
+        let valid = match state.core.oauth.resume(request_from(&params)).await {
+            Ok(valid) => valid,
+            Err(outcome) => return respond(&state, &headers, outcome, None, None).await,
+        };
+        let federation = &state.core.federation;
+        if let Some(provider) = federation
+            .provider_for_email(valid.application.id, &email)
+            .await
+        {
+            return super::federate::depart(&state, &headers, &valid, provider).await;
+        }
+        if asks_password {
+            return sign_in_page(&state, &headers, &valid, None, email, true).await;
+        }
+    }
     let password = params.get("password").cloned().unwrap_or_default();
     // Throttled per client IP, then per identifier (whether or not an
     // account has it, so the answer tells nothing about accounts).
@@ -141,9 +186,10 @@ pub async fn submit(
         session_cookie,
         Some(email),
     )
+    .await
 }
 
-fn respond(
+pub(super) async fn respond(
     state: &AppState,
     headers: &HeaderMap,
     outcome: AuthorizeOutcome,
@@ -178,56 +224,10 @@ fn respond(
             pairs.append_pair("iss", issuer);
         }),
         AuthorizeOutcome::SignIn { request, error } => {
-            let csrf = cookie_value(headers, state.web.csrf_cookie())
-                .filter(|c| c.len() >= 32)
-                .or_else(new_csrf_token)
-                .unwrap_or_default();
-            let mut hidden: Vec<(&str, String)> = Vec::new();
-            let carried = [
-                request.request.client_id.clone(),
-                request.request.redirect_uri.clone(),
-                request.request.response_type.clone(),
-                request.request.scope.clone(),
-                request.request.state.clone(),
-                request.request.nonce.clone(),
-                request.request.code_challenge.clone(),
-                request.request.code_challenge_method.clone(),
-                // A sign-in just happened: prompt=login is satisfied.
-                None,
-                request.request.max_age.clone(),
-                request.request.login_hint.clone(),
-                request.request.resource.clone(),
-            ];
-            for (name, value) in CARRIED.iter().zip(carried) {
-                if let Some(value) = value {
-                    hidden.push((name, value));
-                }
-            }
             let email = email
                 .or_else(|| request.request.login_hint.clone())
                 .unwrap_or_default();
-            let html = state.web.render(
-                "signin.html",
-                json!({
-                    "application": request.application.name,
-                    "error": error,
-                    "csrf_token": state.web.csrf_form_token(&csrf),
-                    "hidden": hidden,
-                    "email": email,
-                }),
-            );
-            let status = if error.is_some() {
-                StatusCode::UNAUTHORIZED
-            } else {
-                StatusCode::OK
-            };
-            let mut response = (status, html).into_response();
-            if let Ok(cookie) =
-                HeaderValue::from_str(&state.web.cookie(state.web.csrf_cookie(), &csrf, None))
-            {
-                response.headers_mut().append(SET_COOKIE, cookie);
-            }
-            response
+            sign_in_page(state, headers, &request, error, email, false).await
         }
     };
     if let Some(cookie) = session_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
@@ -237,7 +237,83 @@ fn respond(
     response
 }
 
-fn redirect(
+/// The carried authorization request, as the page's hidden fields.
+pub(super) fn hidden_fields(request: &AuthorizeRequest) -> Vec<(&'static str, String)> {
+    let carried = [
+        request.client_id.clone(),
+        request.redirect_uri.clone(),
+        request.response_type.clone(),
+        request.scope.clone(),
+        request.state.clone(),
+        request.nonce.clone(),
+        request.code_challenge.clone(),
+        request.code_challenge_method.clone(),
+        // A sign-in just happened: prompt=login is satisfied.
+        None,
+        request.max_age.clone(),
+        request.login_hint.clone(),
+        request.resource.clone(),
+    ];
+    CARRIED
+        .iter()
+        .zip(carried)
+        .filter_map(|(name, value)| value.map(|value| (*name, value)))
+        .collect()
+}
+
+/// The sign-in page: the password form (after an email-only first step
+/// when the application has providers with managed domains) and a button
+/// per provider the application offers.
+pub(super) async fn sign_in_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: &ValidAuthorizeRequest,
+    error: Option<String>,
+    email: String,
+    email_given: bool,
+) -> Response {
+    let csrf = cookie_value(headers, state.web.csrf_cookie())
+        .filter(|c| c.len() >= 32)
+        .or_else(new_csrf_token)
+        .unwrap_or_default();
+    let federation = &state.core.federation;
+    let application = request.application.id;
+    let providers: Vec<_> = federation
+        .buttons(application)
+        .await
+        .into_iter()
+        .map(|b| json!({"id": b.provider_id, "text": b.text, "image": b.image_url}))
+        .collect();
+    let ask_password =
+        email_given || error.is_some() || !federation.has_managed_domains(application).await;
+    let html = state.web.render(
+        "signin.html",
+        json!({
+            "application": request.application.name,
+            "error": error,
+            "csrf_token": state.web.csrf_form_token(&csrf),
+            "hidden": hidden_fields(&request.request),
+            "email": email,
+            "ask_password": ask_password,
+            "providers": providers,
+        }),
+    );
+    let status = if error.is_some() {
+        StatusCode::UNAUTHORIZED
+    } else {
+        StatusCode::OK
+    };
+    let mut response = (status, html).into_response();
+    if let Ok(cookie) =
+        HeaderValue::from_str(&state.web.cookie(state.web.csrf_cookie(), &csrf, None))
+    {
+        response.headers_mut().append(SET_COOKIE, cookie);
+    }
+    super::error::page_headers(&mut response);
+    response
+}
+
+pub(super) fn redirect(
     uri: &str,
     add: impl FnOnce(&mut url::form_urlencoded::Serializer<'_, url::UrlQuery<'_>>),
 ) -> Response {
@@ -270,7 +346,7 @@ fn too_many_attempts(state: &AppState, retry_after_secs: u64) -> Response {
     response
 }
 
-fn error_page(state: &AppState, message: &str) -> Response {
+pub(super) fn error_page(state: &AppState, message: &str) -> Response {
     let html = state.web.render(
         "message.html",
         json!({"heading": "Sign-in cannot continue", "message": message, "alert": true,

@@ -6,6 +6,7 @@ mod authorize;
 mod discovery;
 mod endsession;
 mod error;
+mod federate;
 pub(crate) mod form;
 mod introspect;
 mod jwks;
@@ -40,6 +41,8 @@ pub fn routes() -> Router<AppState> {
             "/connect/authorize",
             get(authorize::show).post(authorize::submit),
         )
+        .route("/connect/federate", post(federate::federate))
+        .route("/connect/callback", get(federate::callback))
         .route("/connect/token", post(token::token))
         .route(
             "/connect/userinfo",

@@ -39,6 +39,10 @@ impl Web {
             ("signin.html", include_str!("../../templates/signin.html")),
             ("message.html", include_str!("../../templates/message.html")),
             ("logout.html", include_str!("../../templates/logout.html")),
+            (
+                "federate.html",
+                include_str!("../../templates/federate.html"),
+            ),
         ] {
             if let Err(error) = templates.add_template(name, source) {
                 tracing::error!(%error, template = name, "a template does not compile");

@@ -435,6 +435,41 @@ fn exceptions_carry_their_line() {
 }
 
 #[test]
+fn throwing_a_deny_object_is_a_refusal_with_its_message() {
+    let engine = engine();
+    let error = failure(run(
+        &engine,
+        &populate("function populate() { throw {deny: 'Contractors sign in elsewhere.'}; }"),
+        jwt_input(json!({})),
+    ));
+    assert_eq!(
+        error.failure,
+        Failure::Denied {
+            message: "Contractors sign in elsewhere.".into()
+        }
+    );
+    let long = "x".repeat(2_000);
+    let error = failure(run(
+        &engine,
+        &populate(&format!(
+            "function populate() {{ throw {{deny: '{long}'}}; }}"
+        )),
+        jwt_input(json!({})),
+    ));
+    assert!(
+        matches!(&error.failure, Failure::Denied { message } if message.len() == 500),
+        "the message is cut to what a page shows"
+    );
+    // Any other object is an error, as before.
+    let error = failure(run(
+        &engine,
+        &populate("function populate() { throw {deny: 3}; }"),
+        jwt_input(json!({})),
+    ));
+    assert!(matches!(error.failure, Failure::Script { .. }), "{error:?}");
+}
+
+#[test]
 fn results_that_are_not_json_fail() {
     let engine = engine();
     for body in [

@@ -138,14 +138,14 @@ async fn identity_provider_life_cycle(backend: Backend) {
         &path,
         Some(json!({"identityProvider": {
             "buttonText": "Acme SSO",
-            "linkingStrategy": "CreatePendingLink"
+            "linkingStrategy": "LinkByEmailForExistingUser"
         }})),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{patched}");
     let patched = &patched["identityProvider"];
     assert_eq!(patched["buttonText"], "Acme SSO");
-    assert_eq!(patched["linkingStrategy"], "CreatePendingLink");
+    assert_eq!(patched["linkingStrategy"], "LinkByEmailForExistingUser");
     assert_eq!(patched["domains"], json!(["acme.example"]), "kept");
 
     // Created with a chosen id; that id is then taken.

@@ -1,0 +1,255 @@
+//! Shaping the local user from what the provider said, on every login:
+//! the provider's `OpenIDReconcile` lambda, or its attribute mappings, or
+//! (for a new user without either) the standard `given_name`/`family_name`.
+//!
+//! The lambda sees `reconcile(user, registration, jwt, idToken, tokens,
+//! context)`; `user` and `registration` are read back. Of the user, only
+//! `email`, `firstName`, `lastName` and `data` are taken (an id, a password
+//! or a hash a lambda writes is ignored), checked as the operator API
+//! checks them; of the registration, `roles` that the application defines.
+
+use std::fmt::Write as _;
+
+use lamba_lambda::{Engine, Failure, Input, Outcome, Output};
+use lamba_model::{Application, EventLogType, IdentityProvider, Lambda, Registration, User};
+use serde_json::{Map, Value, json};
+
+use super::exchange::UpstreamClaims;
+use crate::events::event_log::EventLogService;
+use crate::identity::users::{UserInput, check_fields, user_json};
+use crate::lambdas::populate::script_of;
+use crate::validation::ValidationErrors;
+
+/// Why reconciling stops the login.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ReconcileError {
+    /// The lambda refused, with a message for the user.
+    Denied(String),
+    /// The lambda failed, or left the user invalid: fail closed.
+    Failed,
+}
+
+/// The user and roles to save.
+#[derive(Debug)]
+pub struct Reconciled {
+    pub user: User,
+    /// `Some` when the lambda set the registration's roles.
+    pub roles: Option<Vec<String>>,
+}
+
+pub struct Reconciler<'a> {
+    pub engine: &'a Engine,
+    pub events: &'a EventLogService,
+    pub provider: &'a IdentityProvider,
+    pub application: &'a Application,
+}
+
+impl Reconciler<'_> {
+    pub async fn run(
+        &self,
+        lambda: Option<&Lambda>,
+        user: User,
+        registration: Option<&Registration>,
+        claims: &UpstreamClaims,
+        is_new: bool,
+    ) -> Result<Reconciled, ReconcileError> {
+        let Some(lambda) = lambda else {
+            return Ok(Reconciled {
+                user: self.map_attributes(user, &claims.merged, is_new),
+                roles: None,
+            });
+        };
+        let registration_json = registration.map_or_else(
+            || json!({"applicationId": self.application.id, "roles": []}),
+            |r| json!({"applicationId": r.application_id, "roles": r.roles}),
+        );
+        let input = Input::OpenIdReconcile {
+            user: user_json(&user),
+            registration: registration_json,
+            jwt: Value::Object(claims.userinfo.clone()),
+            id_token: Value::Object(claims.id_token.clone()),
+            tokens: claims.tokens.clone(),
+            context: json!({
+                "identityProviderId": self.provider.id,
+                "applicationId": self.application.id,
+                "newUser": is_new,
+            }),
+        };
+        let outcome = match self.engine.run(&script_of(lambda), input).await {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                if let Failure::Denied { message } = &error.failure {
+                    self.record(
+                        EventLogType::Information,
+                        lambda,
+                        &format!("denied the login: {message}"),
+                        &error.logs,
+                    );
+                    return Err(ReconcileError::Denied(message.clone()));
+                }
+                self.record(
+                    EventLogType::Error,
+                    lambda,
+                    &format!("failed: {}; the login was refused", error.failure),
+                    &error.logs,
+                );
+                return Err(ReconcileError::Failed);
+            }
+        };
+        let Outcome {
+            output:
+                Output::OpenIdReconcile {
+                    user: returned_user,
+                    registration: returned_registration,
+                },
+            logs,
+            duration,
+        } = outcome
+        else {
+            return Err(ReconcileError::Failed);
+        };
+        let reconciled = match self.apply(user, &returned_user, &returned_registration) {
+            Ok(reconciled) => reconciled,
+            Err(errors) => {
+                let mut why = String::new();
+                for (path, entries) in &errors.fields {
+                    for entry in entries {
+                        let _ = write!(why, " {path}: {}", entry.message);
+                    }
+                }
+                self.record(
+                    EventLogType::Error,
+                    lambda,
+                    &format!(
+                        "left the user invalid ({}); the login was refused",
+                        why.trim()
+                    ),
+                    &logs,
+                );
+                return Err(ReconcileError::Failed);
+            }
+        };
+        if self.provider.debug || lambda.debug {
+            self.record(
+                EventLogType::Debug,
+                lambda,
+                &format!(
+                    "reconciled user {} in {} µs: {}",
+                    reconciled.user.id,
+                    duration.as_micros(),
+                    json!({"user": user_json(&reconciled.user), "roles": reconciled.roles})
+                ),
+                &logs,
+            );
+        }
+        Ok(reconciled)
+    }
+
+    fn apply(
+        &self,
+        user: User,
+        returned: &Value,
+        registration: &Value,
+    ) -> Result<Reconciled, ValidationErrors> {
+        let text = |name: &str| {
+            returned
+                .get(name)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let input = UserInput {
+            email: text("email"),
+            first_name: text("firstName"),
+            last_name: text("lastName"),
+            ..UserInput::default()
+        };
+        let mut errors = ValidationErrors::new();
+        let fields = check_fields(&input, &mut errors);
+        let data = match returned.get("data") {
+            Some(Value::Object(data)) => data.clone(),
+            None | Some(Value::Null) => Map::new(),
+            Some(_) => {
+                errors.field(
+                    "user.data",
+                    crate::ErrorKind::Invalid,
+                    "data must be an object.",
+                );
+                Map::new()
+            }
+        };
+        errors.into_result()?;
+        let roles = registration
+            .get("roles")
+            .and_then(Value::as_array)
+            .map(|roles| {
+                roles
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .filter(|role| self.application.roles.iter().any(|r| r.name == *role))
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            });
+        Ok(Reconciled {
+            user: User {
+                email: fields.email.unwrap_or(user.email.clone()),
+                first_name: fields.first_name,
+                last_name: fields.last_name,
+                data,
+                ..user
+            },
+            roles,
+        })
+    }
+
+    /// Without a lambda: the attribute mappings on every login; for a new
+    /// user without mappings, `given_name` and `family_name`.
+    fn map_attributes(&self, mut user: User, claims: &Map<String, Value>, is_new: bool) -> User {
+        let text = |claim: &str| {
+            claims
+                .get(claim)
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|v| !v.is_empty() && v.chars().count() <= 255)
+                .map(str::to_owned)
+        };
+        let mappings = &self.provider.attribute_mappings;
+        if mappings.is_empty() {
+            if is_new {
+                user.first_name = text("given_name");
+                user.last_name = text("family_name");
+            }
+            return user;
+        }
+        for (field, claim) in mappings {
+            match field.as_str() {
+                "firstName" => user.first_name = text(claim),
+                "lastName" => user.last_name = text(claim),
+                other => {
+                    if let (Some(name), Some(value)) =
+                        (other.strip_prefix("data."), claims.get(claim))
+                    {
+                        user.data.insert(name.to_owned(), value.clone());
+                    }
+                }
+            }
+        }
+        user
+    }
+
+    fn record(
+        &self,
+        kind: EventLogType,
+        lambda: &Lambda,
+        what: &str,
+        logs: &[lamba_lambda::LogLine],
+    ) {
+        let mut message = format!(
+            "Reconcile lambda {} ({}) of identity provider {} ({}) {what}.",
+            lambda.name, lambda.id, self.provider.name, self.provider.id
+        );
+        for line in logs {
+            let _ = write!(message, "\n[{}] {}", line.level.as_str(), line.message);
+        }
+        self.events.record(kind, message);
+    }
+}
