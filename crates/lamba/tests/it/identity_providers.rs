@@ -30,7 +30,7 @@ fn oidc(name: &str) -> Value {
 }
 
 /// A lambda of `lambda_type`; its id.
-async fn create_lambda(server: &TestServer, lambda_type: &str, body: &str) -> String {
+pub async fn create_lambda(server: &TestServer, lambda_type: &str, body: &str) -> String {
     let (status, lambda) = call(
         server,
         Method::POST,

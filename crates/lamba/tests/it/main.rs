@@ -14,6 +14,7 @@ mod audit;
 mod brute_force;
 mod cluster;
 mod every_error;
+mod federation;
 mod headers;
 mod identity_providers;
 mod lambda_runtime;

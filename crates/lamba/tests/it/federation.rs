@@ -1,0 +1,648 @@
+//! Federated sign-in against a real upstream: a second `lamba serve`, with
+//! its own database, is the OpenID Connect provider. Each server's
+//! browser state is kept apart (two servers on 127.0.0.1 would otherwise
+//! share cookies by host, which no real deployment does).
+//!
+//! Covered on both backends: a first login creating a user, a link and a
+//! registration; the second finding the link; LinkByEmail to an existing
+//! user; an unverified email refused; the reconcile lambda changing names,
+//! data and roles that reach the access token, denying with its message
+//! and failing closed; replayed and foreign states; an upstream error
+//! redirect; an unreachable provider; idp_hint; LinkByEmailForExistingUser;
+//! managed-domain routing.
+
+use std::collections::HashMap;
+
+use lamba_testkit::{Backend, TestServer};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::identity_providers::create_lambda;
+use crate::oidc::{Browser, REDIRECT, decode_jwt, hidden_inputs, pkce, query_of};
+use crate::{call, on_both_backends, start};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// Adds `verified` and `dept` from the upstream user's data to its ID
+/// tokens: Lamba itself says `email_verified: false` until it verifies
+/// addresses, so the provider here reads `upstream_verified` instead.
+const UPSTREAM_POPULATE: &str = "function populate(jwt, user) {\n  jwt.upstream_verified = user.data.verified === true;\n  jwt.dept = user.data.dept;\n}";
+
+const RECONCILE: &str = r#"function reconcile(user, registration, jwt, idToken, tokens, context) {
+  if (idToken.dept === 'contractors') throw {deny: 'Contractors sign in at contractors.example.'};
+  if (idToken.dept === 'broken') throw new Error('boom');
+  user.firstName = idToken.given_name + '!';
+  user.data = user.data || {};
+  user.data.dept = idToken.dept;
+  user.data.logins = (user.data.logins || 0) + 1;
+  user.data.sawAccessToken = typeof tokens.access_token === 'string';
+  user.data.provider = context.identityProviderId;
+  registration.roles = idToken.dept === 'eng' ? ['admin', 'user'] : ['user'];
+}"#;
+
+struct Pair {
+    down: TestServer,
+    up: TestServer,
+    client_id: String,
+    secret: String,
+    provider_id: String,
+}
+
+async fn user(server: &TestServer, email: &str, data: Value) -> String {
+    let (status, body) = call(
+        server,
+        Method::POST,
+        "/api/user",
+        Some(json!({"user": {"email": email, "password": PASSWORD, "firstName": email.split('@').next().unwrap(), "data": data}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["user"]["id"].as_str().unwrap().to_owned()
+}
+
+async fn pair(backend: Backend) -> Pair {
+    let down = start(backend).await;
+    let up = start(backend).await;
+    let populate = create_lambda(&up, "JWTPopulate", UPSTREAM_POPULATE).await;
+    let (status, upstream_app) = call(
+        &up,
+        Method::POST,
+        "/api/application",
+        Some(json!({"application": {
+            "name": "Downstream Lamba",
+            "oauthConfiguration": {
+                "authorizedRedirectURLs": [down.url("/connect/callback")],
+                "enabledGrants": ["authorization_code"]
+            },
+            "lambdaConfiguration": {"idTokenPopulateId": populate}
+        }})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{upstream_app}");
+    let upstream_app = &upstream_app["application"];
+
+    let (status, app) = call(
+        &down,
+        Method::POST,
+        "/api/application",
+        Some(json!({"application": {
+            "name": "Portal",
+            "roles": [{"name": "admin"}, {"name": "user", "isDefault": true}],
+            "oauthConfiguration": {
+                "authorizedRedirectURLs": [REDIRECT],
+                "enabledGrants": ["authorization_code"]
+            }
+        }})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{app}");
+    let client_id = app["application"]["id"].as_str().unwrap().to_owned();
+    let reconcile = create_lambda(&down, "OpenIDReconcile", RECONCILE).await;
+    let (status, provider) = call(
+        &down,
+        Method::POST,
+        "/api/identity-provider",
+        Some(json!({"identityProvider": {
+            "type": "OpenIDConnect",
+            "name": "Upstream",
+            "enabled": true,
+            "buttonText": "Sign in with <Upstream> & Co",
+            "linkingStrategy": "LinkByEmail",
+            "lambdaConfiguration": {"reconcileId": reconcile},
+            "applicationConfiguration": {client_id.clone(): {"enabled": true, "createRegistration": true}},
+            "oauth2": {
+                "client_id": upstream_app["id"],
+                "client_secret": upstream_app["oauthConfiguration"]["clientSecret"],
+                "clientAuthenticationMethod": "client_secret_basic",
+                "issuer": up.url("").trim_end_matches('/'),
+                "scope": "openid email profile",
+                "emailVerifiedClaim": "upstream_verified"
+            }
+        }})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{provider}");
+    assert_eq!(
+        provider["identityProvider"]["callbackURL"],
+        down.url("/connect/callback"),
+        "the one URL to register upstream"
+    );
+    Pair {
+        provider_id: provider["identityProvider"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        secret: app["application"]["oauthConfiguration"]["clientSecret"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        client_id,
+        down,
+        up,
+    }
+}
+
+/// One person's browser, with each server's cookies apart.
+struct Person {
+    down: Browser,
+    up: Browser,
+    verifier: String,
+    challenge: String,
+}
+
+impl Person {
+    fn new() -> Self {
+        let (verifier, challenge) = pkce();
+        Self {
+            down: Browser::new(),
+            up: Browser::new(),
+            verifier,
+            challenge,
+        }
+    }
+}
+
+/// How a login ended.
+#[derive(Debug)]
+enum End {
+    /// Back at the application with these parameters.
+    App(HashMap<String, String>),
+    /// A page from the downstream server.
+    Page(StatusCode, String),
+}
+
+fn authorize(p: &Pair, person: &Person, extra: &[(&str, &str)]) -> String {
+    let mut url = url::Url::parse(&p.down.url("/connect/authorize")).unwrap();
+    url.query_pairs_mut()
+        .append_pair("client_id", &p.client_id)
+        .append_pair("redirect_uri", REDIRECT)
+        .append_pair("response_type", "code")
+        .append_pair("scope", "openid email profile")
+        .append_pair("state", "app-state")
+        .append_pair("code_challenge", &person.challenge)
+        .append_pair("code_challenge_method", "S256");
+    for (k, v) in extra {
+        url.query_pairs_mut().append_pair(k, v);
+    }
+    url.to_string()
+}
+
+/// From the upstream authorization URL: signs in there and returns the
+/// callback URL it sends the browser to.
+async fn at_upstream(p: &Pair, person: &mut Person, upstream_url: &str, email: &str) -> String {
+    assert!(
+        upstream_url.starts_with(&p.up.url("/connect/authorize")),
+        "{upstream_url}"
+    );
+    let query = query_of(upstream_url);
+    assert_eq!(query["code_challenge_method"], "S256", "PKCE always");
+    assert_eq!(query["redirect_uri"], p.down.url("/connect/callback"));
+    assert!(query["state"].len() >= 43 && query["nonce"].len() >= 43);
+    let (status, _, html) = person.up.get(upstream_url).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let mut form = hidden_inputs(&html);
+    form.push(("email".into(), email.into()));
+    form.push(("password".into(), PASSWORD.into()));
+    let (status, location, html) = person
+        .up
+        .post_form(&p.up.url("/connect/authorize"), &form)
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
+    let callback = location.unwrap();
+    assert!(
+        callback.starts_with(&p.down.url("/connect/callback")),
+        "{callback}"
+    );
+    callback
+}
+
+async fn back_at_downstream(person: &mut Person, callback: &str) -> End {
+    let (status, location, html) = person.down.get(callback).await;
+    match status {
+        StatusCode::SEE_OTHER => {
+            let location = location.unwrap();
+            assert!(location.starts_with(REDIRECT), "{location}");
+            End::App(query_of(&location))
+        }
+        status => End::Page(status, html),
+    }
+}
+
+/// The whole round trip through `idp_hint`.
+async fn login(p: &Pair, person: &mut Person, email: &str) -> End {
+    let (status, location, html) = person
+        .down
+        .get(&authorize(p, person, &[("idp_hint", &p.provider_id)]))
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
+    let callback = at_upstream(p, person, &location.unwrap(), email).await;
+    back_at_downstream(person, &callback).await
+}
+
+async fn tokens(p: &Pair, person: &Person, code: &str) -> Value {
+    let response = p
+        .down
+        .client()
+        .post(p.down.url("/connect/token"))
+        .basic_auth(&p.client_id, Some(&p.secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &person.verifier),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
+fn page(end: End, status: StatusCode, says: &str) {
+    match end {
+        End::Page(got, html) => {
+            assert_eq!(got, status, "{html}");
+            assert!(html.contains(says), "{says:?} not in {html}");
+        }
+        End::App(query) => panic!("signed in, expected a page saying {says:?}: {query:?}"),
+    }
+}
+
+fn code(end: End) -> String {
+    match end {
+        End::App(query) => {
+            assert_eq!(query["state"], "app-state");
+            query["code"].clone()
+        }
+        End::Page(status, html) => panic!("{status}: {html}"),
+    }
+}
+
+async fn links_of(p: &Pair, user_id: &str) -> Value {
+    let (status, body) = call(
+        &p.down,
+        Method::GET,
+        &format!("/api/identity-provider/link?userId={user_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["identityProviderLinks"].clone()
+}
+
+async fn federated_logins(backend: Backend) {
+    let p = pair(backend).await;
+    user(
+        &p.up,
+        "alice@upstream.example",
+        json!({"verified": true, "dept": "eng"}),
+    )
+    .await;
+
+    // The page offers the provider as a button (escaped), a form of its own.
+    let mut alice = Person::new();
+    let (status, _, html) = alice.down.get(&authorize(&p, &alice, &[])).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("Sign in with &lt;Upstream&gt; &amp; Co"),
+        "{html}"
+    );
+    let button = html.split("action=\"/connect/federate\"").nth(1).unwrap();
+    let form = hidden_inputs(button.split("</form>").next().unwrap());
+    assert!(
+        form.iter()
+            .any(|(k, v)| k == "identityProviderId" && *v == p.provider_id)
+    );
+    let (status, location, html) = alice
+        .down
+        .post_form(&p.down.url("/connect/federate"), &form)
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
+    let callback = at_upstream(&p, &mut alice, &location.unwrap(), "alice@upstream.example").await;
+    let first = code(back_at_downstream(&mut alice, &callback).await);
+    let access = tokens(&p, &alice, &first).await;
+    let (_, claims) = decode_jwt(access["access_token"].as_str().unwrap());
+    assert_eq!(
+        claims["roles"],
+        json!(["admin", "user"]),
+        "roles from reconcile"
+    );
+    assert_eq!(claims["idp"], p.provider_id.as_str());
+    assert_eq!(claims["amr"], json!(["fed"]));
+    let (_, id_claims) = decode_jwt(access["id_token"].as_str().unwrap());
+    assert_eq!(id_claims["idp"], p.provider_id.as_str());
+    let alice_id = claims["sub"].as_str().unwrap().to_owned();
+    let (_, created) = call(&p.down, Method::GET, &format!("/api/user/{alice_id}"), None).await;
+    let created = &created["user"];
+    assert_eq!(created["email"], "alice@upstream.example");
+    assert_eq!(created["firstName"], "alice!");
+    assert_eq!(created["data"]["logins"], 1);
+    assert_eq!(created["data"]["sawAccessToken"], true);
+    assert_eq!(created["data"]["provider"], p.provider_id.as_str());
+    let links = links_of(&p, &alice_id).await;
+    assert_eq!(links.as_array().unwrap().len(), 1, "{links}");
+    assert_eq!(links[0]["displayName"], "alice@upstream.example");
+
+    // The second login finds the link; reconcile runs again.
+    let mut again = Person::new();
+    let second = code(login(&p, &mut again, "alice@upstream.example").await);
+    let (_, claims) = decode_jwt(
+        tokens(&p, &again, &second).await["access_token"]
+            .as_str()
+            .unwrap(),
+    );
+    assert_eq!(claims["sub"], alice_id.as_str(), "the same user");
+    let (_, again_user) = call(&p.down, Method::GET, &format!("/api/user/{alice_id}"), None).await;
+    assert_eq!(
+        again_user["user"]["data"]["logins"], 2,
+        "reconciled on every login"
+    );
+
+    // LinkByEmail links a verified upstream email to the existing account.
+    let bob_here = user_here(&p, "bob@upstream.example").await;
+    user(
+        &p.up,
+        "bob@upstream.example",
+        json!({"verified": true, "dept": "ops"}),
+    )
+    .await;
+    let mut bob = Person::new();
+    let bob_code = code(login(&p, &mut bob, "bob@upstream.example").await);
+    let (_, claims) = decode_jwt(
+        tokens(&p, &bob, &bob_code).await["access_token"]
+            .as_str()
+            .unwrap(),
+    );
+    assert_eq!(claims["sub"], bob_here.as_str(), "linked, not created");
+    assert_eq!(claims["roles"], json!(["user"]));
+
+    // ...but never an unverified one.
+    user_here(&p, "carol@upstream.example").await;
+    user(
+        &p.up,
+        "carol@upstream.example",
+        json!({"verified": false, "dept": "ops"}),
+    )
+    .await;
+    page(
+        login(&p, &mut Person::new(), "carol@upstream.example").await,
+        StatusCode::UNAUTHORIZED,
+        "has not verified your email address",
+    );
+
+    // The lambda denies with its message, or fails closed.
+    user(
+        &p.up,
+        "dave@upstream.example",
+        json!({"verified": true, "dept": "contractors"}),
+    )
+    .await;
+    page(
+        login(&p, &mut Person::new(), "dave@upstream.example").await,
+        StatusCode::UNAUTHORIZED,
+        "Contractors sign in at contractors.example.",
+    );
+    user(
+        &p.up,
+        "eve@upstream.example",
+        json!({"verified": true, "dept": "broken"}),
+    )
+    .await;
+    page(
+        login(&p, &mut Person::new(), "eve@upstream.example").await,
+        StatusCode::UNAUTHORIZED,
+        "Signing in through Upstream failed",
+    );
+    let failed = crate::audit::events(&p.down, "user.login.failed", json!({}), 3).await;
+    let reasons: Vec<&str> = failed.iter().filter_map(|e| e["reason"].as_str()).collect();
+    for reason in ["email_not_verified", "lambda_denied", "lambda_failed"] {
+        assert!(reasons.contains(&reason), "{reason} in {failed:?}");
+    }
+    assert!(
+        !contains_user(&p, "dave@upstream.example").await,
+        "a denied first login creates no one"
+    );
+}
+
+/// A user on the downstream server; its id.
+async fn user_here(p: &Pair, email: &str) -> String {
+    user(&p.down, email, json!({})).await
+}
+
+async fn contains_user(p: &Pair, email: &str) -> bool {
+    let (status, _) = call(
+        &p.down,
+        Method::GET,
+        &format!("/api/user?email={email}"),
+        None,
+    )
+    .await;
+    status == StatusCode::OK
+}
+
+async fn html_of(person: &mut Person, p: &Pair) -> String {
+    person.down.get(&authorize(p, person, &[])).await.2
+}
+
+async fn broken_round_trips(backend: Backend) {
+    let p = pair(backend).await;
+    user(
+        &p.up,
+        "alice@upstream.example",
+        json!({"verified": true, "dept": "eng"}),
+    )
+    .await;
+
+    // A callback is answered once.
+    let mut alice = Person::new();
+    let (_, location, _) = alice
+        .down
+        .get(&authorize(&p, &alice, &[("idp_hint", &p.provider_id)]))
+        .await;
+    let callback = at_upstream(&p, &mut alice, &location.unwrap(), "alice@upstream.example").await;
+    let mut thief = Person::new();
+    page(
+        back_at_downstream(&mut thief, &callback).await,
+        StatusCode::BAD_REQUEST,
+        "started in another browser",
+    );
+    // The foreign try used the state up: it is single use, whoever comes.
+    page(
+        back_at_downstream(&mut alice, &callback).await,
+        StatusCode::BAD_REQUEST,
+        "expired or was already used",
+    );
+
+    // An upstream error comes back to the sign-in page, in plain words.
+    let mut bob = Person::new();
+    let (_, location, _) = bob
+        .down
+        .get(&authorize(&p, &bob, &[("idp_hint", &p.provider_id)]))
+        .await;
+    let state = query_of(&location.unwrap())["state"].clone();
+    let mut error_callback = url::Url::parse(&p.down.url("/connect/callback")).unwrap();
+    error_callback
+        .query_pairs_mut()
+        .append_pair("error", "access_denied")
+        .append_pair("error_description", "The user said no <script>")
+        .append_pair("state", &state);
+    page(
+        back_at_downstream(&mut bob, error_callback.as_str()).await,
+        StatusCode::UNAUTHORIZED,
+        "Upstream did not sign you in: The user said no &lt;script&gt;",
+    );
+
+    // A mix-up (RFC 9207): an iss other than the provider's.
+    let mut carol = Person::new();
+    let (_, location, _) = carol
+        .down
+        .get(&authorize(&p, &carol, &[("idp_hint", &p.provider_id)]))
+        .await;
+    let callback = at_upstream(&p, &mut carol, &location.unwrap(), "alice@upstream.example").await;
+    let mixed = callback.replace(
+        &format!("iss={}", urlencode(p.up.url("").trim_end_matches('/'))),
+        "iss=https%3A%2F%2Fevil.example",
+    );
+    assert_ne!(mixed, callback, "{callback}");
+    page(
+        back_at_downstream(&mut carol, &mixed).await,
+        StatusCode::UNAUTHORIZED,
+        "Signing in through Upstream failed",
+    );
+
+    // A code that was not issued to this request's verifier is refused
+    // upstream: the exchange fails cleanly.
+    let mut dave = Person::new();
+    let (_, location, _) = dave
+        .down
+        .get(&authorize(&p, &dave, &[("idp_hint", &p.provider_id)]))
+        .await;
+    let callback = at_upstream(&p, &mut dave, &location.unwrap(), "alice@upstream.example").await;
+    let mut bogus = url::Url::parse(&callback).unwrap();
+    let pairs: Vec<(String, String)> = bogus
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k == "code" {
+                "not-a-code".into()
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), v)
+        })
+        .collect();
+    bogus.query_pairs_mut().clear().extend_pairs(&pairs);
+    page(
+        back_at_downstream(&mut dave, bogus.as_str()).await,
+        StatusCode::UNAUTHORIZED,
+        "Signing in through Upstream failed",
+    );
+
+    // An unknown idp_hint, and an unreachable provider.
+    let mut erin = Person::new();
+    let (status, _, html) = erin
+        .down
+        .get(&authorize(&p, &erin, &[("idp_hint", "not-a-provider")]))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        html.contains("That sign-in option is not available."),
+        "{html}"
+    );
+    let (status, body) = call(
+        &p.down,
+        Method::PATCH,
+        &format!("/api/identity-provider/{}", p.provider_id),
+        Some(json!({"identityProvider": {"oauth2": {
+            "issuer": "http://127.0.0.1:9",
+            "client_secret": "resent with the new issuer"
+        }}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _, html) = erin
+        .down
+        .get(&authorize(&p, &erin, &[("idp_hint", &p.provider_id)]))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{html}");
+    assert!(
+        html.contains("Upstream cannot be reached right now"),
+        "{html}"
+    );
+}
+
+fn urlencode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+async fn strategies_and_domains(backend: Backend) {
+    let p = pair(backend).await;
+    let (status, body) = call(
+        &p.down,
+        Method::PATCH,
+        &format!("/api/identity-provider/{}", p.provider_id),
+        Some(json!({"identityProvider": {
+            "linkingStrategy": "LinkByEmailForExistingUser",
+            "domains": ["upstream.example"]
+        }})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    user(
+        &p.up,
+        "frank@upstream.example",
+        json!({"verified": true, "dept": "ops"}),
+    )
+    .await;
+
+    // The page asks for the email first; a managed domain goes upstream
+    // without a password.
+    let mut frank = Person::new();
+    let (status, _, html) = frank.down.get(&authorize(&p, &frank, &[])).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!html.contains("name=\"password\""), "email first: {html}");
+    let mut form = hidden_inputs(html.split("action=\"/connect/federate\"").next().unwrap());
+    form.push(("email".into(), "frank@upstream.example".into()));
+    let (status, location, html) = frank
+        .down
+        .post_form(&p.down.url("/connect/authorize"), &form)
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
+    let callback = at_upstream(&p, &mut frank, &location.unwrap(), "frank@upstream.example").await;
+    page(
+        back_at_downstream(&mut frank, &callback).await,
+        StatusCode::UNAUTHORIZED,
+        "There is no account here",
+    );
+
+    // Another domain gets the password step.
+    let mut gina = Person::new();
+    let html = html_of(&mut gina, &p).await;
+    let mut form = hidden_inputs(html.split("action=\"/connect/federate\"").next().unwrap());
+    form.push(("email".into(), "gina@elsewhere.example".into()));
+    let (status, _, html) = gina
+        .down
+        .post_form(&p.down.url("/connect/authorize"), &form)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("name=\"password\""), "{html}");
+
+    // login_hint routes by domain, straight upstream.
+    let mut hinted = Person::new();
+    let (status, location, _) = hinted
+        .down
+        .get(&authorize(
+            &p,
+            &hinted,
+            &[("login_hint", "frank@upstream.example")],
+        ))
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let location = location.unwrap();
+    assert!(
+        location.starts_with(&p.up.url("/connect/authorize")),
+        "{location}"
+    );
+    assert_eq!(query_of(&location)["login_hint"], "frank@upstream.example");
+}
+
+on_both_backends!(federated_logins, broken_round_trips, strategies_and_domains);
