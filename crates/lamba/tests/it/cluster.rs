@@ -248,3 +248,38 @@ async fn each_webhook_event_is_delivered_once_by_the_cluster() {
     assert!(heard.iter().all(|r| r.event_type() == "user.created"));
     assert!(heard[0].signed_with(&secret) && heard[EVENTS - 1].signed_with(&secret));
 }
+
+/// A federated login that leaves from one node and comes back to the
+/// other: the pending request is in the shared database, the provider in
+/// both nodes' caches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_federated_login_leaves_from_one_node_and_returns_to_the_other() {
+    use crate::federation::{
+        Person, at_upstream, authorize, back_at_downstream, code, pair_on, tokens, user,
+    };
+    let database = Database::fresh(Backend::Postgres).await;
+    let prefix = prefix();
+    let a = node(&database, &prefix, "1000/min").start().await;
+    let b = node(&database, &prefix, "1000/min").start().await;
+    let up = crate::start(Backend::Sqlite).await;
+    let p = pair_on(a, format!("{ISSUER}/connect/callback"), up).await;
+    user(
+        &p.up,
+        "alice@upstream.example",
+        json!({"verified": true, "dept": "eng"}),
+    )
+    .await;
+
+    let mut alice = Person::new();
+    let (status, location, html) = alice
+        .down
+        .get(&authorize(&p, &alice, &[("idp_hint", &p.provider_id)]))
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
+    let callback = at_upstream(&p, &mut alice, &location.unwrap(), "alice@upstream.example").await;
+    // The callback reaches node B (a load balancer's choice).
+    let on_b = callback.replacen(ISSUER, b.url("").trim_end_matches('/'), 1);
+    let issued = code(back_at_downstream(&mut alice, &on_b).await);
+    let access = tokens(&p, &alice, &issued).await;
+    assert!(access["access_token"].is_string(), "{access}");
+}

@@ -40,15 +40,17 @@ const RECONCILE: &str = r#"function reconcile(user, registration, jwt, idToken, 
   registration.roles = idToken.dept === 'eng' ? ['admin', 'user'] : ['user'];
 }"#;
 
-struct Pair {
-    down: TestServer,
-    up: TestServer,
-    client_id: String,
-    secret: String,
-    provider_id: String,
+pub struct Pair {
+    /// The redirect URI registered upstream (`<issuer>/connect/callback`).
+    pub callback: String,
+    pub down: TestServer,
+    pub up: TestServer,
+    pub client_id: String,
+    pub secret: String,
+    pub provider_id: String,
 }
 
-async fn user(server: &TestServer, email: &str, data: Value) -> String {
+pub async fn user(server: &TestServer, email: &str, data: Value) -> String {
     let (status, body) = call(
         server,
         Method::POST,
@@ -62,7 +64,12 @@ async fn user(server: &TestServer, email: &str, data: Value) -> String {
 
 async fn pair(backend: Backend) -> Pair {
     let down = start(backend).await;
-    let up = start(backend).await;
+    let callback = down.url("/connect/callback");
+    pair_on(down, callback, start(backend).await).await
+}
+
+/// A provider on `down` whose callback is `callback`, for `up`.
+pub async fn pair_on(down: TestServer, callback: String, up: TestServer) -> Pair {
     let populate = create_lambda(&up, "JWTPopulate", UPSTREAM_POPULATE).await;
     let (status, upstream_app) = call(
         &up,
@@ -71,7 +78,7 @@ async fn pair(backend: Backend) -> Pair {
         Some(json!({"application": {
             "name": "Downstream Lamba",
             "oauthConfiguration": {
-                "authorizedRedirectURLs": [down.url("/connect/callback")],
+                "authorizedRedirectURLs": [callback],
                 "enabledGrants": ["authorization_code"]
             },
             "lambdaConfiguration": {"idTokenPopulateId": populate}
@@ -124,10 +131,11 @@ async fn pair(backend: Backend) -> Pair {
     assert_eq!(status, StatusCode::OK, "{provider}");
     assert_eq!(
         provider["identityProvider"]["callbackURL"],
-        down.url("/connect/callback"),
+        callback.as_str(),
         "the one URL to register upstream"
     );
     Pair {
+        callback,
         provider_id: provider["identityProvider"]["id"]
             .as_str()
             .unwrap()
@@ -143,15 +151,15 @@ async fn pair(backend: Backend) -> Pair {
 }
 
 /// One person's browser, with each server's cookies apart.
-struct Person {
-    down: Browser,
-    up: Browser,
-    verifier: String,
-    challenge: String,
+pub struct Person {
+    pub down: Browser,
+    pub up: Browser,
+    pub verifier: String,
+    pub challenge: String,
 }
 
 impl Person {
-    fn new() -> Self {
+    pub fn new() -> Self {
         let (verifier, challenge) = pkce();
         Self {
             down: Browser::new(),
@@ -164,14 +172,14 @@ impl Person {
 
 /// How a login ended.
 #[derive(Debug)]
-enum End {
+pub enum End {
     /// Back at the application with these parameters.
     App(HashMap<String, String>),
     /// A page from the downstream server.
     Page(StatusCode, String),
 }
 
-fn authorize(p: &Pair, person: &Person, extra: &[(&str, &str)]) -> String {
+pub fn authorize(p: &Pair, person: &Person, extra: &[(&str, &str)]) -> String {
     let mut url = url::Url::parse(&p.down.url("/connect/authorize")).unwrap();
     url.query_pairs_mut()
         .append_pair("client_id", &p.client_id)
@@ -189,14 +197,14 @@ fn authorize(p: &Pair, person: &Person, extra: &[(&str, &str)]) -> String {
 
 /// From the upstream authorization URL: signs in there and returns the
 /// callback URL it sends the browser to.
-async fn at_upstream(p: &Pair, person: &mut Person, upstream_url: &str, email: &str) -> String {
+pub async fn at_upstream(p: &Pair, person: &mut Person, upstream_url: &str, email: &str) -> String {
     assert!(
         upstream_url.starts_with(&p.up.url("/connect/authorize")),
         "{upstream_url}"
     );
     let query = query_of(upstream_url);
     assert_eq!(query["code_challenge_method"], "S256", "PKCE always");
-    assert_eq!(query["redirect_uri"], p.down.url("/connect/callback"));
+    assert_eq!(query["redirect_uri"], p.callback);
     assert!(query["state"].len() >= 43 && query["nonce"].len() >= 43);
     let (status, _, html) = person.up.get(upstream_url).await;
     assert_eq!(status, StatusCode::OK, "{html}");
@@ -209,14 +217,11 @@ async fn at_upstream(p: &Pair, person: &mut Person, upstream_url: &str, email: &
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
     let callback = location.unwrap();
-    assert!(
-        callback.starts_with(&p.down.url("/connect/callback")),
-        "{callback}"
-    );
+    assert!(callback.starts_with(&p.callback), "{callback}");
     callback
 }
 
-async fn back_at_downstream(person: &mut Person, callback: &str) -> End {
+pub async fn back_at_downstream(person: &mut Person, callback: &str) -> End {
     let (status, location, html) = person.down.get(callback).await;
     match status {
         StatusCode::SEE_OTHER => {
@@ -239,7 +244,7 @@ async fn login(p: &Pair, person: &mut Person, email: &str) -> End {
     back_at_downstream(person, &callback).await
 }
 
-async fn tokens(p: &Pair, person: &Person, code: &str) -> Value {
+pub async fn tokens(p: &Pair, person: &Person, code: &str) -> Value {
     let response = p
         .down
         .client()
@@ -268,7 +273,7 @@ fn page(end: End, status: StatusCode, says: &str) {
     }
 }
 
-fn code(end: End) -> String {
+pub fn code(end: End) -> String {
     match end {
         End::App(query) => {
             assert_eq!(query["state"], "app-state");
@@ -646,3 +651,70 @@ async fn strategies_and_domains(backend: Backend) {
 }
 
 on_both_backends!(federated_logins, broken_round_trips, strategies_and_domains);
+
+/// The CPU time of a process so far, from `/proc/<pid>/stat` (user +
+/// system, in clock ticks of 10 ms).
+fn cpu_millis(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The command name may hold spaces; the fields after it do not.
+    let after = stat.rsplit_once(')').unwrap().1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    ticks * 10
+}
+
+/// The downstream server's CPU per federated login (the departure and the
+/// callback: code exchange, ID token verification, userinfo, the
+/// reconcile lambda, the user, link and session writes, the code), the
+/// upstream's own time excluded because it is another process. A
+/// measurement, not a check: `bench/federation.sh` runs it in release.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: bench/federation.sh runs it in a release build"]
+async fn federated_login_cost() {
+    let backend = match std::env::var("LAMBA_BENCH_BACKEND").as_deref() {
+        Ok("postgres") => Backend::Postgres,
+        _ => Backend::Sqlite,
+    };
+    let logins: u64 = std::env::var("LAMBA_BENCH_LOGINS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(300);
+    let p = pair(backend).await;
+    user(
+        &p.up,
+        "alice@upstream.example",
+        json!({"verified": true, "dept": "eng"}),
+    )
+    .await;
+    for _ in 0..20 {
+        code(login(&p, &mut Person::new(), "alice@upstream.example").await);
+    }
+    let mut downstream_ms = 0;
+    let started = std::time::Instant::now();
+    for _ in 0..logins {
+        let mut person = Person::new();
+        let before = cpu_millis(p.down.pid());
+        let (status, location, _) = person
+            .down
+            .get(&authorize(&p, &person, &[("idp_hint", &p.provider_id)]))
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        downstream_ms += cpu_millis(p.down.pid()) - before;
+        let callback = at_upstream(
+            &p,
+            &mut person,
+            &location.unwrap(),
+            "alice@upstream.example",
+        )
+        .await;
+        let before = cpu_millis(p.down.pid());
+        code(back_at_downstream(&mut person, &callback).await);
+        downstream_ms += cpu_millis(p.down.pid()) - before;
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "federated login, {backend:?}: {logins} logins in {:.1} s; downstream CPU {downstream_ms} ms, {:.2} ms per login (reconcile lambda included)",
+        elapsed.as_secs_f64(),
+        downstream_ms as f64 / logins as f64
+    );
+}
