@@ -33,7 +33,7 @@ pub enum ReconcileError {
 #[derive(Debug)]
 pub struct Reconciled {
     pub user: User,
-    /// `Some` when the lambda set the registration's roles.
+    /// `Some` when the lambda changed the registration's roles.
     pub roles: Option<Vec<String>>,
 }
 
@@ -108,27 +108,29 @@ impl Reconciler<'_> {
         else {
             return Err(ReconcileError::Failed);
         };
-        let reconciled = match self.apply(user, &returned_user, &returned_registration) {
-            Ok(reconciled) => reconciled,
-            Err(errors) => {
-                let mut why = String::new();
-                for (path, entries) in &errors.fields {
-                    for entry in entries {
-                        let _ = write!(why, " {path}: {}", entry.message);
+        let given_roles = registration.map(|r| r.roles.clone()).unwrap_or_default();
+        let reconciled =
+            match self.apply(user, &returned_user, &returned_registration, &given_roles) {
+                Ok(reconciled) => reconciled,
+                Err(errors) => {
+                    let mut why = String::new();
+                    for (path, entries) in &errors.fields {
+                        for entry in entries {
+                            let _ = write!(why, " {path}: {}", entry.message);
+                        }
                     }
+                    self.record(
+                        EventLogType::Error,
+                        lambda,
+                        &format!(
+                            "left the user invalid ({}); the login was refused",
+                            why.trim()
+                        ),
+                        &logs,
+                    );
+                    return Err(ReconcileError::Failed);
                 }
-                self.record(
-                    EventLogType::Error,
-                    lambda,
-                    &format!(
-                        "left the user invalid ({}); the login was refused",
-                        why.trim()
-                    ),
-                    &logs,
-                );
-                return Err(ReconcileError::Failed);
-            }
-        };
+            };
         if self.provider.debug || lambda.debug {
             self.record(
                 EventLogType::Debug,
@@ -150,6 +152,7 @@ impl Reconciler<'_> {
         user: User,
         returned: &Value,
         registration: &Value,
+        given_roles: &[String],
     ) -> Result<Reconciled, ValidationErrors> {
         let text = |name: &str| {
             returned
@@ -188,7 +191,10 @@ impl Reconciler<'_> {
                     .filter(|role| self.application.roles.iter().any(|r| r.name == *role))
                     .map(str::to_owned)
                     .collect::<Vec<_>>()
-            });
+            })
+            // Roles the lambda left as they were are not its choice: a new
+            // registration then gets the application's defaults.
+            .filter(|roles| roles.as_slice() != given_roles);
         Ok(Reconciled {
             user: User {
                 email: fields.email.unwrap_or(user.email.clone()),

@@ -180,9 +180,19 @@ pub enum End {
 }
 
 pub fn authorize(p: &Pair, person: &Person, extra: &[(&str, &str)]) -> String {
-    let mut url = url::Url::parse(&p.down.url("/connect/authorize")).unwrap();
+    authorize_on(&p.down, &p.client_id, person, extra)
+}
+
+/// An authorization request to `server` for `client_id`.
+pub fn authorize_on(
+    server: &TestServer,
+    client_id: &str,
+    person: &Person,
+    extra: &[(&str, &str)],
+) -> String {
+    let mut url = url::Url::parse(&server.url("/connect/authorize")).unwrap();
     url.query_pairs_mut()
-        .append_pair("client_id", &p.client_id)
+        .append_pair("client_id", client_id)
         .append_pair("redirect_uri", REDIRECT)
         .append_pair("response_type", "code")
         .append_pair("scope", "openid email profile")
@@ -245,11 +255,21 @@ async fn login(p: &Pair, person: &mut Person, email: &str) -> End {
 }
 
 pub async fn tokens(p: &Pair, person: &Person, code: &str) -> Value {
-    let response = p
-        .down
+    tokens_on(&p.down, &p.client_id, &p.secret, person, code).await
+}
+
+/// Redeems `code` at `server` for the confidential `client_id`.
+pub async fn tokens_on(
+    server: &TestServer,
+    client_id: &str,
+    secret: &str,
+    person: &Person,
+    code: &str,
+) -> Value {
+    let response = server
         .client()
-        .post(p.down.url("/connect/token"))
-        .basic_auth(&p.client_id, Some(&p.secret))
+        .post(server.url("/connect/token"))
+        .basic_auth(client_id, Some(secret))
         .form(&[
             ("grant_type", "authorization_code"),
             ("code", code),

@@ -120,7 +120,7 @@ fn both(output: &Output) -> String {
 }
 
 /// Node.js 20 or later, with a clear message when it is missing.
-async fn check_node() {
+pub(crate) async fn check_node() {
     let output = Command::new("node")
         .arg("--version")
         .output()
