@@ -5,7 +5,7 @@
 //   node tests/node/signin-ui.mjs --url 'http://127.0.0.1:8080/connect/authorize?client_id=…' \
 //     --application 'Acme' --email ada@example.com --password '...' \
 //     --redirect-uri https://app.example.com/callback --screenshot /tmp/signin.png \
-//     [--error-screenshot /tmp/signin-error.png]
+//     [--error-screenshot /tmp/signin-error.png] [--provider-button 'Sign in with Acme SSO']
 //
 // `--url` is a complete authorization request (PKCE, state, …) whose
 // redirect_uri starts with `--redirect-uri`. The browser never reaches the
@@ -32,6 +32,7 @@ const OPTIONS = {
   'redirect-uri': { type: 'string' },
   screenshot: { type: 'string' },
   'error-screenshot': { type: 'string' },
+  'provider-button': { type: 'string' },
 };
 const REQUIRED = ['url', 'application', 'email', 'password', 'redirect-uri', 'screenshot'];
 
@@ -233,6 +234,20 @@ async function main() {
     await page.keyboard.press('Tab');
     const ring = await expectFocus(page, submit, 'after a second Tab, the Sign in button');
     step('keyboard: Email → Tab → Password → Tab → Sign in', `focus ring ${ring.outline}`);
+
+    // 4b. An identity provider's button: after the password form, in a
+    // region labelled by its heading, named by its text, reachable by Tab.
+    if (args['provider-button']) {
+      const region = page.getByRole('region', { name: 'Or continue with' });
+      same(await region.count(), 1, 'number of "Or continue with" regions');
+      const provider = region.getByRole('button', { name: args['provider-button'], exact: true });
+      same(await provider.count(), 1, `number of "${args['provider-button']}" buttons`);
+      await page.keyboard.press('Tab');
+      const providerRing = await expectFocus(page, provider, `after Tab from Sign in, the "${args['provider-button']}" button`);
+      await page.keyboard.press('Shift+Tab');
+      await expectFocus(page, submit, 'after Shift+Tab from the provider button, the Sign in button');
+      step('provider button reachable by Tab and labelled', `${JSON.stringify(args['provider-button'])}, focus ring ${providerRing.outline}`);
+    }
 
     // 5. The screenshot: the email typed, the focus on the password field.
     await page.keyboard.press('Shift+Tab');

@@ -3,7 +3,8 @@
 //! JavaScript off, runs `tests/node/signin-ui.mjs` against the real server —
 //! the page and heading name the application, the fields are found by their
 //! labels, Tab order and focus rings, a wrong password's generic alert, the
-//! redirect with `code` and `state`, HttpOnly/SameSite=Lax cookies — and
+//! redirect with `code` and `state`, HttpOnly/SameSite=Lax cookies, an
+//! identity provider's button (labelled, reachable by Tab) — and
 //! leaves a screenshot under Cargo's test temp dir
 //! (`target/tmp/signin-ui/signin.png`) for a person to look at.
 //!
@@ -60,6 +61,28 @@ async fn signin_page_in_headless_chromium() {
     .await;
     assert_eq!(status, StatusCode::OK, "{app}");
     let application = app["application"]["name"].as_str().unwrap().to_owned();
+    // A provider for the application: its button is on the page (never
+    // pressed here; the round trip is federation.rs's).
+    const PROVIDER_BUTTON: &str = "Sign in with Acme SSO";
+    let (status, provider) = call(
+        &f.server,
+        Method::POST,
+        "/api/identity-provider",
+        Some(serde_json::json!({"identityProvider": {
+            "type": "OpenIDConnect",
+            "name": "Acme SSO",
+            "enabled": true,
+            "buttonText": PROVIDER_BUTTON,
+            "applicationConfiguration": {f.client_id.clone(): {"enabled": true}},
+            "oauth2": {
+                "client_id": "lamba",
+                "client_secret": "upstream secret",
+                "issuer": "https://sso.acme.example"
+            }
+        }})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{provider}");
     let (_, challenge) = pkce();
     let state = uuid::Uuid::new_v4().simple().to_string();
     let nonce = uuid::Uuid::new_v4().simple().to_string();
@@ -97,6 +120,7 @@ async fn signin_page_in_headless_chromium() {
         .arg(&screenshot)
         .arg("--error-screenshot")
         .arg(&error_screenshot)
+        .args(["--provider-button", PROVIDER_BUTTON])
         .current_dir(&dir)
         .stdin(Stdio::null())
         .kill_on_drop(true)
