@@ -203,6 +203,43 @@ impl IdentityProviderService {
         })
     }
 
+    /// A signed-in user removing one of their own links (`/account/links`):
+    /// refused when it is their last way to sign in (no password and no
+    /// other link), so nobody locks themselves out.
+    pub async fn unlink_own(
+        &self,
+        user_id: UserId,
+        provider: IdentityProviderId,
+        upstream: &str,
+    ) -> Result<LinkDetail, ProviderError> {
+        let user = self
+            .store()
+            .lookup_user(user_id)
+            .await?
+            .ok_or(ProviderError::NotFound)?;
+        let links = self.store().list_links(user_id, None).await?;
+        if user.password_hash.is_none() && links.len() <= 1 {
+            return Err(ValidationErrors::with_field(
+                ROOT,
+                ErrorKind::Invalid,
+                "This is your only way to sign in; set a password or link another account first.",
+            )
+            .into());
+        }
+        self.unlink(provider, upstream, user_id).await
+    }
+
+    /// The user a browser's login session belongs to, if it is active.
+    pub async fn signed_in_user(&self, session: uuid::Uuid) -> Option<UserId> {
+        match self.store().lookup_login_session(session).await {
+            Ok(found) => found.filter(|s| s.is_active()).map(|s| s.user_id),
+            Err(error) => {
+                tracing::error!(%error, "could not read a login session");
+                None
+            }
+        }
+    }
+
     async fn detail(&self, link: IdentityProviderLink) -> Result<LinkDetail, ProviderError> {
         let provider = self
             .store()

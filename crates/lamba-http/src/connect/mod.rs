@@ -2,6 +2,7 @@
 //! sign-in at `/connect/authorize`, and the `/connect/*` endpoints, with
 //! RFC 6749 §5.2 errors.
 
+mod account;
 mod authorize;
 mod discovery;
 mod endsession;
@@ -41,6 +42,7 @@ pub fn routes() -> Router<AppState> {
             "/connect/authorize",
             get(authorize::show).post(authorize::submit),
         )
+        .route("/account/links", get(account::show).post(account::unlink))
         .route("/connect/federate", post(federate::federate))
         .route("/connect/callback", get(federate::callback))
         .route("/connect/token", post(token::token))

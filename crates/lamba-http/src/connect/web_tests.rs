@@ -30,6 +30,21 @@ fn every_template_renders_and_escapes() {
         json!({"heading": "H", "message": "<i>m</i>"}),
     );
     assert!(page.contains("&lt;i&gt;m&lt;&#x2f;i&gt;"), "{page}");
+    let Html(page) = web.render(
+        "account_links.html",
+        json!({"links": [{"provider": "<Acme>", "provider_id": "p", "upstream_id": "u\"",
+                          "display_name": "zoe"}], "notice": null, "error": null, "csrf_token": "t"}),
+    );
+    assert!(
+        page.contains("<strong>&lt;Acme&gt;</strong>: zoe"),
+        "{page}"
+    );
+    assert!(page.contains("value=\"u&quot;\""), "{page}");
+    let Html(page) = web.render(
+        "federate.html",
+        json!({"action": "https://idp.example/auth", "fields": [["state", "<s>"]]}),
+    );
+    assert!(page.contains("value=\"&lt;s&gt;\""), "{page}");
 }
 
 #[test]

@@ -401,6 +401,38 @@ async fn federated_logins(backend: Backend) {
     assert_eq!(claims["sub"], bob_here.as_str(), "linked, not created");
     assert_eq!(claims["roles"], json!(["user"]));
 
+    // /account/links: the signed-in user's links; the last way to sign in
+    // stays, another goes.
+    let (status, _, html) = alice.down.get(&p.down.url("/account/links")).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(
+        html.contains("<strong>Upstream</strong>: alice@upstream.example"),
+        "{html}"
+    );
+    let unlink = hidden_inputs(&html);
+    let (status, _, html) = alice
+        .down
+        .post_form(&p.down.url("/account/links"), &unlink)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{html}");
+    assert!(html.contains("This is your only way to sign in"), "{html}");
+    assert_eq!(links_of(&p, &alice_id).await.as_array().unwrap().len(), 1);
+    let (status, _, html) = bob.down.get(&p.down.url("/account/links")).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let (status, _, html) = bob
+        .down
+        .post_form(&p.down.url("/account/links"), &hidden_inputs(&html))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("Upstream is no longer linked."), "{html}");
+    assert_eq!(
+        links_of(&p, &bob_here).await,
+        json!([]),
+        "bob keeps his password"
+    );
+    let (status, _, _) = Person::new().down.get(&p.down.url("/account/links")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "not signed in");
+
     // ...but never an unverified one.
     user_here(&p, "carol@upstream.example").await;
     user(
