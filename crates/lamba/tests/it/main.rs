@@ -15,6 +15,7 @@ mod brute_force;
 mod cluster;
 mod every_error;
 mod federation;
+mod federation_forged;
 mod federation_node;
 mod headers;
 mod identity_providers;
