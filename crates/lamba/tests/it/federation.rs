@@ -731,7 +731,15 @@ async fn federated_login_cost() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(300);
-    let p = pair(backend).await;
+    let down = start(backend).await;
+    let callback = down.url("/connect/callback");
+    // The upstream signs the same person in hundreds of times a minute.
+    let up = crate::builder(backend)
+        .env("LAMBA_RATE_LIMIT_SIGNIN", "1000000/min")
+        .env("LAMBA_RATE_LIMIT_SIGNIN_IP", "1000000/min")
+        .start()
+        .await;
+    let p = pair_on(down, callback, up).await;
     user(
         &p.up,
         "alice@upstream.example",
