@@ -46,16 +46,22 @@ impl UpstreamHttp {
     }
 }
 
-/// Whether an upstream may be at `ip`.
+/// Whether an upstream may be at `ip`: a public address (the webhook
+/// rules' list of what is not), loopback, or an RFC 1918 private IPv4
+/// address. Everything else is refused: link-local (169.254.169.254),
+/// carrier-grade NAT (Alibaba Cloud's 100.100.100.200), unique-local IPv6
+/// (AWS's fd00:ec2::254), NAT64 and other IPv4-in-IPv6 forms, reserved
+/// ranges.
 fn allowed(ip: IpAddr) -> bool {
     let ip = match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
         v4 => v4,
     };
-    match ip {
-        IpAddr::V4(v4) => !(v4.is_link_local() || v4.is_unspecified() || v4.is_multicast()),
-        IpAddr::V6(v6) => !(v6.is_unicast_link_local() || v6.is_unspecified() || v6.is_multicast()),
-    }
+    let inside = match ip {
+        IpAddr::V4(v4) => v4.is_loopback() || v4.is_private(),
+        IpAddr::V6(v6) => v6.is_loopback(),
+    };
+    inside || lamba_core::events::destinations::is_public(ip)
 }
 
 struct NoLinkLocal;
@@ -150,6 +156,10 @@ mod tests {
             "fe80::1",
             "::ffff:169.254.169.254",
             "224.0.0.1",
+            "100.100.100.200",
+            "fd00:ec2::254",
+            "64:ff9b::a9fe:a9fe",
+            "::a9fe:a9fe",
         ] {
             assert!(!allowed(refused.parse().unwrap()), "{refused}");
         }

@@ -157,6 +157,9 @@ pub struct FederationRequest {
     /// The application's authorization request, as JSON, to be answered
     /// once the user is back.
     pub authorize_request: String,
+    /// For a login waiting for the user to sign in to an existing account
+    /// (`CreatePendingLink`): the upstream identity to link, as JSON.
+    pub pending_link: Option<String>,
     pub insert_instant: Instant,
     pub expires_instant: Instant,
 }

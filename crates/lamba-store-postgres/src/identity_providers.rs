@@ -291,7 +291,7 @@ impl FederationRequestRepository for PostgresStore {
     async fn add_federation_request(&self, request: &FederationRequest) -> StoreResult<()> {
         sqlx::query(&format!(
             "INSERT INTO federation_requests ({FEDERATION_REQUEST_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         ))
         .bind(&request.state_digest)
         .bind(uuid::Uuid::from(request.identity_provider_id))
@@ -300,6 +300,7 @@ impl FederationRequestRepository for PostgresStore {
         .bind(&request.authorize_request)
         .bind(request.insert_instant.as_millis())
         .bind(request.expires_instant.as_millis())
+        .bind(&request.pending_link)
         .execute(&self.pool)
         .await
         .map_err(|e| write_error(e, "state"))?;

@@ -275,7 +275,7 @@ impl FederationRequestRepository for SqliteStore {
     async fn add_federation_request(&self, request: &FederationRequest) -> StoreResult<()> {
         sqlx::query(&format!(
             "INSERT INTO federation_requests ({FEDERATION_REQUEST_COLUMNS}) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)"
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
         ))
         .bind(&request.state_digest)
         .bind(request.identity_provider_id.to_string())
@@ -284,6 +284,7 @@ impl FederationRequestRepository for SqliteStore {
         .bind(&request.authorize_request)
         .bind(request.insert_instant.as_millis())
         .bind(request.expires_instant.as_millis())
+        .bind(&request.pending_link)
         .execute(&self.writer)
         .await
         .map_err(|e| write_error(e, "state"))?;

@@ -83,7 +83,8 @@ pub trait IdentityProviderLinkRepository: Send + Sync {
 
 /// The columns every federation request query reads.
 pub const FEDERATION_REQUEST_COLUMNS: &str = "state_digest, identity_provider_id, \
-     application_id, browser_digest, authorize_request, insert_instant, expires_instant";
+     application_id, browser_digest, authorize_request, insert_instant, expires_instant, \
+     pending_link";
 
 /// Browsers on their way to an upstream provider and back.
 #[async_trait]

@@ -411,6 +411,7 @@ pub fn federation_request(row: &impl Row) -> StoreResult<lamba_model::Federation
         application_id: row.id("application_id")?,
         browser_digest: row.bytes("browser_digest")?,
         authorize_request: row.text("authorize_request")?,
+        pending_link: row.optional_text("pending_link")?,
         insert_instant: row.instant("insert_instant")?,
         expires_instant: row.instant("expires_instant")?,
     })

@@ -12,14 +12,25 @@ use lamba_store::StoreError;
 use uuid::Uuid;
 
 use super::exchange::{Redemption, redeem};
-use super::linking::{Decision, Refusal, UpstreamIdentity, decide};
+use super::linking::{Decision, UpstreamIdentity, decide};
 use super::providers::open_secrets;
 use super::reconcile::{ReconcileError, Reconciled, Reconciler};
 use super::signin::{Callback, FederatedSignIn, unreachable_message};
 use crate::identity::users::user_event;
 use crate::oauth::ValidAuthorizeRequest;
 
-const UNAVAILABLE: &str = "Sign-in is unavailable right now.";
+pub(super) const UNAVAILABLE: &str = "Sign-in is unavailable right now.";
+
+/// Where a callback's user stands.
+pub(super) enum Arrival {
+    SignedIn(User, IdentityProviderId),
+    /// `CreatePendingLink`: waiting for the user to sign in here.
+    Pending {
+        token: String,
+        provider_name: String,
+        email: Option<String>,
+    },
+}
 
 /// Upstream text shown on a page is cut to this.
 const MAX_UPSTREAM_TEXT: usize = 200;
@@ -32,7 +43,7 @@ impl FederatedSignIn {
         state: &str,
         callback: &Callback,
         ip_address: Option<String>,
-    ) -> Result<(User, IdentityProviderId), String> {
+    ) -> Result<Arrival, String> {
         let provider = match self
             .store
             .lookup_identity_provider(request.identity_provider_id)
@@ -108,7 +119,11 @@ impl FederatedSignIn {
         .await
         .map_err(|error| {
             tracing::warn!(%error, provider.id = %provider.id, "a federated login failed upstream");
-            self.directory.forget(provider.id);
+            // Only a metadata failure says the cache may be stale; a bad
+            // code or token must not make every callback refetch it.
+            if matches!(error, super::exchange::ExchangeError::Metadata(_)) {
+                self.directory.forget(provider.id);
+            }
             self.failed(&provider, &error.to_string())
         })?;
         let oidc = &provider.oidc;
@@ -121,6 +136,13 @@ impl FederatedSignIn {
         ) else {
             return Err(self.failed(&provider, "the claims have no unique id"));
         };
+        // An address the operator API would refuse is no address.
+        let mut identity = identity;
+        identity.email = identity.email.filter(|email| {
+            let mut errors = crate::validation::ValidationErrors::new();
+            crate::identity::users::check_email(Some(email), &mut errors).is_some()
+                && errors.is_empty()
+        });
 
         // The link first; then the strategy.
         let link = self
@@ -147,9 +169,24 @@ impl FederatedSignIn {
                         .map_err(store_failed)?,
                     None => None,
                 };
-                match decide(provider.linking_strategy, &identity, by_email.as_ref()) {
+                match decide(
+                    provider.linking_strategy,
+                    &identity,
+                    by_email.as_ref(),
+                    &provider.domains,
+                ) {
                     Decision::Link(user) => (*user, false),
                     Decision::Create { email } => (new_user(email, self.clock.now()), true),
+                    Decision::Pending => {
+                        let token = self
+                            .hold_pending(valid, request, &provider, &identity)
+                            .await?;
+                        return Ok(Arrival::Pending {
+                            token,
+                            provider_name: provider.name.clone(),
+                            email: identity.email.clone(),
+                        });
+                    }
                     Decision::Refuse(refusal) => {
                         self.refused(&provider, by_email.as_ref(), refusal.reason(), ip_address);
                         return Err(refusal.message(&provider.name));
@@ -224,7 +261,7 @@ impl FederatedSignIn {
                 registration,
             )
             .await?;
-        Ok((user, provider.id))
+        Ok(Arrival::SignedIn(user, provider.id))
     }
 
     #[expect(
@@ -251,22 +288,15 @@ impl FederatedSignIn {
                 Ok(()) => self.audit.committed([event], &outbox),
                 // The email was taken since we looked (or by the lambda).
                 Err(StoreError::Conflict(_)) => {
-                    return Err(Refusal::EmailTaken.message(&provider.name));
+                    return Err(format!(
+                        "An account here already uses the email address {} gave. Try again, or sign in another way.",
+                        provider.name
+                    ));
                 }
                 Err(error) => return Err(store_failed(error)),
             }
         } else if user != before {
-            user.last_update_instant = now;
-            let event = user_event(&self.audit, "user.updated", Some(&before), Some(&user));
-            let outbox = self.audit.outbox(&[&event]).await;
-            match self.store.update_user(&user, &outbox).await {
-                Ok(_) => self.audit.committed([event], &outbox),
-                Err(StoreError::Conflict(_)) => {
-                    tracing::warn!(user.id = %user.id, "a reconcile lambda set an email another user has; the user was not updated");
-                    user = before;
-                }
-                Err(error) => return Err(store_failed(error)),
-            }
+            user = self.update(before, user).await?;
         }
         if link.is_none() {
             let new_link = IdentityProviderLink {
@@ -288,13 +318,27 @@ impl FederatedSignIn {
             match self.store.add_link(&new_link, &outbox).await {
                 Ok(()) => self.audit.committed([event], &outbox),
                 Err(error) => {
-                    // A concurrent first login linked this identity; this one
-                    // gives way rather than leave a second account.
-                    tracing::warn!(%error, "could not link an upstream identity");
-                    if is_new && let Err(error) = self.store.delete_user(user.id).await {
-                        tracing::error!(%error, user.id = %user.id, "could not remove a user whose link failed");
+                    // A concurrent first login linked this identity first:
+                    // its user is the one, and a user made here gives way.
+                    tracing::info!(%error, "an upstream identity was linked meanwhile");
+                    let winner = self
+                        .store
+                        .find_link(provider.id, &identity.unique_id)
+                        .await
+                        .map_err(store_failed)?
+                        .ok_or_else(|| UNAVAILABLE.to_owned())?;
+                    if winner.user_id != user.id {
+                        if !is_new {
+                            return Err(UNAVAILABLE.to_owned());
+                        }
+                        self.discard(&user).await;
+                        user = self
+                            .store
+                            .lookup_user(winner.user_id)
+                            .await
+                            .map_err(store_failed)?
+                            .ok_or_else(|| UNAVAILABLE.to_owned())?;
                     }
-                    return Err(UNAVAILABLE.to_owned());
                 }
             }
         } else if let Err(error) = self
@@ -307,6 +351,62 @@ impl FederatedSignIn {
         self.register(provider, valid, &user, registration, reconciled.roles)
             .await?;
         Ok(user)
+    }
+
+    /// Saves what reconciling changed. The names and data are written only
+    /// if the user was not changed since it was read; an email change (a
+    /// lambda's) keeps the stored password hash as it is now, so a login
+    /// never undoes a concurrent password change.
+    async fn update(&self, before: User, mut user: User) -> Result<User, String> {
+        user.last_update_instant = self.clock.now();
+        let event = user_event(&self.audit, "user.updated", Some(&before), Some(&user));
+        let outbox = self.audit.outbox(&[&event]).await;
+        let written = if user.email == before.email {
+            self.store
+                .update_user_profile(&user, before.last_update_instant, &outbox)
+                .await
+        } else {
+            match self
+                .store
+                .lookup_user(user.id)
+                .await
+                .map_err(store_failed)?
+            {
+                Some(fresh) if fresh.last_update_instant == before.last_update_instant => {
+                    user.password_hash = fresh.password_hash;
+                    self.store.update_user(&user, &outbox).await
+                }
+                _ => Ok(false),
+            }
+        };
+        match written {
+            Ok(true) => {
+                self.audit.committed([event], &outbox);
+                Ok(user)
+            }
+            Ok(false) => {
+                tracing::info!(user.id = %user.id, "the user changed during a federated login; the reconciled changes were not saved");
+                Ok(before)
+            }
+            Err(StoreError::Conflict(_)) => {
+                tracing::warn!(user.id = %user.id, "a reconcile lambda set an email another user has; the user was not updated");
+                Ok(before)
+            }
+            Err(error) => Err(store_failed(error)),
+        }
+    }
+
+    /// Removes a user this login created and could not link, with its
+    /// `user.deleted` (its `user.created` was already sent).
+    async fn discard(&self, user: &User) {
+        match self.store.delete_user(user.id).await {
+            Ok(_) => self
+                .audit
+                .record(user_event(&self.audit, "user.deleted", Some(user), None)),
+            Err(error) => {
+                tracing::error!(%error, user.id = %user.id, "could not remove a user whose link failed");
+            }
+        }
     }
 
     /// `createRegistration`: a user without a registration gets one, with

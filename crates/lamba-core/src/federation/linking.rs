@@ -2,10 +2,12 @@
 //! linking strategies as rules without I/O. The caller looked the link up
 //! first, and the local account with the upstream email.
 //!
-//! Safe by default: an email links to an existing account only when the
-//! provider says it verified it (`email_verified: true`; an absent claim is
-//! not a yes), so that whoever controls an upstream account with someone's
-//! address does not get their account here.
+//! Safe by default: an email links to an existing account, or becomes a new
+//! account's, only when the provider says it verified it
+//! (`email_verified: true`; an absent claim is not a yes), so that whoever
+//! controls an upstream account with someone's address neither gets their
+//! account here nor plants one for them to be linked to later; and a
+//! provider with managed domains vouches only for addresses in them.
 
 use lamba_model::{LinkingStrategy, User};
 use serde_json::{Map, Value};
@@ -74,7 +76,9 @@ pub enum Refusal {
     NotLinked,
     /// `LinkAnonymously`: the email belongs to an account already.
     EmailTaken,
-    /// A strategy this server cannot apply (usernames, pending links).
+    /// The email is outside the provider's managed domains.
+    ForeignDomain,
+    /// A strategy this server cannot apply (usernames).
     Unsupported,
 }
 
@@ -96,6 +100,9 @@ impl Refusal {
             Refusal::EmailTaken => format!(
                 "An account here already uses the email address {provider} gave. Sign in to it with your password."
             ),
+            Refusal::ForeignDomain => {
+                format!("{provider} cannot sign in an account with this email address here.")
+            }
             Refusal::Unsupported => format!(
                 "Signing in through {provider} is not available: its linking strategy is not supported."
             ),
@@ -110,6 +117,7 @@ impl Refusal {
             Refusal::NoAccount => "no_account",
             Refusal::NotLinked => "not_linked",
             Refusal::EmailTaken => "email_taken",
+            Refusal::ForeignDomain => "foreign_domain",
             Refusal::Unsupported => "unsupported_linking_strategy",
         }
     }
@@ -124,26 +132,44 @@ pub enum Decision {
     Create {
         email: String,
     },
+    /// `CreatePendingLink`: ask the user to sign in to their account here,
+    /// then link it.
+    Pending,
     Refuse(Refusal),
 }
 
 /// Applies `strategy`. `by_email` is the local user with the upstream
-/// email, if there is an email and such a user.
+/// email, if there is an email and such a user; `domains` are the
+/// provider's managed domains (none: any).
 pub fn decide(
     strategy: LinkingStrategy,
     identity: &UpstreamIdentity,
     by_email: Option<&User>,
+    domains: &[String],
 ) -> Decision {
     use LinkingStrategy as S;
     let verified = identity.email_verified == Some(true);
+    let foreign = |email: &str| {
+        !domains.is_empty()
+            && !email
+                .rsplit_once('@')
+                .is_some_and(|(_, d)| domains.iter().any(|m| m.eq_ignore_ascii_case(d)))
+    };
+    if identity.email.as_deref().is_some_and(foreign)
+        && !matches!(strategy, S::Disabled | S::CreatePendingLink)
+    {
+        return Decision::Refuse(Refusal::ForeignDomain);
+    }
     match strategy {
         S::Disabled => Decision::Refuse(Refusal::NotLinked),
-        S::LinkByUsername | S::LinkByUsernameForExistingUser | S::CreatePendingLink => {
+        S::LinkByUsername | S::LinkByUsernameForExistingUser => {
             Decision::Refuse(Refusal::Unsupported)
         }
+        S::CreatePendingLink => Decision::Pending,
         S::LinkAnonymously => match (&identity.email, by_email) {
             (None, _) => Decision::Refuse(Refusal::NoEmail),
             (Some(_), Some(_)) => Decision::Refuse(Refusal::EmailTaken),
+            (Some(_), None) if !verified => Decision::Refuse(Refusal::EmailNotVerified),
             (Some(email), None) => Decision::Create {
                 email: email.clone(),
             },
@@ -161,6 +187,7 @@ pub fn decide(
                 None if strategy == S::LinkByEmailForExistingUser => {
                     Decision::Refuse(Refusal::NoAccount)
                 }
+                None if !verified => Decision::Refuse(Refusal::EmailNotVerified),
                 None => Decision::Create {
                     email: email.clone(),
                 },
@@ -175,6 +202,24 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    /// [`decide`] for a provider without managed domains.
+    fn decide(
+        s: LinkingStrategy,
+        identity: &UpstreamIdentity,
+        by_email: Option<&User>,
+    ) -> Decision {
+        super::decide(s, identity, by_email, &[])
+    }
+
+    fn decide_in(
+        s: LinkingStrategy,
+        identity: &UpstreamIdentity,
+        by_email: Option<&User>,
+        domains: &[String],
+    ) -> Decision {
+        super::decide(s, identity, by_email, domains)
+    }
 
     fn identity(email: Option<&str>, verified: Option<bool>) -> UpstreamIdentity {
         UpstreamIdentity {
@@ -225,9 +270,33 @@ mod tests {
         );
         assert_eq!(
             decide(s, &identity(email, None), None),
+            Decision::Refuse(Refusal::EmailNotVerified),
+            "an unverified email is not planted in a new account either"
+        );
+        assert_eq!(
+            decide(s, &identity(email, Some(true)), None),
             Decision::Create {
                 email: "zoe@acme.example".into()
             }
+        );
+        assert_eq!(
+            decide_in(
+                s,
+                &identity(email, Some(true)),
+                Some(&zoe),
+                &["other.example".into()]
+            ),
+            Decision::Refuse(Refusal::ForeignDomain),
+            "a provider with managed domains vouches only for them"
+        );
+        assert_eq!(
+            decide_in(
+                s,
+                &identity(email, Some(true)),
+                Some(&zoe),
+                &["ACME.example".into()]
+            ),
+            Decision::Link(Box::new(zoe.clone()))
         );
     }
 

@@ -12,6 +12,7 @@ mod exchange;
 mod input;
 pub mod linking;
 pub mod links;
+mod pending;
 pub mod providers;
 mod reconcile;
 mod rules;
@@ -23,6 +24,9 @@ pub use links::{LinkDetail, LinkInput};
 pub use providers::{
     IdentityProviderService, ProviderApplicationInput, ProviderError, ProviderInput,
 };
-pub use signin::{Button, Callback, Departure, FederatedSignIn, FederationSettings};
+pub use signin::{
+    Button, Callback, CallbackOutcome, Departure, FederatedSignIn, FederationSettings,
+    PendingLinkPage,
+};
 pub use upstream::{Unreachable, UpstreamAnswer, UpstreamCall, UpstreamTransport};
 pub use view::{LinkView, ProviderView};

@@ -59,8 +59,10 @@ impl Reconciler<'_> {
                 roles: None,
             });
         };
+        // A new registration has no `roles` yet: one the lambda adds, even
+        // `[]`, is its choice; without one the defaults apply.
         let registration_json = registration.map_or_else(
-            || json!({"applicationId": self.application.id, "roles": []}),
+            || json!({"applicationId": self.application.id}),
             |r| json!({"applicationId": r.application_id, "roles": r.roles}),
         );
         let input = Input::OpenIdReconcile {
@@ -108,29 +110,33 @@ impl Reconciler<'_> {
         else {
             return Err(ReconcileError::Failed);
         };
-        let given_roles = registration.map(|r| r.roles.clone()).unwrap_or_default();
-        let reconciled =
-            match self.apply(user, &returned_user, &returned_registration, &given_roles) {
-                Ok(reconciled) => reconciled,
-                Err(errors) => {
-                    let mut why = String::new();
-                    for (path, entries) in &errors.fields {
-                        for entry in entries {
-                            let _ = write!(why, " {path}: {}", entry.message);
-                        }
+        let given_roles = registration.map(|r| r.roles.clone());
+        let reconciled = match self.apply(
+            user,
+            &returned_user,
+            &returned_registration,
+            given_roles.as_deref(),
+        ) {
+            Ok(reconciled) => reconciled,
+            Err(errors) => {
+                let mut why = String::new();
+                for (path, entries) in &errors.fields {
+                    for entry in entries {
+                        let _ = write!(why, " {path}: {}", entry.message);
                     }
-                    self.record(
-                        EventLogType::Error,
-                        lambda,
-                        &format!(
-                            "left the user invalid ({}); the login was refused",
-                            why.trim()
-                        ),
-                        &logs,
-                    );
-                    return Err(ReconcileError::Failed);
                 }
-            };
+                self.record(
+                    EventLogType::Error,
+                    lambda,
+                    &format!(
+                        "left the user invalid ({}); the login was refused",
+                        why.trim()
+                    ),
+                    &logs,
+                );
+                return Err(ReconcileError::Failed);
+            }
+        };
         if self.provider.debug || lambda.debug {
             self.record(
                 EventLogType::Debug,
@@ -152,7 +158,7 @@ impl Reconciler<'_> {
         user: User,
         returned: &Value,
         registration: &Value,
-        given_roles: &[String],
+        given_roles: Option<&[String]>,
     ) -> Result<Reconciled, ValidationErrors> {
         let text = |name: &str| {
             returned
@@ -192,9 +198,8 @@ impl Reconciler<'_> {
                     .map(str::to_owned)
                     .collect::<Vec<_>>()
             })
-            // Roles the lambda left as they were are not its choice: a new
-            // registration then gets the application's defaults.
-            .filter(|roles| roles.as_slice() != given_roles);
+            // Roles the lambda left as they were need no write.
+            .filter(|roles| given_roles != Some(roles.as_slice()));
         Ok(Reconciled {
             user: User {
                 email: fields.email.unwrap_or(user.email.clone()),

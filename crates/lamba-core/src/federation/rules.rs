@@ -310,16 +310,14 @@ pub(super) fn attribute_mappings(
     out
 }
 
-/// Lamba's users have no usernames, and pending links are not built yet:
-/// those strategies are refused when a provider is saved, rather than at
-/// each login.
+/// Lamba's users have no usernames: those strategies are refused when a
+/// provider is saved, rather than at each login.
 pub(super) fn supported_strategy(strategy: LinkingStrategy, errors: &mut ValidationErrors) {
     use LinkingStrategy as S;
     let why = match strategy {
         S::LinkByUsername | S::LinkByUsernameForExistingUser => {
             "Lamba users have no usernames, so a provider cannot link by username."
         }
-        S::CreatePendingLink => "CreatePendingLink is not supported yet.",
         _ => return,
     };
     errors.field(

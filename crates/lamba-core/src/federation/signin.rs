@@ -21,6 +21,8 @@ use lamba_model::{
 use lamba_store::DynStore;
 use sha2::{Digest as _, Sha256};
 
+use super::arrive::Arrival;
+pub use super::pending::{CallbackOutcome, PendingLinkPage};
 use super::upstream::{Directory, UpstreamTransport};
 use crate::events::audit::AuditLog;
 use crate::events::event_log::EventLogService;
@@ -217,6 +219,7 @@ impl FederatedSignIn {
             application_id: valid.application.id,
             browser_digest: Sha256::digest(browser.as_bytes()).to_vec(),
             authorize_request: carried,
+            pending_link: None,
             insert_instant: now,
             expires_instant: Instant::from_millis(now.as_millis() + REQUEST_TTL_MILLIS),
         };
@@ -330,12 +333,18 @@ impl FederatedSignIn {
         browser: Option<&str>,
         ip_address: Option<String>,
         user_agent: Option<String>,
-    ) -> SignIn {
-        let no_session = |outcome| SignIn {
-            outcome,
-            session_id: None,
+    ) -> CallbackOutcome {
+        let no_session = |outcome| {
+            CallbackOutcome::Done(SignIn {
+                outcome,
+                session_id: None,
+            })
         };
         let (request, state) = match self.take_request(&callback, browser).await {
+            // A pending link's token is not a state.
+            Ok((request, _)) if request.pending_link.is_some() => {
+                return no_session(expired_page());
+            }
             Ok(found) => found,
             Err(page) => return no_session(page),
         };
@@ -353,16 +362,33 @@ impl FederatedSignIn {
             .arrive(&valid, &request, &state, &callback, ip_address.clone())
             .await
         {
-            Ok((user, provider)) => {
+            Ok(Arrival::SignedIn(user, provider)) => CallbackOutcome::Done(
                 oauth
                     .start_session(&valid, &user, Some(provider), ip_address, user_agent)
-                    .await
-            }
+                    .await,
+            ),
+            Ok(Arrival::Pending {
+                token,
+                provider_name,
+                email,
+            }) => CallbackOutcome::LinkPending(PendingLinkPage {
+                request: Box::new(valid),
+                token,
+                provider: provider_name,
+                email,
+                error: None,
+            }),
             Err(message) => no_session(AuthorizeOutcome::SignIn {
                 request: Box::new(valid),
                 error: Some(message),
             }),
         }
+    }
+}
+
+pub(super) fn expired_page() -> AuthorizeOutcome {
+    AuthorizeOutcome::ErrorPage {
+        message: "This sign-in expired or was already used. Go back to the application and sign in again.".to_owned(),
     }
 }
 

@@ -171,12 +171,15 @@ impl Directory {
             if document.get("issuer").and_then(Value::as_str) != Some(issuer.as_str()) {
                 return Err(MetadataError::Bad("discovery document's issuer"));
             }
+            // What a discovery document names is held to the rules an
+            // operator's URLs are: https (or http to loopback), no
+            // credentials, never link-local. A `javascript:` action or a
+            // plain-http token endpoint elsewhere is not used.
             let text = |name: &str| {
-                document
-                    .get(name)
-                    .and_then(Value::as_str)
-                    .filter(|v| url::Url::parse(v).is_ok())
-                    .map(str::to_owned)
+                let raw = document.get(name).and_then(Value::as_str)?;
+                let mut errors = crate::validation::ValidationErrors::new();
+                let url = super::rules::optional_url(Some(raw), name, &mut errors)?;
+                errors.is_empty().then_some(url)
             };
             endpoints.authorization = endpoints
                 .authorization

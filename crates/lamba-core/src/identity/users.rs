@@ -359,7 +359,7 @@ pub(crate) fn check_fields(input: &UserInput, errors: &mut ValidationErrors) -> 
 
 /// The email as stored: trimmed of surrounding space, else as given (its
 /// case is kept; comparisons ignore it).
-fn check_email(email: Option<&str>, errors: &mut ValidationErrors) -> Option<String> {
+pub(crate) fn check_email(email: Option<&str>, errors: &mut ValidationErrors) -> Option<String> {
     const PATH: &str = "user.email";
     let email = match email.map(str::trim) {
         None | Some("") => {

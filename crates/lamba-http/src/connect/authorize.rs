@@ -140,22 +140,8 @@ pub async fn submit(
         }
     }
     let password = params.get("password").cloned().unwrap_or_default();
-    // Throttled per client IP, then per identifier (whether or not an
-    // account has it, so the answer tells nothing about accounts).
-    let ip = peer.ip().to_string();
-    let identifier = lamba_model::User::normalize_email(&email);
-    let limits = &state.limits.limits;
-    if let Some(seconds) = state
-        .limits
-        .limiter
-        .check_all(&[
-            (&limits.signin_per_ip, ip.as_str()),
-            (&limits.signin_per_identifier, identifier.as_str()),
-        ])
-        .await
-        .retry_after_secs()
-    {
-        return too_many_attempts(&state, seconds);
+    if let Some(refused) = signin_limited(&state, peer.ip(), &email).await {
+        return refused;
     }
     let user_agent = headers
         .get(USER_AGENT)
@@ -328,6 +314,29 @@ pub(super) fn redirect(
         }
         Err(_) => StatusCode::BAD_REQUEST.into_response(),
     }
+}
+
+/// Sign-in attempts are throttled per client IP, then per identifier
+/// (whether or not an account has it, so the answer tells nothing about
+/// accounts); `Some` is the 429 page.
+pub(super) async fn signin_limited(
+    state: &AppState,
+    ip: std::net::IpAddr,
+    email: &str,
+) -> Option<Response> {
+    let ip = ip.to_string();
+    let identifier = lamba_model::User::normalize_email(email);
+    let limits = &state.limits.limits;
+    let seconds = state
+        .limits
+        .limiter
+        .check_all(&[
+            (&limits.signin_per_ip, ip.as_str()),
+            (&limits.signin_per_identifier, identifier.as_str()),
+        ])
+        .await
+        .retry_after_secs()?;
+    Some(too_many_attempts(state, seconds))
 }
 
 fn too_many_attempts(state: &AppState, retry_after_secs: u64) -> Response {

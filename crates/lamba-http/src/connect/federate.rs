@@ -10,7 +10,7 @@ use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::header::{LOCATION, SET_COOKIE, USER_AGENT};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use lamba_core::federation::{Callback, Departure};
+use lamba_core::federation::{Callback, CallbackOutcome, Departure, PendingLinkPage};
 use lamba_core::oauth::ValidAuthorizeRequest;
 use lamba_model::IdentityProviderId;
 use serde_json::json;
@@ -139,12 +139,99 @@ pub async fn callback(
             user_agent,
         )
         .await;
-    let session_cookie = signed_in.session_id.map(|id| {
-        state.web.cookie(
-            state.web.session_cookie(),
-            &state.web.session_cookie_value(id),
-            None,
+    finish(&state, &headers, signed_in).await
+}
+
+/// `POST /connect/link`: the "sign in to link" form of `CreatePendingLink`.
+pub async fn link(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let Ok(params) = parse_form(&body) else {
+        return error_page(&state, "The form is malformed.");
+    };
+    let submitted = params.get("csrf_token").cloned().unwrap_or_default();
+    if is_cross_site(&headers, state.core.oauth.issuer())
+        || !state.web.csrf_holds(&headers, &submitted)
+    {
+        return error_page(
+            &state,
+            "The form expired or did not come from this site. Go back and try again.",
+        );
+    }
+    let email = params.get("email").cloned().unwrap_or_default();
+    if let Some(refused) = super::authorize::signin_limited(&state, peer.ip(), &email).await {
+        return refused;
+    }
+    let user_agent = headers
+        .get(USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.chars().take(512).collect());
+    let outcome = state
+        .core
+        .federation
+        .complete_pending_link(
+            &state.core.oauth,
+            params.get("token").map(String::as_str).unwrap_or_default(),
+            cookie_value(&headers, state.web.csrf_cookie()).as_deref(),
+            &email,
+            params
+                .get("password")
+                .map(String::as_str)
+                .unwrap_or_default(),
+            Some(peer.ip().to_string()),
+            user_agent,
         )
-    });
-    respond(&state, &headers, signed_in.outcome, session_cookie, None).await
+        .await;
+    finish(&state, &headers, outcome).await
+}
+
+async fn finish(state: &AppState, headers: &HeaderMap, outcome: CallbackOutcome) -> Response {
+    match outcome {
+        CallbackOutcome::Done(signed_in) => {
+            let session_cookie = signed_in.session_id.map(|id| {
+                state.web.cookie(
+                    state.web.session_cookie(),
+                    &state.web.session_cookie_value(id),
+                    None,
+                )
+            });
+            respond(state, headers, signed_in.outcome, session_cookie, None).await
+        }
+        CallbackOutcome::LinkPending(page) => link_page(state, headers, page),
+    }
+}
+
+/// "Sign in to your existing account to link it."
+fn link_page(state: &AppState, headers: &HeaderMap, page: PendingLinkPage) -> Response {
+    let csrf = cookie_value(headers, state.web.csrf_cookie())
+        .filter(|c| c.len() >= 32)
+        .or_else(new_csrf_token)
+        .unwrap_or_default();
+    let status = if page.error.is_some() {
+        StatusCode::UNAUTHORIZED
+    } else {
+        StatusCode::OK
+    };
+    let html = state.web.render(
+        "link_pending.html",
+        json!({
+            "application": page.request.application.name,
+            "provider": page.provider,
+            "token": page.token,
+            "email": page.email.unwrap_or_default(),
+            "error": page.error,
+            "csrf_token": state.web.csrf_form_token(&csrf),
+        }),
+    );
+    let mut response = (status, html).into_response();
+    if let Ok(cookie) =
+        HeaderValue::from_str(&state.web.cookie(state.web.csrf_cookie(), &csrf, None))
+    {
+        response.headers_mut().append(SET_COOKIE, cookie);
+    }
+    super::error::page_headers(&mut response);
+    response
 }

@@ -45,6 +45,7 @@ pub fn routes() -> Router<AppState> {
         .route("/account/links", get(account::show).post(account::unlink))
         .route("/connect/federate", post(federate::federate))
         .route("/connect/callback", get(federate::callback))
+        .route("/connect/link", post(federate::link))
         .route("/connect/token", post(token::token))
         .route(
             "/connect/userinfo",

@@ -40,6 +40,10 @@ impl Web {
             ("message.html", include_str!("../../templates/message.html")),
             ("logout.html", include_str!("../../templates/logout.html")),
             (
+                "link_pending.html",
+                include_str!("../../templates/link_pending.html"),
+            ),
+            (
                 "account_links.html",
                 include_str!("../../templates/account_links.html"),
             ),

@@ -41,6 +41,12 @@ fn every_template_renders_and_escapes() {
     );
     assert!(page.contains("value=\"u&quot;\""), "{page}");
     let Html(page) = web.render(
+        "link_pending.html",
+        json!({"application": "A", "provider": "<P>", "token": "t", "email": "", "error": "e", "csrf_token": "c"}),
+    );
+    assert!(page.contains("Link your &lt;P&gt; account"), "{page}");
+    assert!(page.contains("role=\"alert\""), "{page}");
+    let Html(page) = web.render(
         "federate.html",
         json!({"action": "https://idp.example/auth", "fields": [["state", "<s>"]]}),
     );

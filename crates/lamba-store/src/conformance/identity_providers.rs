@@ -350,6 +350,7 @@ pub async fn federation_requests_are_taken_once_and_expire(store: DynStore) {
         application_id: app.id,
         browser_digest: vec![0xb0; 32],
         authorize_request: r#"{"client_id":"x","state":"ü"}"#.to_owned(),
+        pending_link: (state == 1).then(|| r#"{"identityProviderUserId":"u-1"}"#.to_owned()),
         insert_instant: Instant::from_millis(1_000),
         expires_instant: Instant::from_millis(expires),
     };

@@ -702,7 +702,91 @@ async fn strategies_and_domains(backend: Backend) {
     assert_eq!(query_of(&location)["login_hint"], "frank@upstream.example");
 }
 
-on_both_backends!(federated_logins, broken_round_trips, strategies_and_domains);
+/// `CreatePendingLink`: the user signs in to their account here, and the
+/// upstream identity is linked to it; the next login goes straight through.
+async fn pending_links(backend: Backend) {
+    let p = pair(backend).await;
+    let (status, body) = call(
+        &p.down,
+        Method::PATCH,
+        &format!("/api/identity-provider/{}", p.provider_id),
+        Some(json!({"identityProvider": {"linkingStrategy": "CreatePendingLink"}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let here = user_here(&p, "hana.local@example.com").await;
+    // Her upstream email is another one, and unverified: only her password
+    // here links the two.
+    user(
+        &p.up,
+        "hana@upstream.example",
+        json!({"verified": false, "dept": "ops"}),
+    )
+    .await;
+
+    let mut hana = Person::new();
+    let (status, html) = match login(&p, &mut hana, "hana@upstream.example").await {
+        End::Page(status, html) => (status, html),
+        End::App(query) => panic!("signed in without linking: {query:?}"),
+    };
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("Link your Upstream account"), "{html}");
+    let form = hidden_inputs(&html);
+    let post = |password: &str| {
+        let mut form = form.clone();
+        form.push(("email".into(), "hana.local@example.com".into()));
+        form.push(("password".into(), password.into()));
+        form
+    };
+    let (status, _, html) = hana
+        .down
+        .post_form(&p.down.url("/connect/link"), &post("wrong password"))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{html}");
+    assert!(
+        html.contains("The email or password is not correct."),
+        "{html}"
+    );
+    // The first token was used; the page carries a new one.
+    let (status, _, old) = hana
+        .down
+        .post_form(&p.down.url("/connect/link"), &post(PASSWORD))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{old}");
+    let mut retry = hidden_inputs(&html);
+    retry.push(("email".into(), "hana.local@example.com".into()));
+    retry.push(("password".into(), PASSWORD.into()));
+    let (status, location, html) = hana
+        .down
+        .post_form(&p.down.url("/connect/link"), &retry)
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
+    let issued = query_of(&location.unwrap())["code"].clone();
+    let (_, claims) = decode_jwt(
+        tokens(&p, &hana, &issued).await["access_token"]
+            .as_str()
+            .unwrap(),
+    );
+    assert_eq!(claims["sub"], here.as_str());
+    assert_eq!(links_of(&p, &here).await.as_array().unwrap().len(), 1);
+
+    // Linked now: the next login signs her in, reconciled.
+    let mut again = Person::new();
+    let issued = code(login(&p, &mut again, "hana@upstream.example").await);
+    let (_, claims) = decode_jwt(
+        tokens(&p, &again, &issued).await["access_token"]
+            .as_str()
+            .unwrap(),
+    );
+    assert_eq!(claims["sub"], here.as_str());
+}
+
+on_both_backends!(
+    federated_logins,
+    broken_round_trips,
+    strategies_and_domains,
+    pending_links
+);
 
 /// The CPU time of a process so far, from `/proc/<pid>/stat` (user +
 /// system, in clock ticks of 10 ms).

@@ -54,21 +54,35 @@ async fn jwks(State(fake): State<Shared>) -> axum::Json<Value> {
     axum::Json(json!({"keys": [fake.key.public_jwk()]}))
 }
 
-async fn token(State(fake): State<Shared>) -> axum::Json<Value> {
-    let lie = *fake.lie.lock().unwrap();
-    let now = std::time::SystemTime::now()
+/// Each lie signs in its own upstream user, so a lie that got through
+/// would leave its own account behind.
+fn email_of(lie: Lie) -> String {
+    format!("{}@fake.example", format!("{lie:?}").to_lowercase())
+}
+
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the fake upstream stamps its tokens with the real time, as the server checks them"
+)]
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
-        .as_secs() as i64;
+        .as_secs() as i64
+}
+
+async fn token(State(fake): State<Shared>) -> axum::Json<Value> {
+    let lie = *fake.lie.lock().unwrap();
+    let now = now_secs();
     let nonce = fake.nonce.lock().unwrap().clone();
     let claims = json!({
         "iss": if lie == Lie::Issuer { "https://other.example".to_owned() } else { fake.issuer.clone() },
         "aud": if lie == Lie::Audience { "someone-else" } else { "lamba" },
-        "sub": "u-1",
+        "sub": email_of(lie),
         "nonce": if lie == Lie::Nonce { "not-the-nonce".to_owned() } else { nonce },
         "iat": now - 10,
         "exp": if lie == Lie::Expired { now - 3_600 } else { now + 300 },
-        "email": "forged@fake.example",
+        "email": email_of(lie),
         "email_verified": true,
     });
     let signer = if lie == Lie::Signature {
@@ -83,8 +97,9 @@ async fn token(State(fake): State<Shared>) -> axum::Json<Value> {
     }))
 }
 
-async fn userinfo() -> axum::Json<Value> {
-    axum::Json(json!({"sub": "u-1", "email": "forged@fake.example", "email_verified": true}))
+async fn userinfo(State(fake): State<Shared>) -> axum::Json<Value> {
+    let email = email_of(*fake.lie.lock().unwrap());
+    axum::Json(json!({"sub": email, "email": email, "email_verified": true}))
 }
 
 async fn fake_upstream() -> Shared {
@@ -191,12 +206,26 @@ async fn forged_and_broken_id_tokens_are_refused() {
             (_, End::App(query)) => panic!("{lie:?} signed someone in: {query:?}"),
         }
     }
-    let (status, _) = call(
-        &down,
-        Method::GET,
-        "/api/user?email=forged@fake.example",
-        None,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "only the good token made a user");
+    for lie in [
+        Lie::Nonce,
+        Lie::Signature,
+        Lie::Issuer,
+        Lie::Audience,
+        Lie::Expired,
+        Lie::None,
+    ] {
+        let (status, _) = call(
+            &down,
+            Method::GET,
+            &format!("/api/user?email={}", email_of(lie)),
+            None,
+        )
+        .await;
+        let expected = if lie == Lie::None {
+            StatusCode::OK
+        } else {
+            StatusCode::NOT_FOUND
+        };
+        assert_eq!(status, expected, "{lie:?}: only the good token made a user");
+    }
 }
