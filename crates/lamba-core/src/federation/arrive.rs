@@ -5,32 +5,20 @@
 //! log.
 
 use lamba_model::{
-    ActorType, EventLogType, FederationRequest, IdentityProvider, IdentityProviderId,
-    IdentityProviderLink, Registration, User, UserId,
+    ActorType, EventLogType, FederationRequest, IdentityProvider, IdentityProviderLink,
+    Registration, User, UserId,
 };
 use lamba_store::StoreError;
 use uuid::Uuid;
 
 use super::exchange::{Redemption, redeem};
 use super::linking::{Decision, UpstreamIdentity, decide};
+use super::outcome::{Arrival, Callback, UNAVAILABLE, unreachable_message};
 use super::providers::open_secrets;
 use super::reconcile::{ReconcileError, Reconciled, Reconciler};
-use super::signin::{Callback, FederatedSignIn, unreachable_message};
+use super::signin::FederatedSignIn;
 use crate::identity::users::user_event;
 use crate::oauth::ValidAuthorizeRequest;
-
-pub(super) const UNAVAILABLE: &str = "Sign-in is unavailable right now.";
-
-/// Where a callback's user stands.
-pub(super) enum Arrival {
-    SignedIn(User, IdentityProviderId),
-    /// `CreatePendingLink`: waiting for the user to sign in here.
-    Pending {
-        token: String,
-        provider_name: String,
-        email: Option<String>,
-    },
-}
 
 /// Upstream text shown on a page is cut to this.
 const MAX_UPSTREAM_TEXT: usize = 200;

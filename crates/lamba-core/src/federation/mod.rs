@@ -12,6 +12,7 @@ mod exchange;
 mod input;
 pub mod linking;
 pub mod links;
+mod outcome;
 mod pending;
 pub mod providers;
 mod reconcile;

@@ -11,30 +11,12 @@ use lamba_model::{FederationRequest, IdentityProvider, IdentityProviderLink, Ins
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use super::arrive::UNAVAILABLE;
 use super::linking::UpstreamIdentity;
-use super::signin::{Callback, FederatedSignIn, REQUEST_TTL_MILLIS, expired_page};
+use super::outcome::{
+    Callback, CallbackOutcome, PendingLinkPage, REQUEST_TTL_MILLIS, UNAVAILABLE, expired_page,
+};
+use super::signin::FederatedSignIn;
 use crate::oauth::{AuthorizeOutcome, OAuthService, SignIn, ValidAuthorizeRequest};
-
-/// What `/connect/callback` leads to.
-pub enum CallbackOutcome {
-    /// A page, back to the client, or signed in.
-    Done(SignIn),
-    /// The "sign in to link" page.
-    LinkPending(PendingLinkPage),
-}
-
-/// The "sign in to your existing account to link it" page.
-pub struct PendingLinkPage {
-    pub request: Box<ValidAuthorizeRequest>,
-    /// Carried by the page's form.
-    pub token: String,
-    /// The provider's name.
-    pub provider: String,
-    /// The upstream email, to fill the form with.
-    pub email: Option<String>,
-    pub error: Option<String>,
-}
 
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -15,14 +15,12 @@ use aws_lc_rs::hmac;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use lamba_lambda::Engine;
-use lamba_model::{
-    ApplicationId, Clock, FederationRequest, IdentityProvider, IdentityProviderId, Instant,
-};
+use lamba_model::{ApplicationId, Clock, FederationRequest, IdentityProviderId, Instant};
 use lamba_store::DynStore;
 use sha2::{Digest as _, Sha256};
 
-use super::arrive::Arrival;
-pub use super::pending::{CallbackOutcome, PendingLinkPage};
+use super::outcome::{Arrival, expired_page, unreachable_message};
+pub use super::outcome::{Callback, CallbackOutcome, PendingLinkPage, REQUEST_TTL_MILLIS};
 use super::upstream::{Directory, UpstreamTransport};
 use crate::events::audit::AuditLog;
 use crate::events::event_log::EventLogService;
@@ -30,9 +28,6 @@ use crate::keys::sealing::Sealer;
 use crate::oauth::{
     AuthorizeOutcome, AuthorizeRequest, OAuthService, SignIn, ValidAuthorizeRequest,
 };
-
-/// How long a browser may take at the provider.
-pub const REQUEST_TTL_MILLIS: i64 = 10 * 60 * 1000;
 
 pub struct FederationSettings {
     /// The server secret the nonce and the PKCE verifier derive from.
@@ -62,16 +57,6 @@ pub enum Departure {
     },
     /// Not upstream after all: a page, or back to the client.
     Stay(AuthorizeOutcome),
-}
-
-/// What the provider sent back to `/connect/callback`.
-#[derive(Clone, Debug, Default)]
-pub struct Callback {
-    pub state: Option<String>,
-    pub code: Option<String>,
-    pub error: Option<String>,
-    pub error_description: Option<String>,
-    pub iss: Option<String>,
 }
 
 pub struct FederatedSignIn {
@@ -384,19 +369,6 @@ impl FederatedSignIn {
             }),
         }
     }
-}
-
-pub(super) fn expired_page() -> AuthorizeOutcome {
-    AuthorizeOutcome::ErrorPage {
-        message: "This sign-in expired or was already used. Go back to the application and sign in again.".to_owned(),
-    }
-}
-
-pub(super) fn unreachable_message(provider: &IdentityProvider) -> String {
-    format!(
-        "{} cannot be reached right now. Try again in a moment, or sign in another way.",
-        provider.name
-    )
 }
 
 /// The one redirect URI Lamba uses upstream.
