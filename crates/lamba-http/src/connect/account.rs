@@ -11,7 +11,7 @@ use lamba_model::{IdentityProviderId, UserId};
 use serde_json::json;
 
 use super::form::parse_form;
-use super::web::{cookie_value, is_cross_site, new_csrf_token};
+use super::web::{cookie_value, form_is_ours, new_csrf_token};
 use crate::AppState;
 
 /// `GET /account/links`.
@@ -32,10 +32,7 @@ pub async fn unlink(
         return not_signed_in(&state);
     };
     let params = parse_form(&body).unwrap_or_default();
-    let submitted = params.get("csrf_token").cloned().unwrap_or_default();
-    if is_cross_site(&headers, state.core.oauth.issuer())
-        || !state.web.csrf_holds(&headers, &submitted)
-    {
+    if !form_is_ours(&state.web, &headers, state.core.oauth.issuer(), &params) {
         let error = "The form expired or did not come from this site. Try again.";
         return page(&state, &headers, user, None, Some(error.to_owned())).await;
     }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use axum::extract::{ConnectInfo, RawQuery, State};
-use axum::http::header::{LOCATION, SET_COOKIE, USER_AGENT};
+use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use lamba_core::oauth::{AuthorizeOutcome, AuthorizeRequest, ValidAuthorizeRequest};
@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::error::description_chars;
 use super::form::parse_form;
-use super::web::{cookie_value, is_cross_site, new_csrf_token};
+use super::web::{cookie_value, form_is_ours, new_csrf_token, user_agent};
 use crate::AppState;
 
 /// The authorization request's parameters, carried through the sign-in form
@@ -106,14 +106,7 @@ pub async fn submit(
     let Ok(params) = parse_form(&body) else {
         return error_page(&state, "The sign-in form is malformed.");
     };
-    // The form's token must be the servers' HMAC of the browser's CSRF
-    // cookie, which another site can neither read nor set (HttpOnly,
-    // SameSite=Lax, `__Host-` over https); and a browser that says where
-    // the post came from must say this site.
-    let submitted = params.get("csrf_token").cloned().unwrap_or_default();
-    if is_cross_site(&headers, state.core.oauth.issuer())
-        || !state.web.csrf_holds(&headers, &submitted)
-    {
+    if !form_is_ours(&state.web, &headers, state.core.oauth.issuer(), &params) {
         return error_page(
             &state,
             "The sign-in form expired or did not come from this site. Go back and try again.",
@@ -143,10 +136,7 @@ pub async fn submit(
     if let Some(refused) = signin_limited(&state, peer.ip(), &email).await {
         return refused;
     }
-    let user_agent = headers
-        .get(USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.chars().take(512).collect());
+    let user_agent = user_agent(&headers);
     let signed_in = state
         .core
         .oauth

@@ -7,7 +7,7 @@
 //! the core stores its digest with the state and compares on return.
 
 use axum::extract::{ConnectInfo, RawQuery, State};
-use axum::http::header::{LOCATION, SET_COOKIE, USER_AGENT};
+use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use lamba_core::federation::{Callback, CallbackOutcome, Departure, PendingLinkPage};
@@ -17,7 +17,7 @@ use serde_json::json;
 
 use super::authorize::{error_page, request_from, respond};
 use super::form::parse_form;
-use super::web::{cookie_value, is_cross_site, new_csrf_token};
+use super::web::{cookie_value, form_is_ours, new_csrf_token, user_agent};
 use crate::AppState;
 
 /// `POST /connect/federate`.
@@ -29,10 +29,7 @@ pub async fn federate(
     let Ok(params) = parse_form(&body) else {
         return error_page(&state, "The sign-in form is malformed.");
     };
-    let submitted = params.get("csrf_token").cloned().unwrap_or_default();
-    if is_cross_site(&headers, state.core.oauth.issuer())
-        || !state.web.csrf_holds(&headers, &submitted)
-    {
+    if !form_is_ours(&state.web, &headers, state.core.oauth.issuer(), &params) {
         return error_page(
             &state,
             "The sign-in form expired or did not come from this site. Go back and try again.",
@@ -124,10 +121,7 @@ pub async fn callback(
         iss: get("iss"),
     };
     let browser = cookie_value(&headers, state.web.csrf_cookie());
-    let user_agent = headers
-        .get(USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.chars().take(512).collect());
+    let user_agent = user_agent(&headers);
     let signed_in = state
         .core
         .federation
@@ -152,10 +146,7 @@ pub async fn link(
     let Ok(params) = parse_form(&body) else {
         return error_page(&state, "The form is malformed.");
     };
-    let submitted = params.get("csrf_token").cloned().unwrap_or_default();
-    if is_cross_site(&headers, state.core.oauth.issuer())
-        || !state.web.csrf_holds(&headers, &submitted)
-    {
+    if !form_is_ours(&state.web, &headers, state.core.oauth.issuer(), &params) {
         return error_page(
             &state,
             "The form expired or did not come from this site. Go back and try again.",
@@ -165,10 +156,7 @@ pub async fn link(
     if let Some(refused) = super::authorize::signin_limited(&state, peer.ip(), &email).await {
         return refused;
     }
-    let user_agent = headers
-        .get(USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.chars().take(512).collect());
+    let user_agent = user_agent(&headers);
     let outcome = state
         .core
         .federation

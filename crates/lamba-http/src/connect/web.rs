@@ -186,6 +186,31 @@ pub fn is_cross_site(headers: &HeaderMap, issuer: &str) -> bool {
     expected.as_deref() != Some(origin)
 }
 
+/// Whether a posted page form is this site's: its `csrf_token` is the
+/// servers' HMAC of the browser's CSRF cookie, which another site can
+/// neither read nor set (HttpOnly, SameSite=Lax, `__Host-` over https), and
+/// a browser that says where the post came from says this site.
+pub fn form_is_ours(
+    web: &Web,
+    headers: &HeaderMap,
+    issuer: &str,
+    params: &std::collections::HashMap<String, String>,
+) -> bool {
+    let submitted = params
+        .get("csrf_token")
+        .map(String::as_str)
+        .unwrap_or_default();
+    !is_cross_site(headers, issuer) && web.csrf_holds(headers, submitted)
+}
+
+/// The request's `User-Agent`, cut to what a login session keeps.
+pub fn user_agent(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.chars().take(512).collect())
+}
+
 /// A fresh CSRF cookie value: 256 random bits.
 pub fn new_csrf_token() -> Option<String> {
     let mut bytes = [0u8; 32];

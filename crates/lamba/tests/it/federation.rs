@@ -62,10 +62,50 @@ pub async fn user(server: &TestServer, email: &str, data: Value) -> String {
     body["user"]["id"].as_str().unwrap().to_owned()
 }
 
+/// The downstream application users federate into: "Portal", code flow,
+/// `roles` as given; its client id and secret.
+pub async fn portal(server: &TestServer, roles: Value) -> (String, String) {
+    let (status, app) = call(
+        server,
+        Method::POST,
+        "/api/application",
+        Some(json!({"application": {
+            "name": "Portal",
+            "roles": roles,
+            "oauthConfiguration": {
+                "authorizedRedirectURLs": [REDIRECT],
+                "enabledGrants": ["authorization_code"]
+            }
+        }})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{app}");
+    let app = &app["application"];
+    (
+        app["id"].as_str().unwrap().to_owned(),
+        app["oauthConfiguration"]["clientSecret"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    )
+}
+
 async fn pair(backend: Backend) -> Pair {
     let down = start(backend).await;
     let callback = down.url("/connect/callback");
     pair_on(down, callback, start(backend).await).await
+}
+
+/// [`pair`], with Alice (verified, engineering) upstream.
+async fn pair_with_alice(backend: Backend) -> Pair {
+    let p = pair(backend).await;
+    user(
+        &p.up,
+        "alice@upstream.example",
+        json!({"verified": true, "dept": "eng"}),
+    )
+    .await;
+    p
 }
 
 /// A provider on `down` whose callback is `callback`, for `up`.
@@ -88,22 +128,11 @@ pub async fn pair_on(down: TestServer, callback: String, up: TestServer) -> Pair
     assert_eq!(status, StatusCode::OK, "{upstream_app}");
     let upstream_app = &upstream_app["application"];
 
-    let (status, app) = call(
+    let (client_id, secret) = portal(
         &down,
-        Method::POST,
-        "/api/application",
-        Some(json!({"application": {
-            "name": "Portal",
-            "roles": [{"name": "admin"}, {"name": "user", "isDefault": true}],
-            "oauthConfiguration": {
-                "authorizedRedirectURLs": [REDIRECT],
-                "enabledGrants": ["authorization_code"]
-            }
-        }})),
+        json!([{"name": "admin"}, {"name": "user", "isDefault": true}]),
     )
     .await;
-    assert_eq!(status, StatusCode::OK, "{app}");
-    let client_id = app["application"]["id"].as_str().unwrap().to_owned();
     let reconcile = create_lambda(&down, "OpenIDReconcile", RECONCILE).await;
     let (status, provider) = call(
         &down,
@@ -140,10 +169,7 @@ pub async fn pair_on(down: TestServer, callback: String, up: TestServer) -> Pair
             .as_str()
             .unwrap()
             .to_owned(),
-        secret: app["application"]["oauthConfiguration"]["clientSecret"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
+        secret,
         client_id,
         down,
         up,
@@ -243,14 +269,20 @@ pub async fn back_at_downstream(person: &mut Person, callback: &str) -> End {
     }
 }
 
-/// The whole round trip through `idp_hint`.
-async fn login(p: &Pair, person: &mut Person, email: &str) -> End {
+/// Through `idp_hint` and the upstream's sign-in, to the callback URL
+/// (not followed).
+async fn to_callback(p: &Pair, person: &mut Person, email: &str) -> String {
     let (status, location, html) = person
         .down
         .get(&authorize(p, person, &[("idp_hint", &p.provider_id)]))
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
-    let callback = at_upstream(p, person, &location.unwrap(), email).await;
+    at_upstream(p, person, &location.unwrap(), email).await
+}
+
+/// The whole round trip through `idp_hint`.
+async fn login(p: &Pair, person: &mut Person, email: &str) -> End {
+    let callback = to_callback(p, person, email).await;
     back_at_downstream(person, &callback).await
 }
 
@@ -316,13 +348,7 @@ async fn links_of(p: &Pair, user_id: &str) -> Value {
 }
 
 async fn federated_logins(backend: Backend) {
-    let p = pair(backend).await;
-    user(
-        &p.up,
-        "alice@upstream.example",
-        json!({"verified": true, "dept": "eng"}),
-    )
-    .await;
+    let p = pair_with_alice(backend).await;
 
     // The page offers the provider as a button (escaped), a form of its own.
     let mut alice = Person::new();
@@ -433,43 +459,34 @@ async fn federated_logins(backend: Backend) {
     let (status, _, _) = Person::new().down.get(&p.down.url("/account/links")).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "not signed in");
 
-    // ...but never an unverified one.
+    // ...but never an unverified one; and the lambda denies with its
+    // message, or fails closed.
     user_here(&p, "carol@upstream.example").await;
-    user(
-        &p.up,
-        "carol@upstream.example",
-        json!({"verified": false, "dept": "ops"}),
-    )
-    .await;
-    page(
-        login(&p, &mut Person::new(), "carol@upstream.example").await,
-        StatusCode::UNAUTHORIZED,
-        "has not verified your email address",
-    );
-
-    // The lambda denies with its message, or fails closed.
-    user(
-        &p.up,
-        "dave@upstream.example",
-        json!({"verified": true, "dept": "contractors"}),
-    )
-    .await;
-    page(
-        login(&p, &mut Person::new(), "dave@upstream.example").await,
-        StatusCode::UNAUTHORIZED,
-        "Contractors sign in at contractors.example.",
-    );
-    user(
-        &p.up,
-        "eve@upstream.example",
-        json!({"verified": true, "dept": "broken"}),
-    )
-    .await;
-    page(
-        login(&p, &mut Person::new(), "eve@upstream.example").await,
-        StatusCode::UNAUTHORIZED,
-        "Signing in through Upstream failed",
-    );
+    for (who, data, says) in [
+        (
+            "carol",
+            json!({"verified": false, "dept": "ops"}),
+            "has not verified your email address",
+        ),
+        (
+            "dave",
+            json!({"verified": true, "dept": "contractors"}),
+            "Contractors sign in at contractors.example.",
+        ),
+        (
+            "eve",
+            json!({"verified": true, "dept": "broken"}),
+            "Signing in through Upstream failed",
+        ),
+    ] {
+        let email = format!("{who}@upstream.example");
+        user(&p.up, &email, data).await;
+        page(
+            login(&p, &mut Person::new(), &email).await,
+            StatusCode::UNAUTHORIZED,
+            says,
+        );
+    }
     let failed = crate::audit::events(&p.down, "user.login.failed", json!({}), 3).await;
     let reasons: Vec<&str> = failed.iter().filter_map(|e| e["reason"].as_str()).collect();
     for reason in ["email_not_verified", "lambda_denied", "lambda_failed"] {
@@ -502,21 +519,11 @@ async fn html_of(person: &mut Person, p: &Pair) -> String {
 }
 
 async fn broken_round_trips(backend: Backend) {
-    let p = pair(backend).await;
-    user(
-        &p.up,
-        "alice@upstream.example",
-        json!({"verified": true, "dept": "eng"}),
-    )
-    .await;
+    let p = pair_with_alice(backend).await;
 
     // A callback is answered once.
     let mut alice = Person::new();
-    let (_, location, _) = alice
-        .down
-        .get(&authorize(&p, &alice, &[("idp_hint", &p.provider_id)]))
-        .await;
-    let callback = at_upstream(&p, &mut alice, &location.unwrap(), "alice@upstream.example").await;
+    let callback = to_callback(&p, &mut alice, "alice@upstream.example").await;
     let mut thief = Person::new();
     page(
         back_at_downstream(&mut thief, &callback).await,
@@ -551,11 +558,7 @@ async fn broken_round_trips(backend: Backend) {
 
     // A mix-up (RFC 9207): an iss other than the provider's.
     let mut carol = Person::new();
-    let (_, location, _) = carol
-        .down
-        .get(&authorize(&p, &carol, &[("idp_hint", &p.provider_id)]))
-        .await;
-    let callback = at_upstream(&p, &mut carol, &location.unwrap(), "alice@upstream.example").await;
+    let callback = to_callback(&p, &mut carol, "alice@upstream.example").await;
     let mixed = callback.replace(
         &format!("iss={}", urlencode(p.up.url("").trim_end_matches('/'))),
         "iss=https%3A%2F%2Fevil.example",
@@ -570,11 +573,7 @@ async fn broken_round_trips(backend: Backend) {
     // A code that was not issued to this request's verifier is refused
     // upstream: the exchange fails cleanly.
     let mut dave = Person::new();
-    let (_, location, _) = dave
-        .down
-        .get(&authorize(&p, &dave, &[("idp_hint", &p.provider_id)]))
-        .await;
-    let callback = at_upstream(&p, &mut dave, &location.unwrap(), "alice@upstream.example").await;
+    let callback = to_callback(&p, &mut dave, "alice@upstream.example").await;
     let mut bogus = url::Url::parse(&callback).unwrap();
     let pairs: Vec<(String, String)> = bogus
         .query_pairs()

@@ -128,21 +128,7 @@ async fn fake_upstream() -> Shared {
 async fn forged_and_broken_id_tokens_are_refused() {
     let fake = fake_upstream().await;
     let down = start(Backend::Sqlite).await;
-    let (status, app) = call(
-        &down,
-        Method::POST,
-        "/api/application",
-        Some(json!({"application": {
-            "name": "Portal",
-            "oauthConfiguration": {
-                "authorizedRedirectURLs": [crate::oidc::REDIRECT],
-                "enabledGrants": ["authorization_code"]
-            }
-        }})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{app}");
-    let client_id = app["application"]["id"].as_str().unwrap().to_owned();
+    let (client_id, _) = crate::federation::portal(&down, json!([])).await;
     let (status, provider) = call(
         &down,
         Method::POST,

@@ -16,7 +16,7 @@ use tokio::process::{Child, Command};
 
 use crate::federation::{Person, authorize_on, back_at_downstream, code, tokens_on};
 use crate::identity_providers::create_lambda;
-use crate::oidc::{REDIRECT, decode_jwt, hidden_inputs};
+use crate::oidc::{decode_jwt, hidden_inputs};
 use crate::{call, start};
 
 const RECONCILE: &str = "function reconcile(user, registration, jwt, idToken) {\n  user.data = user.data || {};\n  user.data.upstreamIssuer = idToken.iss;\n  user.lastName = jwt.family_name;\n}";
@@ -114,26 +114,8 @@ async fn federation_with_node_oidc_provider() {
     let secret = format!("node-secret-{}", uuid::Uuid::new_v4().simple());
     let up = upstream("lamba-downstream", &secret, &callback).await;
 
-    let (status, app) = call(
-        &down,
-        Method::POST,
-        "/api/application",
-        Some(json!({"application": {
-            "name": "Portal",
-            "roles": [{"name": "user", "isDefault": true}],
-            "oauthConfiguration": {
-                "authorizedRedirectURLs": [REDIRECT],
-                "enabledGrants": ["authorization_code"]
-            }
-        }})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{app}");
-    let client_id = app["application"]["id"].as_str().unwrap().to_owned();
-    let client_secret = app["application"]["oauthConfiguration"]["clientSecret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (client_id, client_secret) =
+        crate::federation::portal(&down, json!([{"name": "user", "isDefault": true}])).await;
     let reconcile = create_lambda(&down, "OpenIDReconcile", RECONCILE).await;
     let (status, provider) = call(
         &down,
