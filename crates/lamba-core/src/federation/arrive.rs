@@ -274,8 +274,23 @@ impl FederatedSignIn {
             let outbox = self.audit.outbox(&[&event]).await;
             match self.store.add_user(&user, &outbox).await {
                 Ok(()) => self.audit.committed([event], &outbox),
-                // The email was taken since we looked (or by the lambda).
+                // The email was taken since we looked: by a concurrent first
+                // login of this same identity (which then linked it, and its
+                // user is the one), or by someone else (or the lambda).
                 Err(StoreError::Conflict(_)) => {
+                    if let Some(winner) = self
+                        .store
+                        .find_link(provider.id, &identity.unique_id)
+                        .await
+                        .map_err(store_failed)?
+                        && let Some(winner) = self
+                            .store
+                            .lookup_user(winner.user_id)
+                            .await
+                            .map_err(store_failed)?
+                    {
+                        return Ok(winner);
+                    }
                     return Err(format!(
                         "An account here already uses the email address {} gave. Try again, or sign in another way.",
                         provider.name
@@ -341,32 +356,26 @@ impl FederatedSignIn {
         Ok(user)
     }
 
-    /// Saves what reconciling changed. The names and data are written only
-    /// if the user was not changed since it was read; an email change (a
-    /// lambda's) keeps the stored password hash as it is now, so a login
-    /// never undoes a concurrent password change.
+    /// Saves what reconciling changed: names and data only, and only if the
+    /// user was not changed since it was read (one guarded statement), so a
+    /// login never undoes a concurrent password change or edit. An email a
+    /// lambda sets for an existing user is not applied: the email is what
+    /// links accounts, and the operator API changes it.
     async fn update(&self, before: User, mut user: User) -> Result<User, String> {
+        if user.email != before.email {
+            tracing::info!(user.id = %user.id, "a reconcile lambda changed an existing user's email; not applied");
+            user.email.clone_from(&before.email);
+            if user == before {
+                return Ok(before);
+            }
+        }
         user.last_update_instant = self.clock.now();
         let event = user_event(&self.audit, "user.updated", Some(&before), Some(&user));
         let outbox = self.audit.outbox(&[&event]).await;
-        let written = if user.email == before.email {
-            self.store
-                .update_user_profile(&user, before.last_update_instant, &outbox)
-                .await
-        } else {
-            match self
-                .store
-                .lookup_user(user.id)
-                .await
-                .map_err(store_failed)?
-            {
-                Some(fresh) if fresh.last_update_instant == before.last_update_instant => {
-                    user.password_hash = fresh.password_hash;
-                    self.store.update_user(&user, &outbox).await
-                }
-                _ => Ok(false),
-            }
-        };
+        let written = self
+            .store
+            .update_user_profile(&user, before.last_update_instant, &outbox)
+            .await;
         match written {
             Ok(true) => {
                 self.audit.committed([event], &outbox);

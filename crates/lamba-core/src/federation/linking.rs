@@ -166,10 +166,13 @@ pub fn decide(
             Decision::Refuse(Refusal::Unsupported)
         }
         S::CreatePendingLink => Decision::Pending,
+        // Verification is decided before the local account is looked at, so
+        // an unverified claim of someone's address learns nothing about
+        // whether they have an account here.
         S::LinkAnonymously => match (&identity.email, by_email) {
             (None, _) => Decision::Refuse(Refusal::NoEmail),
+            (Some(_), _) if !verified => Decision::Refuse(Refusal::EmailNotVerified),
             (Some(_), Some(_)) => Decision::Refuse(Refusal::EmailTaken),
-            (Some(_), None) if !verified => Decision::Refuse(Refusal::EmailNotVerified),
             (Some(email), None) => Decision::Create {
                 email: email.clone(),
             },
@@ -178,7 +181,7 @@ pub fn decide(
             let Some(email) = &identity.email else {
                 return Decision::Refuse(Refusal::NoEmail);
             };
-            if identity.email_verified == Some(false) {
+            if !verified {
                 return Decision::Refuse(Refusal::EmailNotVerified);
             }
             match by_email {

@@ -7,7 +7,9 @@
 //! minutes. The password is checked by `oauth`'s sign-in itself (the same
 //! lockout and the same timing whether or not the account exists).
 
-use lamba_model::{FederationRequest, IdentityProvider, IdentityProviderLink, Instant};
+use lamba_model::{
+    FederationRequest, IdentityProvider, IdentityProviderLink, Instant, LinkingStrategy,
+};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
@@ -109,19 +111,44 @@ impl FederatedSignIn {
         else {
             return done(expired_page());
         };
+        // The provider may have been disabled, or its strategy changed,
+        // while the user was on the page.
         let provider = match self
             .store
             .lookup_identity_provider(request.identity_provider_id)
             .await
         {
-            Ok(Some(provider)) => provider,
+            Ok(Some(provider))
+                if provider.for_application(request.application_id).is_some()
+                    && provider.linking_strategy == LinkingStrategy::CreatePendingLink =>
+            {
+                provider
+            }
             _ => return done(expired_page()),
         };
         let Ok(carried) = serde_json::from_str(&request.authorize_request) else {
             return done(expired_page());
         };
+        // A managed domain signs in through its provider only, as on the
+        // sign-in page: a password here must not get round that.
+        if self
+            .provider_for_email(request.application_id, email)
+            .await
+            .is_some()
+        {
+            return done(AuthorizeOutcome::ErrorPage {
+                message: "This email address signs in through its organisation's identity provider, so it cannot be linked here.".to_owned(),
+            });
+        }
         let signed_in = oauth
-            .sign_in(carried, email, password, ip_address, user_agent)
+            .sign_in_through(
+                carried,
+                email,
+                password,
+                Some(provider.id),
+                ip_address,
+                user_agent,
+            )
             .await;
         let Some(session_id) = signed_in.session_id else {
             // Wrong password (or locked out): the same page again.
@@ -173,7 +200,15 @@ impl FederatedSignIn {
         match self.store.add_link(&link, &outbox).await {
             Ok(()) => self.audit.committed([event], &outbox),
             // Linked meanwhile (another tab): the user is signed in anyway.
-            Err(error) => tracing::warn!(%error, "could not link a pending upstream identity"),
+            Err(lamba_store::StoreError::Conflict(_)) => {
+                tracing::info!("a pending upstream identity was linked meanwhile");
+            }
+            Err(error) => {
+                tracing::error!(%error, "could not link a pending upstream identity");
+                return done(AuthorizeOutcome::ErrorPage {
+                    message: UNAVAILABLE.to_owned(),
+                });
+            }
         }
         CallbackOutcome::Done(signed_in)
     }

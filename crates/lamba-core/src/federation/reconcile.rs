@@ -59,10 +59,10 @@ impl Reconciler<'_> {
                 roles: None,
             });
         };
-        // A new registration has no `roles` yet: one the lambda adds, even
-        // `[]`, is its choice; without one the defaults apply.
+        // A new registration starts with no roles (so `roles.push` works);
+        // left empty, it gets the application's default roles.
         let registration_json = registration.map_or_else(
-            || json!({"applicationId": self.application.id}),
+            || json!({"applicationId": self.application.id, "roles": []}),
             |r| json!({"applicationId": r.application_id, "roles": r.roles}),
         );
         let input = Input::OpenIdReconcile {
@@ -110,7 +110,7 @@ impl Reconciler<'_> {
         else {
             return Err(ReconcileError::Failed);
         };
-        let given_roles = registration.map(|r| r.roles.clone());
+        let given_roles = Some(registration.map(|r| r.roles.clone()).unwrap_or_default());
         let reconciled = match self.apply(
             user,
             &returned_user,

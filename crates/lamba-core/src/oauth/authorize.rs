@@ -134,6 +134,21 @@ impl OAuthService {
         ip_address: Option<String>,
         user_agent: Option<String>,
     ) -> SignIn {
+        self.sign_in_through(request, email, password, None, ip_address, user_agent)
+            .await
+    }
+
+    /// [`Self::sign_in`], for a session that also came through
+    /// `identity_provider` (a pending link proven with the password).
+    pub async fn sign_in_through(
+        &self,
+        request: AuthorizeRequest,
+        email: &str,
+        password: &str,
+        identity_provider: Option<lamba_model::IdentityProviderId>,
+        ip_address: Option<String>,
+        user_agent: Option<String>,
+    ) -> SignIn {
         let valid = match self.validate_authorize(request).await {
             Ok(valid) => valid,
             Err(outcome) => {
@@ -206,7 +221,7 @@ impl OAuthService {
         {
             tracing::warn!(%error, "could not reset the failed sign-in count");
         }
-        self.start_session(&valid, &user, None, ip_address, user_agent)
+        self.start_session(&valid, &user, identity_provider, ip_address, user_agent)
             .await
     }
 
