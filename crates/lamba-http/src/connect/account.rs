@@ -3,15 +3,14 @@
 //! the Links API for this.
 
 use axum::extract::State;
-use axum::http::header::SET_COOKIE;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use lamba_core::federation::ProviderError;
 use lamba_model::{IdentityProviderId, UserId};
 use serde_json::json;
 
 use super::form::parse_form;
-use super::web::{cookie_value, form_is_ours, new_csrf_token};
+use super::web::form_is_ours;
 use crate::AppState;
 
 /// `GET /account/links`.
@@ -107,10 +106,7 @@ async fn page(
             Vec::new()
         }
     };
-    let csrf = cookie_value(headers, state.web.csrf_cookie())
-        .filter(|c| c.len() >= 32)
-        .or_else(new_csrf_token)
-        .unwrap_or_default();
+    let csrf = state.web.csrf_nonce(headers);
     let links: Vec<_> = links
         .iter()
         .map(|d| {
@@ -129,14 +125,7 @@ async fn page(
         json!({"links": links, "notice": notice, "error": error,
                "csrf_token": state.web.csrf_form_token(&csrf)}),
     );
-    let mut response = (status, html).into_response();
-    if let Ok(cookie) =
-        HeaderValue::from_str(&state.web.cookie(state.web.csrf_cookie(), &csrf, None))
-    {
-        response.headers_mut().append(SET_COOKIE, cookie);
-    }
-    super::error::page_headers(&mut response);
-    response
+    state.web.form_page(status, html, &csrf)
 }
 
 fn not_signed_in(state: &AppState) -> Response {

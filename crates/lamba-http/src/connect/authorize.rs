@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::error::description_chars;
 use super::form::parse_form;
-use super::web::{cookie_value, form_is_ours, new_csrf_token, user_agent};
+use super::web::{form_is_ours, user_agent};
 use crate::AppState;
 
 /// The authorization request's parameters, carried through the sign-in form
@@ -248,10 +248,7 @@ pub(super) async fn sign_in_page(
     email: String,
     email_given: bool,
 ) -> Response {
-    let csrf = cookie_value(headers, state.web.csrf_cookie())
-        .filter(|c| c.len() >= 32)
-        .or_else(new_csrf_token)
-        .unwrap_or_default();
+    let csrf = state.web.csrf_nonce(headers);
     let federation = &state.core.federation;
     let application = request.application.id;
     let providers: Vec<_> = federation
@@ -279,14 +276,7 @@ pub(super) async fn sign_in_page(
     } else {
         StatusCode::OK
     };
-    let mut response = (status, html).into_response();
-    if let Ok(cookie) =
-        HeaderValue::from_str(&state.web.cookie(state.web.csrf_cookie(), &csrf, None))
-    {
-        response.headers_mut().append(SET_COOKIE, cookie);
-    }
-    super::error::page_headers(&mut response);
-    response
+    state.web.form_page(status, html, &csrf)
 }
 
 pub(super) fn redirect(

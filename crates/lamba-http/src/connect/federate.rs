@@ -194,10 +194,7 @@ async fn finish(state: &AppState, headers: &HeaderMap, outcome: CallbackOutcome)
 
 /// "Sign in to your existing account to link it."
 fn link_page(state: &AppState, headers: &HeaderMap, page: PendingLinkPage) -> Response {
-    let csrf = cookie_value(headers, state.web.csrf_cookie())
-        .filter(|c| c.len() >= 32)
-        .or_else(new_csrf_token)
-        .unwrap_or_default();
+    let csrf = state.web.csrf_nonce(headers);
     let status = if page.error.is_some() {
         StatusCode::UNAUTHORIZED
     } else {
@@ -214,12 +211,5 @@ fn link_page(state: &AppState, headers: &HeaderMap, page: PendingLinkPage) -> Re
             "csrf_token": state.web.csrf_form_token(&csrf),
         }),
     );
-    let mut response = (status, html).into_response();
-    if let Ok(cookie) =
-        HeaderValue::from_str(&state.web.cookie(state.web.csrf_cookie(), &csrf, None))
-    {
-        response.headers_mut().append(SET_COOKIE, cookie);
-    }
-    super::error::page_headers(&mut response);
-    response
+    state.web.form_page(status, html, &csrf)
 }

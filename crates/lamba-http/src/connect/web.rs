@@ -151,6 +151,38 @@ impl Web {
     }
 }
 
+impl Web {
+    /// The browser's CSRF cookie value, or a fresh one when it has none,
+    /// for a page with a form.
+    pub fn csrf_nonce(&self, headers: &HeaderMap) -> String {
+        cookie_value(headers, self.csrf_cookie())
+            .filter(|c| c.len() >= 32)
+            .or_else(new_csrf_token)
+            .unwrap_or_default()
+    }
+
+    /// A page with a form: its status and HTML, the CSRF cookie (re)set to
+    /// `csrf_nonce`, and the pages' headers.
+    pub fn form_page(
+        &self,
+        status: axum::http::StatusCode,
+        html: Html<String>,
+        csrf_nonce: &str,
+    ) -> axum::response::Response {
+        use axum::response::IntoResponse as _;
+        let mut response = (status, html).into_response();
+        if let Ok(cookie) =
+            axum::http::HeaderValue::from_str(&self.cookie(self.csrf_cookie(), csrf_nonce, None))
+        {
+            response
+                .headers_mut()
+                .append(axum::http::header::SET_COOKIE, cookie);
+        }
+        super::error::page_headers(&mut response);
+        response
+    }
+}
+
 /// One cookie's value from the request's `Cookie` headers.
 pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers

@@ -39,6 +39,17 @@ struct Fake {
 
 type Shared = Arc<Fake>;
 
+/// Every lie, and the truth last (a lie that got through would sign in
+/// before it).
+const LIES: [Lie; 6] = [
+    Lie::Nonce,
+    Lie::Signature,
+    Lie::Issuer,
+    Lie::Audience,
+    Lie::Expired,
+    Lie::None,
+];
+
 async fn discovery(State(fake): State<Shared>) -> axum::Json<Value> {
     let issuer = &fake.issuer;
     axum::Json(json!({
@@ -149,14 +160,7 @@ async fn forged_and_broken_id_tokens_are_refused() {
         .unwrap()
         .to_owned();
 
-    for lie in [
-        Lie::Nonce,
-        Lie::Signature,
-        Lie::Issuer,
-        Lie::Audience,
-        Lie::Expired,
-        Lie::None,
-    ] {
+    for lie in LIES {
         *fake.lie.lock().unwrap() = lie;
         let mut person = Person::new();
         let (status, location, html) = person
@@ -192,14 +196,7 @@ async fn forged_and_broken_id_tokens_are_refused() {
             (_, End::App(query)) => panic!("{lie:?} signed someone in: {query:?}"),
         }
     }
-    for lie in [
-        Lie::Nonce,
-        Lie::Signature,
-        Lie::Issuer,
-        Lie::Audience,
-        Lie::Expired,
-        Lie::None,
-    ] {
+    for lie in LIES {
         let (status, _) = call(
             &down,
             Method::GET,
