@@ -4,18 +4,19 @@
 
 use async_trait::async_trait;
 use lamba_model::{
-    FederationRequest, IdentityProvider, IdentityProviderId, IdentityProviderLink,
+    ApplicationId, FederationRequest, IdentityProvider, IdentityProviderId, IdentityProviderLink,
     IdentityProviderType, Instant, UserId,
 };
 use lamba_store::{
     Change, FEDERATION_REQUEST_COLUMNS, FederationRequestRepository,
-    IdentityProviderLinkRepository, IdentityProviderRepository, LINK_COLUMNS, Outbox,
+    IdentityProviderLinkRepository, IdentityProviderRepository, LINK_COLUMNS, LinkedUser, Outbox,
     PROVIDER_COLUMNS, StoreError, StoreResult, codec,
 };
 use sqlx::sqlite::SqliteRow;
 
 use super::webhook::insert_outbox;
-use super::{SqliteStore, backend, write_error};
+use super::{SqliteStore, aliased, backend, write_error};
+use crate::users::USER_COLUMNS;
 
 fn provider_from_row(row: &SqliteRow) -> StoreResult<IdentityProvider> {
     lamba_store::rows::identity_provider(&crate::Lite(row))
@@ -165,6 +166,21 @@ fn link_from_row(row: &SqliteRow) -> StoreResult<IdentityProviderLink> {
     lamba_store::rows::identity_provider_link(&crate::Lite(row))
 }
 
+/// A link (unprefixed), its user (`u_`) and the user's registration to
+/// the application (`r_`, null when there is none): a returning federated
+/// login's three reads in one.
+static LINKED_USER_SELECT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT {}, {}, r.roles AS r_roles, r.insert_instant AS r_insert_instant, \
+         r.last_update_instant AS r_last_update_instant \
+         FROM identity_provider_links l JOIN users u ON u.id = l.user_id \
+         LEFT JOIN registrations r ON r.user_id = l.user_id AND r.application_id = ? \
+         WHERE l.identity_provider_id = ? AND l.identity_provider_user_id = ?",
+        aliased(LINK_COLUMNS, "l", ""),
+        aliased(USER_COLUMNS, "u", "u_"),
+    )
+});
+
 #[async_trait]
 impl IdentityProviderLinkRepository for SqliteStore {
     async fn add_link(&self, link: &IdentityProviderLink, outbox: &Outbox) -> StoreResult<()> {
@@ -201,6 +217,24 @@ impl IdentityProviderLinkRepository for SqliteStore {
         .await
         .map_err(backend)?;
         row.as_ref().map(link_from_row).transpose()
+    }
+
+    async fn find_linked_user(
+        &self,
+        provider: IdentityProviderId,
+        provider_user_id: &str,
+        application: ApplicationId,
+    ) -> StoreResult<Option<LinkedUser>> {
+        let row = sqlx::query(&LINKED_USER_SELECT)
+            .bind(application.to_string())
+            .bind(provider.to_string())
+            .bind(provider_user_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.as_ref()
+            .map(|row| lamba_store::rows::linked_user(&crate::Lite(row), application))
+            .transpose()
     }
 
     async fn list_links(

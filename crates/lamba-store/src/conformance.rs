@@ -107,6 +107,7 @@ macro_rules! conformance_tests {
             a_reconcile_lambda_must_exist_and_cannot_be_deleted_while_named,
             identity_provider_writes_reach_the_cache,
             links_are_unique_per_upstream_identity_and_follow_their_ends,
+            a_linked_user_is_read_with_its_registration_in_one_query,
             federation_requests_are_taken_once_and_expire,
         );
     };

@@ -4,8 +4,8 @@
 
 use async_trait::async_trait;
 use lamba_model::{
-    FederationRequest, IdentityProvider, IdentityProviderId, IdentityProviderLink,
-    IdentityProviderType, Instant, UserId,
+    ApplicationId, FederationRequest, IdentityProvider, IdentityProviderId, IdentityProviderLink,
+    IdentityProviderType, Instant, Registration, User, UserId,
 };
 
 use super::{Outbox, StoreResult};
@@ -42,6 +42,15 @@ pub trait IdentityProviderRepository: Send + Sync {
 pub const LINK_COLUMNS: &str = "identity_provider_id, identity_provider_user_id, user_id, \
      display_name, insert_instant, last_login_instant";
 
+/// A returning federated login's reads, from one query: the link, its
+/// user, and the user's registration to the application signed in to.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LinkedUser {
+    pub link: IdentityProviderLink,
+    pub user: User,
+    pub registration: Option<Registration>,
+}
+
 /// Links between local users and their upstream identities.
 #[async_trait]
 pub trait IdentityProviderLinkRepository: Send + Sync {
@@ -56,6 +65,15 @@ pub trait IdentityProviderLinkRepository: Send + Sync {
         provider: IdentityProviderId,
         provider_user_id: &str,
     ) -> StoreResult<Option<IdentityProviderLink>>;
+    /// As [`find_link`](Self::find_link), with the linked user and their
+    /// registration to `application`, in one read (a federated login's
+    /// hot path: three point reads would be three round trips).
+    async fn find_linked_user(
+        &self,
+        provider: IdentityProviderId,
+        provider_user_id: &str,
+        application: ApplicationId,
+    ) -> StoreResult<Option<LinkedUser>>;
     /// A user's links (to one provider, or to all), oldest first.
     async fn list_links(
         &self,

@@ -39,7 +39,7 @@ pub use cache::CachedStore;
 pub use event_log::EventLogRepository;
 pub use identity_providers::{
     FEDERATION_REQUEST_COLUMNS, FederationRequestRepository, IdentityProviderLinkRepository,
-    IdentityProviderRepository, LINK_COLUMNS, PROVIDER_COLUMNS,
+    IdentityProviderRepository, LINK_COLUMNS, LinkedUser, PROVIDER_COLUMNS,
 };
 pub use keys::KeyRepository;
 pub use lambdas::LambdaRepository;

@@ -404,6 +404,30 @@ pub fn identity_provider_link(row: &impl Row) -> StoreResult<lamba_model::Identi
     })
 }
 
+/// A link (unprefixed columns), its user (`u_`) and the user's
+/// registration to `application_id` (`r_`, null when there is none).
+pub fn linked_user(
+    row: &impl Row,
+    application_id: lamba_model::ApplicationId,
+) -> StoreResult<crate::LinkedUser> {
+    let link = identity_provider_link(row)?;
+    let registration = match row.optional_text("r_roles")? {
+        Some(roles) => Some(Registration {
+            user_id: link.user_id,
+            application_id,
+            roles: codec::parse_roles(&roles)?,
+            insert_instant: row.instant("r_insert_instant")?,
+            last_update_instant: row.instant("r_last_update_instant")?,
+        }),
+        None => None,
+    };
+    Ok(crate::LinkedUser {
+        user: user(row, "u_")?,
+        link,
+        registration,
+    })
+}
+
 pub fn federation_request(row: &impl Row) -> StoreResult<lamba_model::FederationRequest> {
     Ok(lamba_model::FederationRequest {
         state_digest: row.bytes("state_digest")?,

@@ -82,7 +82,12 @@ impl TestServerBuilder {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("LAMBA_LISTEN", "127.0.0.1:0")
             .env("LAMBA_DATABASE_URL", database.url())
-            .env("LAMBA_LOG", "info")
+            // `LAMBA_TEST_LOG` (e.g. `info,sqlx::query=debug`) makes every
+            // server a test starts log more, for a failure or a count.
+            .env(
+                "LAMBA_LOG",
+                std::env::var("LAMBA_TEST_LOG").unwrap_or_else(|_| "info".to_owned()),
+            )
             // The tests' webhook receivers listen on 127.0.0.1; a test of
             // the refusal sets it back to false (later `env` wins).
             .env("LAMBA_WEBHOOK_ALLOW_PRIVATE", "true")

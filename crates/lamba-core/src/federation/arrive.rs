@@ -8,7 +8,7 @@ use lamba_model::{
     ActorType, EventLogType, FederationRequest, IdentityProvider, IdentityProviderLink,
     Registration, User, UserId,
 };
-use lamba_store::StoreError;
+use lamba_store::{LinkedUser, StoreError};
 use uuid::Uuid;
 
 use super::exchange::{Redemption, redeem};
@@ -132,22 +132,19 @@ impl FederatedSignIn {
                 && errors.is_empty()
         });
 
-        // The link first; then the strategy.
-        let link = self
+        // The link first (with its user and registration, in one read);
+        // then the strategy.
+        let linked = self
             .store
-            .find_link(provider.id, &identity.unique_id)
+            .find_linked_user(provider.id, &identity.unique_id, valid.application.id)
             .await
             .map_err(store_failed)?;
-        let (user, is_new) = match &link {
-            Some(link) => match self
-                .store
-                .lookup_user(link.user_id)
-                .await
-                .map_err(store_failed)?
-            {
-                Some(user) => (user, false),
-                None => return Err(UNAVAILABLE.to_owned()),
-            },
+        let (link, user, is_new, registration) = match linked {
+            Some(LinkedUser {
+                link,
+                user,
+                registration,
+            }) => (Some(link), user, false, registration),
             None => {
                 let by_email = match &identity.email {
                     Some(email) => self
@@ -163,8 +160,18 @@ impl FederatedSignIn {
                     by_email.as_ref(),
                     &provider.domains,
                 ) {
-                    Decision::Link(user) => (*user, false),
-                    Decision::Create { email } => (new_user(email, self.clock.now()), true),
+                    Decision::Link(user) => {
+                        let registration = self
+                            .store
+                            .lookup_registration(user.id, valid.application.id)
+                            .await
+                            .map_err(store_failed)?;
+                        (None, *user, false, registration)
+                    }
+                    // A user made now has no registration yet.
+                    Decision::Create { email } => {
+                        (None, new_user(email, self.clock.now()), true, None)
+                    }
                     Decision::Pending => {
                         let token = self
                             .hold_pending(valid, request, &provider, &identity)
@@ -183,11 +190,6 @@ impl FederatedSignIn {
             }
         };
 
-        let registration = self
-            .store
-            .lookup_registration(user.id, valid.application.id)
-            .await
-            .map_err(store_failed)?;
         let lambda = match provider.reconcile_lambda_id {
             Some(id) => self
                 .store

@@ -111,7 +111,7 @@ impl OAuthService {
         };
         match session {
             Some(session) if !valid.prompt_login && fresh_enough(&session) => {
-                self.issue_code(&valid, &session).await
+                self.issue_code(&valid, &session, true).await
             }
             _ if valid.prompt_none => redirect_error(
                 &valid,
@@ -284,7 +284,8 @@ impl OAuthService {
         tracing::info!(user.id = %user.id, session.id = %session.id, "signed in");
         self.audit.committed([event], &outbox);
         SignIn {
-            outcome: self.issue_code(valid, &session).await,
+            // Just written with this use: no touch.
+            outcome: self.issue_code(valid, &session, false).await,
             session_id: Some(session.id),
         }
     }
@@ -348,6 +349,7 @@ impl OAuthService {
         &self,
         valid: &ValidAuthorizeRequest,
         session: &LoginSession,
+        touch: bool,
     ) -> AuthorizeOutcome {
         // `requireRegistration`: signed in is not enough, the user must be
         // registered to this application (told only once they proved who
@@ -398,7 +400,7 @@ impl OAuthService {
             tracing::error!(%error, "could not store the authorization code");
             return redirect_error(valid, OAuthError::ServerError, "Could not issue a code.");
         }
-        if let Err(error) = self.store.touch_login_session(session.id, now).await {
+        if touch && let Err(error) = self.store.touch_login_session(session.id, now).await {
             tracing::warn!(%error, "could not record the session's use");
         }
         AuthorizeOutcome::Code {

@@ -84,6 +84,17 @@ impl IdentityProviderLinkRepository for CachedStore {
         self.inner.find_link(provider, provider_user_id).await
     }
 
+    async fn find_linked_user(
+        &self,
+        provider: IdentityProviderId,
+        provider_user_id: &str,
+        application: lamba_model::ApplicationId,
+    ) -> StoreResult<Option<crate::LinkedUser>> {
+        self.inner
+            .find_linked_user(provider, provider_user_id, application)
+            .await
+    }
+
     async fn list_links(
         &self,
         user_id: UserId,

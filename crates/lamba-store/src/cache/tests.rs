@@ -673,6 +673,14 @@ impl crate::IdentityProviderLinkRepository for Fake {
     ) -> StoreResult<Option<lamba_model::IdentityProviderLink>> {
         Ok(None)
     }
+    async fn find_linked_user(
+        &self,
+        _provider: lamba_model::IdentityProviderId,
+        _provider_user_id: &str,
+        _application: ApplicationId,
+    ) -> StoreResult<Option<crate::LinkedUser>> {
+        Ok(None)
+    }
     async fn list_links(
         &self,
         _user_id: UserId,

@@ -339,6 +339,55 @@ pub async fn links_are_unique_per_upstream_identity_and_follow_their_ends(store:
     assert_eq!(store.find_link(acme.id, "upstream-1").await.unwrap(), None);
 }
 
+pub async fn a_linked_user_is_read_with_its_registration_in_one_query(store: DynStore) {
+    let acme = provider("Acme", &[]);
+    store.add_identity_provider(&acme).await.unwrap();
+    let portal = super::application("Portal");
+    let other = super::application("Other");
+    store.add_application(&portal).await.unwrap();
+    store.add_application(&other).await.unwrap();
+    let mut zoe = super::user("zoe@example.com");
+    zoe.first_name = Some("Zoe".to_owned());
+    zoe.data.insert("dept".to_owned(), serde_json::json!("eng"));
+    store.add_user(&zoe, &Outbox::default()).await.unwrap();
+    let zoes = link(&acme, "upstream-1", zoe.id, 1_700_000_000_000);
+    store.add_link(&zoes, &Outbox::default()).await.unwrap();
+    let registration = lamba_model::Registration {
+        user_id: zoe.id,
+        application_id: portal.id,
+        roles: vec!["admin".to_owned(), "viewer".to_owned()],
+        insert_instant: Instant::from_millis(1_700_000_000_500),
+        last_update_instant: Instant::from_millis(1_700_000_000_600),
+    };
+    store.add_registration(&registration).await.unwrap();
+
+    let found = store
+        .find_linked_user(acme.id, "upstream-1", portal.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.link, zoes);
+    assert_eq!(found.user, zoe);
+    assert_eq!(found.registration, Some(registration));
+    let elsewhere = store
+        .find_linked_user(acme.id, "upstream-1", other.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (elsewhere.user, elsewhere.registration),
+        (zoe, None),
+        "no registration to that application"
+    );
+    assert_eq!(
+        store
+            .find_linked_user(acme.id, "upstream-2", portal.id)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
 pub async fn federation_requests_are_taken_once_and_expire(store: DynStore) {
     let acme = provider("Acme", &[]);
     store.add_identity_provider(&acme).await.unwrap();

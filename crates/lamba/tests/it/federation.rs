@@ -833,6 +833,7 @@ async fn federated_login_cost() {
         code(login(&p, &mut Person::new(), "alice@upstream.example").await);
     }
     let mut downstream_ms = 0;
+    let mut departure_ms = 0;
     let started = std::time::Instant::now();
     for _ in 0..logins {
         let mut person = Person::new();
@@ -842,7 +843,7 @@ async fn federated_login_cost() {
             .get(&authorize(&p, &person, &[("idp_hint", &p.provider_id)]))
             .await;
         assert_eq!(status, StatusCode::SEE_OTHER);
-        downstream_ms += cpu_millis(p.down.pid()) - before;
+        departure_ms += cpu_millis(p.down.pid()) - before;
         let callback = at_upstream(
             &p,
             &mut person,
@@ -855,6 +856,22 @@ async fn federated_login_cost() {
         downstream_ms += cpu_millis(p.down.pid()) - before;
     }
     let elapsed = started.elapsed();
+    println!(
+        "departures {:.2} ms, callbacks {:.2} ms per login",
+        departure_ms as f64 / logins as f64,
+        downstream_ms as f64 / logins as f64
+    );
+    downstream_ms += departure_ms;
+    // With LAMBA_TEST_LOG=info,sqlx::query=debug: the statements run.
+    let statements = p
+        .down
+        .stderr()
+        .iter()
+        .filter(|line| line.contains("sqlx::query"))
+        .count();
+    if statements > 0 {
+        println!("{statements} statements logged (warm-up logins included)");
+    }
     println!(
         "federated login, {backend:?}: {logins} logins in {:.1} s; downstream CPU {downstream_ms} ms, {:.2} ms per login (reconcile lambda included)",
         elapsed.as_secs_f64(),
