@@ -26,6 +26,16 @@ wire_enum!(
     }
 );
 
+impl LinkingStrategy {
+    /// `LinkByUsername` and `LinkByUsernameForExistingUser`.
+    pub fn links_by_username(self) -> bool {
+        matches!(
+            self,
+            LinkingStrategy::LinkByUsername | LinkingStrategy::LinkByUsernameForExistingUser
+        )
+    }
+}
+
 wire_enum!(
     /// How Lamba authenticates itself at the upstream token endpoint.
     UpstreamClientAuthentication {

@@ -8,6 +8,10 @@ pub struct User {
     pub id: UserId,
     /// As given; uniqueness is case-insensitive (see [`User::normalize_email`]).
     pub email: String,
+    /// Optional; unique regardless of case (see [`User::normalize_username`]).
+    /// Never holds `@`, so a sign-in name is an email or a username, never
+    /// both.
+    pub username: Option<String>,
     /// An argon2id PHC string; never leaves the server.
     pub password_hash: Option<String>,
     pub first_name: Option<String>,
@@ -22,6 +26,11 @@ impl User {
     /// The form emails are compared in: trimmed and lower-cased.
     pub fn normalize_email(email: &str) -> String {
         email.trim().to_lowercase()
+    }
+
+    /// The form usernames are compared in: trimmed and lower-cased.
+    pub fn normalize_username(username: &str) -> String {
+        username.trim().to_lowercase()
     }
 }
 

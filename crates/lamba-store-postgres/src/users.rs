@@ -10,7 +10,7 @@ use crate::webhook::execute_with_outbox;
 use super::{CHANGES_CHANNEL, PostgresStore, backend, write_error};
 
 pub(crate) const USER_COLUMNS: &str = "id, email, email_normalized, password_hash, first_name, last_name, \
-     data, insert_instant, last_update_instant";
+     data, insert_instant, last_update_instant, username, username_normalized";
 
 pub(crate) fn user_from_row(row: &sqlx::postgres::PgRow, prefix: &str) -> StoreResult<User> {
     lamba_store::rows::user(&crate::Pg(row), prefix)
@@ -23,9 +23,12 @@ fn registration_from_row(row: &sqlx::postgres::PgRow) -> StoreResult<Registratio
     lamba_store::rows::registration(&crate::Pg(row))
 }
 
-/// A unique violation on users is the email (the id is random).
+/// A unique violation on users is the email or the username (the id is
+/// random); the message names the index's column either way.
 fn user_write_error(error: sqlx::Error) -> StoreError {
-    write_error(error, "email")
+    let on_username =
+        matches!(&error, sqlx::Error::Database(db) if db.message().contains("username"));
+    write_error(error, if on_username { "username" } else { "email" })
 }
 
 #[async_trait]
@@ -50,9 +53,20 @@ impl UserRepository for PostgresStore {
         row.as_ref().map(|row| user_from_row(row, "")).transpose()
     }
 
+    async fn find_user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE username_normalized = $1"
+        ))
+        .bind(User::normalize_username(username))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(|row| user_from_row(row, "")).transpose()
+    }
+
     async fn add_user(&self, user: &User, outbox: &Outbox) -> StoreResult<()> {
         let sql = format!(
-            "INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            "INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         );
         let query = sqlx::query(&sql)
             .bind(user.id.as_uuid())
@@ -63,7 +77,9 @@ impl UserRepository for PostgresStore {
             .bind(&user.last_name)
             .bind(codec::user_data(&user.data)?)
             .bind(user.insert_instant.as_millis())
-            .bind(user.last_update_instant.as_millis());
+            .bind(user.last_update_instant.as_millis())
+            .bind(&user.username)
+            .bind(user.username.as_deref().map(User::normalize_username));
         execute_with_outbox(&self.pool, query, outbox, user_write_error).await?;
         Ok(())
     }
@@ -75,7 +91,8 @@ impl UserRepository for PostgresStore {
         let query = sqlx::query(
             "UPDATE users SET email = $1, email_normalized = $2, password_hash = $3, \
              first_name = $4, last_name = $5, data = $6, \
-             last_update_instant = GREATEST($7, last_update_instant + 1) WHERE id = $8",
+             last_update_instant = GREATEST($7, last_update_instant + 1), \
+             username = $9, username_normalized = $10 WHERE id = $8",
         )
         .bind(&user.email)
         .bind(User::normalize_email(&user.email))
@@ -84,7 +101,9 @@ impl UserRepository for PostgresStore {
         .bind(&user.last_name)
         .bind(codec::user_data(&user.data)?)
         .bind(user.last_update_instant.as_millis())
-        .bind(user.id.as_uuid());
+        .bind(user.id.as_uuid())
+        .bind(&user.username)
+        .bind(user.username.as_deref().map(User::normalize_username));
         let done = execute_with_outbox(&self.pool, query, outbox, user_write_error).await?;
         Ok(done.rows_affected() == 1)
     }

@@ -7,7 +7,7 @@ use lamba_store::{Change, Outbox, StoreError, StoreResult, UserRepository, codec
 use super::{SqliteStore, backend, parse_uuid, write_error};
 
 pub(crate) const USER_COLUMNS: &str = "id, email, email_normalized, password_hash, first_name, last_name, \
-     data, insert_instant, last_update_instant";
+     data, insert_instant, last_update_instant, username, username_normalized";
 
 pub(crate) fn user_from_row(row: &sqlx::sqlite::SqliteRow, prefix: &str) -> StoreResult<User> {
     lamba_store::rows::user(&crate::Lite(row), prefix)
@@ -20,9 +20,12 @@ fn registration_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<Registrat
     lamba_store::rows::registration(&crate::Lite(row))
 }
 
-/// A unique violation on users is the email (the id is random).
+/// A unique violation on users is the email or the username (the id is
+/// random); the message names the index's column either way.
 fn user_write_error(error: sqlx::Error) -> StoreError {
-    write_error(error, "email")
+    let on_username =
+        matches!(&error, sqlx::Error::Database(db) if db.message().contains("username"));
+    write_error(error, if on_username { "username" } else { "email" })
 }
 
 #[async_trait]
@@ -47,8 +50,20 @@ impl UserRepository for SqliteStore {
         row.as_ref().map(|row| user_from_row(row, "")).transpose()
     }
 
+    async fn find_user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE username_normalized = ?"
+        ))
+        .bind(User::normalize_username(username))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(|row| user_from_row(row, "")).transpose()
+    }
+
     async fn add_user(&self, user: &User, outbox: &Outbox) -> StoreResult<()> {
-        let sql = format!("INSERT INTO users ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        let sql =
+            format!("INSERT INTO users ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
         let query = sqlx::query(&sql)
             .bind(user.id.to_string())
             .bind(&user.email)
@@ -58,7 +73,9 @@ impl UserRepository for SqliteStore {
             .bind(&user.last_name)
             .bind(codec::user_data(&user.data)?)
             .bind(user.insert_instant.as_millis())
-            .bind(user.last_update_instant.as_millis());
+            .bind(user.last_update_instant.as_millis())
+            .bind(&user.username)
+            .bind(user.username.as_deref().map(User::normalize_username));
         self.execute_with_outbox(query, outbox, user_write_error)
             .await?;
         Ok(())
@@ -70,8 +87,8 @@ impl UserRepository for SqliteStore {
     async fn update_user(&self, user: &User, outbox: &Outbox) -> StoreResult<bool> {
         let query = sqlx::query(
             "UPDATE users SET email = ?, email_normalized = ?, password_hash = ?, first_name = ?, \
-             last_name = ?, data = ?, last_update_instant = MAX(?, last_update_instant + 1) \
-             WHERE id = ?",
+             last_name = ?, data = ?, last_update_instant = MAX(?, last_update_instant + 1), \
+             username = ?, username_normalized = ? WHERE id = ?",
         )
         .bind(&user.email)
         .bind(User::normalize_email(&user.email))
@@ -80,6 +97,8 @@ impl UserRepository for SqliteStore {
         .bind(&user.last_name)
         .bind(codec::user_data(&user.data)?)
         .bind(user.last_update_instant.as_millis())
+        .bind(&user.username)
+        .bind(user.username.as_deref().map(User::normalize_username))
         .bind(user.id.to_string());
         let changed = self
             .execute_with_outbox(query, outbox, user_write_error)

@@ -56,6 +56,7 @@ macro_rules! conformance_tests {
             application_naming_a_missing_lambda_is_refused,
             lambda_in_use_cannot_be_deleted,
             user_round_trips_and_emails_are_case_insensitive,
+            usernames_are_optional_and_unique_regardless_of_case,
             a_profile_write_changes_only_names_and_data_and_only_the_copy_it_read,
             registrations_round_trip_and_follow_their_user,
             server_secret_is_created_once,
@@ -381,6 +382,7 @@ pub(crate) fn user(email: &str) -> User {
     User {
         id: UserId::from_uuid(Uuid::new_v4()),
         email: email.to_owned(),
+        username: None,
         password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
         first_name: Some("Zoë".into()),
         last_name: None,
@@ -523,6 +525,63 @@ pub async fn user_round_trips_and_emails_are_case_insensitive(store: DynStore) {
 
     assert!(store.delete_user(u.id).await.unwrap());
     assert!(!store.delete_user(u.id).await.unwrap());
+}
+
+pub async fn usernames_are_optional_and_unique_regardless_of_case(store: DynStore) {
+    // Any number of users have none.
+    let a = user("a@example.com");
+    let b = user("b@example.com");
+    store.add_user(&a, &Outbox::default()).await.unwrap();
+    store.add_user(&b, &Outbox::default()).await.unwrap();
+    assert_eq!(store.find_user_by_username("").await.unwrap(), None);
+
+    let mut zoe = user("zoe@example.com");
+    zoe.username = Some("Zoe.Ng".into());
+    store.add_user(&zoe, &Outbox::default()).await.unwrap();
+    assert_eq!(store.lookup_user(zoe.id).await.unwrap(), Some(zoe.clone()));
+    assert_eq!(
+        store.find_user_by_username(" zoe.NG ").await.unwrap(),
+        Some(zoe.clone())
+    );
+    let mut twin = user("twin@example.com");
+    twin.username = Some("ZOE.ng".into());
+    assert!(matches!(
+        store.add_user(&twin, &Outbox::default()).await,
+        Err(StoreError::Conflict("username"))
+    ));
+    let mut clash = a.clone();
+    clash.username = Some("zoe.ng".into());
+    assert!(matches!(
+        store.update_user(&clash, &Outbox::default()).await,
+        Err(StoreError::Conflict("username"))
+    ));
+    // A profile edit leaves it; a full update sets or clears it.
+    let mut renamed = zoe.clone();
+    renamed.username = Some("zoe2".into());
+    renamed.first_name = Some("Zo".into());
+    renamed.last_update_instant = Instant::from_millis(zoe.last_update_instant.as_millis() + 5);
+    assert!(
+        store
+            .update_user_profile(&renamed, zoe.last_update_instant, &Outbox::default())
+            .await
+            .unwrap()
+    );
+    let stored = store.lookup_user(zoe.id).await.unwrap().unwrap();
+    assert_eq!(stored.username.as_deref(), Some("Zoe.Ng"));
+    let mut cleared = stored.clone();
+    cleared.username = None;
+    assert!(
+        store
+            .update_user(&cleared, &Outbox::default())
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.find_user_by_username("zoe.ng").await.unwrap(), None);
+    store.add_user(&twin, &Outbox::default()).await.unwrap();
+    assert_eq!(
+        store.find_user_by_username("zoe.ng").await.unwrap(),
+        Some(twin)
+    );
 }
 
 /// A profile edit made to a copy read before a password change must not

@@ -136,6 +136,7 @@ pub fn user(row: &impl Row, prefix: &str) -> StoreResult<User> {
     Ok(User {
         id: row.id(&column("id"))?,
         email: row.text(&column("email"))?,
+        username: row.optional_text(&column("username"))?,
         password_hash: row.optional_text(&column("password_hash"))?,
         first_name: row.optional_text(&column("first_name"))?,
         last_name: row.optional_text(&column("last_name"))?,

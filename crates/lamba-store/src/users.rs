@@ -10,7 +10,10 @@ pub trait UserRepository: Send + Sync {
     async fn lookup_user(&self, id: UserId) -> StoreResult<Option<User>>;
     /// Case-insensitive, by [`User::normalize_email`].
     async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
-    /// [`StoreError::Conflict`](crate::StoreError::Conflict) with `"email"` when the email is taken.
+    /// Case-insensitive, by [`User::normalize_username`].
+    async fn find_user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
+    /// [`StoreError::Conflict`](crate::StoreError::Conflict) with `"email"`
+    /// when the email is taken, `"username"` when the username is.
     async fn add_user(&self, user: &User, outbox: &Outbox) -> StoreResult<()>;
     /// Replaces the user. The stored `last_update_instant` becomes the
     /// later of `user`'s and the stored one plus a millisecond, so every
@@ -19,7 +22,7 @@ pub trait UserRepository: Send + Sync {
     /// Writes only `user`'s names, data and last update instant, and only
     /// while the stored user was last updated at `read_at` (the instant of
     /// the copy the change was made to). `Ok(false)` when the user is gone
-    /// or changed since: the email and password hash are never written, so
+    /// or changed since: the email, username and password hash are never written, so
     /// a profile edit can not undo a concurrent password change.
     async fn update_user_profile(
         &self,

@@ -154,10 +154,19 @@ impl FederatedSignIn {
                         .map_err(store_failed)?,
                     None => None,
                 };
+                let by_username = match &identity.username {
+                    Some(username) if provider.linking_strategy.links_by_username() => self
+                        .store
+                        .find_user_by_username(username)
+                        .await
+                        .map_err(store_failed)?,
+                    _ => None,
+                };
                 match decide(
                     provider.linking_strategy,
                     &identity,
                     by_email.as_ref(),
+                    by_username.as_ref(),
                     &provider.domains,
                 ) {
                     Decision::Link(user) => {
@@ -169,9 +178,12 @@ impl FederatedSignIn {
                         (None, *user, false, registration)
                     }
                     // A user made now has no registration yet.
-                    Decision::Create { email } => {
-                        (None, new_user(email, self.clock.now()), true, None)
-                    }
+                    Decision::Create { email, username } => (
+                        None,
+                        new_user(email, username, self.clock.now()),
+                        true,
+                        None,
+                    ),
                     Decision::Pending => {
                         let token = self
                             .hold_pending(valid, request, &provider, &identity)
@@ -294,7 +306,7 @@ impl FederatedSignIn {
                         return Ok(winner);
                     }
                     return Err(format!(
-                        "An account here already uses the email address {} gave. Try again, or sign in another way.",
+                        "An account here already uses the email address or username {} gave. Try again, or sign in another way.",
                         provider.name
                     ));
                 }
@@ -360,13 +372,14 @@ impl FederatedSignIn {
 
     /// Saves what reconciling changed: names and data only, and only if the
     /// user was not changed since it was read (one guarded statement), so a
-    /// login never undoes a concurrent password change or edit. An email a
-    /// lambda sets for an existing user is not applied: the email is what
-    /// links accounts, and the operator API changes it.
+    /// login never undoes a concurrent password change or edit. An email or
+    /// username a lambda sets for an existing user is not applied: they are
+    /// what links accounts, and the operator API changes them.
     async fn update(&self, before: User, mut user: User) -> Result<User, String> {
-        if user.email != before.email {
-            tracing::info!(user.id = %user.id, "a reconcile lambda changed an existing user's email; not applied");
+        if user.email != before.email || user.username != before.username {
+            tracing::info!(user.id = %user.id, "a reconcile lambda changed an existing user's email or username; not applied");
             user.email.clone_from(&before.email);
+            user.username.clone_from(&before.username);
             if user == before {
                 return Ok(before);
             }
@@ -500,10 +513,11 @@ impl FederatedSignIn {
     }
 }
 
-fn new_user(email: String, now: lamba_model::Instant) -> User {
+fn new_user(email: String, username: Option<String>, now: lamba_model::Instant) -> User {
     User {
         id: UserId::from_uuid(Uuid::new_v4()),
         email,
+        username,
         // Signs in through the provider only, until they set a password.
         password_hash: None,
         first_name: None,

@@ -78,8 +78,8 @@ pub enum Refusal {
     EmailTaken,
     /// The email is outside the provider's managed domains.
     ForeignDomain,
-    /// A strategy this server cannot apply (usernames).
-    Unsupported,
+    /// `LinkByUsername*`: the provider sent no username.
+    NoUsername,
 }
 
 impl Refusal {
@@ -92,7 +92,7 @@ impl Refusal {
                 "{provider} has not verified your email address, so it cannot be linked to an account here. Verify it there, then try again."
             ),
             Refusal::NoAccount => format!(
-                "There is no account here for the email address {provider} gave. Ask an administrator to create one."
+                "There is no account here for the email address or username {provider} gave. Ask an administrator to create one."
             ),
             Refusal::NotLinked => format!(
                 "Your {provider} account is not linked to an account here. Ask an administrator to link it."
@@ -103,8 +103,8 @@ impl Refusal {
             Refusal::ForeignDomain => {
                 format!("{provider} cannot sign in an account with this email address here.")
             }
-            Refusal::Unsupported => format!(
-                "Signing in through {provider} is not available: its linking strategy is not supported."
+            Refusal::NoUsername => format!(
+                "{provider} did not share your username, which is needed to sign you in here."
             ),
         }
     }
@@ -118,7 +118,7 @@ impl Refusal {
             Refusal::NotLinked => "not_linked",
             Refusal::EmailTaken => "email_taken",
             Refusal::ForeignDomain => "foreign_domain",
-            Refusal::Unsupported => "unsupported_linking_strategy",
+            Refusal::NoUsername => "no_username",
         }
     }
 }
@@ -128,9 +128,11 @@ impl Refusal {
 pub enum Decision {
     /// Link the upstream identity to this existing user.
     Link(Box<User>),
-    /// Create a user (with this email) and link it.
+    /// Create a user (with this email, and this username for
+    /// `LinkByUsername`) and link it.
     Create {
         email: String,
+        username: Option<String>,
     },
     /// `CreatePendingLink`: ask the user to sign in to their account here,
     /// then link it.
@@ -139,12 +141,14 @@ pub enum Decision {
 }
 
 /// Applies `strategy`. `by_email` is the local user with the upstream
-/// email, if there is an email and such a user; `domains` are the
-/// provider's managed domains (none: any).
+/// email, if there is an email and such a user; `by_username` likewise
+/// for the username (looked up for `LinkByUsername*` only); `domains` are
+/// the provider's managed domains (none: any).
 pub fn decide(
     strategy: LinkingStrategy,
     identity: &UpstreamIdentity,
     by_email: Option<&User>,
+    by_username: Option<&User>,
     domains: &[String],
 ) -> Decision {
     use LinkingStrategy as S;
@@ -162,8 +166,26 @@ pub fn decide(
     }
     match strategy {
         S::Disabled => Decision::Refuse(Refusal::NotLinked),
+        // The username is the key: the operator trusts the provider's
+        // usernames to be this server's (FusionAuth's warning stands). A
+        // new account still needs a verified, free email, like any other.
         S::LinkByUsername | S::LinkByUsernameForExistingUser => {
-            Decision::Refuse(Refusal::Unsupported)
+            let Some(username) = &identity.username else {
+                return Decision::Refuse(Refusal::NoUsername);
+            };
+            match (by_username, &identity.email) {
+                (Some(user), _) => Decision::Link(Box::new(user.clone())),
+                (None, _) if strategy == S::LinkByUsernameForExistingUser => {
+                    Decision::Refuse(Refusal::NoAccount)
+                }
+                (None, None) => Decision::Refuse(Refusal::NoEmail),
+                (None, Some(_)) if !verified => Decision::Refuse(Refusal::EmailNotVerified),
+                (None, Some(_)) if by_email.is_some() => Decision::Refuse(Refusal::EmailTaken),
+                (None, Some(email)) => Decision::Create {
+                    email: email.clone(),
+                    username: Some(username.clone()),
+                },
+            }
         }
         S::CreatePendingLink => Decision::Pending,
         // Verification is decided before the local account is looked at, so
@@ -175,6 +197,7 @@ pub fn decide(
             (Some(_), Some(_)) => Decision::Refuse(Refusal::EmailTaken),
             (Some(email), None) => Decision::Create {
                 email: email.clone(),
+                username: None,
             },
         },
         S::LinkByEmail | S::LinkByEmailForExistingUser => {
@@ -193,6 +216,7 @@ pub fn decide(
                 None if !verified => Decision::Refuse(Refusal::EmailNotVerified),
                 None => Decision::Create {
                     email: email.clone(),
+                    username: None,
                 },
             }
         }
@@ -212,7 +236,7 @@ mod tests {
         identity: &UpstreamIdentity,
         by_email: Option<&User>,
     ) -> Decision {
-        super::decide(s, identity, by_email, &[])
+        super::decide(s, identity, by_email, None, &[])
     }
 
     fn decide_in(
@@ -221,7 +245,7 @@ mod tests {
         by_email: Option<&User>,
         domains: &[String],
     ) -> Decision {
-        super::decide(s, identity, by_email, domains)
+        super::decide(s, identity, by_email, None, domains)
     }
 
     fn identity(email: Option<&str>, verified: Option<bool>) -> UpstreamIdentity {
@@ -237,6 +261,7 @@ mod tests {
         User {
             id: UserId::from_uuid(uuid::Uuid::new_v4()),
             email: "zoe@acme.example".into(),
+            username: Some("zoe".into()),
             password_hash: None,
             first_name: None,
             last_name: None,
@@ -279,7 +304,8 @@ mod tests {
         assert_eq!(
             decide(s, &identity(email, Some(true)), None),
             Decision::Create {
-                email: "zoe@acme.example".into()
+                email: "zoe@acme.example".into(),
+                username: None,
             }
         );
         assert_eq!(
@@ -313,7 +339,7 @@ mod tests {
     }
 
     #[test]
-    fn anonymous_disabled_and_unsupported() {
+    fn anonymous_and_disabled() {
         let zoe = user();
         let email = Some("zoe@acme.example");
         assert_eq!(
@@ -333,13 +359,53 @@ mod tests {
             ),
             Decision::Refuse(Refusal::NotLinked)
         );
+    }
+
+    #[test]
+    fn link_by_username_links_by_the_username_and_creates_only_with_a_verified_free_email() {
+        use LinkingStrategy::{LinkByUsername, LinkByUsernameForExistingUser};
+        let zoe = user();
+        let by = |s, email, verified, by_email, by_username| {
+            let mut identity = identity(email, verified);
+            identity.username = Some("zoe".into());
+            super::decide(s, &identity, by_email, by_username, &[])
+        };
+        let email = Some("zoe@acme.example");
+        for s in [LinkByUsername, LinkByUsernameForExistingUser] {
+            assert_eq!(
+                super::decide(s, &identity(email, Some(true)), Some(&zoe), None, &[]),
+                Decision::Refuse(Refusal::NoUsername),
+                "no username, no link (not even by the email)"
+            );
+            assert_eq!(
+                by(s, None, None, None, Some(&zoe)),
+                Decision::Link(Box::new(zoe.clone())),
+                "the username is the key; the email does not matter"
+            );
+        }
         assert_eq!(
-            decide(
-                LinkingStrategy::LinkByUsername,
-                &identity(email, Some(true)),
-                None
-            ),
-            Decision::Refuse(Refusal::Unsupported)
+            by(LinkByUsernameForExistingUser, email, Some(true), None, None),
+            Decision::Refuse(Refusal::NoAccount)
+        );
+        assert_eq!(
+            by(LinkByUsername, None, None, None, None),
+            Decision::Refuse(Refusal::NoEmail)
+        );
+        assert_eq!(
+            by(LinkByUsername, email, Some(false), None, None),
+            Decision::Refuse(Refusal::EmailNotVerified)
+        );
+        assert_eq!(
+            by(LinkByUsername, email, Some(true), Some(&zoe), None),
+            Decision::Refuse(Refusal::EmailTaken),
+            "another account's email is not taken over by a new one"
+        );
+        assert_eq!(
+            by(LinkByUsername, email, Some(true), None, None),
+            Decision::Create {
+                email: "zoe@acme.example".into(),
+                username: Some("zoe".into()),
+            }
         );
     }
 

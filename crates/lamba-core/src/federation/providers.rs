@@ -290,7 +290,6 @@ impl IdentityProviderService {
             Some(raw) => parse_enum(Some(raw), &format!("{ROOT}.linkingStrategy"), &mut errors)
                 .unwrap_or(LinkingStrategy::LinkByEmail),
         };
-        super::rules::supported_strategy(linking_strategy, &mut errors);
         let reconcile_lambda_id = lambda_reference(
             &self.store,
             input.reconcile_id.as_deref(),

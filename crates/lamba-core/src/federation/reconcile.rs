@@ -4,7 +4,8 @@
 //!
 //! The lambda sees `reconcile(user, registration, jwt, idToken, tokens,
 //! context)`; `user` and `registration` are read back. Of the user, only
-//! `email`, `firstName`, `lastName` and `data` are taken (an id, a password
+//! `email`, `username`, `firstName`, `lastName` and `data` are taken (the
+//! email and username only for a new user; an id, a password
 //! or a hash a lambda writes is ignored), checked as the operator API
 //! checks them; of the registration, `roles` that the application defines.
 
@@ -168,6 +169,7 @@ impl Reconciler<'_> {
         };
         let input = UserInput {
             email: text("email"),
+            username: text("username"),
             first_name: text("firstName"),
             last_name: text("lastName"),
             ..UserInput::default()
@@ -203,6 +205,7 @@ impl Reconciler<'_> {
         Ok(Reconciled {
             user: User {
                 email: fields.email.unwrap_or(user.email.clone()),
+                username: fields.username.or(user.username.clone()),
                 first_name: fields.first_name,
                 last_name: fields.last_name,
                 data,

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use lamba_model::{LinkingStrategy, OidcSettings, UpstreamClientAuthentication};
+use lamba_model::{OidcSettings, UpstreamClientAuthentication};
 
 use super::input::ProviderInput;
 use crate::validation::{ErrorKind, ValidationErrors, check_name_length, parse_enum};
@@ -308,26 +308,6 @@ pub(super) fn attribute_mappings(
         out.insert(field.clone(), claim.trim().to_owned());
     }
     out
-}
-
-/// Lamba's users have no usernames: those strategies are refused when a
-/// provider is saved, rather than at each login.
-pub(super) fn supported_strategy(strategy: LinkingStrategy, errors: &mut ValidationErrors) {
-    use LinkingStrategy as S;
-    let why = match strategy {
-        S::LinkByUsername | S::LinkByUsernameForExistingUser => {
-            "Lamba users have no usernames, so a provider cannot link by username."
-        }
-        _ => return,
-    };
-    errors.field(
-        &format!("{ROOT}.linkingStrategy"),
-        ErrorKind::Invalid,
-        format!(
-            "{ROOT}.linkingStrategy {} is not supported. {why}",
-            strategy.as_str()
-        ),
-    );
 }
 
 #[cfg(test)]

@@ -21,6 +21,9 @@ use crate::validation::{ErrorKind, ValidationErrors};
 /// RFC 5321 bounds a path to 256 octets, so an address to 254.
 pub const MAX_EMAIL_CHARS: usize = 254;
 
+/// FusionAuth's bound on a username.
+pub const MAX_USERNAME_CHARS: usize = 191;
+
 #[derive(Debug, thiserror::Error)]
 pub enum UserError {
     #[error("the request is invalid")]
@@ -45,6 +48,7 @@ impl From<ValidationErrors> for UserError {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct UserInput {
     pub email: Option<String>,
+    pub username: Option<String>,
     pub password: Option<Password>,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
@@ -81,6 +85,8 @@ pub struct UserView<'a> {
     pub id: UserId,
     pub email: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub first_name: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_name: Option<&'a str>,
@@ -94,6 +100,7 @@ impl<'a> From<&'a User> for UserView<'a> {
         Self {
             id: u.id,
             email: &u.email,
+            username: u.username.as_deref(),
             first_name: u.first_name.as_deref(),
             last_name: u.last_name.as_deref(),
             data: &u.data,
@@ -189,6 +196,10 @@ impl UserService {
         if let Some(email) = &fields.email {
             self.check_email_free(email, None, &mut errors).await?;
         }
+        if let Some(username) = &fields.username {
+            self.check_username_free(username, None, &mut errors)
+                .await?;
+        }
         errors.into_result()?;
         let (Some(email), Some(password)) = (fields.email, input.password) else {
             // Unreachable: each `None` above recorded an error.
@@ -201,6 +212,7 @@ impl UserService {
         let user = User {
             id: id.unwrap_or_else(|| UserId::from_uuid(Uuid::new_v4())),
             email,
+            username: fields.username,
             password_hash: Some(password_hash),
             first_name: fields.first_name,
             last_name: fields.last_name,
@@ -214,6 +226,9 @@ impl UserService {
             Ok(()) => {
                 self.audit.committed([event], &outbox);
                 Ok(user)
+            }
+            Err(StoreError::Conflict("username")) => {
+                Err(duplicate_username(user.username.as_deref().unwrap_or_default()).into())
             }
             // Another request took the id or the email between our checks and
             // the insert; the backends report either as a conflict, so ask
@@ -246,6 +261,10 @@ impl UserService {
         if let Some(email) = &fields.email {
             self.check_email_free(email, Some(id), &mut errors).await?;
         }
+        if let Some(username) = &fields.username {
+            self.check_username_free(username, Some(id), &mut errors)
+                .await?;
+        }
         errors.into_result()?;
         let Some(email) = fields.email else {
             return Err(UserError::Invalid(ValidationErrors::new()));
@@ -256,6 +275,7 @@ impl UserService {
         };
         let user = User {
             email,
+            username: fields.username,
             password_hash,
             first_name: fields.first_name,
             last_name: fields.last_name,
@@ -271,6 +291,9 @@ impl UserService {
                 Ok(user)
             }
             Ok(false) => Err(UserError::NotFound),
+            Err(StoreError::Conflict("username")) => {
+                Err(duplicate_username(user.username.as_deref().unwrap_or_default()).into())
+            }
             Err(StoreError::Conflict(_)) => Err(duplicate_email(&user.email).into()),
             Err(other) => Err(other.into()),
         }
@@ -330,6 +353,40 @@ impl UserService {
     }
 }
 
+impl UserService {
+    /// Records `[duplicate]user.username` when another user (not `owner`)
+    /// has this username in any case.
+    async fn check_username_free(
+        &self,
+        username: &str,
+        owner: Option<UserId>,
+        errors: &mut ValidationErrors,
+    ) -> Result<(), UserError> {
+        if let Some(other) = self.store.find_user_by_username(username).await?
+            && Some(other.id) != owner
+        {
+            errors.field(
+                "user.username",
+                ErrorKind::Duplicate,
+                duplicate_username_message(username),
+            );
+        }
+        Ok(())
+    }
+}
+
+fn duplicate_username(username: &str) -> ValidationErrors {
+    ValidationErrors::with_field(
+        "user.username",
+        ErrorKind::Duplicate,
+        duplicate_username_message(username),
+    )
+}
+
+fn duplicate_username_message(username: &str) -> String {
+    format!("A user with the username {username} already exists.")
+}
+
 fn duplicate_email(email: &str) -> ValidationErrors {
     ValidationErrors::with_field(
         "user.email",
@@ -345,6 +402,7 @@ fn duplicate_email_message(email: &str) -> String {
 /// The fields of a user that create and replace check alike.
 pub(crate) struct CheckedFields {
     pub(crate) email: Option<String>,
+    pub(crate) username: Option<String>,
     pub(crate) first_name: Option<String>,
     pub(crate) last_name: Option<String>,
 }
@@ -352,9 +410,40 @@ pub(crate) struct CheckedFields {
 pub(crate) fn check_fields(input: &UserInput, errors: &mut ValidationErrors) -> CheckedFields {
     CheckedFields {
         email: check_email(input.email.as_deref(), errors),
+        username: check_username(input.username.as_deref(), errors),
         first_name: optional_text(input.first_name.as_deref(), "user.firstName", errors),
         last_name: optional_text(input.last_name.as_deref(), "user.lastName", errors),
     }
+}
+
+/// The username as stored, trimmed; absent or blank is none. No `@` (a
+/// sign-in name with one is an email), no spaces or control characters.
+pub(crate) fn check_username(
+    username: Option<&str>,
+    errors: &mut ValidationErrors,
+) -> Option<String> {
+    const PATH: &str = "user.username";
+    let username = username.map(str::trim).filter(|u| !u.is_empty())?;
+    if username.chars().count() > MAX_USERNAME_CHARS {
+        errors.field(
+            PATH,
+            ErrorKind::Invalid,
+            format!("user.username may be at most {MAX_USERNAME_CHARS} characters long."),
+        );
+        return None;
+    }
+    if username
+        .chars()
+        .any(|c| c == '@' || c.is_whitespace() || c.is_control())
+    {
+        errors.field(
+            PATH,
+            ErrorKind::Invalid,
+            "user.username may not hold @, spaces or control characters.",
+        );
+        return None;
+    }
+    Some(username.to_owned())
 }
 
 /// The email as stored: trimmed of surrounding space, else as given (its
@@ -484,6 +573,36 @@ mod tests {
             assert_eq!(
                 errors.fields["user.email"][0].code, "[invalid]user.email",
                 "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn usernames_are_optional_trimmed_bounded_and_never_emails() {
+        for none in [None, Some(""), Some("  ")] {
+            let mut errors = ValidationErrors::new();
+            assert_eq!(check_username(none, &mut errors), None);
+            assert!(errors.is_empty(), "{none:?} is simply no username");
+        }
+        let mut errors = ValidationErrors::new();
+        assert_eq!(
+            check_username(Some(" Zoë.Ng_1 "), &mut errors).as_deref(),
+            Some("Zoë.Ng_1")
+        );
+        let at_limit = "u".repeat(MAX_USERNAME_CHARS);
+        assert!(check_username(Some(&at_limit), &mut errors).is_some());
+        assert!(errors.is_empty());
+        for bad in [
+            "zoe@example.com".to_owned(),
+            "zo e".to_owned(),
+            "zoe\u{7}".to_owned(),
+            format!("u{at_limit}"),
+        ] {
+            let mut errors = ValidationErrors::new();
+            assert_eq!(check_username(Some(&bad), &mut errors), None, "{bad:?}");
+            assert_eq!(
+                errors.fields["user.username"][0].code,
+                "[invalid]user.username"
             );
         }
     }

@@ -380,6 +380,9 @@ pub fn user_claims(user: &User, scopes: &[String], claims: &mut Map<String, Valu
         claims.insert("email_verified".into(), json!(false));
     }
     if has("profile") {
+        if let Some(username) = &user.username {
+            claims.insert("preferred_username".into(), json!(username));
+        }
         if let Some(given) = &user.first_name {
             claims.insert("given_name".into(), json!(given));
         }

@@ -168,6 +168,7 @@ mod tests {
         User {
             id: UserId::from_uuid(uuid::Uuid::new_v4()),
             email: "a@example.com".into(),
+            username: None,
             password_hash: Some("$argon2id$old".into()),
             first_name: Some("Ada".into()),
             last_name: Some("King".into()),

@@ -95,6 +95,9 @@ impl UserRepository for Fake {
     async fn find_user_by_email(&self, _e: &str) -> StoreResult<Option<User>> {
         Ok(None)
     }
+    async fn find_user_by_username(&self, _u: &str) -> StoreResult<Option<User>> {
+        Ok(None)
+    }
     async fn add_user(&self, _u: &User, _outbox: &Outbox) -> StoreResult<()> {
         Ok(())
     }

@@ -17,6 +17,10 @@ impl UserRepository for CachedStore {
         self.inner.find_user_by_email(email).await
     }
 
+    async fn find_user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
+        self.inner.find_user_by_username(username).await
+    }
+
     async fn add_user(&self, user: &User, outbox: &Outbox) -> StoreResult<()> {
         self.inner.add_user(user, outbox).await
     }

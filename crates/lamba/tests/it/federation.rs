@@ -9,7 +9,7 @@
 //! data and roles that reach the access token, denying with its message
 //! and failing closed; replayed and foreign states; an upstream error
 //! redirect; an unreachable provider; idp_hint; LinkByEmailForExistingUser;
-//! managed-domain routing.
+//! managed-domain routing; CreatePendingLink; LinkByUsername*.
 
 use std::collections::HashMap;
 
@@ -780,11 +780,92 @@ async fn pending_links(backend: Backend) {
     assert_eq!(claims["sub"], here.as_str());
 }
 
+/// A user with a username, on either server.
+async fn user_named(server: &TestServer, email: &str, username: &str, data: Value) -> String {
+    let (status, body) = call(
+        server,
+        Method::POST,
+        "/api/user",
+        Some(json!({"user": {"email": email, "username": username, "password": PASSWORD, "data": data}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["user"]["id"].as_str().unwrap().to_owned()
+}
+
+async fn set_strategy(p: &Pair, strategy: &str) {
+    let (status, body) = call(
+        &p.down,
+        Method::PATCH,
+        &format!("/api/identity-provider/{}", p.provider_id),
+        Some(json!({"identityProvider": {"linkingStrategy": strategy}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+/// `LinkByUsername*`: the upstream's `preferred_username` finds the account
+/// here with that username whatever its email; a new username makes a user
+/// that has it (with the verified email); the `ForExistingUser` variant
+/// creates no one; no username, no link.
+async fn username_links(backend: Backend) {
+    let p = pair(backend).await;
+    set_strategy(&p, "LinkByUsername").await;
+    let verified = json!({"verified": true, "dept": "ops"});
+    user_named(&p.up, "zoe@upstream.example", "zoe", verified.clone()).await;
+    let here = user_named(&p.down, "zoe.local@example.com", "Zoe", json!({})).await;
+    code(login(&p, &mut Person::new(), "zoe@upstream.example").await);
+    let (status, links) = call(
+        &p.down,
+        Method::GET,
+        &format!("/api/identity-provider/link?userId={here}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{links}");
+    assert_eq!(
+        links["identityProviderLinks"].as_array().unwrap().len(),
+        1,
+        "linked by the username, case aside: {links}"
+    );
+    assert!(!contains_user(&p, "zoe@upstream.example").await);
+
+    user_named(&p.up, "max@upstream.example", "max", verified.clone()).await;
+    code(login(&p, &mut Person::new(), "max@upstream.example").await);
+    let (status, max) = call(
+        &p.down,
+        Method::GET,
+        "/api/user?email=max@upstream.example",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{max}");
+    assert_eq!(max["user"]["username"], "max", "{max}");
+
+    // An upstream user without a username.
+    user(&p.up, "ann@upstream.example", verified.clone()).await;
+    page(
+        login(&p, &mut Person::new(), "ann@upstream.example").await,
+        StatusCode::UNAUTHORIZED,
+        "did not share your username",
+    );
+
+    set_strategy(&p, "LinkByUsernameForExistingUser").await;
+    user_named(&p.up, "nia@upstream.example", "nia", verified).await;
+    page(
+        login(&p, &mut Person::new(), "nia@upstream.example").await,
+        StatusCode::UNAUTHORIZED,
+        "There is no account here",
+    );
+    assert!(!contains_user(&p, "nia@upstream.example").await);
+}
+
 on_both_backends!(
     federated_logins,
     broken_round_trips,
     strategies_and_domains,
-    pending_links
+    pending_links,
+    username_links
 );
 
 /// The CPU time of a process so far, from `/proc/<pid>/stat` (user +

@@ -22,6 +22,7 @@ on_both_backends!(
     create_validation,
     passwords_are_hashed_and_never_returned,
     emails_are_unique_regardless_of_case,
+    usernames_are_optional_unique_and_never_emails,
     find_by_email,
     put_replaces,
     patch_merges,
@@ -233,6 +234,90 @@ async fn create_with_provided_id(backend: Backend) {
     }
     let (status, _) = call(&server, Method::GET, "/api/user?email=x@example.com", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "nothing invalid was stored");
+}
+
+async fn usernames_are_optional_unique_and_never_emails(backend: Backend) {
+    let server = start(backend).await;
+    let post = |user: Value| {
+        let server = &server;
+        async move {
+            call(
+                server,
+                Method::POST,
+                "/api/user",
+                Some(json!({"user": user})),
+            )
+            .await
+        }
+    };
+    let (status, zoe) =
+        post(json!({"email": "zoe@example.com", "username": " Zoe.Ng ", "password": PASSWORD}))
+            .await;
+    assert_eq!(status, StatusCode::OK, "{zoe}");
+    assert_eq!(zoe["user"]["username"], "Zoe.Ng", "trimmed, case kept");
+    let id = zoe["user"]["id"].as_str().unwrap().to_owned();
+    let (status, none) = post(json!({"email": "max@example.com", "password": PASSWORD})).await;
+    assert_eq!(status, StatusCode::OK, "{none}");
+    assert!(none["user"].get("username").is_none(), "{none}");
+
+    let (status, body) =
+        post(json!({"email": "twin@example.com", "username": "zoe.NG", "password": PASSWORD}))
+            .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        field_codes(&body, "user.username"),
+        ["[duplicate]user.username"]
+    );
+    for bad in ["zoe@example.com", "zo e", "x".repeat(192).as_str()] {
+        let (status, body) =
+            post(json!({"email": "bad@example.com", "username": bad, "password": PASSWORD})).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        assert_eq!(
+            field_codes(&body, "user.username"),
+            ["[invalid]user.username"],
+            "{bad}"
+        );
+    }
+    let (status, body) =
+        post(json!({"email": "bad@example.com", "username": 7, "password": PASSWORD})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(!field_codes(&body, "user.username").is_empty(), "{body}");
+    assert_eq!(
+        call(
+            &server,
+            Method::GET,
+            "/api/user?email=bad@example.com",
+            None
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND,
+        "nothing was written"
+    );
+
+    // PUT keeps it only if it is sent; PATCH changes it; the old one is free.
+    let (status, put) = call(
+        &server,
+        Method::PUT,
+        &format!("/api/user/{id}"),
+        Some(json!({"user": {"email": "zoe@example.com", "username": "zoe2"}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{put}");
+    assert_eq!(put["user"]["username"], "zoe2");
+    let (status, patched) = call(
+        &server,
+        Method::PATCH,
+        &format!("/api/user/{id}"),
+        Some(json!({"user": {"firstName": "Zoe"}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{patched}");
+    assert_eq!(patched["user"]["username"], "zoe2", "a merge keeps it");
+    let (status, twin) =
+        post(json!({"email": "twin@example.com", "username": "Zoe.Ng", "password": PASSWORD}))
+            .await;
+    assert_eq!(status, StatusCode::OK, "{twin}");
 }
 
 async fn create_validation(backend: Backend) {

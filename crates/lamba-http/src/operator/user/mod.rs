@@ -81,6 +81,7 @@ pub fn parse_input(body: &Value) -> Result<UserInput, ValidationErrors> {
     let mut errors = ValidationErrors::new();
     let input = UserInput {
         email: user.string("email", &mut errors),
+        username: user.string("username", &mut errors),
         password: user.string("password", &mut errors).map(Password::new),
         first_name: user.string("firstName", &mut errors),
         last_name: user.string("lastName", &mut errors),
