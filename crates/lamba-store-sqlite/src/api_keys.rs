@@ -34,7 +34,7 @@ impl ApiKeyRepository for SqliteStore {
         .bind(&key.description)
         .bind(key.is_superuser)
         .bind(key.insert_instant.as_millis())
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await?)
         .await
         .map_err(|e| write_error(e, "key"))?;
         Ok(())
@@ -52,7 +52,7 @@ impl ApiKeyRepository for SqliteStore {
         .bind(&key.description)
         .bind(key.is_superuser)
         .bind(key.insert_instant.as_millis())
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await?)
         .await
         .map_err(|e| write_error(e, "key"))?;
         Ok(done.rows_affected() == 1)
@@ -68,7 +68,7 @@ impl ApiKeyRepository for SqliteStore {
         .bind(&key.description)
         .bind(key.is_superuser)
         .bind(key.insert_instant.as_millis())
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await?)
         .await
         .map_err(|e| write_error(e, "key"))?;
         Ok(done.rows_affected() == 1)

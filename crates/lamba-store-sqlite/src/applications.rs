@@ -58,7 +58,7 @@ impl ApplicationRepository for SqliteStore {
         )
         .bind(application.insert_instant.as_millis())
         .bind(application.last_update_instant.as_millis())
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await?)
         .await
         .map_err(|e| write_error(e, "id"))?;
         let _ = self.changes.send(Change::Application(application.id));
@@ -88,7 +88,7 @@ impl ApplicationRepository for SqliteStore {
         )
         .bind(application.last_update_instant.as_millis())
         .bind(application.id.to_string())
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await?)
         .await
         .map_err(|e| write_error(e, "id"))?;
         let _ = self.changes.send(Change::Application(application.id));
@@ -98,7 +98,7 @@ impl ApplicationRepository for SqliteStore {
     async fn delete_application(&self, id: ApplicationId) -> StoreResult<bool> {
         let done = sqlx::query("DELETE FROM applications WHERE id = ?")
             .bind(id.to_string())
-            .execute(&self.writer)
+            .execute(&mut *self.writer.lock().await?)
             .await
             .map_err(backend)?;
         let _ = self.changes.send(Change::Application(id));

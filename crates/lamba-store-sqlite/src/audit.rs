@@ -53,7 +53,7 @@ impl AuditRepository for SqliteStore {
         builder.push(" ON CONFLICT (id) DO NOTHING");
         builder
             .build()
-            .execute(&self.writer)
+            .execute(&mut *self.writer.lock().await?)
             .await
             .map_err(backend)?;
         Ok(())
@@ -115,7 +115,7 @@ impl AuditRepository for SqliteStore {
     async fn prune_audit_events(&self, older_than: Instant) -> StoreResult<u64> {
         let done = sqlx::query("DELETE FROM audit_events WHERE occurred_at < ?")
             .bind(older_than.as_millis())
-            .execute(&self.writer)
+            .execute(&mut *self.writer.lock().await?)
             .await
             .map_err(backend)?;
         Ok(done.rows_affected())
@@ -168,7 +168,7 @@ impl LoginFailureRepository for SqliteStore {
         .bind(identifier_digest)
         .bind(now.as_millis())
         .bind(window_started_before.as_millis())
-        .fetch_one(&self.writer)
+        .fetch_one(&mut *self.writer.lock().await?)
         .await
         .map_err(backend)?;
         Ok(u64::try_from(count).unwrap_or(0))
@@ -187,7 +187,7 @@ impl LoginFailureRepository for SqliteStore {
         .bind(until.as_millis())
         .bind(application_id.to_string())
         .bind(identifier_digest)
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await?)
         .await
         .map_err(backend)?;
         Ok(())
@@ -203,7 +203,7 @@ impl LoginFailureRepository for SqliteStore {
         )
         .bind(application_id.to_string())
         .bind(identifier_digest)
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await?)
         .await
         .map_err(backend)?;
         Ok(())
@@ -215,7 +215,7 @@ impl LoginFailureRepository for SqliteStore {
              AND (locked_until IS NULL OR locked_until < ?1)",
         )
         .bind(before.as_millis())
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await?)
         .await
         .map_err(backend)?;
         Ok(done.rows_affected())

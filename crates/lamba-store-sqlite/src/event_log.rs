@@ -32,7 +32,7 @@ impl EventLogRepository for SqliteStore {
         .bind(entry.insert_instant.as_millis())
         .bind(entry.event_type.as_str())
         .bind(&entry.message)
-        .fetch_one(&self.writer)
+        .fetch_one(&mut *self.writer.lock().await?)
         .await
         .map_err(backend)?;
         row.try_get("id").map_err(backend)
@@ -74,7 +74,10 @@ impl EventLogRepository for SqliteStore {
     }
 
     async fn prune_event_logs(&self, older_than: Instant, keep_at_most: u64) -> StoreResult<u64> {
-        let mut transaction = self.writer.begin().await.map_err(backend)?;
+        let mut writer = self.writer.lock().await?;
+        let mut transaction = sqlx::Connection::begin(&mut *writer)
+            .await
+            .map_err(backend)?;
         let aged = sqlx::query("DELETE FROM event_logs WHERE insert_instant < ?")
             .bind(older_than.as_millis())
             .execute(&mut *transaction)

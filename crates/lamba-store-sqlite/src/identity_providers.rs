@@ -92,7 +92,10 @@ impl IdentityProviderRepository for SqliteStore {
 
     async fn add_identity_provider(&self, provider: &IdentityProvider) -> StoreResult<()> {
         let config = codec::provider_config(provider)?;
-        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = sqlx::Connection::begin(&mut *writer)
+            .await
+            .map_err(backend)?;
         sqlx::query(&format!(
             "INSERT INTO identity_providers ({PROVIDER_COLUMNS}) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -119,7 +122,10 @@ impl IdentityProviderRepository for SqliteStore {
 
     async fn update_identity_provider(&self, provider: &IdentityProvider) -> StoreResult<bool> {
         let config = codec::provider_config(provider)?;
-        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = sqlx::Connection::begin(&mut *writer)
+            .await
+            .map_err(backend)?;
         let done = sqlx::query(
             "UPDATE identity_providers SET name = ?, name_normalized = ?, enabled = ?, \
              config = ?, reconcile_lambda_id = ?, secrets = ?, secrets_sealed = ?, \
@@ -154,7 +160,7 @@ impl IdentityProviderRepository for SqliteStore {
     async fn delete_identity_provider(&self, id: IdentityProviderId) -> StoreResult<bool> {
         let done = sqlx::query("DELETE FROM identity_providers WHERE id = ?")
             .bind(id.to_string())
-            .execute(&self.writer)
+            .execute(&mut *self.writer.lock().await?)
             .await
             .map_err(backend)?;
         let _ = self.changes.send(Change::IdentityProviders);
@@ -184,7 +190,10 @@ static LINKED_USER_SELECT: std::sync::LazyLock<String> = std::sync::LazyLock::ne
 #[async_trait]
 impl IdentityProviderLinkRepository for SqliteStore {
     async fn add_link(&self, link: &IdentityProviderLink, outbox: &Outbox) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = sqlx::Connection::begin(&mut *writer)
+            .await
+            .map_err(backend)?;
         sqlx::query(&format!(
             "INSERT INTO identity_provider_links ({LINK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
         ))
@@ -263,7 +272,10 @@ impl IdentityProviderLinkRepository for SqliteStore {
         user_id: UserId,
         outbox: &Outbox,
     ) -> StoreResult<Option<IdentityProviderLink>> {
-        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = sqlx::Connection::begin(&mut *writer)
+            .await
+            .map_err(backend)?;
         let row = sqlx::query(&format!(
             "DELETE FROM identity_provider_links \
              WHERE identity_provider_id = ? AND identity_provider_user_id = ? AND user_id = ? \
@@ -297,7 +309,7 @@ impl IdentityProviderLinkRepository for SqliteStore {
         .bind(at.as_millis())
         .bind(provider.to_string())
         .bind(provider_user_id)
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await?)
         .await
         .map_err(backend)?;
         Ok(done.rows_affected() == 1)
@@ -319,7 +331,7 @@ impl FederationRequestRepository for SqliteStore {
         .bind(request.insert_instant.as_millis())
         .bind(request.expires_instant.as_millis())
         .bind(&request.pending_link)
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await?)
         .await
         .map_err(|e| write_error(e, "state"))?;
         Ok(())
@@ -336,7 +348,7 @@ impl FederationRequestRepository for SqliteStore {
              RETURNING {FEDERATION_REQUEST_COLUMNS}"
         ))
         .bind(state_digest)
-        .fetch_optional(&self.writer)
+        .fetch_optional(&mut *self.writer.lock().await?)
         .await
         .map_err(backend)?;
         let Some(row) = row else {

@@ -25,7 +25,7 @@ impl KeyRepository for SqliteStore {
         .bind(&secret.value)
         .bind(secret.sealed)
         .bind(secret.insert_instant.as_millis())
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await?)
         .await
         .map_err(backend)?;
         let row = sqlx::query(
@@ -68,7 +68,7 @@ impl KeyRepository for SqliteStore {
         .bind(key.retired_instant.map(Instant::as_millis))
         .bind(key.expires_instant.map(Instant::as_millis))
         .bind(key.algorithm.as_str())
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await?)
         .await
         .map_err(|e| write_error(e, "kid"))?;
         let added = done.rows_affected() == 1;
@@ -85,7 +85,10 @@ impl KeyRepository for SqliteStore {
         expires: Instant,
         not_since: Instant,
     ) -> StoreResult<bool> {
-        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = sqlx::Connection::begin(&mut *writer)
+            .await
+            .map_err(backend)?;
         // Writes first (see `webhook.rs`): the transaction holds the write
         // lock from here, so the check below sees every committed rotation.
         sqlx::query(
@@ -134,7 +137,7 @@ impl KeyRepository for SqliteStore {
         )
         .bind(now.as_millis())
         .bind(kid)
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await?)
         .await
         .map_err(backend)?;
         let marked = done.rows_affected() > 0;
@@ -149,7 +152,7 @@ impl KeyRepository for SqliteStore {
             "DELETE FROM signing_keys WHERE expires_instant IS NOT NULL AND expires_instant <= ?",
         )
         .bind(now.as_millis())
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await?)
         .await
         .map_err(backend)?;
         if done.rows_affected() > 0 {

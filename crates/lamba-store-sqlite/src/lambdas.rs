@@ -59,7 +59,7 @@ impl LambdaRepository for SqliteStore {
         .bind(lambda.enabled)
         .bind(lambda.insert_instant.as_millis())
         .bind(lambda.last_update_instant.as_millis())
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await?)
         .await
         .map_err(|e| write_error(e, "id"))?;
         let _ = self.changes.send(Change::Lambda(lambda.id));
@@ -77,7 +77,7 @@ impl LambdaRepository for SqliteStore {
         .bind(lambda.enabled)
         .bind(lambda.last_update_instant.as_millis())
         .bind(lambda.id.to_string())
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await?)
         .await
         .map_err(backend)?;
         let _ = self.changes.send(Change::Lambda(lambda.id));
@@ -87,7 +87,7 @@ impl LambdaRepository for SqliteStore {
     async fn delete_lambda(&self, id: LambdaId) -> StoreResult<bool> {
         let done = sqlx::query("DELETE FROM lambdas WHERE id = ?")
             .bind(id.to_string())
-            .execute(&self.writer)
+            .execute(&mut *self.writer.lock().await?)
             .await
             .map_err(|e| write_error(e, "id"))?;
         let _ = self.changes.send(Change::Lambda(id));

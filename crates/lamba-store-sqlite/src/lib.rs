@@ -5,13 +5,15 @@
 //! another process, holds it.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use lamba_model::Instant;
 use lamba_store::{Change, Store, StoreError, StoreResult};
+use sqlx::sqlite::SqliteConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::{ConnectOptions, Connection, Row, SqlitePool};
 use tokio::sync::broadcast;
 
 mod api_keys;
@@ -41,10 +43,10 @@ pub struct SqliteStore {
     /// Writes: one connection. SQLite has one writer at a time anyway; with
     /// several writing connections a loser waits in SQLite's busy handler,
     /// which sleeps in steps of up to 100 ms (that made switch-context's p99
-    /// 73 ms under load), while a writer queued for this pool's single
-    /// connection wakes the moment it is free. Another process on the same
-    /// file still meets the busy timeout.
-    writer: SqlitePool,
+    /// 73 ms under load), while a writer queued for the single connection
+    /// wakes the moment it is free. Another process on the same file still
+    /// meets the busy timeout.
+    writer: Writer,
     changes: broadcast::Sender<Change>,
 }
 
@@ -88,14 +90,7 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await
             .map_err(backend)?;
-        let writer = SqlitePoolOptions::new()
-            .test_before_acquire(false)
-            .max_connections(1)
-            .min_connections(1)
-            .acquire_timeout(BUSY_TIMEOUT)
-            .connect_with(options)
-            .await
-            .map_err(backend)?;
+        let writer = Writer::open(&options).await?;
         let (changes, _) = broadcast::channel(1024);
         Ok(Self {
             pool,
@@ -122,6 +117,41 @@ impl SqliteStore {
                 }
                 Err(error) => return Err(backend(error)),
             }
+        }
+    }
+}
+
+/// The one writing connection, held outside sqlx's pool: a pooled
+/// connection is pinged every time it goes back to the pool (sqlx 0.8's
+/// `return_to_pool`), which doubles the round trips to SQLite's worker
+/// thread of every write, and a federated login writes seven times. A
+/// mutex gives the same one-at-a-time order without the ping. A write
+/// whose future is dropped still completes on the worker thread before
+/// the next one starts (commands are queued), and a dropped transaction
+/// queues its rollback the same way.
+#[derive(Clone, Debug)]
+struct Writer(Arc<tokio::sync::Mutex<Option<SqliteConnection>>>);
+
+impl Writer {
+    async fn open(options: &SqliteConnectOptions) -> StoreResult<Self> {
+        let connection = options.connect().await.map_err(backend)?;
+        Ok(Self(Arc::new(tokio::sync::Mutex::new(Some(connection)))))
+    }
+
+    /// The connection, once the writes queued before this one are done.
+    /// Waiting longer than the busy timeout is the database being
+    /// unavailable, as it was for the pool's acquire timeout.
+    async fn lock(&self) -> StoreResult<tokio::sync::MappedMutexGuard<'_, SqliteConnection>> {
+        let guard = tokio::time::timeout(BUSY_TIMEOUT, self.0.lock())
+            .await
+            .map_err(|_| StoreError::Unavailable("the writer was busy for too long".into()))?;
+        tokio::sync::MutexGuard::try_map(guard, Option::as_mut)
+            .map_err(|_| StoreError::Unavailable("the store is closed".into()))
+    }
+
+    async fn close(&self) {
+        if let Some(connection) = self.0.lock().await.take() {
+            let _ = connection.close().await;
         }
     }
 }

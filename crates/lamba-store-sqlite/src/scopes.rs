@@ -182,7 +182,10 @@ impl ScopeRepository for SqliteStore {
         guard: Option<&ScopeGuard>,
         outbox: &Outbox,
     ) -> StoreResult<bool> {
-        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = sqlx::Connection::begin(&mut *writer)
+            .await
+            .map_err(backend)?;
         // One writer at a time: the guard and the insert are one statement,
         // so no change to the project, membership or login slips between.
         let condition = if guard.is_some() {
@@ -296,7 +299,10 @@ impl ScopeRepository for SqliteStore {
         now: Instant,
         outbox: &Outbox,
     ) -> StoreResult<Rotation> {
-        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = sqlx::Connection::begin(&mut *writer)
+            .await
+            .map_err(backend)?;
         let claimed = sqlx::query(
             "UPDATE scoped_refresh_tokens SET used_instant = ? \
              WHERE id = ? AND used_instant IS NULL AND revoked_instant IS NULL",
@@ -334,7 +340,10 @@ impl ScopeRepository for SqliteStore {
         reason: &str,
         outbox: &Outbox,
     ) -> StoreResult<Vec<Uuid>> {
-        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = sqlx::Connection::begin(&mut *writer)
+            .await
+            .map_err(backend)?;
         let ended = end_scopes(&mut tx, Target::Filter(filter), now, reason).await?;
         // Ending nothing took no effect: its events are not stored.
         if !ended.is_empty() {

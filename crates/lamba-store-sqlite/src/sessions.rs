@@ -136,7 +136,7 @@ impl SessionRepository for SqliteStore {
         )
         .bind(now.as_millis())
         .bind(id.to_string())
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await?)
         .await
         .map_err(backend)?;
         Ok(())
@@ -149,7 +149,10 @@ impl SessionRepository for SqliteStore {
         reason: &str,
         outbox: &Outbox,
     ) -> StoreResult<Option<Vec<Uuid>>> {
-        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = sqlx::Connection::begin(&mut *writer)
+            .await
+            .map_err(backend)?;
         let ended = sqlx::query(
             "UPDATE login_sessions SET ended_instant = ?, end_reason = ? \
              WHERE id = ? AND ended_instant IS NULL",
@@ -215,7 +218,7 @@ impl SessionRepository for SqliteStore {
         .bind(code.insert_instant.as_millis())
         .bind(code.expires_instant.as_millis())
         .bind(code.used_instant.map(Instant::as_millis))
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await?)
         .await
         .map_err(|e| write_error(e, "code"))?;
         Ok(())
@@ -246,7 +249,7 @@ impl SessionRepository for SqliteStore {
         ))
         .bind(now.as_millis())
         .bind(code_digest)
-        .fetch_optional(&self.writer)
+        .fetch_optional(&mut *self.writer.lock().await?)
         .await
         .map_err(backend)?;
         if let Some(row) = fresh {
@@ -267,7 +270,7 @@ impl SessionRepository for SqliteStore {
 
     async fn add_refresh_token(&self, token: &RefreshToken) -> StoreResult<()> {
         insert_refresh(token)
-            .execute(&self.writer)
+            .execute(&mut *self.writer.lock().await?)
             .await
             .map_err(|e| write_error(e, "token"))?;
         Ok(())
@@ -311,7 +314,10 @@ impl SessionRepository for SqliteStore {
         now: Instant,
         outbox: &Outbox,
     ) -> StoreResult<Rotation> {
-        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = sqlx::Connection::begin(&mut *writer)
+            .await
+            .map_err(backend)?;
         let claimed = sqlx::query(
             "UPDATE refresh_tokens SET used_instant = ? \
              WHERE id = ? AND used_instant IS NULL AND revoked_instant IS NULL",
@@ -348,7 +354,7 @@ impl SessionRepository for SqliteStore {
         sqlx::query("UPDATE refresh_tokens SET expires_instant = ? WHERE id = ?")
             .bind(expires.as_millis())
             .bind(id.to_string())
-            .execute(&self.writer)
+            .execute(&mut *self.writer.lock().await?)
             .await
             .map_err(backend)?;
         Ok(())
@@ -360,7 +366,7 @@ impl SessionRepository for SqliteStore {
         )
         .bind(now.as_millis())
         .bind(id.to_string())
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await?)
         .await
         .map_err(backend)?;
         Ok(done.rows_affected() == 1)
@@ -373,7 +379,7 @@ impl SessionRepository for SqliteStore {
         )
         .bind(now.as_millis())
         .bind(family_id.to_string())
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await?)
         .await
         .map_err(backend)?;
         Ok(done.rows_affected())
@@ -403,7 +409,7 @@ impl SessionRepository for SqliteStore {
         )
         .bind(now.as_millis())
         .bind(code_digest)
-        .fetch_all(&self.writer)
+        .fetch_all(&mut *self.writer.lock().await?)
         .await
         .map_err(backend)?;
         let mut families = rows
@@ -423,7 +429,7 @@ impl SessionRepository for SqliteStore {
         )
         .bind(jti.to_string())
         .bind(expires.as_millis())
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await?)
         .await
         .map_err(backend)?;
         let _ = self
@@ -494,7 +500,7 @@ impl SessionRepository for SqliteStore {
         ] {
             pruned += sqlx::query(sql)
                 .bind(at.as_millis())
-                .execute(&self.writer)
+                .execute(&mut *self.writer.lock().await?)
                 .await
                 .map_err(backend)?
                 .rows_affected();

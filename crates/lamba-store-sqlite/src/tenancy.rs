@@ -54,7 +54,7 @@ impl TenancyRepository for SqliteStore {
         .bind(&workspace.name)
         .bind(workspace.insert_instant.as_millis())
         .bind(workspace.last_update_instant.as_millis())
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await?)
         .await
         .map_err(|e| write_error(e, "id"))?;
         Ok(())
@@ -87,7 +87,7 @@ impl TenancyRepository for SqliteStore {
                 .bind(&workspace.name)
                 .bind(workspace.last_update_instant.as_millis())
                 .bind(workspace.id.to_string())
-                .execute(&self.writer)
+                .execute(&mut *self.writer.lock().await?)
                 .await
                 .map_err(backend)?;
         Ok(done.rows_affected() == 1)
@@ -96,7 +96,7 @@ impl TenancyRepository for SqliteStore {
     async fn delete_workspace(&self, id: WorkspaceId) -> StoreResult<bool> {
         let done = sqlx::query("DELETE FROM workspaces WHERE id = ?")
             .bind(id.to_string())
-            .execute(&self.writer)
+            .execute(&mut *self.writer.lock().await?)
             .await
             .map_err(|e| write_error(e, "id"))?;
         Ok(done.rows_affected() == 1)
@@ -114,7 +114,7 @@ impl TenancyRepository for SqliteStore {
         .bind(codec::environments(&project.environments)?)
         .bind(project.insert_instant.as_millis())
         .bind(project.last_update_instant.as_millis())
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await?)
         .await
         .map_err(|e| write_error(e, "id"))?;
         let _ = self.changes.send(Change::Project(project.id));
@@ -153,7 +153,10 @@ impl TenancyRepository for SqliteStore {
         // The write comes first so that the transaction holds the write lock
         // from its first statement (a read first could not upgrade under
         // a concurrent writer).
-        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = sqlx::Connection::begin(&mut *writer)
+            .await
+            .map_err(backend)?;
         let updated = sqlx::query(
             "UPDATE projects SET name = ?, state = ?, visibility = ?, environments = ?, \
              last_update_instant = ?, revision = revision + 1 WHERE id = ?",
@@ -190,7 +193,10 @@ impl TenancyRepository for SqliteStore {
         now: Instant,
         outbox: &Outbox,
     ) -> StoreResult<bool> {
-        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = sqlx::Connection::begin(&mut *writer)
+            .await
+            .map_err(backend)?;
         let deleted = sqlx::query("DELETE FROM projects WHERE id = ?")
             .bind(id.to_string())
             .execute(&mut *tx)
@@ -229,7 +235,7 @@ impl TenancyRepository for SqliteStore {
         .bind(codec::permissions(&role.permissions)?)
         .bind(role.insert_instant.as_millis())
         .bind(role.last_update_instant.as_millis())
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await?)
         .await
         .map_err(|e| write_error(e, "name"))?;
         let _ = self.changes.send(Change::Project(role.project_id));
@@ -270,7 +276,10 @@ impl TenancyRepository for SqliteStore {
         now: Instant,
         outbox: &Outbox,
     ) -> StoreResult<Option<Vec<Uuid>>> {
-        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = sqlx::Connection::begin(&mut *writer)
+            .await
+            .map_err(backend)?;
         // The catalog is part of the project's revision (see add_scoped_session).
         sqlx::query("UPDATE projects SET revision = revision + 1 WHERE id = ?")
             .bind(role.project_id.to_string())
@@ -313,7 +322,7 @@ impl TenancyRepository for SqliteStore {
         let done = sqlx::query("DELETE FROM project_roles WHERE project_id = ? AND id = ?")
             .bind(project_id.to_string())
             .bind(id.to_string())
-            .execute(&self.writer)
+            .execute(&mut *self.writer.lock().await?)
             .await
             .map_err(backend)?;
         let deleted = done.rows_affected() == 1;
@@ -392,7 +401,10 @@ impl TenancyRepository for SqliteStore {
         now: Instant,
         outbox: &Outbox,
     ) -> StoreResult<Option<Vec<Uuid>>> {
-        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = sqlx::Connection::begin(&mut *writer)
+            .await
+            .map_err(backend)?;
         let updated = sqlx::query(
             "UPDATE project_members SET roles = ?, locked = ?, last_update_instant = ?, \
              revision = revision + 1 WHERE project_id = ? AND user_id = ? AND revision = ?",
@@ -442,7 +454,10 @@ impl TenancyRepository for SqliteStore {
         outbox: &Outbox,
     ) -> StoreResult<Option<Vec<Uuid>>> {
         let (project_id, user_id) = (member.project_id, member.user_id);
-        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = sqlx::Connection::begin(&mut *writer)
+            .await
+            .map_err(backend)?;
         let deleted = sqlx::query(
             "DELETE FROM project_members WHERE project_id = ? AND user_id = ? AND revision = ?",
         )

@@ -131,7 +131,10 @@ impl UserRepository for SqliteStore {
     async fn delete_user(&self, id: UserId) -> StoreResult<bool> {
         // The memberships go with the user (the foreign key would take them
         // too); deleting them first says which, so caches forget them.
-        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = sqlx::Connection::begin(&mut *writer)
+            .await
+            .map_err(backend)?;
         let projects: Vec<String> = sqlx::query_scalar(
             "DELETE FROM project_members WHERE user_id = ? RETURNING project_id",
         )
@@ -194,7 +197,7 @@ impl UserRepository for SqliteStore {
         .bind(codec::roles(&registration.roles)?)
         .bind(registration.insert_instant.as_millis())
         .bind(registration.last_update_instant.as_millis())
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await?)
         .await
         .map_err(|e| write_error(e, "registration"))?;
         Ok(())
@@ -209,7 +212,7 @@ impl UserRepository for SqliteStore {
         .bind(registration.last_update_instant.as_millis())
         .bind(registration.user_id.to_string())
         .bind(registration.application_id.to_string())
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await?)
         .await
         .map_err(backend)?;
         Ok(done.rows_affected() == 1)
@@ -224,7 +227,7 @@ impl UserRepository for SqliteStore {
             sqlx::query("DELETE FROM registrations WHERE user_id = ? AND application_id = ?")
                 .bind(user_id.to_string())
                 .bind(application_id.to_string())
-                .execute(&self.writer)
+                .execute(&mut *self.writer.lock().await?)
                 .await
                 .map_err(backend)?;
         Ok(done.rows_affected() == 1)

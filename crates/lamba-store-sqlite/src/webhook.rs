@@ -133,12 +133,15 @@ impl SqliteStore {
     ) -> StoreResult<u64> {
         if outbox.is_empty() {
             return Ok(query
-                .execute(&self.writer)
+                .execute(&mut *self.writer.lock().await?)
                 .await
                 .map_err(on_error)?
                 .rows_affected());
         }
-        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = sqlx::Connection::begin(&mut *writer)
+            .await
+            .map_err(backend)?;
         let changed = query
             .execute(&mut *tx)
             .await
@@ -226,7 +229,7 @@ impl WebhookRepository for SqliteStore {
         .bind(webhook.secret_sealed)
         .bind(webhook.insert_instant.as_millis())
         .bind(webhook.last_update_instant.as_millis())
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await?)
         .await
         .map_err(|e| write_error(e, "id"))?;
         let _ = self.changes.send(Change::Webhooks);
@@ -253,7 +256,7 @@ impl WebhookRepository for SqliteStore {
         .bind(webhook.secret_sealed)
         .bind(webhook.last_update_instant.as_millis())
         .bind(webhook.id.to_string())
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await?)
         .await
         .map_err(|e| write_error(e, "id"))?;
         let _ = self.changes.send(Change::Webhooks);
@@ -274,7 +277,7 @@ impl WebhookRepository for SqliteStore {
         .bind(sealed)
         .bind(now.as_millis())
         .bind(id.to_string())
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await?)
         .await
         .map_err(|e| write_error(e, "id"))?;
         let _ = self.changes.send(Change::Webhooks);
@@ -285,7 +288,7 @@ impl WebhookRepository for SqliteStore {
         // Its deliveries and their attempts go by the foreign keys' cascade.
         let done = sqlx::query("DELETE FROM webhooks WHERE id = ?")
             .bind(id.to_string())
-            .execute(&self.writer)
+            .execute(&mut *self.writer.lock().await?)
             .await
             .map_err(backend)?;
         let _ = self.changes.send(Change::Webhooks);
@@ -296,7 +299,10 @@ impl WebhookRepository for SqliteStore {
         if events.is_empty() {
             return Ok(());
         }
-        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = sqlx::Connection::begin(&mut *writer)
+            .await
+            .map_err(backend)?;
         insert_outbox(&mut tx, events).await?;
         tx.commit().await.map_err(backend)?;
         Ok(())
@@ -308,7 +314,10 @@ impl WebhookRepository for SqliteStore {
         attempt_limit: u32,
         now: Instant,
     ) -> StoreResult<u64> {
-        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = sqlx::Connection::begin(&mut *writer)
+            .await
+            .map_err(backend)?;
         // Taking the rows is the first statement, so the transaction holds
         // the write lock from the start; they come back if the inserts fail.
         let rows = sqlx::query(
@@ -386,7 +395,10 @@ impl WebhookRepository for SqliteStore {
         // takes a row another just claimed. A delivery whose last allowed
         // attempt never finished (the server stopped mid-send) fails here
         // instead of being attempted again.
-        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = sqlx::Connection::begin(&mut *writer)
+            .await
+            .map_err(backend)?;
         sqlx::query(
             "UPDATE webhook_deliveries SET status = 'failed', next_attempt_instant = NULL, \
              completed_instant = ?, last_error = ? WHERE status = 'pending' \
@@ -428,7 +440,10 @@ impl WebhookRepository for SqliteStore {
         }
         // One transaction for a batch: a commit per delivery was most of
         // what sending cost.
-        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = sqlx::Connection::begin(&mut *writer)
+            .await
+            .map_err(backend)?;
         let mut recorded = Vec::with_capacity(finished.len());
         for (attempt, next) in finished {
             recorded.push(finish_one(&mut tx, attempt, *next, now).await?);
@@ -506,7 +521,10 @@ impl WebhookRepository for SqliteStore {
         extra_attempts: u32,
         now: Instant,
     ) -> StoreResult<RetryOutcome> {
-        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = sqlx::Connection::begin(&mut *writer)
+            .await
+            .map_err(backend)?;
         let retried = sqlx::query(&format!(
             "UPDATE webhook_deliveries SET status = 'pending', attempt_limit = attempts + ?, \
              next_attempt_instant = ?, completed_instant = NULL \
@@ -548,7 +566,7 @@ impl WebhookRepository for SqliteStore {
              WHERE status IN ('delivered', 'failed') AND completed_instant < ?",
         )
         .bind(completed_before.as_millis())
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await?)
         .await
         .map_err(backend)?;
         Ok(done.rows_affected())
