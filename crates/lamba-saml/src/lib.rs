@@ -13,6 +13,7 @@
 
 pub mod binding;
 pub mod document;
+pub mod redirect;
 pub mod response;
 pub mod sign;
 
