@@ -13,9 +13,13 @@
 
 pub mod binding;
 pub mod document;
+pub mod issue;
 pub mod redirect;
+pub mod request;
 pub mod response;
 pub mod sign;
+#[cfg(test)]
+mod test_keys;
 
 pub use binding::BindingError;
 pub use document::DocumentError;
@@ -28,3 +32,19 @@ pub const ASSERTION_NS: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
 pub const DSIG_NS: &str = "http://www.w3.org/2000/09/xmldsig#";
 pub const STATUS_SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 pub const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
+
+/// `text` for XML character data and attribute values.
+pub(crate) fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}

@@ -202,39 +202,13 @@ fn url_encode(value: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use openssl::asn1::Asn1Time;
-    use openssl::bn::BigNum;
-    use openssl::rsa::Rsa;
-    use openssl::x509::X509NameBuilder;
-
     use super::*;
-
-    fn keys() -> (Vec<u8>, Vec<u8>) {
-        let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
-        let mut name = X509NameBuilder::new().unwrap();
-        name.append_entry_by_text("CN", "sp.example").unwrap();
-        let name = name.build();
-        let mut cert = X509::builder().unwrap();
-        cert.set_serial_number(&BigNum::from_u32(7).unwrap().to_asn1_integer().unwrap())
-            .unwrap();
-        cert.set_subject_name(&name).unwrap();
-        cert.set_issuer_name(&name).unwrap();
-        cert.set_pubkey(&key).unwrap();
-        cert.set_not_before(&Asn1Time::days_from_now(0).unwrap())
-            .unwrap();
-        cert.set_not_after(&Asn1Time::days_from_now(1).unwrap())
-            .unwrap();
-        cert.sign(&key, MessageDigest::sha256()).unwrap();
-        (
-            key.private_key_to_pkcs8().unwrap(),
-            cert.build().to_der().unwrap(),
-        )
-    }
+    use crate::test_keys::{idp, sp};
 
     #[test]
     fn a_signed_query_verifies_and_a_changed_one_does_not() {
-        let (key, cert) = keys();
-        let (_, other) = keys();
+        let (key, cert) = (sp().key.clone(), sp().cert.clone());
+        let other = idp().cert.clone();
         let xml = "<samlp:AuthnRequest ID=\"_r\"/>";
         let q = query(
             Message::Request,

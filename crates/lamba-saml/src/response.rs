@@ -485,7 +485,7 @@ fn check_signatures(root: &Node, assertion: &Node) -> Result<SignedParts, Respon
     })
 }
 
-fn check_algorithms(signature: &Node) -> Result<(), ResponseError> {
+pub(crate) fn check_algorithms(signature: &Node) -> Result<(), ResponseError> {
     let mut uris = Vec::new();
     for info in children(signature, DSIG_NS, "SignedInfo") {
         for method in children(&info, DSIG_NS, "SignatureMethod") {

@@ -1,61 +1,16 @@
 //! Responses made here, signed with keys made per run, and the attacks
 //! each check exists for.
 
-use std::sync::OnceLock;
-
 use chrono::{DateTime, SecondsFormat};
-use openssl::asn1::Asn1Time;
-use openssl::bn::BigNum;
-use openssl::hash::MessageDigest;
-use openssl::pkey::PKey;
-use openssl::rsa::Rsa;
-use openssl::x509::{X509, X509NameBuilder};
 
 use super::*;
 use crate::sign::{Canonicalization, sign_enveloped, template, template_with_uris};
+use crate::test_keys::{Keys, attacker, idp};
 
 const NOW: i64 = 1_800_000_000;
 const IDP: &str = "https://idp.example/metadata";
 const SP: &str = "https://lamba.example/samlv2/sp/1";
 const ACS: &str = "https://lamba.example/samlv2/acs";
-
-struct Keys {
-    key: Vec<u8>,
-    cert: Vec<u8>,
-}
-
-fn make_keys(cn: &str) -> Keys {
-    let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
-    let mut name = X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", cn).unwrap();
-    let name = name.build();
-    let mut cert = X509::builder().unwrap();
-    cert.set_version(2).unwrap();
-    cert.set_serial_number(&BigNum::from_u32(1).unwrap().to_asn1_integer().unwrap())
-        .unwrap();
-    cert.set_subject_name(&name).unwrap();
-    cert.set_issuer_name(&name).unwrap();
-    cert.set_pubkey(&key).unwrap();
-    cert.set_not_before(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    cert.set_not_after(&Asn1Time::days_from_now(365).unwrap())
-        .unwrap();
-    cert.sign(&key, MessageDigest::sha256()).unwrap();
-    Keys {
-        key: key.private_key_to_pkcs8().unwrap(),
-        cert: cert.build().to_der().unwrap(),
-    }
-}
-
-fn idp() -> &'static Keys {
-    static KEYS: OnceLock<Keys> = OnceLock::new();
-    KEYS.get_or_init(|| make_keys("idp.example"))
-}
-
-fn attacker() -> &'static Keys {
-    static KEYS: OnceLock<Keys> = OnceLock::new();
-    KEYS.get_or_init(|| make_keys("attacker.example"))
-}
 
 fn at(secs: i64) -> String {
     DateTime::from_timestamp(secs, 0)
