@@ -4,6 +4,11 @@
 //! checks, two signature verifications, the reduction to signed content,
 //! the conditions). `cargo bench -p lamba-saml --bench saml`.
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "a benchmark with broken keys should stop"
+)]
+
 use std::collections::BTreeMap;
 
 use criterion::{Criterion, black_box, criterion_group, criterion_main};
