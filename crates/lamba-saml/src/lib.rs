@@ -12,8 +12,10 @@
 //! passed in so that every rule is testable.
 
 pub mod binding;
+pub mod certificate;
 pub mod document;
 pub mod issue;
+pub mod metadata;
 pub mod redirect;
 pub mod request;
 pub mod response;
