@@ -87,3 +87,8 @@ typed_id!(
     /// The id of an upstream identity provider.
     IdentityProviderId
 );
+typed_id!(
+    /// The id of a key held by its X.509 certificate (SAML signing and
+    /// verification).
+    CertificateKeyId
+);

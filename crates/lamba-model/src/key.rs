@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::{Instant, SigningAlgorithm};
+use crate::{CertificateKeyId, Instant, SigningAlgorithm};
 
 /// A secret the server generated once and every node shares.
 #[derive(Clone, PartialEq, Eq)]
@@ -86,5 +86,34 @@ impl SigningKeyRecord {
 
     pub fn is_published_at(&self, now: Instant) -> bool {
         self.publication_end().is_none_or(|end| now < end)
+    }
+}
+
+/// A key known by its X.509 certificate, as SAML peers exchange keys: an
+/// identity provider's certificate an operator imported (verification
+/// only, no private key), or a key pair Lamba generated to sign SAML
+/// messages with (the private key PKCS#8 DER, sealed when
+/// `LAMBA_SECRET_KEY` is set). Its `Debug` leaves out the private key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CertificateKey {
+    pub id: CertificateKeyId,
+    /// Unique regardless of case.
+    pub name: String,
+    /// DER.
+    pub certificate: Vec<u8>,
+    pub private_key: Option<Vec<u8>>,
+    pub sealed: bool,
+    pub insert_instant: Instant,
+}
+
+impl fmt::Debug for CertificateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CertificateKey")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("has_private_key", &self.private_key.is_some())
+            .field("sealed", &self.sealed)
+            .field("insert_instant", &self.insert_instant)
+            .finish_non_exhaustive()
     }
 }

@@ -64,14 +64,14 @@ pub use audit::{ActorType, AuditCursor, AuditEvent, AuditFilter};
 pub use clock::{Clock, Instant, MockClock};
 pub use event_log::{EventLog, EventLogFilter, EventLogType, NewEventLog};
 pub use id::{
-    ApiKeyId, ApplicationId, IdentityProviderId, LambdaId, ProjectId, RoleId, UserId, WebhookId,
-    WorkspaceId,
+    ApiKeyId, ApplicationId, CertificateKeyId, IdentityProviderId, LambdaId, ProjectId, RoleId,
+    UserId, WebhookId, WorkspaceId,
 };
 pub use identity_provider::{
     FederationRequest, IdentityProvider, IdentityProviderLink, IdentityProviderType,
     LinkingStrategy, OidcSettings, ProviderApplication, UpstreamClientAuthentication,
 };
-pub use key::{ServerSecret, SigningKeyRecord};
+pub use key::{CertificateKey, ServerSecret, SigningKeyRecord};
 pub use lambda::{Lambda, LambdaType, UnknownLambdaType};
 pub use session::{
     AuthorizationCode, ClientAuthentication, CodeConsumption, LoginSession, RefreshToken, Rotation,

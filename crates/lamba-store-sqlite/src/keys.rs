@@ -1,8 +1,8 @@
 //! Signing keys and server secrets.
 
 use async_trait::async_trait;
-use lamba_model::{Instant, ServerSecret, SigningKeyRecord};
-use lamba_store::{Change, KeyRepository, StoreResult};
+use lamba_model::{CertificateKey, CertificateKeyId, Instant, ServerSecret, SigningKeyRecord};
+use lamba_store::{Change, KeyRepository, StoreError, StoreResult};
 use sqlx::Row;
 
 use super::{SqliteStore, backend, write_error};
@@ -160,6 +160,56 @@ impl KeyRepository for SqliteStore {
         }
         Ok(done.rows_affected())
     }
+    async fn add_certificate_key(&self, key: &CertificateKey) -> StoreResult<()> {
+        sqlx::query(&format!(
+            "INSERT INTO certificate_keys ({CERTIFICATE_KEY_COLUMNS}, name_normalized) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(key.id.to_string())
+        .bind(&key.name)
+        .bind(&key.certificate)
+        .bind(key.private_key.as_deref())
+        .bind(key.sealed)
+        .bind(key.insert_instant.as_millis())
+        .bind(key.name.to_lowercase())
+        .execute(&mut *self.writer.lock().await?)
+        .await
+        .map_err(certificate_key_write_error)?;
+        Ok(())
+    }
+
+    async fn lookup_certificate_key(
+        &self,
+        id: CertificateKeyId,
+    ) -> StoreResult<Option<CertificateKey>> {
+        let row = sqlx::query(&format!(
+            "SELECT {CERTIFICATE_KEY_COLUMNS} FROM certificate_keys WHERE id = ?"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(certificate_key_from_row).transpose()
+    }
+
+    async fn list_certificate_keys(&self) -> StoreResult<Vec<CertificateKey>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CERTIFICATE_KEY_COLUMNS} FROM certificate_keys ORDER BY insert_instant, id"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(certificate_key_from_row).collect()
+    }
+
+    async fn delete_certificate_key(&self, id: CertificateKeyId) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM certificate_keys WHERE id = ?")
+            .bind(id.to_string())
+            .execute(&mut *self.writer.lock().await?)
+            .await
+            .map_err(|e| write_error(e, "certificate key"))?;
+        Ok(done.rows_affected() > 0)
+    }
 }
 
 /// Whether a key of `key.algorithm` was retired at or after `not_since`.
@@ -177,4 +227,25 @@ async fn recently_rotated(
     .await
     .map_err(backend)?;
     Ok(count > 0)
+}
+
+const CERTIFICATE_KEY_COLUMNS: &str = "id, name, certificate, private_key, sealed, insert_instant";
+
+fn certificate_key_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<CertificateKey> {
+    lamba_store::rows::certificate_key(&crate::Lite(row))
+}
+
+/// A taken name is `Conflict("name")`; any other unique key is the id.
+fn certificate_key_write_error(error: sqlx::Error) -> StoreError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            // "UNIQUE constraint failed: certificate_keys.name_normalized"
+            if db.message().contains("name") {
+                StoreError::Conflict("name")
+            } else {
+                StoreError::Conflict("id")
+            }
+        }
+        _ => backend(error),
+    }
 }

@@ -26,12 +26,14 @@ use crate::{
 mod audit;
 mod event_log;
 mod identity_providers;
+mod keys;
 mod outbox;
 mod tenancy;
 mod webhook;
 pub use audit::*;
 pub use event_log::*;
 pub use identity_providers::*;
+pub use keys::*;
 pub use outbox::*;
 pub use tenancy::*;
 pub use webhook::*;
@@ -61,6 +63,7 @@ macro_rules! conformance_tests {
             registrations_round_trip_and_follow_their_user,
             server_secret_is_created_once,
             signing_keys_first_rotate_expire,
+            certificate_keys_round_trip_with_unique_names,
             login_sessions_end_once_and_take_their_refresh_tokens,
             authorization_codes_are_single_use,
             refresh_tokens_rotate_once_and_revoke_by_family,

@@ -1,7 +1,7 @@
 //! Signing keys and server secrets: [`KeyRepository`].
 
 use async_trait::async_trait;
-use lamba_model::{Instant, ServerSecret, SigningKeyRecord};
+use lamba_model::{CertificateKey, CertificateKeyId, Instant, ServerSecret, SigningKeyRecord};
 
 use super::StoreResult;
 
@@ -35,4 +35,16 @@ pub trait KeyRepository: Send + Sync {
     async fn mark_signing_key_signed(&self, kid: &str, now: Instant) -> StoreResult<bool>;
     /// Removes keys whose publication ended before `now`; returns how many.
     async fn delete_expired_signing_keys(&self, now: Instant) -> StoreResult<u64>;
+
+    /// Stores `key`; `Conflict("name")` when its name is taken regardless
+    /// of case, `Conflict("id")` when its id is.
+    async fn add_certificate_key(&self, key: &CertificateKey) -> StoreResult<()>;
+    async fn lookup_certificate_key(
+        &self,
+        id: CertificateKeyId,
+    ) -> StoreResult<Option<CertificateKey>>;
+    /// Every certificate key, oldest first.
+    async fn list_certificate_keys(&self) -> StoreResult<Vec<CertificateKey>>;
+    /// `Ok(false)` when there was no such key.
+    async fn delete_certificate_key(&self, id: CertificateKeyId) -> StoreResult<bool>;
 }

@@ -10,10 +10,11 @@
 use std::str::FromStr;
 
 use lamba_model::{
-    ActorType, ApiKey, ApiKeyDigest, Application, AuditEvent, AuthorizationCode, Environment,
-    EventLog, EventLogType, Instant, JwtConfiguration, Lambda, LambdaConfiguration, LambdaType,
-    LoginSession, OAuthConfiguration, Project, ProjectMember, ProjectRole, RefreshToken,
-    Registration, ScopedRefreshToken, ScopedSession, SigningKeyRecord, User, Webhook, Workspace,
+    ActorType, ApiKey, ApiKeyDigest, Application, AuditEvent, AuthorizationCode, CertificateKey,
+    Environment, EventLog, EventLogType, Instant, JwtConfiguration, Lambda, LambdaConfiguration,
+    LambdaType, LoginSession, OAuthConfiguration, Project, ProjectMember, ProjectRole,
+    RefreshToken, Registration, ScopedRefreshToken, ScopedSession, SigningKeyRecord, User, Webhook,
+    Workspace,
 };
 use uuid::Uuid;
 
@@ -170,6 +171,17 @@ pub fn signing_key(row: &impl Row) -> StoreResult<SigningKeyRecord> {
         retired_instant: row.optional_instant("retired_instant")?,
         expires_instant: row.optional_instant("expires_instant")?,
         first_signed_instant: row.optional_instant("first_signed_instant")?,
+    })
+}
+
+pub fn certificate_key(row: &impl Row) -> StoreResult<CertificateKey> {
+    Ok(CertificateKey {
+        id: row.id("id")?,
+        name: row.text("name")?,
+        certificate: row.bytes("certificate")?,
+        private_key: row.optional_bytes("private_key")?,
+        sealed: row.flag("sealed")?,
+        insert_instant: row.instant("insert_instant")?,
     })
 }
 

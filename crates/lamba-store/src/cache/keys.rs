@@ -1,8 +1,10 @@
 //! Signing keys and the server secret pass through; the key ring above
 //! holds them parsed and reloads on [`crate::Change::SigningKeys`].
+//! Certificate keys pass through too: they are read once per SAML message,
+//! by id, one indexed read.
 
 use async_trait::async_trait;
-use lamba_model::{Instant, ServerSecret, SigningKeyRecord};
+use lamba_model::{CertificateKey, CertificateKeyId, Instant, ServerSecret, SigningKeyRecord};
 
 use super::CachedStore;
 use crate::{KeyRepository, StoreResult};
@@ -39,5 +41,24 @@ impl KeyRepository for CachedStore {
 
     async fn delete_expired_signing_keys(&self, now: Instant) -> StoreResult<u64> {
         self.inner.delete_expired_signing_keys(now).await
+    }
+
+    async fn add_certificate_key(&self, key: &CertificateKey) -> StoreResult<()> {
+        self.inner.add_certificate_key(key).await
+    }
+
+    async fn lookup_certificate_key(
+        &self,
+        id: CertificateKeyId,
+    ) -> StoreResult<Option<CertificateKey>> {
+        self.inner.lookup_certificate_key(id).await
+    }
+
+    async fn list_certificate_keys(&self) -> StoreResult<Vec<CertificateKey>> {
+        self.inner.list_certificate_keys().await
+    }
+
+    async fn delete_certificate_key(&self, id: CertificateKeyId) -> StoreResult<bool> {
+        self.inner.delete_certificate_key(id).await
     }
 }

@@ -162,6 +162,24 @@ impl KeyRepository for Fake {
     async fn delete_expired_signing_keys(&self, _n: Instant) -> StoreResult<u64> {
         Ok(0)
     }
+    async fn add_certificate_key(&self, _k: &lamba_model::CertificateKey) -> StoreResult<()> {
+        Ok(())
+    }
+    async fn lookup_certificate_key(
+        &self,
+        _id: lamba_model::CertificateKeyId,
+    ) -> StoreResult<Option<lamba_model::CertificateKey>> {
+        Ok(None)
+    }
+    async fn list_certificate_keys(&self) -> StoreResult<Vec<lamba_model::CertificateKey>> {
+        Ok(Vec::new())
+    }
+    async fn delete_certificate_key(
+        &self,
+        _id: lamba_model::CertificateKeyId,
+    ) -> StoreResult<bool> {
+        Ok(false)
+    }
 }
 
 #[async_trait]
