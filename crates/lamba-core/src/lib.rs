@@ -50,6 +50,7 @@ pub struct Core {
     pub applications: applications::ApplicationService,
     pub users: users::UserService,
     pub keys: Arc<keys::KeyRing>,
+    pub certificate_keys: federation::certificates::CertificateKeyService,
     pub oauth: oauth::OAuthService,
     pub revocations: Arc<revocation::RevocationList>,
     pub tenancy: tenancy::TenancyService,
@@ -181,6 +182,12 @@ impl Core {
                 SecretDigester::new(settings.client_secret_key),
             ),
             users: users::UserService::new(store.clone(), clock.clone(), audit.clone()),
+            certificate_keys: federation::certificates::CertificateKeyService::new(
+                store.clone(),
+                clock.clone(),
+                keys.sealer(),
+                audit.clone(),
+            ),
             oauth: oauth::OAuthService::new(
                 store.clone(),
                 clock.clone(),

@@ -3,11 +3,13 @@
 //! settings and the linking rules kept here).
 //!
 //! Owns the providers an operator configures and the upstream client
-//! secrets, sealed at rest and never shown. May read lambdas and
+//! secrets, sealed at rest and never shown, and the certificate keys SAML
+//! signs and verifies with (`certificates.rs`). May read lambdas and
 //! applications; may not issue tokens (a federated login ends in the same
 //! `oauth` sign-in as a password login) nor know HTTP.
 
 mod arrive;
+pub mod certificates;
 mod exchange;
 mod input;
 pub mod linking;

@@ -8,6 +8,7 @@ use lamba_core::events::audit::AuditError;
 use lamba_core::events::event_log::EventLogError;
 use lamba_core::events::webhooks::WebhookError;
 use lamba_core::federation::ProviderError;
+use lamba_core::federation::certificates::CertificateKeyError;
 use lamba_core::identity::users::UserError;
 use lamba_core::lambdas::LambdaError;
 use lamba_core::oauth::applications::ApplicationError;
@@ -177,6 +178,24 @@ impl From<ProviderError> for OperatorError {
                 OperatorError::Internal
             }
             ProviderError::Store(store) => store.into(),
+        }
+    }
+}
+
+impl From<CertificateKeyError> for OperatorError {
+    fn from(error: CertificateKeyError) -> Self {
+        match error {
+            CertificateKeyError::Invalid(errors) => OperatorError::Invalid(errors),
+            CertificateKeyError::NotFound => OperatorError::NotFound,
+            CertificateKeyError::Sealing(sealing) => {
+                tracing::error!(error = %sealing, "a certificate key could not be sealed or opened");
+                OperatorError::Internal
+            }
+            CertificateKeyError::Generation(reason) => {
+                tracing::error!(%reason, "a key pair could not be generated");
+                OperatorError::Internal
+            }
+            CertificateKeyError::Store(store) => store.into(),
         }
     }
 }

@@ -98,6 +98,10 @@ pub trait NamedId: std::str::FromStr + Send {
     const FIELD: &'static str;
 }
 
+impl NamedId for lamba_model::CertificateKeyId {
+    const FIELD: &'static str = "keyId";
+}
+
 impl NamedId for lamba_model::LambdaId {
     const FIELD: &'static str = "lambdaId";
 }

@@ -96,6 +96,25 @@ async fn type_and_value_errors_are_reported_together(backend: Backend) {
     .await;
     assert_eq!(count(server, "/api/webhook", "webhooks").await, webhooks);
 
+    let keys = count(server, "/api/key", "keys").await;
+    all_reported(
+        server,
+        Method::POST,
+        "/api/key/import",
+        Some(json!({"key": {"name": 5, "certificate": "not a certificate"}})),
+        &["key.name", "key.certificate"],
+    )
+    .await;
+    all_reported(
+        server,
+        Method::POST,
+        "/api/key/generate",
+        Some(json!({"key": {"name": "k", "length": "long", "algorithm": "HS256"}})),
+        &["key.length", "key.algorithm"],
+    )
+    .await;
+    assert_eq!(count(server, "/api/key", "keys").await, keys);
+
     all_reported(
         server,
         Method::POST,

@@ -19,6 +19,7 @@ mod federation_forged;
 mod federation_node;
 mod headers;
 mod identity_providers;
+mod keys;
 mod lambda_runtime;
 mod lambdas;
 mod node_client;

@@ -5,6 +5,8 @@ use lamba_model::SigningKeyRecord;
 use serde::Serialize;
 use serde_json::Value;
 
+use lamba_core::federation::certificates::view as certificate_view;
+
 use crate::AppState;
 use crate::operator::OperatorError;
 use crate::operator::extract::Operator;
@@ -43,16 +45,22 @@ impl<'a> From<&'a SigningKeyRecord> for KeyView<'a> {
 }
 
 #[derive(Serialize)]
-struct KeysResponse<'a> {
-    keys: Vec<KeyView<'a>>,
+struct KeysResponse {
+    keys: Vec<Value>,
 }
 
-/// `GET /api/key`: every stored signing key, without its private half.
+/// `GET /api/key`: every stored token signing key (by `kid`), then every
+/// certificate key (by `id`), none with its private half.
 pub async fn list(
     _operator: Operator,
     State(state): State<AppState>,
 ) -> Result<Response, OperatorError> {
     let records = state.core.store.list_signing_keys().await?;
-    let keys = records.iter().map(KeyView::from).collect();
+    let mut keys: Vec<Value> = records
+        .iter()
+        .map(|k| serde_json::to_value(KeyView::from(k)).unwrap_or(Value::Null))
+        .collect();
+    let certificates = state.core.certificate_keys.list().await?;
+    keys.extend(certificates.iter().map(certificate_view));
     Ok(Json(KeysResponse { keys }).into_response())
 }
