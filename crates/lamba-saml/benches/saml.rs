@@ -12,42 +12,15 @@
 use std::collections::BTreeMap;
 
 use criterion::{Criterion, black_box, criterion_group, criterion_main};
+use lamba_saml::certificate::generate_rsa;
 use lamba_saml::issue::{Issue, SignatureLocation, Signing, issue};
 use lamba_saml::response::{DestinationPolicy, Expectations, NameId, verify};
 use lamba_saml::{Canonicalization, SignatureAlgorithm};
-use openssl::asn1::Asn1Time;
-use openssl::bn::BigNum;
-use openssl::hash::MessageDigest;
-use openssl::pkey::PKey;
-use openssl::rsa::Rsa;
-use openssl::x509::{X509, X509NameBuilder};
-
 const NOW: i64 = 1_800_000_000;
 
-fn keys() -> (Vec<u8>, Vec<u8>) {
-    let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
-    let mut name = X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", "bench").unwrap();
-    let name = name.build();
-    let mut cert = X509::builder().unwrap();
-    cert.set_serial_number(&BigNum::from_u32(1).unwrap().to_asn1_integer().unwrap())
-        .unwrap();
-    cert.set_subject_name(&name).unwrap();
-    cert.set_issuer_name(&name).unwrap();
-    cert.set_pubkey(&key).unwrap();
-    cert.set_not_before(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    cert.set_not_after(&Asn1Time::days_from_now(1).unwrap())
-        .unwrap();
-    cert.sign(&key, MessageDigest::sha256()).unwrap();
-    (
-        key.private_key_to_pkcs8().unwrap(),
-        cert.build().to_der().unwrap(),
-    )
-}
-
 fn bench(c: &mut Criterion) {
-    let (key, cert) = keys();
+    let (key, certificate) = generate_rsa("bench", 2048, NOW, 1).unwrap();
+    let cert = certificate.der;
     let name_id = NameId {
         format: Some("urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress".to_owned()),
         value: "bob@example.com".to_owned(),

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use crate::request::instant;
 use crate::response::NameId;
 use crate::sign::{Canonicalization, SignError, SignatureAlgorithm, sign_enveloped, template};
-use crate::{BEARER, STATUS_SUCCESS, escape};
+use crate::{BEARER, STATUS_SUCCESS, escape, optional_attribute};
 
 /// FusionAuth's `xmlSignatureLocation`, plus `Both`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -106,10 +106,7 @@ pub fn issue(issue: &Issue<'_>, signing: &Signing<'_>) -> Result<String, SignErr
 }
 
 fn response_xml(issue: &Issue<'_>, signature: &str, assertion: &str) -> String {
-    let in_response_to = issue
-        .in_response_to
-        .map(|id| format!(" InResponseTo=\"{}\"", escape(id)))
-        .unwrap_or_default();
+    let in_response_to = optional_attribute("InResponseTo", issue.in_response_to);
     format!(
         concat!(
             "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" ",
@@ -130,16 +127,8 @@ fn response_xml(issue: &Issue<'_>, signature: &str, assertion: &str) -> String {
 }
 
 fn assertion_xml(issue: &Issue<'_>, signature: &str) -> String {
-    let in_response_to = issue
-        .in_response_to
-        .map(|id| format!(" InResponseTo=\"{}\"", escape(id)))
-        .unwrap_or_default();
-    let format = issue
-        .name_id
-        .format
-        .as_deref()
-        .map(|f| format!(" Format=\"{}\"", escape(f)))
-        .unwrap_or_default();
+    let in_response_to = optional_attribute("InResponseTo", issue.in_response_to);
+    let format = optional_attribute("Format", issue.name_id.format.as_deref());
     let mut attributes = String::new();
     for (name, values) in issue.attributes {
         attributes.push_str(&format!(

@@ -50,3 +50,10 @@ pub(crate) fn escape(text: &str) -> String {
     }
     out
 }
+
+/// ` name="value"` (escaped), or nothing when there is no value.
+pub(crate) fn optional_attribute(name: &str, value: Option<&str>) -> String {
+    value
+        .map(|v| format!(" {name}=\"{}\"", escape(v)))
+        .unwrap_or_default()
+}

@@ -1,14 +1,9 @@
 //! RSA keys and self-signed certificates for the crate's tests, made once
-//! per run (OpenSSL, which samael links anyway).
+//! per run by the crate's own generator.
 
 use std::sync::OnceLock;
 
-use openssl::asn1::Asn1Time;
-use openssl::bn::BigNum;
-use openssl::hash::MessageDigest;
-use openssl::pkey::PKey;
-use openssl::rsa::Rsa;
-use openssl::x509::{X509, X509NameBuilder};
+use crate::certificate::generate_rsa;
 
 pub struct Keys {
     /// PKCS#8 DER.
@@ -18,25 +13,11 @@ pub struct Keys {
 }
 
 fn make(cn: &str) -> Keys {
-    let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
-    let mut name = X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", cn).unwrap();
-    let name = name.build();
-    let mut cert = X509::builder().unwrap();
-    cert.set_version(2).unwrap();
-    cert.set_serial_number(&BigNum::from_u32(1).unwrap().to_asn1_integer().unwrap())
-        .unwrap();
-    cert.set_subject_name(&name).unwrap();
-    cert.set_issuer_name(&name).unwrap();
-    cert.set_pubkey(&key).unwrap();
-    cert.set_not_before(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    cert.set_not_after(&Asn1Time::days_from_now(365).unwrap())
-        .unwrap();
-    cert.sign(&key, MessageDigest::sha256()).unwrap();
+    // Valid from 2020 for 20 years: the tests' clock is 2027.
+    let (key, certificate) = generate_rsa(cn, 2048, 1_577_836_800, 7300).unwrap();
     Keys {
-        key: key.private_key_to_pkcs8().unwrap(),
-        cert: cert.build().to_der().unwrap(),
+        key,
+        cert: certificate.der,
     }
 }
 

@@ -51,11 +51,7 @@ impl Default for Fixture {
 
 impl Fixture {
     fn assertion(&self, id: &str, signature: &str) -> String {
-        let irt = self
-            .in_response_to
-            .as_ref()
-            .map(|r| format!(" InResponseTo=\"{r}\""))
-            .unwrap_or_default();
+        let irt = crate::optional_attribute("InResponseTo", self.in_response_to.as_deref());
         format!(
             concat!(
                 "<saml:Assertion xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ",
@@ -90,16 +86,8 @@ impl Fixture {
     }
 
     fn response(&self, signature: &str, assertion: &str) -> String {
-        let destination = self
-            .destination
-            .as_ref()
-            .map(|d| format!(" Destination=\"{d}\""))
-            .unwrap_or_default();
-        let irt = self
-            .in_response_to
-            .as_ref()
-            .map(|r| format!(" InResponseTo=\"{r}\""))
-            .unwrap_or_default();
+        let destination = crate::optional_attribute("Destination", self.destination.as_deref());
+        let irt = crate::optional_attribute("InResponseTo", self.in_response_to.as_deref());
         format!(
             concat!(
                 "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" ",
