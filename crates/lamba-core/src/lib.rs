@@ -91,8 +91,8 @@ const KEY_PUBLICATION_LEEWAY_MILLIS: i64 = 5 * 60 * 1000;
 const PRUNE_AFTER_MILLIS: i64 = 86_400_000 + 5 * 60_000;
 
 impl Core {
-    /// Deletes what can no longer matter: expired codes, refresh tokens and
-    /// revocations, sessions ended more than a day ago, event log entries
+    /// Deletes what can no longer matter: expired codes, refresh tokens,
+    /// revocations and remembered SAML assertion ids, sessions ended more than a day ago, event log entries
     /// past its age and count limits, audit events past their retention,
     /// failed-sign-in counters that ended more than a day ago, and webhook
     /// deliveries completed more than [`delivery::RETENTION_DAYS`] ago.

@@ -361,4 +361,28 @@ impl FederationRequestRepository for PostgresStore {
         let request = lamba_store::rows::federation_request(&crate::Pg(&row))?;
         Ok((request.expires_instant > now).then_some(request))
     }
+
+    async fn remember_assertion(
+        &self,
+        provider: IdentityProviderId,
+        assertion_digest: &[u8],
+        expires: Instant,
+        now: Instant,
+    ) -> StoreResult<bool> {
+        // A live entry keeps the conflict and changes no row: a replay.
+        let done = sqlx::query(
+            "INSERT INTO saml_assertions (identity_provider_id, assertion_digest, expires_instant) \
+             VALUES ($1, $2, $3) ON CONFLICT (identity_provider_id, assertion_digest) \
+             DO UPDATE SET expires_instant = excluded.expires_instant \
+             WHERE saml_assertions.expires_instant <= $4",
+        )
+        .bind(provider.as_uuid())
+        .bind(assertion_digest)
+        .bind(expires.as_millis())
+        .bind(now.as_millis())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| write_error(e, "assertion"))?;
+        Ok(done.rows_affected() > 0)
+    }
 }

@@ -496,6 +496,10 @@ impl SessionRepository for PostgresStore {
                 now,
             ),
             (
+                "DELETE FROM saml_assertions WHERE expires_instant <= $1",
+                now,
+            ),
+            (
                 "DELETE FROM revoked_access_tokens WHERE expires_instant <= $1",
                 now,
             ),

@@ -357,4 +357,28 @@ impl FederationRequestRepository for SqliteStore {
         let request = lamba_store::rows::federation_request(&crate::Lite(&row))?;
         Ok((request.expires_instant > now).then_some(request))
     }
+
+    async fn remember_assertion(
+        &self,
+        provider: IdentityProviderId,
+        assertion_digest: &[u8],
+        expires: Instant,
+        now: Instant,
+    ) -> StoreResult<bool> {
+        // A live entry keeps the conflict and changes no row: a replay.
+        let done = sqlx::query(
+            "INSERT INTO saml_assertions (identity_provider_id, assertion_digest, expires_instant) \
+             VALUES (?, ?, ?) ON CONFLICT (identity_provider_id, assertion_digest) \
+             DO UPDATE SET expires_instant = excluded.expires_instant \
+             WHERE saml_assertions.expires_instant <= ?",
+        )
+        .bind(provider.to_string())
+        .bind(assertion_digest)
+        .bind(expires.as_millis())
+        .bind(now.as_millis())
+        .execute(&mut *self.writer.lock().await?)
+        .await
+        .map_err(|e| write_error(e, "assertion"))?;
+        Ok(done.rows_affected() > 0)
+    }
 }

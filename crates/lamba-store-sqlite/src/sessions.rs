@@ -476,6 +476,10 @@ impl SessionRepository for SqliteStore {
                 now,
             ),
             (
+                "DELETE FROM saml_assertions WHERE expires_instant <= ?",
+                now,
+            ),
+            (
                 "DELETE FROM revoked_access_tokens WHERE expires_instant <= ?",
                 now,
             ),

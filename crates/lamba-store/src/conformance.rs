@@ -64,6 +64,7 @@ macro_rules! conformance_tests {
             server_secret_is_created_once,
             signing_keys_first_rotate_expire,
             certificate_keys_round_trip_with_unique_names,
+            saml_assertions_are_accepted_once_until_they_expire,
             login_sessions_end_once_and_take_their_refresh_tokens,
             authorization_codes_are_single_use,
             refresh_tokens_rotate_once_and_revoke_by_family,

@@ -117,4 +117,16 @@ pub trait FederationRequestRepository: Send + Sync {
         state_digest: &[u8],
         now: Instant,
     ) -> StoreResult<Option<FederationRequest>>;
+    /// Records that the SAML assertion whose ID hashes to
+    /// `assertion_digest` was accepted from `provider`, remembered until
+    /// `expires`. `Ok(false)` when it is remembered already (a replay),
+    /// decided atomically across nodes; an entry past its expiry at `now`
+    /// is replaced.
+    async fn remember_assertion(
+        &self,
+        provider: IdentityProviderId,
+        assertion_digest: &[u8],
+        expires: Instant,
+        now: Instant,
+    ) -> StoreResult<bool>;
 }

@@ -139,4 +139,16 @@ impl FederationRequestRepository for CachedStore {
     ) -> StoreResult<Option<FederationRequest>> {
         self.inner.take_federation_request(state_digest, now).await
     }
+
+    async fn remember_assertion(
+        &self,
+        provider: IdentityProviderId,
+        assertion_digest: &[u8],
+        expires: Instant,
+        now: Instant,
+    ) -> StoreResult<bool> {
+        self.inner
+            .remember_assertion(provider, assertion_digest, expires, now)
+            .await
+    }
 }

@@ -851,4 +851,13 @@ impl crate::FederationRequestRepository for Fake {
     ) -> StoreResult<Option<lamba_model::FederationRequest>> {
         Ok(None)
     }
+    async fn remember_assertion(
+        &self,
+        _provider: lamba_model::IdentityProviderId,
+        _assertion_digest: &[u8],
+        _expires: Instant,
+        _now: Instant,
+    ) -> StoreResult<bool> {
+        Ok(true)
+    }
 }

@@ -462,3 +462,63 @@ pub async fn federation_requests_are_taken_once_and_expire(store: DynStore) {
         "requests go with their provider"
     );
 }
+
+pub async fn saml_assertions_are_accepted_once_until_they_expire(store: DynStore) {
+    let acme = provider("Acme", &[]);
+    let other = provider("Other", &[]);
+    store.add_identity_provider(&acme).await.unwrap();
+    store.add_identity_provider(&other).await.unwrap();
+    let (now, until) = (Instant::from_millis(1_000), Instant::from_millis(61_000));
+    let digest = [0xa5; 32];
+    assert!(
+        store
+            .remember_assertion(acme.id, &digest, until, now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .remember_assertion(acme.id, &digest, until, now)
+            .await
+            .unwrap(),
+        "a replay"
+    );
+    assert!(
+        store
+            .remember_assertion(other.id, &digest, until, now)
+            .await
+            .unwrap(),
+        "per provider"
+    );
+    // Past its expiry an entry is replaced (the assertion itself would be
+    // refused as expired by then).
+    let later = Instant::from_millis(61_000);
+    assert!(
+        store
+            .remember_assertion(acme.id, &digest, Instant::from_millis(121_000), later)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .remember_assertion(acme.id, &digest, until, later)
+            .await
+            .unwrap()
+    );
+    // Pruning forgets only what expired.
+    store
+        .prune_sessions(Instant::from_millis(200_000), Instant::from_millis(0))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .remember_assertion(acme.id, &digest, until, Instant::from_millis(0))
+            .await
+            .unwrap()
+    );
+    let unknown = IdentityProviderId::from_uuid(Uuid::new_v4());
+    assert!(matches!(
+        store.remember_assertion(unknown, &digest, until, now).await,
+        Err(StoreError::Reference)
+    ));
+}
