@@ -21,12 +21,39 @@ pub enum DocumentError {
     Doctype,
     #[error("the SAML message is not well-formed XML")]
     Malformed,
+    #[error("the SAML message must be UTF-8")]
+    Encoding,
+}
+
+/// The `encoding` of the XML declaration, if the document starts with one
+/// (after an optional UTF-8 byte order mark).
+fn declared_encoding(xml: &str) -> Option<&str> {
+    let declaration = xml.trim_start_matches('\u{feff}').strip_prefix("<?xml")?;
+    let declaration = declaration.get(..declaration.find("?>")?)?;
+    let after = declaration.get(declaration.find("encoding")? + "encoding".len()..)?;
+    let after = after.trim_start().strip_prefix('=')?.trim_start();
+    let quote = after.chars().next()?;
+    let value = after.get(1..)?;
+    value.find(quote).and_then(|end| value.get(..end))
 }
 
 /// Parses `xml` strictly, after the size and DTD checks.
 pub fn parse(xml: &str) -> Result<Document, DocumentError> {
     if xml.len() > MAX_XML_BYTES {
         return Err(DocumentError::TooLarge);
+    }
+    // libxml2 detects UTF-16 (and honours an `encoding` declaration) on
+    // its own, and a UTF-16 document is valid UTF-8 to Rust when its NULs
+    // are kept: then the DTD search below would read "<\0!\0D..." and
+    // miss. So the bytes must be what they look like: no NUL, and no
+    // declared encoding but UTF-8.
+    if xml.contains('\0') {
+        return Err(DocumentError::Encoding);
+    }
+    if let Some(declared) = declared_encoding(xml)
+        && !declared.eq_ignore_ascii_case("UTF-8")
+    {
+        return Err(DocumentError::Encoding);
     }
     // Anything that could open a DTD is refused outright, before libxml2
     // sees it; inside a comment or CDATA it is refused too (fail closed).
@@ -84,6 +111,24 @@ mod tests {
         assert_eq!(parse(xxe).err(), Some(DocumentError::Doctype));
         let laughs = r#"<!DOCTYPE r [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]><r>&b;</r>"#;
         assert_eq!(parse(laughs).err(), Some(DocumentError::Doctype));
+    }
+
+    #[test]
+    fn utf16_and_other_declared_encodings_are_refused() {
+        let doctype =
+            "<?xml version=\"1.0\" encoding=\"UTF-16\"?><!DOCTYPE r [<!ENTITY x \"y\">]><r/>";
+        let utf16: String = doctype.chars().flat_map(|c| ['\0', c]).collect();
+        assert_eq!(parse(&utf16).err(), Some(DocumentError::Encoding));
+        for declared in ["UTF-16", "utf-7", "ISO-8859-1"] {
+            let xml = format!("<?xml version='1.0' encoding='{declared}'?><r/>");
+            assert_eq!(
+                parse(&xml).err(),
+                Some(DocumentError::Encoding),
+                "{declared}"
+            );
+        }
+        assert!(parse("<?xml version=\"1.0\" encoding=\"utf-8\"?><r/>").is_ok());
+        assert!(parse("\u{feff}<?xml version=\"1.0\"?><r/>").is_ok());
     }
 
     #[test]

@@ -35,11 +35,15 @@ pub const DSIG_NS: &str = "http://www.w3.org/2000/09/xmldsig#";
 pub const STATUS_SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 pub const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
 
-/// `text` for XML character data and attribute values.
+/// `text` for XML character data and attribute values. Characters XML
+/// 1.0 cannot carry at all (C0 controls but tab, newline and carriage
+/// return; U+FFFE, U+FFFF) are dropped: no escape exists for them.
 pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
+            '\t' | '\n' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => {}
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),

@@ -12,7 +12,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use openssl::hash::MessageDigest;
-use openssl::pkey::PKey;
+use openssl::pkey::{Id, PKey};
 use openssl::sign::{Signer, Verifier};
 use openssl::x509::X509;
 
@@ -75,7 +75,12 @@ impl RedirectMessage {
         };
         let digest = rsa_digest(*algorithm).ok_or(RedirectError::Algorithm)?;
         for der in certificates {
-            let Ok(key) = X509::from_der(der).and_then(|c| c.public_key()) else {
+            // Only RSA algorithms are accepted here, so only RSA keys.
+            let Ok(key) = X509::from_der(der)
+                .and_then(|c| c.public_key())
+                .map_err(|_| ())
+                .and_then(|k| if k.id() == Id::RSA { Ok(k) } else { Err(()) })
+            else {
                 continue;
             };
             let verified = Verifier::new(digest, &key)
@@ -156,11 +161,13 @@ pub fn query(
     if let Some((key_der, algorithm)) = signing {
         let digest = rsa_digest(algorithm).ok_or(RedirectError::Algorithm)?;
         query.push_str(&format!("&SigAlg={}", url_encode(algorithm.uri())));
-        let signature = PKey::private_key_from_der(key_der)
-            .and_then(|key| {
-                let mut signer = Signer::new(digest, &key)?;
-                signer.sign_oneshot_to_vec(query.as_bytes())
-            })
+        let key = PKey::private_key_from_der(key_der)
+            .map_err(|error| RedirectError::Signing(error.to_string()))?;
+        if key.id() != Id::RSA {
+            return Err(RedirectError::Algorithm);
+        }
+        let signature = Signer::new(digest, &key)
+            .and_then(|mut signer| signer.sign_oneshot_to_vec(query.as_bytes()))
             .map_err(|error| RedirectError::Signing(error.to_string()))?;
         query.push_str(&format!(
             "&Signature={}",

@@ -7,11 +7,13 @@
 //! application requires signed requests.
 
 use chrono::{DateTime, SecondsFormat};
-use samael::crypto::{CertificateDer, Crypto, CryptoProvider};
+use samael::crypto::{Crypto, CryptoProvider, ReduceMode};
 use samael::schema::AuthnRequest;
 
-use crate::document::{self, DocumentError, children, is};
-use crate::response::{LEEWAY_SECS, MAX_AGE_SECS, check_algorithms};
+use crate::document::{self, DocumentError, children, descendants, is};
+use crate::response::{
+    LEEWAY_SECS, MAX_AGE_SECS, certificates_for, check_algorithms, same, signature_method,
+};
 use crate::sign::{Canonicalization, SignError, SignatureAlgorithm, sign_enveloped, template};
 use crate::{DSIG_NS, PROTOCOL_NS, escape};
 
@@ -145,11 +147,16 @@ pub fn read_authn_request(
         .get_root_element()
         .filter(|r| is(r, PROTOCOL_NS, "AuthnRequest"))
         .ok_or(RequestError::NotARequest)?;
-    let signatures = children(&root, DSIG_NS, "Signature");
-    let mut signed = expect.redirect_signed;
-    match signatures.as_slice() {
-        [] => {}
-        [signature] => {
+    // Every signature in the document, not only the root's: xmlsec checks
+    // the first one it finds, depth first, so a real signed message tucked
+    // into Extensions must not vouch for the request around it.
+    let signatures = descendants(&root, DSIG_NS, "Signature");
+    let (request, signed): (AuthnRequest, bool) = match signatures.as_slice() {
+        [] => (
+            xml.parse().map_err(|_| RequestError::Unreadable)?,
+            expect.redirect_signed,
+        ),
+        [signature] if same(signature.get_parent(), &root) => {
             check_algorithms(signature).map_err(|e| RequestError::Algorithm(e.to_string()))?;
             let expected = root.get_attribute("ID").map(|id| format!("#{id}"));
             let references: Vec<_> = children(signature, DSIG_NS, "SignedInfo")
@@ -162,21 +169,30 @@ pub fn read_authn_request(
             if expected.is_none() || reference.get_attribute("URI") != expected {
                 return Err(RequestError::Signature);
             }
-            let verified = expect.certificates.iter().any(|der| {
-                Crypto::verify_signed_xml(xml, &CertificateDer::from(der.clone()), Some("ID"))
-                    .is_ok()
-            });
-            if !verified {
+            let certificates = certificates_for(&signature_method(signature), expect.certificates);
+            if certificates.is_empty() {
                 return Err(RequestError::Signature);
             }
-            signed = true;
+            let allowed = SignatureAlgorithm::ALL.map(SignatureAlgorithm::samael);
+            // Only what the signature covers is read.
+            let reduced = Crypto::reduce_xml_to_signed_with_allowed_algorithms(
+                xml,
+                &certificates,
+                ReduceMode::ValidateAndMarkNoAncestors,
+                Some(&allowed),
+            )
+            .map_err(|_| RequestError::Signature)?;
+            (reduced.parse().map_err(|_| RequestError::Unreadable)?, true)
         }
         _ => return Err(RequestError::Signature),
-    }
+    };
     if expect.require_signed && !signed {
         return Err(RequestError::Unsigned);
     }
-    let request: AuthnRequest = xml.parse().map_err(|_| RequestError::Unreadable)?;
+    // Bindings §3.4.5.2, §3.5.5.2: a signed request says where it was sent.
+    if signed && request.destination.is_none() {
+        return Err(RequestError::Destination);
+    }
     if request.issuer.as_ref().and_then(|i| i.value.as_deref()) != Some(expect.issuer) {
         return Err(RequestError::Issuer);
     }

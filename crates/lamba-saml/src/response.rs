@@ -27,7 +27,7 @@ use samael::schema::{Assertion, Response};
 use serde_json::{Value, json};
 
 use crate::document::{self, DocumentError, children, descendants, is};
-use crate::sign::SignatureAlgorithm;
+use crate::sign::{Canonicalization, SignatureAlgorithm};
 use crate::{ASSERTION_NS, BEARER, DSIG_NS, PROTOCOL_NS, STATUS_SUCCESS};
 
 /// Clock skew allowed on every time check.
@@ -35,9 +35,10 @@ pub const LEEWAY_SECS: i64 = 60;
 /// How old a response or assertion (`IssueInstant`) may be.
 pub const MAX_AGE_SECS: i64 = 300;
 
-/// FusionAuth's `assertionConfiguration.destination.policy`. It governs
-/// the response's `Destination` and the assertion's `Recipient` alike: a
-/// proxy that changes the URL changes both.
+/// FusionAuth's `assertionConfiguration.destination.policy` for the
+/// response's `Destination`. Alternates are accepted as the assertion's
+/// `Recipient` too; `Disabled` skips the Destination check only, since the
+/// SAML profile requires Recipient.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum DestinationPolicy {
     #[default]
@@ -50,11 +51,19 @@ pub enum DestinationPolicy {
 impl DestinationPolicy {
     fn accepts(&self, acs_url: &str, destination: &str) -> bool {
         match self {
-            Self::Enabled => destination == acs_url,
-            Self::AllowAlternates(alternates) => {
-                destination == acs_url || alternates.iter().any(|a| a == destination)
-            }
             Self::Disabled => true,
+            _ => self.accepts_recipient(acs_url, destination),
+        }
+    }
+
+    /// Profiles §4.1.4.3 requires the bearer confirmation's Recipient to be
+    /// the ACS URL, whatever the policy says of Destination.
+    fn accepts_recipient(&self, acs_url: &str, recipient: &str) -> bool {
+        match self {
+            Self::AllowAlternates(alternates) => {
+                recipient == acs_url || alternates.iter().any(|a| a == recipient)
+            }
+            _ => recipient == acs_url,
         }
     }
 }
@@ -90,7 +99,8 @@ pub enum SignedParts {
 /// A response that passed every check.
 #[derive(Clone, Debug)]
 pub struct VerifiedResponse {
-    pub response_id: String,
+    /// The response's ID when the response itself is signed.
+    pub response_id: Option<String>,
     /// The request this answers, from signed content only; `None` is an
     /// unsolicited (IdP-initiated) response. The caller consumes the
     /// pending request it names (single use) or refuses.
@@ -174,13 +184,9 @@ pub fn verify(xml: &str, expect: &Expectations<'_>) -> Result<VerifiedResponse, 
     if !same(assertion_node.get_parent(), &root) {
         return Err(ResponseError::AssertionPlacement);
     }
-    let signed = check_signatures(&root, assertion_node)?;
+    let (signed, method) = check_signatures(&root, assertion_node)?;
 
-    let certificates: Vec<CertificateDer> = expect
-        .certificates
-        .iter()
-        .map(|der| CertificateDer::from(der.clone()))
-        .collect();
+    let certificates = certificates_for(&method, expect.certificates);
     if certificates.is_empty() {
         return Err(ResponseError::Signature);
     }
@@ -334,7 +340,7 @@ fn check(
         .find(|d| {
             d.recipient
                 .as_deref()
-                .is_some_and(|r| expect.destination.accepts(expect.acs_url, r))
+                .is_some_and(|r| expect.destination.accepts_recipient(expect.acs_url, r))
         })
         .ok_or(ResponseError::Recipient)?;
     let until = data.not_on_or_after.ok_or(ResponseError::Recipient)?;
@@ -405,12 +411,27 @@ fn finish(
         .flatten()
         .find_map(|s| s.session_index.clone());
     let conditions = assertion.conditions.as_ref();
+    // An unsigned envelope was read only to refuse; nothing of it is
+    // passed on as if it were verified.
+    let signed_envelope = signed != SignedParts::Assertion;
+    let Envelope {
+        id,
+        destination,
+        issuer,
+        issue_instant_secs,
+        ..
+    } = envelope;
+    let (id, destination, issuer) = if signed_envelope {
+        (Some(id), destination, issuer)
+    } else {
+        (None, None, None)
+    };
     let json = json!({
-        "id": envelope.id,
-        "destination": envelope.destination,
+        "id": id,
+        "destination": destination,
         "inResponseTo": checked.in_response_to,
-        "issueInstant": envelope.issue_instant_secs.map(|s| s * 1000),
-        "issuer": envelope.issuer,
+        "issueInstant": issue_instant_secs.map(|s| s * 1000),
+        "issuer": issuer,
         "status": {"code": status.0.rsplit(':').next().unwrap_or_default()},
         "assertion": {
             "id": assertion.id,
@@ -434,7 +455,7 @@ fn finish(
         },
     });
     VerifiedResponse {
-        response_id: envelope.id,
+        response_id: id,
         in_response_to: checked.in_response_to,
         assertion_id: assertion.id,
         expires_secs: checked.expires_secs,
@@ -447,14 +468,21 @@ fn finish(
 }
 
 /// Placement and algorithms of every signature, before any is verified.
-fn check_signatures(root: &Node, assertion: &Node) -> Result<SignedParts, ResponseError> {
+fn check_signatures(root: &Node, assertion: &Node) -> Result<(SignedParts, String), ResponseError> {
     let signatures = descendants(root, DSIG_NS, "Signature");
-    if signatures.is_empty() {
+    let Some(first) = signatures.first() else {
         return Err(ResponseError::Unsigned);
-    }
+    };
+    let method = signature_method(first);
     let (mut response_signed, mut assertion_signed) = (false, false);
     for signature in &signatures {
         check_algorithms(signature)?;
+        // One key signs both, so one family of algorithm.
+        if signature_method(signature).contains("#ecdsa-") != method.contains("#ecdsa-") {
+            return Err(ResponseError::Algorithm(
+                "mixed signature algorithms".to_owned(),
+            ));
+        }
         let parent = signature.get_parent();
         let on_response = same(parent.clone(), root);
         let on_assertion = same(parent.clone(), assertion);
@@ -478,14 +506,43 @@ fn check_signatures(root: &Node, assertion: &Node) -> Result<SignedParts, Respon
         response_signed |= on_response;
         assertion_signed |= on_assertion;
     }
-    Ok(match (response_signed, assertion_signed) {
+    let parts = match (response_signed, assertion_signed) {
         (true, true) => SignedParts::Both,
         (true, false) => SignedParts::Response,
         _ => SignedParts::Assertion,
-    })
+    };
+    Ok((parts, method))
 }
 
 pub(crate) fn check_algorithms(signature: &Node) -> Result<(), ResponseError> {
+    // xmlsec runs a reference's transforms before it checks the signature
+    // value: only the enveloped-signature transform and canonicalization
+    // may run on unauthenticated input (no XPath, no XSLT), at most two.
+    for info in children(signature, DSIG_NS, "SignedInfo") {
+        for method in children(&info, DSIG_NS, "CanonicalizationMethod") {
+            let uri = method.get_attribute("Algorithm").unwrap_or_default();
+            if !is_c14n(&uri) {
+                return Err(ResponseError::Algorithm(clip(&uri)));
+            }
+        }
+        for reference in children(&info, DSIG_NS, "Reference") {
+            let transforms: Vec<Node> = children(&reference, DSIG_NS, "Transforms")
+                .iter()
+                .flat_map(|t| children(t, DSIG_NS, "Transform"))
+                .collect();
+            if transforms.len() > 2 {
+                return Err(ResponseError::Algorithm(
+                    "more than two transforms".to_owned(),
+                ));
+            }
+            for transform in transforms {
+                let uri = transform.get_attribute("Algorithm").unwrap_or_default();
+                if uri != ENVELOPED && !is_c14n(&uri) {
+                    return Err(ResponseError::Algorithm(clip(&uri)));
+                }
+            }
+        }
+    }
     let mut uris = Vec::new();
     for info in children(signature, DSIG_NS, "SignedInfo") {
         for method in children(&info, DSIG_NS, "SignatureMethod") {
@@ -513,6 +570,48 @@ pub(crate) fn check_algorithms(signature: &Node) -> Result<(), ResponseError> {
         }
     }
     Ok(())
+}
+
+const ENVELOPED: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
+
+fn is_c14n(uri: &str) -> bool {
+    [
+        Canonicalization::Exclusive,
+        Canonicalization::ExclusiveWithComments,
+        Canonicalization::Inclusive,
+        Canonicalization::InclusiveWithComments,
+    ]
+    .iter()
+    .any(|c| c.uri() == uri)
+}
+
+/// The configured certificates whose key can make `signature_uri`'s
+/// signatures: xmlsec fails outright (rather than trying the next one) on
+/// a key of the wrong type, so an EC certificate kept beside an RSA one
+/// during a rotation must not be tried on an RSA signature.
+pub(crate) fn certificates_for(
+    signature_uri: &str,
+    certificates: &[Vec<u8>],
+) -> Vec<CertificateDer> {
+    let wanted = if signature_uri.contains("#ecdsa-") {
+        "EC"
+    } else {
+        "RSA"
+    };
+    certificates
+        .iter()
+        .filter(|der| crate::certificate::from_der(der).is_ok_and(|c| c.key_type == wanted))
+        .map(|der| CertificateDer::from(der.clone()))
+        .collect()
+}
+
+/// The SignatureMethod of `signature`.
+pub(crate) fn signature_method(signature: &Node) -> String {
+    children(signature, DSIG_NS, "SignedInfo")
+        .iter()
+        .flat_map(|i| children(i, DSIG_NS, "SignatureMethod"))
+        .find_map(|m| m.get_attribute("Algorithm"))
+        .unwrap_or_default()
 }
 
 /// The top-level status code, the second-level one and the message.
@@ -552,7 +651,7 @@ fn status_of(root: &Node) -> Status {
     Status(top.unwrap_or_default(), second, message)
 }
 
-fn same(node: Option<Node>, other: &Node) -> bool {
+pub(crate) fn same(node: Option<Node>, other: &Node) -> bool {
     node.is_some_and(|n| n.node_ptr() == other.node_ptr())
 }
 

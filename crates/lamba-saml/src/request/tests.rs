@@ -135,3 +135,58 @@ fn issuer_acs_destination_binding_and_age_are_checked() {
         Err(RequestError::NotARequest)
     );
 }
+
+#[test]
+fn a_signed_message_wrapped_inside_an_unsigned_request_vouches_for_nothing() {
+    let acs = vec![ACS.to_owned(), "https://app.example/evil".to_owned()];
+    let certs = vec![sp().cert.clone()];
+    let genuine = signed_by(&sp().key);
+    let forged = NewAuthnRequest {
+        id: "_forged",
+        acs_url: "https://app.example/evil",
+        ..new_request()
+    };
+    let dummy = template(
+        "_forged",
+        SignatureAlgorithm::RsaSha256,
+        Canonicalization::Exclusive,
+        None,
+    );
+    let wrapped = build(
+        &forged,
+        &format!("<samlp:Extensions>{genuine}</samlp:Extensions>{dummy}"),
+    );
+    assert_eq!(
+        read_authn_request(&wrapped, &expect(&acs, &certs, true)),
+        Err(RequestError::Signature)
+    );
+    // A signature only in Extensions is no signature of the request.
+    let nested = build(
+        &forged,
+        &format!("<samlp:Extensions>{genuine}</samlp:Extensions>"),
+    );
+    assert_eq!(
+        read_authn_request(&nested, &expect(&acs, &certs, true)),
+        Err(RequestError::Signature)
+    );
+}
+
+#[test]
+fn a_signed_request_must_name_its_destination() {
+    let acs = vec![ACS.to_owned()];
+    let certs = vec![sp().cert.clone()];
+    let redirect = RequestExpectations {
+        redirect_signed: true,
+        ..expect(&acs, &certs, true)
+    };
+    let xml = authn_request(&new_request()).replace(
+        " Destination=\"https://lamba.example/samlv2/login/app1\"",
+        "",
+    );
+    assert_eq!(
+        read_authn_request(&xml, &redirect),
+        Err(RequestError::Destination)
+    );
+    // Unsigned and not required: a missing Destination is allowed.
+    assert!(read_authn_request(&xml, &expect(&acs, &[], false)).is_ok());
+}

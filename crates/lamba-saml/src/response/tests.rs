@@ -191,6 +191,14 @@ fn a_response_signed_on_either_element_or_both_is_accepted() {
         assert_eq!(json["assertion"]["conditions"]["audiences"][0], SP);
         assert_eq!(json["status"]["code"], "Success");
         assert_eq!(json["inResponseTo"], "_req1");
+        // The envelope's own fields only when the envelope is signed.
+        let signed_envelope = parts != SignedParts::Assertion;
+        assert_eq!(verified.response_id.is_some(), signed_envelope);
+        assert_eq!(
+            json["destination"].is_string(),
+            signed_envelope,
+            "{parts:?}"
+        );
     }
 }
 
@@ -389,7 +397,79 @@ fn the_destination_policy_allows_alternates_or_nothing() {
     assert_eq!(err(&xml), ResponseError::Destination);
     let alternates = DestinationPolicy::AllowAlternates(vec!["https://lb.example/acs".to_owned()]);
     assert!(verify_with(&xml, NOW, &alternates).is_ok());
-    assert!(verify_with(&xml, NOW, &DestinationPolicy::Disabled).is_ok());
+    // Disabled skips Destination only: the profile requires Recipient.
+    assert_eq!(
+        verify_with(&xml, NOW, &DestinationPolicy::Disabled).unwrap_err(),
+        ResponseError::Recipient
+    );
+    let proxied = Fixture {
+        destination: Some("https://lb.example/acs".to_owned()),
+        ..Fixture::default()
+    }
+    .signed(SignedParts::Both, idp());
+    assert!(verify_with(&proxied, NOW, &DestinationPolicy::Disabled).is_ok());
+}
+
+#[test]
+fn transforms_other_than_enveloped_and_c14n_are_refused_before_verification() {
+    let f = Fixture::default();
+    let signed = f.signed_assertion(idp());
+    let xpath = signed.replace(
+        "<ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/>",
+        "<ds:Transform Algorithm=\"http://www.w3.org/TR/1999/REC-xpath-19991116\"/>",
+    );
+    assert_ne!(xpath, signed);
+    assert!(matches!(
+        err(&f.response("", &xpath)),
+        ResponseError::Algorithm(_)
+    ));
+    let c14n = signed.replacen(
+        "http://www.w3.org/2001/10/xml-exc-c14n#",
+        "http://www.w3.org/2006/12/xml-c14n11",
+        1,
+    );
+    assert!(matches!(
+        err(&f.response("", &c14n)),
+        ResponseError::Algorithm(_)
+    ));
+}
+
+#[test]
+fn a_certificate_of_another_key_type_beside_the_right_one_is_skipped() {
+    let (_, ec) = {
+        use openssl::ec::{EcGroup, EcKey};
+        use openssl::nid::Nid;
+        let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+        let key = openssl::pkey::PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap();
+        let mut name = openssl::x509::X509NameBuilder::new().unwrap();
+        name.append_entry_by_text("CN", "ec").unwrap();
+        let name = name.build();
+        let mut b = openssl::x509::X509::builder().unwrap();
+        b.set_subject_name(&name).unwrap();
+        b.set_issuer_name(&name).unwrap();
+        b.set_pubkey(&key).unwrap();
+        b.set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).unwrap())
+            .unwrap();
+        b.set_not_after(&openssl::asn1::Asn1Time::days_from_now(1).unwrap())
+            .unwrap();
+        b.sign(&key, openssl::hash::MessageDigest::sha256())
+            .unwrap();
+        ((), b.build().to_der().unwrap())
+    };
+    let xml = Fixture::default().signed(SignedParts::Both, idp());
+    let certificates = vec![ec, idp().cert.clone()];
+    let verified = verify(
+        &xml,
+        &Expectations {
+            idp_entity_id: IDP,
+            sp_entity_id: SP,
+            acs_url: ACS,
+            certificates: &certificates,
+            destination: &DestinationPolicy::Enabled,
+            now_secs: NOW,
+        },
+    );
+    assert!(verified.is_ok(), "{verified:?}");
 }
 
 #[test]
