@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use crate::request::instant;
 use crate::response::NameId;
 use crate::sign::{Canonicalization, SignError, SignatureAlgorithm, sign_enveloped, template};
-use crate::{BEARER, STATUS_SUCCESS, escape, optional_attribute};
+use crate::{BEARER, STATUS_SUCCESS, escape, optional_attribute, xml_can_carry};
 
 /// FusionAuth's `xmlSignatureLocation`, plus `Both`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -63,6 +63,18 @@ const ATTRIBUTE_FORMAT: &str = "urn:oasis:names:tc:SAML:2.0:attrname-format:basi
 
 /// The signed response, ready for [`crate::binding::encode_post`].
 pub fn issue(issue: &Issue<'_>, signing: &Signing<'_>) -> Result<String, SignError> {
+    // A character XML cannot carry is refused, never dropped: two users
+    // must not end up with one NameID.
+    let carried = std::iter::once(issue.name_id.value.as_str())
+        .chain(std::iter::once(issue.session_index))
+        .chain(issue.attributes.keys().map(String::as_str))
+        .chain(issue.attributes.values().flatten().map(String::as_str))
+        .all(xml_can_carry);
+    if !carried {
+        return Err(SignError::Failed(
+            "a NameID, session index or attribute holds a character XML cannot carry".to_owned(),
+        ));
+    }
     let assertion_signature = matches!(
         signing.location,
         SignatureLocation::Assertion | SignatureLocation::Both

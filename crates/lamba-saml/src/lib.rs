@@ -42,7 +42,11 @@ pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
-            '\t' | '\n' | '\r' => out.push(c),
+            // As references, so that attribute-value normalisation does not
+            // turn them into spaces (XML 1.0 §3.3.3).
+            '\t' => out.push_str("&#9;"),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
             c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => {}
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
@@ -60,4 +64,26 @@ pub(crate) fn optional_attribute(name: &str, value: Option<&str>) -> String {
     value
         .map(|v| format!(" {name}=\"{}\"", escape(v)))
         .unwrap_or_default()
+}
+
+/// Whether XML 1.0 can carry every character of `text` (escaped).
+pub(crate) fn xml_can_carry(text: &str) -> bool {
+    text.chars().all(|c| {
+        matches!(c, '\t' | '\n' | '\r')
+            || !((c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}')
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_covers_markup_and_whitespace_and_drops_only_the_impossible() {
+        assert_eq!(escape("a&b<c>\"d'"), "a&amp;b&lt;c&gt;&quot;d&apos;");
+        assert_eq!(escape("a\tb\nc\rd"), "a&#9;b&#10;c&#13;d");
+        assert_eq!(escape("x\u{1}y"), "xy");
+        assert!(xml_can_carry("tab\tok ünïcode"));
+        assert!(!xml_can_carry("admin\u{1}"));
+    }
 }

@@ -7,12 +7,12 @@
 //! application requires signed requests.
 
 use chrono::{DateTime, SecondsFormat};
-use samael::crypto::{Crypto, CryptoProvider, ReduceMode};
 use samael::schema::AuthnRequest;
 
 use crate::document::{self, DocumentError, children, descendants, is};
 use crate::response::{
-    LEEWAY_SECS, MAX_AGE_SECS, certificates_for, check_algorithms, same, signature_method,
+    LEEWAY_SECS, MAX_AGE_SECS, certificates_for, check_algorithms, reduce_with_any, same,
+    signature_method,
 };
 use crate::sign::{Canonicalization, SignError, SignatureAlgorithm, sign_enveloped, template};
 use crate::{DSIG_NS, PROTOCOL_NS, escape};
@@ -173,15 +173,8 @@ pub fn read_authn_request(
             if certificates.is_empty() {
                 return Err(RequestError::Signature);
             }
-            let allowed = SignatureAlgorithm::ALL.map(SignatureAlgorithm::samael);
             // Only what the signature covers is read.
-            let reduced = Crypto::reduce_xml_to_signed_with_allowed_algorithms(
-                xml,
-                &certificates,
-                ReduceMode::ValidateAndMarkNoAncestors,
-                Some(&allowed),
-            )
-            .map_err(|_| RequestError::Signature)?;
+            let reduced = reduce_with_any(xml, &certificates).ok_or(RequestError::Signature)?;
             (reduced.parse().map_err(|_| RequestError::Unreadable)?, true)
         }
         _ => return Err(RequestError::Signature),

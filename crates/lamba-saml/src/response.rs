@@ -190,14 +190,7 @@ pub fn verify(xml: &str, expect: &Expectations<'_>) -> Result<VerifiedResponse, 
     if certificates.is_empty() {
         return Err(ResponseError::Signature);
     }
-    let allowed = SignatureAlgorithm::ALL.map(SignatureAlgorithm::samael);
-    let reduced = Crypto::reduce_xml_to_signed_with_allowed_algorithms(
-        xml,
-        &certificates,
-        ReduceMode::ValidateAndMarkNoAncestors,
-        Some(&allowed),
-    )
-    .map_err(|_| ResponseError::Signature)?;
+    let reduced = reduce_with_any(xml, &certificates).ok_or(ResponseError::Signature)?;
     let (response, assertion) = match signed {
         SignedParts::Assertion => {
             let assertion: Assertion = reduced.parse().map_err(|_| ResponseError::Unreadable)?;
@@ -515,6 +508,35 @@ fn check_signatures(root: &Node, assertion: &Node) -> Result<(SignedParts, Strin
 }
 
 pub(crate) fn check_algorithms(signature: &Node) -> Result<(), ResponseError> {
+    // SignedInfo, SignatureValue and at most a KeyInfo, in that order:
+    // xmlsec processes `ds:Object/ds:Manifest` references (their URIs and
+    // transforms) before it checks SignatureValue, so an Object would let
+    // unauthenticated input run XPath or XSLT.
+    let names: Vec<String> = signature
+        .get_child_elements()
+        .iter()
+        .map(|child| {
+            if child
+                .get_namespace()
+                .is_some_and(|ns| ns.get_href() == DSIG_NS)
+            {
+                child.get_name()
+            } else {
+                String::new()
+            }
+        })
+        .collect();
+    let shape_ok = matches!(
+        names
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .as_slice(),
+        ["SignedInfo", "SignatureValue"] | ["SignedInfo", "SignatureValue", "KeyInfo"]
+    );
+    if !shape_ok {
+        return Err(ResponseError::SignaturePlacement);
+    }
     // xmlsec runs a reference's transforms before it checks the signature
     // value: only the enveloped-signature transform and canonicalization
     // may run on unauthenticated input (no XPath, no XSLT), at most two.
@@ -603,6 +625,23 @@ pub(crate) fn certificates_for(
         .filter(|der| crate::certificate::from_der(der).is_ok_and(|c| c.key_type == wanted))
         .map(|der| CertificateDer::from(der.clone()))
         .collect()
+}
+
+/// `xml` reduced to what a signature by one of `certificates` covers.
+/// Each certificate is tried on its own: samael stops at the first
+/// certificate xmlsec fails on (a wrong curve, say) instead of trying the
+/// next, which would break a login during a key rotation.
+pub(crate) fn reduce_with_any(xml: &str, certificates: &[CertificateDer]) -> Option<String> {
+    let allowed = SignatureAlgorithm::ALL.map(SignatureAlgorithm::samael);
+    certificates.iter().find_map(|certificate| {
+        Crypto::reduce_xml_to_signed_with_allowed_algorithms(
+            xml,
+            std::slice::from_ref(certificate),
+            ReduceMode::ValidateAndMarkNoAncestors,
+            Some(&allowed),
+        )
+        .ok()
+    })
 }
 
 /// The SignatureMethod of `signature`.

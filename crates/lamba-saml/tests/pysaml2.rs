@@ -163,7 +163,13 @@ fn pysaml2_accepts_what_lamba_issues_as_an_idp() {
         let args = json!({"sp_entity_id": SP, "acs_url": ACS, "in_response_to": "_req1"});
         std::fs::write(dir.join("args.json"), args.to_string()).unwrap();
         if !accepted {
-            assert!(!run_peer("sp-accept", &dir).status.success());
+            let refused = run_peer("sp-accept", &dir);
+            assert!(!refused.status.success());
+            let said = String::from_utf8_lossy(&refused.stderr).to_lowercase();
+            assert!(
+                said.contains("signature"),
+                "refused for another reason: {said}"
+            );
             std::fs::remove_dir_all(&dir).unwrap();
             continue;
         }

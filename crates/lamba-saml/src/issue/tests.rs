@@ -91,3 +91,36 @@ fn attribute_text_cannot_inject_markup() {
     assert_eq!(verified.attributes.len(), 1);
     assert!(!verified.attributes.contains_key("roles"));
 }
+
+#[test]
+fn a_character_xml_cannot_carry_is_refused_not_dropped() {
+    let attributes = BTreeMap::from([("roles".to_owned(), vec!["admin\u{1}".to_owned()])]);
+    let name_id = NameId {
+        format: None,
+        value: "bob@example.com".to_owned(),
+    };
+    let refused = issue(
+        &Issue {
+            response_id: "_r9",
+            assertion_id: "_a9",
+            issuer: "https://lamba.example/samlv2/app1",
+            destination: "https://app.example/acs",
+            in_response_to: None,
+            audience: "https://app.example/sp",
+            name_id: &name_id,
+            attributes: &attributes,
+            session_index: "s-1",
+            authn_instant_secs: NOW,
+            now_secs: NOW,
+            lifetime_secs: 300,
+        },
+        &Signing {
+            key_der: &idp().key,
+            certificate_der: &idp().cert,
+            algorithm: SignatureAlgorithm::RsaSha256,
+            c14n: Canonicalization::Exclusive,
+            location: SignatureLocation::Both,
+        },
+    );
+    assert!(refused.is_err());
+}

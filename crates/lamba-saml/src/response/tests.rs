@@ -435,6 +435,42 @@ fn transforms_other_than_enveloped_and_c14n_are_refused_before_verification() {
 }
 
 #[test]
+fn a_signature_with_an_object_or_more_transforms_is_refused_before_verification() {
+    let f = Fixture::default();
+    let signed = f.signed_assertion(idp());
+    let manifest = signed.replace(
+        "</ds:Signature>",
+        concat!(
+            "<ds:Object><ds:Manifest><ds:Reference URI=\"#_a1\"><ds:Transforms>",
+            "<ds:Transform Algorithm=\"http://www.w3.org/TR/1999/REC-xslt-19991116\"/></ds:Transforms>",
+            "<ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/>",
+            "<ds:DigestValue>AA==</ds:DigestValue></ds:Reference></ds:Manifest></ds:Object></ds:Signature>"
+        ),
+    );
+    assert_ne!(manifest, signed);
+    assert_eq!(
+        err(&f.response("", &manifest)),
+        ResponseError::SignaturePlacement
+    );
+    let enveloped =
+        "<ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/>";
+    let three = signed.replacen(enveloped, &format!("{enveloped}{enveloped}"), 1);
+    assert!(matches!(
+        err(&f.response("", &three)),
+        ResponseError::Algorithm(_)
+    ));
+    let xslt = signed.replacen(
+        enveloped,
+        "<ds:Transform Algorithm=\"http://www.w3.org/TR/1999/REC-xslt-19991116\"/>",
+        1,
+    );
+    assert!(matches!(
+        err(&f.response("", &xslt)),
+        ResponseError::Algorithm(_)
+    ));
+}
+
+#[test]
 fn a_certificate_of_another_key_type_beside_the_right_one_is_skipped() {
     let (_, ec) = {
         use openssl::ec::{EcGroup, EcKey};
