@@ -340,15 +340,10 @@ impl UserService {
         owner: Option<UserId>,
         errors: &mut ValidationErrors,
     ) -> Result<(), UserError> {
-        if let Some(other) = self.store.find_user_by_email(email).await?
-            && Some(other.id) != owner
-        {
-            errors.field(
-                "user.email",
-                ErrorKind::Duplicate,
-                duplicate_email_message(email),
-            );
-        }
+        let found = self.store.find_user_by_email(email).await?;
+        record_taken(found, owner, "user.email", errors, || {
+            duplicate_email_message(email)
+        });
         Ok(())
     }
 }
@@ -362,16 +357,25 @@ impl UserService {
         owner: Option<UserId>,
         errors: &mut ValidationErrors,
     ) -> Result<(), UserError> {
-        if let Some(other) = self.store.find_user_by_username(username).await?
-            && Some(other.id) != owner
-        {
-            errors.field(
-                "user.username",
-                ErrorKind::Duplicate,
-                duplicate_username_message(username),
-            );
-        }
+        let found = self.store.find_user_by_username(username).await?;
+        record_taken(found, owner, "user.username", errors, || {
+            duplicate_username_message(username)
+        });
         Ok(())
+    }
+}
+
+/// Records `[duplicate]<path>` when `found`, the user holding the value,
+/// is someone other than `owner`.
+fn record_taken(
+    found: Option<User>,
+    owner: Option<UserId>,
+    path: &str,
+    errors: &mut ValidationErrors,
+    message: impl FnOnce() -> String,
+) {
+    if found.is_some_and(|other| Some(other.id) != owner) {
+        errors.field(path, ErrorKind::Duplicate, message());
     }
 }
 

@@ -236,20 +236,20 @@ async fn create_with_provided_id(backend: Backend) {
     assert_eq!(status, StatusCode::NOT_FOUND, "nothing invalid was stored");
 }
 
+/// `POST /api/user` with `{"user": user}`.
+async fn post_user(server: &TestServer, user: Value) -> (StatusCode, Value) {
+    call(
+        server,
+        Method::POST,
+        "/api/user",
+        Some(json!({"user": user})),
+    )
+    .await
+}
+
 async fn usernames_are_optional_unique_and_never_emails(backend: Backend) {
     let server = start(backend).await;
-    let post = |user: Value| {
-        let server = &server;
-        async move {
-            call(
-                server,
-                Method::POST,
-                "/api/user",
-                Some(json!({"user": user})),
-            )
-            .await
-        }
-    };
+    let post = |user: Value| post_user(&server, user);
     let (status, zoe) =
         post(json!({"email": "zoe@example.com", "username": " Zoe.Ng ", "password": PASSWORD}))
             .await;
@@ -322,18 +322,7 @@ async fn usernames_are_optional_unique_and_never_emails(backend: Backend) {
 
 async fn create_validation(backend: Backend) {
     let server = start(backend).await;
-    let post = |user: Value| {
-        let server = &server;
-        async move {
-            call(
-                server,
-                Method::POST,
-                "/api/user",
-                Some(json!({"user": user})),
-            )
-            .await
-        }
-    };
+    let post = |user: Value| post_user(&server, user);
 
     let (status, body) = post(json!({})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
