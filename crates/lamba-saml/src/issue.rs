@@ -75,46 +75,43 @@ pub fn issue(issue: &Issue<'_>, signing: &Signing<'_>) -> Result<String, SignErr
             "a NameID, session index or attribute holds a character XML cannot carry".to_owned(),
         ));
     }
-    let assertion_signature = matches!(
-        signing.location,
-        SignatureLocation::Assertion | SignatureLocation::Both
-    )
-    .then(|| {
-        template(
-            issue.assertion_id,
-            signing.algorithm,
-            signing.c14n,
-            Some(signing.certificate_der),
-        )
-    });
-    let assertion = assertion_xml(issue, assertion_signature.as_deref().unwrap_or_default());
-    let assertion = match assertion_signature {
-        Some(_) => sign_enveloped(&assertion, signing.key_der)?,
-        None => assertion,
+    let signs = |element: SignatureLocation| {
+        signing.location == element || signing.location == SignatureLocation::Both
     };
-    let response_signature = matches!(
-        signing.location,
-        SignatureLocation::Response | SignatureLocation::Both
+    let assertion = signed_if(
+        signs(SignatureLocation::Assertion),
+        issue.assertion_id,
+        signing,
+        |t| assertion_xml(issue, t),
+    )?;
+    // The response's template comes before the assertion's signature in
+    // document order, so it is the one signed second.
+    signed_if(
+        signs(SignatureLocation::Response),
+        issue.response_id,
+        signing,
+        |t| response_xml(issue, t, &assertion),
     )
-    .then(|| {
-        template(
-            issue.response_id,
-            signing.algorithm,
-            signing.c14n,
-            Some(signing.certificate_der),
-        )
-    });
-    let response = response_xml(
-        issue,
-        response_signature.as_deref().unwrap_or_default(),
-        &assertion,
-    );
-    match response_signature {
-        // The response's template comes before the assertion's signature
-        // in document order, so it is the one signed now.
-        Some(_) => sign_enveloped(&response, signing.key_der),
-        None => Ok(response),
+}
+
+/// `build(template)`, enveloped-signed for `id` when `sign`, else built
+/// without a template.
+fn signed_if(
+    sign: bool,
+    id: &str,
+    signing: &Signing<'_>,
+    build: impl FnOnce(&str) -> String,
+) -> Result<String, SignError> {
+    if !sign {
+        return Ok(build(""));
     }
+    let signature = template(
+        id,
+        signing.algorithm,
+        signing.c14n,
+        Some(signing.certificate_der),
+    );
+    sign_enveloped(&build(&signature), signing.key_der)
 }
 
 fn response_xml(issue: &Issue<'_>, signature: &str, assertion: &str) -> String {

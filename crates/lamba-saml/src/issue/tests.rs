@@ -7,11 +7,12 @@ use crate::test_keys::{attacker, idp};
 
 const NOW: i64 = 1_800_000_000;
 
-fn issued(location: SignatureLocation, attributes: &BTreeMap<String, Vec<String>>) -> String {
-    let name_id = NameId {
-        format: Some("urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress".to_owned()),
-        value: "bob@example.com".to_owned(),
-    };
+/// One response about bob, answering `_req9`.
+fn issue_as(
+    location: SignatureLocation,
+    name_id: &NameId,
+    attributes: &BTreeMap<String, Vec<String>>,
+) -> Result<String, SignError> {
     issue(
         &Issue {
             response_id: "_r9",
@@ -20,7 +21,7 @@ fn issued(location: SignatureLocation, attributes: &BTreeMap<String, Vec<String>
             destination: "https://app.example/acs",
             in_response_to: Some("_req9"),
             audience: "https://app.example/sp",
-            name_id: &name_id,
+            name_id,
             attributes,
             session_index: "s-1",
             authn_instant_secs: NOW - 60,
@@ -35,7 +36,14 @@ fn issued(location: SignatureLocation, attributes: &BTreeMap<String, Vec<String>
             location,
         },
     )
-    .unwrap()
+}
+
+fn issued(location: SignatureLocation, attributes: &BTreeMap<String, Vec<String>>) -> String {
+    let name_id = NameId {
+        format: Some("urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress".to_owned()),
+        value: "bob@example.com".to_owned(),
+    };
+    issue_as(location, &name_id, attributes).unwrap()
 }
 
 fn accept(xml: &str, certificate: &[u8]) -> Result<crate::VerifiedResponse, ResponseError> {
@@ -99,28 +107,6 @@ fn a_character_xml_cannot_carry_is_refused_not_dropped() {
         format: None,
         value: "bob@example.com".to_owned(),
     };
-    let refused = issue(
-        &Issue {
-            response_id: "_r9",
-            assertion_id: "_a9",
-            issuer: "https://lamba.example/samlv2/app1",
-            destination: "https://app.example/acs",
-            in_response_to: None,
-            audience: "https://app.example/sp",
-            name_id: &name_id,
-            attributes: &attributes,
-            session_index: "s-1",
-            authn_instant_secs: NOW,
-            now_secs: NOW,
-            lifetime_secs: 300,
-        },
-        &Signing {
-            key_der: &idp().key,
-            certificate_der: &idp().cert,
-            algorithm: SignatureAlgorithm::RsaSha256,
-            c14n: Canonicalization::Exclusive,
-            location: SignatureLocation::Both,
-        },
-    );
+    let refused = issue_as(SignatureLocation::Both, &name_id, &attributes);
     assert!(refused.is_err());
 }
