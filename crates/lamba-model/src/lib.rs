@@ -68,8 +68,9 @@ pub use id::{
     UserId, WebhookId, WorkspaceId,
 };
 pub use identity_provider::{
-    FederationRequest, IdentityProvider, IdentityProviderLink, IdentityProviderType,
-    LinkingStrategy, OidcSettings, ProviderApplication, UpstreamClientAuthentication,
+    DestinationPolicy, FederationRequest, IdentityProvider, IdentityProviderLink,
+    IdentityProviderType, LinkingStrategy, OidcSettings, ProviderApplication, ProviderProtocol,
+    Samlv2Settings, UpstreamClientAuthentication, XmlC14nMethod,
 };
 pub use key::{CertificateKey, ServerSecret, SigningKeyRecord};
 pub use lambda::{Lambda, LambdaType, UnknownLambdaType};

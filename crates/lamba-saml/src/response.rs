@@ -163,6 +163,41 @@ pub enum ResponseError {
     InResponseTo,
 }
 
+/// What an unverified response claims, to route it (which provider's
+/// certificates to verify it with; whether it answers a request). Nothing
+/// read here is trusted: [`verify`] checks it all again.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Claimed {
+    /// The response's `Issuer`, else its assertion's.
+    pub issuer: Option<String>,
+    pub in_response_to: Option<String>,
+}
+
+/// Reads [`Claimed`] from `xml`, behind the same document gate as
+/// [`verify`].
+pub fn peek(xml: &str) -> Result<Claimed, ResponseError> {
+    let doc = document::parse(xml)?;
+    let root = doc
+        .get_root_element()
+        .filter(|r| is(r, PROTOCOL_NS, "Response"))
+        .ok_or(ResponseError::NotAResponse)?;
+    let issuer_of = |node: &Node| {
+        children(node, ASSERTION_NS, "Issuer")
+            .first()
+            .map(|i| i.get_content().trim().to_owned())
+            .filter(|i| !i.is_empty())
+    };
+    let issuer = issuer_of(&root).or_else(|| {
+        children(&root, ASSERTION_NS, "Assertion")
+            .first()
+            .and_then(issuer_of)
+    });
+    Ok(Claimed {
+        issuer,
+        in_response_to: root.get_attribute("InResponseTo"),
+    })
+}
+
 /// Checks `xml` against `expect`; see the module documentation.
 pub fn verify(xml: &str, expect: &Expectations<'_>) -> Result<VerifiedResponse, ResponseError> {
     let doc = document::parse(xml)?;

@@ -1,21 +1,16 @@
 //! Interoperability with a real, independent SAML implementation: pysaml2
 //! (with Debian's xmlsec1) accepts what Lamba issues as an IdP, signed on
 //! the assertion, the response or both, and Lamba accepts what pysaml2
-//! issues as an IdP. pysaml2 is installed by this test into
-//! `tests/python/site-packages` when missing (pinned in
-//! `tests/python/requirements.txt`); Python 3 with pip and `xmlsec1` are
-//! needed (`.ci/run` installs xmlsec1).
+//! issues as an IdP. pysaml2 is installed on first use
+//! (`lamba_testkit::python`).
 
 #![expect(
     clippy::unwrap_used,
-    clippy::expect_used,
     reason = "a test: a failed unwrap is a failed test"
 )]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
 
 use lamba_saml::certificate::{generate_rsa, pem};
 use lamba_saml::issue::{Issue, SignatureLocation, Signing, issue};
@@ -28,61 +23,12 @@ const IDP: &str = "https://lamba.example/samlv2/app1";
 const SP: &str = "https://sp.example/metadata";
 const ACS: &str = "https://sp.example/acs";
 
-fn python_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python")
-}
-
-/// `tests/python/site-packages` with the pinned pysaml2, installed once.
-fn site_packages() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = python_dir();
-        let target = dir.join("site-packages");
-        let marker = target.join(".installed-requirements");
-        let wanted = std::fs::read_to_string(dir.join("requirements.txt")).unwrap();
-        if std::fs::read_to_string(&marker).ok().as_deref() != Some(wanted.as_str()) {
-            let status = Command::new("python3")
-                .args([
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                ])
-                .args(["--no-warn-conflicts", "--upgrade", "--target"])
-                .arg(&target)
-                .arg("-r")
-                .arg(dir.join("requirements.txt"))
-                .status()
-                .expect("this test needs python3 with pip on PATH");
-            assert!(
-                status.success(),
-                "pip could not install tests/python/requirements.txt"
-            );
-            std::fs::write(&marker, wanted).unwrap();
-        }
-        target
-    })
-}
-
 fn run_peer(command: &str, dir: &Path) -> std::process::Output {
-    Command::new("python3")
-        .arg(python_dir().join("saml_peer.py"))
-        .arg(command)
-        .arg(dir)
-        .env("PYTHONPATH", site_packages())
-        .output()
-        .expect("python3 runs")
+    lamba_testkit::python::run_saml_peer(command, dir)
 }
 
 fn peer(command: &str, dir: &Path) -> String {
-    let output = run_peer(command, dir);
-    assert!(
-        output.status.success(),
-        "pysaml2 {command} refused:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
+    lamba_testkit::python::saml_peer(command, dir)
 }
 
 fn scratch(name: &str) -> PathBuf {

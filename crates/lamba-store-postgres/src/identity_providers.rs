@@ -109,7 +109,7 @@ impl IdentityProviderRepository for PostgresStore {
         .bind(provider.id.as_uuid())
         .bind(&provider.name)
         .bind(provider.name.to_lowercase())
-        .bind(provider.provider_type.as_str())
+        .bind(provider.provider_type().as_str())
         .bind(provider.enabled)
         .bind(&config)
         .bind(provider.reconcile_lambda_id.map(Uuid::from))

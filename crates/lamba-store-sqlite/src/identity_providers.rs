@@ -103,7 +103,7 @@ impl IdentityProviderRepository for SqliteStore {
         .bind(provider.id.to_string())
         .bind(&provider.name)
         .bind(provider.name.to_lowercase())
-        .bind(provider.provider_type.as_str())
+        .bind(provider.provider_type().as_str())
         .bind(provider.enabled)
         .bind(&config)
         .bind(provider.reconcile_lambda_id.map(|l| l.to_string()))

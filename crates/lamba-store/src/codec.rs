@@ -1,7 +1,6 @@
 //! The JSON both backends store for the parts of a record no query looks
 //! into, so that the two encode them identically.
 
-use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use lamba_model::{
@@ -10,13 +9,12 @@ use lamba_model::{
     JwtConfiguration, OAuthConfiguration, PkcePolicy, RefreshExpirationPolicy, RefreshUsagePolicy,
     SessionContract, SigningAlgorithm,
 };
-use lamba_model::{
-    ApplicationId, IdentityProvider, IdentityProviderId, IdentityProviderType, LambdaId,
-    LinkingStrategy, OidcSettings, ProviderApplication, UpstreamClientAuthentication,
-};
 use serde::{Deserialize, Serialize};
 
 use crate::{StoreError, StoreResult};
+
+mod provider;
+pub use provider::{ProviderColumns, parse_provider, provider_config};
 
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -333,159 +331,6 @@ pub fn id_list(ids: &[uuid::Uuid]) -> StoreResult<String> {
 /// Reads a `state`/`visibility`/`environment` column.
 pub fn parse_wire<T: FromStr>(raw: &str, what: &str) -> StoreResult<T> {
     parse(raw, what)
-}
-
-/// The `config` column of an identity provider: everything but the
-/// columns a query or a foreign key needs, and never a secret.
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ProviderConfig {
-    debug: bool,
-    button_text: String,
-    button_image_url: Option<String>,
-    domains: Vec<String>,
-    linking_strategy: String,
-    attribute_mappings: BTreeMap<String, String>,
-    applications: BTreeMap<ApplicationId, ProviderApplicationJson>,
-    oidc: OidcJson,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ProviderApplicationJson {
-    enabled: bool,
-    create_registration: bool,
-    button_text: Option<String>,
-    button_image_url: Option<String>,
-    client_id: Option<String>,
-    scope: Option<String>,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct OidcJson {
-    client_id: String,
-    client_authentication: String,
-    issuer: Option<String>,
-    authorization_endpoint: Option<String>,
-    token_endpoint: Option<String>,
-    userinfo_endpoint: Option<String>,
-    scope: String,
-    email_claim: String,
-    email_verified_claim: String,
-    unique_id_claim: String,
-    username_claim: String,
-    post_request: bool,
-}
-
-pub fn provider_config(provider: &IdentityProvider) -> StoreResult<String> {
-    let oidc = &provider.oidc;
-    let config = ProviderConfig {
-        debug: provider.debug,
-        button_text: provider.button_text.clone(),
-        button_image_url: provider.button_image_url.clone(),
-        domains: provider.domains.clone(),
-        linking_strategy: provider.linking_strategy.as_str().to_owned(),
-        attribute_mappings: provider.attribute_mappings.clone(),
-        applications: provider
-            .applications
-            .iter()
-            .map(|(id, a)| {
-                let json = ProviderApplicationJson {
-                    enabled: a.enabled,
-                    create_registration: a.create_registration,
-                    button_text: a.button_text.clone(),
-                    button_image_url: a.button_image_url.clone(),
-                    client_id: a.client_id.clone(),
-                    scope: a.scope.clone(),
-                };
-                (*id, json)
-            })
-            .collect(),
-        oidc: OidcJson {
-            client_id: oidc.client_id.clone(),
-            client_authentication: oidc.client_authentication.as_str().to_owned(),
-            issuer: oidc.issuer.clone(),
-            authorization_endpoint: oidc.authorization_endpoint.clone(),
-            token_endpoint: oidc.token_endpoint.clone(),
-            userinfo_endpoint: oidc.userinfo_endpoint.clone(),
-            scope: oidc.scope.clone(),
-            email_claim: oidc.email_claim.clone(),
-            email_verified_claim: oidc.email_verified_claim.clone(),
-            unique_id_claim: oidc.unique_id_claim.clone(),
-            username_claim: oidc.username_claim.clone(),
-            post_request: oidc.post_request,
-        },
-    };
-    serde_json::to_string(&config).map_err(|e| corrupt(format!("identity provider config: {e}")))
-}
-
-/// The columns of an identity provider row, decoded; `config` is its JSON.
-pub struct ProviderColumns {
-    pub id: IdentityProviderId,
-    pub name: String,
-    pub provider_type: String,
-    pub enabled: bool,
-    pub reconcile_lambda_id: Option<LambdaId>,
-    pub secrets: Vec<u8>,
-    pub secrets_sealed: bool,
-    pub insert_instant: lamba_model::Instant,
-    pub last_update_instant: lamba_model::Instant,
-}
-
-pub fn parse_provider(columns: ProviderColumns, config: &str) -> StoreResult<IdentityProvider> {
-    let config: ProviderConfig = serde_json::from_str(config)
-        .map_err(|e| corrupt(format!("identity provider config: {e}")))?;
-    let oidc = config.oidc;
-    Ok(IdentityProvider {
-        id: columns.id,
-        name: columns.name,
-        provider_type: parse::<IdentityProviderType>(&columns.provider_type, "provider type")?,
-        enabled: columns.enabled,
-        debug: config.debug,
-        button_text: config.button_text,
-        button_image_url: config.button_image_url,
-        domains: config.domains,
-        linking_strategy: parse::<LinkingStrategy>(&config.linking_strategy, "linking strategy")?,
-        reconcile_lambda_id: columns.reconcile_lambda_id,
-        attribute_mappings: config.attribute_mappings,
-        applications: config
-            .applications
-            .into_iter()
-            .map(|(id, a)| {
-                let application = ProviderApplication {
-                    enabled: a.enabled,
-                    create_registration: a.create_registration,
-                    button_text: a.button_text,
-                    button_image_url: a.button_image_url,
-                    client_id: a.client_id,
-                    scope: a.scope,
-                };
-                (id, application)
-            })
-            .collect(),
-        oidc: OidcSettings {
-            client_id: oidc.client_id,
-            client_authentication: parse::<UpstreamClientAuthentication>(
-                &oidc.client_authentication,
-                "client authentication",
-            )?,
-            issuer: oidc.issuer,
-            authorization_endpoint: oidc.authorization_endpoint,
-            token_endpoint: oidc.token_endpoint,
-            userinfo_endpoint: oidc.userinfo_endpoint,
-            scope: oidc.scope,
-            email_claim: oidc.email_claim,
-            email_verified_claim: oidc.email_verified_claim,
-            unique_id_claim: oidc.unique_id_claim,
-            username_claim: oidc.username_claim,
-            post_request: oidc.post_request,
-        },
-        secrets: columns.secrets,
-        secrets_sealed: columns.secrets_sealed,
-        insert_instant: columns.insert_instant,
-        last_update_instant: columns.last_update_instant,
-    })
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 )]
 
 mod pg;
+pub mod python;
 mod server;
 
 pub use pg::PgTestDb;

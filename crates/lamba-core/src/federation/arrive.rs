@@ -15,7 +15,7 @@ use super::exchange::{Redemption, redeem};
 use super::linking::{Decision, UpstreamIdentity, decide};
 use super::outcome::{Arrival, Callback, UNAVAILABLE, unreachable_message};
 use super::providers::open_secrets;
-use super::reconcile::{ReconcileError, Reconciled, Reconciler};
+use super::reconcile::{Evidence, ReconcileError, Reconciled, Reconciler};
 use super::signin::FederatedSignIn;
 use crate::identity::users::user_event;
 use crate::oauth::ValidAuthorizeRequest;
@@ -46,6 +46,9 @@ impl FederatedSignIn {
                 return Err(UNAVAILABLE.to_owned());
             }
         };
+        let Some(oidc) = provider.oidc() else {
+            return Err("That sign-in option is no longer available.".to_owned());
+        };
         if let Some(error) = &callback.error {
             let said = callback
                 .error_description
@@ -66,7 +69,7 @@ impl FederatedSignIn {
             self.directory.forget(provider.id);
             unreachable_message(&provider)
         })?;
-        if let Some(issuer) = &provider.oidc.issuer
+        if let Some(issuer) = &oidc.issuer
             && !lamba_oidc::upstream::check_response_issuer(
                 callback.iss.as_deref(),
                 issuer,
@@ -83,7 +86,7 @@ impl FederatedSignIn {
         let settings = provider.for_application(valid.application.id);
         let client_id = settings
             .and_then(|s| s.client_id.clone())
-            .unwrap_or_else(|| provider.oidc.client_id.clone());
+            .unwrap_or_else(|| oidc.client_id.clone());
         let client_secret = secrets
             .applications
             .get(&valid.application.id)
@@ -114,7 +117,6 @@ impl FederatedSignIn {
             }
             self.failed(&provider, &error.to_string())
         })?;
-        let oidc = &provider.oidc;
         let Some(identity) = UpstreamIdentity::from_claims(
             &claims.merged,
             &oidc.unique_id_claim,
@@ -124,6 +126,29 @@ impl FederatedSignIn {
         ) else {
             return Err(self.failed(&provider, "the claims have no unique id"));
         };
+        self.settle(
+            valid,
+            request,
+            &provider,
+            identity,
+            &Evidence::OpenIdConnect(&claims),
+            ip_address,
+        )
+        .await
+    }
+
+    /// What every protocol's arrival ends in, once the provider's answer
+    /// is verified and read: the user found by link, then by the linking
+    /// strategy; reconciled; saved, linked and registered.
+    pub(super) async fn settle(
+        &self,
+        valid: &ValidAuthorizeRequest,
+        request: &FederationRequest,
+        provider: &IdentityProvider,
+        identity: UpstreamIdentity,
+        evidence: &Evidence<'_>,
+        ip_address: Option<String>,
+    ) -> Result<Arrival, String> {
         // An address the operator API would refuse is no address.
         let mut identity = identity;
         identity.email = identity.email.filter(|email| {
@@ -186,7 +211,7 @@ impl FederatedSignIn {
                     ),
                     Decision::Pending => {
                         let token = self
-                            .hold_pending(valid, request, &provider, &identity)
+                            .hold_pending(valid, request, provider, &identity)
                             .await?;
                         return Ok(Arrival::Pending {
                             token,
@@ -195,7 +220,7 @@ impl FederatedSignIn {
                         });
                     }
                     Decision::Refuse(refusal) => {
-                        self.refused(&provider, by_email.as_ref(), refusal.reason(), ip_address);
+                        self.refused(provider, by_email.as_ref(), refusal.reason(), ip_address);
                         return Err(refusal.message(&provider.name));
                     }
                 }
@@ -214,7 +239,7 @@ impl FederatedSignIn {
         let reconciler = Reconciler {
             engine: &self.engine,
             events: &self.events,
-            provider: &provider,
+            provider,
             application: &valid.application,
         };
         let before = user.clone();
@@ -223,7 +248,7 @@ impl FederatedSignIn {
                 lambda.as_ref(),
                 user,
                 registration.as_ref(),
-                &claims,
+                evidence,
                 is_new,
             )
             .await
@@ -231,7 +256,7 @@ impl FederatedSignIn {
             Ok(reconciled) => reconciled,
             Err(ReconcileError::Denied(message)) => {
                 self.refused(
-                    &provider,
+                    provider,
                     (!is_new).then_some(&before),
                     "lambda_denied",
                     ip_address,
@@ -240,7 +265,7 @@ impl FederatedSignIn {
             }
             Err(ReconcileError::Failed) => {
                 self.refused(
-                    &provider,
+                    provider,
                     (!is_new).then_some(&before),
                     "lambda_failed",
                     ip_address,
@@ -253,7 +278,7 @@ impl FederatedSignIn {
         };
         let user = self
             .save(
-                &provider,
+                provider,
                 valid,
                 &identity,
                 link.as_ref(),

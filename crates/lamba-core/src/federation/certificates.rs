@@ -214,8 +214,24 @@ impl CertificateKeyService {
         Ok(self.store.list_certificate_keys().await?)
     }
 
+    /// Refused (`[inUse]keyId`) while an identity provider names the key.
     pub async fn delete(&self, id: CertificateKeyId) -> Result<(), CertificateKeyError> {
         let key = self.get(id).await?;
+        let providers = self.store.list_identity_providers(None).await?;
+        if let Some(user) = providers.iter().find(|p| {
+            p.samlv2()
+                .is_some_and(|s| s.key_id == Some(id) || s.request_signing_key_id == Some(id))
+        }) {
+            return Err(ValidationErrors::with_field(
+                "keyId",
+                ErrorKind::InUse,
+                format!(
+                    "Identity provider {} ({}) uses this key; change it first.",
+                    user.name, user.id
+                ),
+            )
+            .into());
+        }
         if !self.store.delete_certificate_key(id).await? {
             return Err(CertificateKeyError::NotFound);
         }
@@ -228,11 +244,7 @@ impl CertificateKeyService {
         &self,
         key: &CertificateKey,
     ) -> Result<Option<Zeroizing<Vec<u8>>>, CertificateKeyError> {
-        key.private_key
-            .as_ref()
-            .map(|stored| self.sealer.open(&row_name(key.id), stored, key.sealed))
-            .transpose()
-            .map_err(CertificateKeyError::from)
+        open_private_key(&self.sealer, key).map_err(CertificateKeyError::from)
     }
 
     /// `[duplicate]key.name` beside the other errors; the store's unique
@@ -292,6 +304,17 @@ impl CertificateKeyService {
 
 /// The sealing context of a key's private half: a sealed value moved to
 /// another row does not open.
+/// The private key of a generated key, opened.
+pub(super) fn open_private_key(
+    sealer: &Sealer,
+    key: &CertificateKey,
+) -> Result<Option<Zeroizing<Vec<u8>>>, SealingError> {
+    key.private_key
+        .as_ref()
+        .map(|stored| sealer.open(&row_name(key.id), stored, key.sealed))
+        .transpose()
+}
+
 fn row_name(id: CertificateKeyId) -> String {
     format!("certificate_keys/{id}")
 }

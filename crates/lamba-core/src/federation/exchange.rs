@@ -61,6 +61,9 @@ pub async fn redeem(
     endpoints: &Endpoints,
     redemption: Redemption<'_>,
 ) -> Result<UpstreamClaims, ExchangeError> {
+    let oidc = provider
+        .oidc()
+        .ok_or(ExchangeError::Missing("OpenID Connect settings"))?;
     let token_endpoint = endpoints
         .token
         .clone()
@@ -75,7 +78,7 @@ pub async fn redeem(
         ("code_verifier".to_owned(), redemption.verifier.to_owned()),
     ];
     let mut basic = None;
-    match provider.oidc.client_authentication {
+    match oidc.client_authentication {
         UpstreamClientAuthentication::ClientSecretBasic => {
             basic = Some((
                 redemption.client_id.to_owned(),
@@ -127,7 +130,7 @@ pub async fn redeem(
     // one (a plain OAuth 2.0 provider) there are no keys to check it with,
     // and userinfo, read over TLS with the access token, is what counts.
     let mut id_token = Map::new();
-    if let Some(issuer) = &provider.oidc.issuer {
+    if let Some(issuer) = &oidc.issuer {
         let raw = id_token_raw
             .as_deref()
             .ok_or(ExchangeError::Missing("id_token"))?;

@@ -30,9 +30,49 @@ pub struct ProviderInput {
     pub unique_id_claim: Option<String>,
     pub username_claim: Option<String>,
     pub post_request: Option<bool>,
+    /// The fields only a `SAMLv2` provider has.
+    pub samlv2: Samlv2Input,
     /// What the request's reader could not read: validation starts from
     /// these, so the answer lists every bad field at once.
     pub read_errors: ValidationErrors,
+}
+
+/// A SAML v2 provider's own fields, as sent (FusionAuth's names in the
+/// comments).
+#[derive(Clone, Debug, Default)]
+pub struct Samlv2Input {
+    /// `idpEndpoint`
+    pub idp_endpoint: Option<String>,
+    /// `issuer`: the IdP's entity id.
+    pub issuer: Option<String>,
+    /// `keyId`
+    pub key_id: Option<String>,
+    /// `certificate`: inline PEM or base64 DER, instead of `keyId`.
+    pub certificate: Option<String>,
+    /// `nameIdFormat`
+    pub name_id_format: Option<String>,
+    /// `useNameIdForEmail`
+    pub use_name_id_for_email: Option<bool>,
+    /// `emailClaim`
+    pub email_claim: Option<String>,
+    /// `emailVerifiedClaim` (Lamba's)
+    pub email_verified_claim: Option<String>,
+    /// `uniqueIdClaim`
+    pub unique_id_claim: Option<String>,
+    /// `usernameClaim`
+    pub username_claim: Option<String>,
+    /// `signRequest`
+    pub sign_request: Option<bool>,
+    /// `requestSigningKeyId`
+    pub request_signing_key_id: Option<String>,
+    /// `xmlSignatureC14nMethod`
+    pub c14n_method: Option<String>,
+    /// `assertionConfiguration.destination.policy`
+    pub destination_policy: Option<String>,
+    /// `assertionConfiguration.destination.alternates`
+    pub destination_alternates: Option<Vec<String>>,
+    /// `idpInitiatedConfiguration.enabled`
+    pub idp_initiated_enabled: Option<bool>,
 }
 
 /// One application's settings, as sent. Its `Debug` shows no secret.

@@ -1,6 +1,6 @@
-//! Federation: users signing in through upstream identity providers
-//! (OpenID Connect today; SAML v2 reuses the providers, their per-application
-//! settings and the linking rules kept here).
+//! Federation: users signing in through upstream identity providers,
+//! OpenID Connect and SAML v2, which share the providers, their
+//! per-application settings, the links and the linking rules kept here.
 //!
 //! Owns the providers an operator configures and the upstream client
 //! secrets, sealed at rest and never shown, and the certificate keys SAML
@@ -19,6 +19,8 @@ mod pending;
 pub mod providers;
 mod reconcile;
 mod rules;
+pub mod saml;
+mod saml_settings;
 pub mod signin;
 pub mod upstream;
 pub mod view;
@@ -27,6 +29,7 @@ pub use links::{LinkDetail, LinkInput};
 pub use providers::{
     IdentityProviderService, ProviderApplicationInput, ProviderError, ProviderInput,
 };
+pub use saml::{AcsPost, MetadataError as SamlMetadataError};
 pub use signin::{
     Button, Callback, CallbackOutcome, Departure, FederatedSignIn, FederationSettings,
     PendingLinkPage,

@@ -1,5 +1,5 @@
 //! Identity providers: create, read, replace, delete (FusionAuth's
-//! Identity Providers API, type `OpenIDConnect`).
+//! Identity Providers API, types `OpenIDConnect` and `SAMLv2`).
 //!
 //! The upstream client secrets (the provider's own and per-application
 //! ones) are kept together as one sealed value: Lamba must present them
@@ -13,18 +13,19 @@ use std::sync::Arc;
 
 use lamba_model::{
     ApplicationId, Clock, IdentityProvider, IdentityProviderId, IdentityProviderType, LambdaType,
-    LinkingStrategy, ProviderApplication, UpstreamClientAuthentication,
+    LinkingStrategy, ProviderApplication, ProviderProtocol, UpstreamClientAuthentication,
 };
 use lamba_store::{DynStore, StoreError};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-pub use super::input::{ProviderApplicationInput, ProviderInput};
+pub use super::input::{ProviderApplicationInput, ProviderInput, Samlv2Input};
 use super::rules::{
     ROOT, attribute_mappings, check_secret, domains, oidc_settings, optional_url, required_text,
     scope,
 };
+use super::saml_settings::samlv2_settings;
 use super::view::ProviderView;
 use crate::events::audit::{AuditLog, Subject};
 use crate::keys::sealing::{Sealer, SealingError};
@@ -257,7 +258,8 @@ impl IdentityProviderService {
                         &format!("{ROOT}.type"),
                         ErrorKind::Invalid,
                         format!(
-                            "{raw:?} is not a supported identity provider type (OpenIDConnect)."
+                            "{raw:?} is not a supported identity provider type (OpenIDConnect, \
+                             SAMLv2)."
                         ),
                     );
                     None
@@ -265,7 +267,7 @@ impl IdentityProviderService {
             },
         };
         if let (Some(t), Some(existing)) = (provider_type, existing)
-            && t != existing.provider_type
+            && t != existing.provider_type()
         {
             errors.field(
                 &format!("{ROOT}.type"),
@@ -294,7 +296,10 @@ impl IdentityProviderService {
             &self.store,
             input.reconcile_id.as_deref(),
             &format!("{ROOT}.lambdaConfiguration.reconcileId"),
-            LambdaType::OpenIdReconcile,
+            match provider_type {
+                Some(IdentityProviderType::Samlv2) => LambdaType::Samlv2Reconcile,
+                _ => LambdaType::OpenIdReconcile,
+            },
             ErrorKind::Invalid,
             &mut errors,
         )
@@ -318,10 +323,68 @@ impl IdentityProviderService {
                 &mut errors,
             )
             .await?;
-        let oidc = oidc_settings(input, &mut errors);
+        let (protocol, client_secret) = match provider_type {
+            Some(IdentityProviderType::Samlv2) => {
+                let saml =
+                    samlv2_settings(&self.store, &input.samlv2, input.post_request, &mut errors)
+                        .await?;
+                (saml.map(ProviderProtocol::Samlv2), None)
+            }
+            _ => {
+                let oidc = oidc_settings(input, &mut errors);
+                let secret = self.client_secret(input, &stored, &mut errors);
+                (oidc.map(ProviderProtocol::OpenIdConnect), secret)
+            }
+        };
+        errors.into_result()?;
+        let (Some(_), Some(name), Some(button_text), Some(protocol)) =
+            (provider_type, name, button_text, protocol)
+        else {
+            // Every None above recorded an error, so this is not reached.
+            return Err(ValidationErrors::with_field(
+                ROOT,
+                ErrorKind::Invalid,
+                "The identity provider is incomplete.",
+            )
+            .into());
+        };
+        let now = self.clock.now();
+        let provider = IdentityProvider {
+            id,
+            name,
+            enabled: input.enabled.unwrap_or(false),
+            debug: input.debug.unwrap_or(false),
+            button_text,
+            button_image_url,
+            domains,
+            linking_strategy,
+            reconcile_lambda_id,
+            attribute_mappings,
+            applications,
+            protocol,
+            secrets: Vec::new(),
+            secrets_sealed: false,
+            insert_instant: now,
+            last_update_instant: now,
+        };
+        let secrets = UpstreamSecrets {
+            client_secret,
+            applications: application_secrets,
+        };
+        Ok((provider, secrets))
+    }
+
+    /// An OpenID Connect provider's client secret: the one sent, or the
+    /// one kept; required unless the authentication method is `none`.
+    fn client_secret(
+        &self,
+        input: &ProviderInput,
+        stored: &UpstreamSecrets,
+        errors: &mut ValidationErrors,
+    ) -> Option<String> {
         let client_secret = match input.client_secret.as_deref() {
             Some(secret) if !secret.is_empty() => {
-                check_secret(secret, &format!("{ROOT}.oauth2.client_secret"), &mut errors);
+                check_secret(secret, &format!("{ROOT}.oauth2.client_secret"), errors);
                 Some(secret.to_owned())
             }
             _ => stored.client_secret.clone(),
@@ -337,43 +400,7 @@ impl IdentityProviderService {
                  token endpoint or the authentication method changes).",
             );
         }
-        errors.into_result()?;
-        let (Some(provider_type), Some(name), Some(button_text), Some(oidc)) =
-            (provider_type, name, button_text, oidc)
-        else {
-            // Every None above recorded an error, so this is not reached.
-            return Err(ValidationErrors::with_field(
-                ROOT,
-                ErrorKind::Invalid,
-                "The identity provider is incomplete.",
-            )
-            .into());
-        };
-        let now = self.clock.now();
-        let provider = IdentityProvider {
-            id,
-            name,
-            provider_type,
-            enabled: input.enabled.unwrap_or(false),
-            debug: input.debug.unwrap_or(false),
-            button_text,
-            button_image_url,
-            domains,
-            linking_strategy,
-            reconcile_lambda_id,
-            attribute_mappings,
-            applications,
-            oidc,
-            secrets: Vec::new(),
-            secrets_sealed: false,
-            insert_instant: now,
-            last_update_instant: now,
-        };
-        let secrets = UpstreamSecrets {
-            client_secret,
-            applications: application_secrets,
-        };
-        Ok((provider, secrets))
+        client_secret
     }
 
     /// The stored secrets a replacement keeps where it sends none: none when
@@ -389,6 +416,9 @@ impl IdentityProviderService {
         let Some(existing) = existing else {
             return Ok(UpstreamSecrets::default());
         };
+        let Some(oidc) = existing.oidc() else {
+            return Ok(UpstreamSecrets::default());
+        };
         let sent = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.is_empty());
         let sends_all = sent(&input.client_secret)
             && input
@@ -400,7 +430,6 @@ impl IdentityProviderService {
         let same = |given: &Option<String>, stored: &Option<String>| {
             given.as_deref().map(str::trim).filter(|g| !g.is_empty()) == stored.as_deref()
         };
-        let oidc = &existing.oidc;
         let method = input
             .client_authentication_method
             .as_deref()

@@ -1,9 +1,11 @@
 //! Shaping the local user from what the provider said, on every login:
-//! the provider's `OpenIDReconcile` lambda, or its attribute mappings, or
-//! (for a new user without either) the standard `given_name`/`family_name`.
+//! the provider's `OpenIDReconcile` or `SAMLv2Reconcile` lambda, or its
+//! attribute mappings, or (for a new user without either) the standard
+//! given and family names.
 //!
-//! The lambda sees `reconcile(user, registration, jwt, idToken, tokens,
-//! context)`; `user` and `registration` are read back. Of the user, only
+//! An OpenID Connect lambda sees `reconcile(user, registration, jwt,
+//! idToken, tokens, context)`, a SAML one `reconcile(user, registration,
+//! samlResponse, context)`; `user` and `registration` are read back. Of the user, only
 //! `email`, `username`, `firstName`, `lastName` and `data` are taken (the
 //! email and username only for a new user; an id, a password
 //! or a hash a lambda writes is ignored), checked as the operator API
@@ -20,6 +22,47 @@ use crate::events::event_log::EventLogService;
 use crate::identity::users::{UserInput, check_fields, user_json};
 use crate::lambdas::populate::script_of;
 use crate::validation::ValidationErrors;
+
+/// What the provider said, as a reconcile lambda and the mappings read it.
+pub enum Evidence<'a> {
+    OpenIdConnect(&'a UpstreamClaims),
+    Samlv2 {
+        /// FusionAuth's `samlResponse` shape.
+        response: &'a Value,
+        /// Attribute name -> its value (a string), or its values (an
+        /// array) when it has several: what mappings read.
+        attributes: &'a Map<String, Value>,
+    },
+}
+
+impl Evidence<'_> {
+    fn claims(&self) -> &Map<String, Value> {
+        match self {
+            Evidence::OpenIdConnect(claims) => &claims.merged,
+            Evidence::Samlv2 { attributes, .. } => attributes,
+        }
+    }
+
+    /// Where a new user's names are when no mapping says.
+    fn name_claims(&self) -> (&'static [&'static str], &'static [&'static str]) {
+        match self {
+            Evidence::OpenIdConnect(_) => (&["given_name"], &["family_name"]),
+            Evidence::Samlv2 { .. } => (
+                &[
+                    "givenName",
+                    "urn:oid:2.5.4.42",
+                    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname",
+                ],
+                &[
+                    "sn",
+                    "surname",
+                    "urn:oid:2.5.4.4",
+                    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname",
+                ],
+            ),
+        }
+    }
+}
 
 /// Why reconciling stops the login.
 #[derive(Debug, PartialEq, Eq)]
@@ -51,12 +94,12 @@ impl Reconciler<'_> {
         lambda: Option<&Lambda>,
         user: User,
         registration: Option<&Registration>,
-        claims: &UpstreamClaims,
+        evidence: &Evidence<'_>,
         is_new: bool,
     ) -> Result<Reconciled, ReconcileError> {
         let Some(lambda) = lambda else {
             return Ok(Reconciled {
-                user: self.map_attributes(user, &claims.merged, is_new),
+                user: self.map_attributes(user, evidence, is_new),
                 roles: None,
             });
         };
@@ -66,17 +109,26 @@ impl Reconciler<'_> {
             || json!({"applicationId": self.application.id, "roles": []}),
             |r| json!({"applicationId": r.application_id, "roles": r.roles}),
         );
-        let input = Input::OpenIdReconcile {
-            user: user_json(&user),
-            registration: registration_json,
-            jwt: Value::Object(claims.userinfo.clone()),
-            id_token: Value::Object(claims.id_token.clone()),
-            tokens: claims.tokens.clone(),
-            context: json!({
-                "identityProviderId": self.provider.id,
-                "applicationId": self.application.id,
-                "newUser": is_new,
-            }),
+        let context = json!({
+            "identityProviderId": self.provider.id,
+            "applicationId": self.application.id,
+            "newUser": is_new,
+        });
+        let input = match evidence {
+            Evidence::OpenIdConnect(claims) => Input::OpenIdReconcile {
+                user: user_json(&user),
+                registration: registration_json,
+                jwt: Value::Object(claims.userinfo.clone()),
+                id_token: Value::Object(claims.id_token.clone()),
+                tokens: claims.tokens.clone(),
+                context,
+            },
+            Evidence::Samlv2 { response, .. } => Input::Samlv2Reconcile {
+                user: user_json(&user),
+                registration: registration_json,
+                saml_response: (*response).clone(),
+                context,
+            },
         };
         let outcome = match self.engine.run(&script_of(lambda), input).await {
             Ok(outcome) => outcome,
@@ -100,16 +152,16 @@ impl Reconciler<'_> {
             }
         };
         let Outcome {
-            output:
-                Output::OpenIdReconcile {
-                    user: returned_user,
-                    registration: returned_registration,
-                },
+            output,
             logs,
             duration,
-        } = outcome
-        else {
-            return Err(ReconcileError::Failed);
+        } = outcome;
+        let (returned_user, returned_registration) = match output {
+            Output::OpenIdReconcile { user, registration }
+            | Output::Samlv2Reconcile { user, registration } => (user, registration),
+            Output::JwtPopulate { .. } | Output::Samlv2Populate { .. } => {
+                return Err(ReconcileError::Failed);
+            }
         };
         let given_roles = Some(registration.map(|r| r.roles.clone()).unwrap_or_default());
         let reconciled = match self.apply(
@@ -216,8 +268,9 @@ impl Reconciler<'_> {
     }
 
     /// Without a lambda: the attribute mappings on every login; for a new
-    /// user without mappings, `given_name` and `family_name`.
-    fn map_attributes(&self, mut user: User, claims: &Map<String, Value>, is_new: bool) -> User {
+    /// user without mappings, the given and family names.
+    fn map_attributes(&self, mut user: User, evidence: &Evidence<'_>, is_new: bool) -> User {
+        let claims = evidence.claims();
         let text = |claim: &str| {
             claims
                 .get(claim)
@@ -229,8 +282,9 @@ impl Reconciler<'_> {
         let mappings = &self.provider.attribute_mappings;
         if mappings.is_empty() {
             if is_new {
-                user.first_name = text("given_name");
-                user.last_name = text("family_name");
+                let (given, family) = evidence.name_claims();
+                user.first_name = given.iter().find_map(|claim| text(claim));
+                user.last_name = family.iter().find_map(|claim| text(claim));
             }
             return user;
         }

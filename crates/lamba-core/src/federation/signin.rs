@@ -15,7 +15,9 @@ use aws_lc_rs::hmac;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use lamba_lambda::Engine;
-use lamba_model::{ApplicationId, Clock, FederationRequest, IdentityProviderId, Instant};
+use lamba_model::{
+    ApplicationId, Clock, FederationRequest, IdentityProviderId, Instant, ProviderProtocol,
+};
 use lamba_store::DynStore;
 use sha2::{Digest as _, Sha256};
 
@@ -69,6 +71,8 @@ pub struct FederatedSignIn {
     pub(super) events: Arc<EventLogService>,
     key: hmac::Key,
     callback_url: String,
+    /// This server's issuer, without a trailing slash.
+    pub(super) issuer: String,
 }
 
 impl FederatedSignIn {
@@ -85,6 +89,7 @@ impl FederatedSignIn {
             directory: Directory::new(settings.transport, clock.clone()),
             key: hmac::Key::new(hmac::HMAC_SHA256, &settings.key),
             callback_url: callback_url(&settings.issuer),
+            issuer: settings.issuer.trim_end_matches('/').to_owned(),
             store,
             clock,
             audit,
@@ -180,6 +185,12 @@ impl FederatedSignIn {
         let Some(settings) = provider.for_application(valid.application.id) else {
             return stay("That sign-in option is not available.");
         };
+        let oidc = match &provider.protocol {
+            ProviderProtocol::OpenIdConnect(oidc) => oidc,
+            ProviderProtocol::Samlv2(saml) => {
+                return self.depart_saml(valid, &provider, saml, browser).await;
+            }
+        };
         let endpoints = match self.directory.endpoints(&provider).await {
             Ok(endpoints) => endpoints,
             Err(error) => {
@@ -191,37 +202,16 @@ impl FederatedSignIn {
         let Some(authorization_endpoint) = endpoints.authorization else {
             return stay(&unreachable_message(&provider));
         };
-        let Ok(state) = crate::oauth::random_token() else {
+        let Some(state) = self.hold_request(valid, provider.id, browser).await else {
             return stay("Sign-in is unavailable right now.");
         };
-        let now = self.clock.now();
-        let Ok(carried) = serde_json::to_string(&valid.request) else {
-            return stay("Sign-in is unavailable right now.");
-        };
-        let record = FederationRequest {
-            state_digest: Sha256::digest(state.as_bytes()).to_vec(),
-            identity_provider_id: provider.id,
-            application_id: valid.application.id,
-            browser_digest: Sha256::digest(browser.as_bytes()).to_vec(),
-            authorize_request: carried,
-            pending_link: None,
-            insert_instant: now,
-            expires_instant: Instant::from_millis(now.as_millis() + REQUEST_TTL_MILLIS),
-        };
-        if let Err(error) = self.store.add_federation_request(&record).await {
-            tracing::error!(%error, "could not store a federation request");
-            return stay("Sign-in is unavailable right now.");
-        }
         let verifier = self.derive(b"pkce", &state);
         let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
         let client_id = settings
             .client_id
             .clone()
-            .unwrap_or_else(|| provider.oidc.client_id.clone());
-        let scope = settings
-            .scope
-            .clone()
-            .unwrap_or_else(|| provider.oidc.scope.clone());
+            .unwrap_or_else(|| oidc.client_id.clone());
+        let scope = settings.scope.clone().unwrap_or_else(|| oidc.scope.clone());
         let mut fields = vec![
             ("response_type".to_owned(), "code".to_owned()),
             ("client_id".to_owned(), client_id),
@@ -235,7 +225,7 @@ impl FederatedSignIn {
         if let Some(hint) = valid.request.login_hint.clone().filter(|h| !h.is_empty()) {
             fields.push(("login_hint".to_owned(), hint));
         }
-        if provider.oidc.post_request {
+        if oidc.post_request {
             return Departure::Post {
                 url: authorization_endpoint,
                 fields,
@@ -250,6 +240,34 @@ impl FederatedSignIn {
             }
             Err(_) => stay(&unreachable_message(&provider)),
         }
+    }
+
+    /// Stores the trip upstream; its `state`, or `None` when it could not
+    /// be stored.
+    pub(super) async fn hold_request(
+        &self,
+        valid: &ValidAuthorizeRequest,
+        provider: IdentityProviderId,
+        browser: &str,
+    ) -> Option<String> {
+        let state = crate::oauth::random_token().ok()?;
+        let now = self.clock.now();
+        let carried = serde_json::to_string(&valid.request).ok()?;
+        let record = FederationRequest {
+            state_digest: Sha256::digest(state.as_bytes()).to_vec(),
+            identity_provider_id: provider,
+            application_id: valid.application.id,
+            browser_digest: Sha256::digest(browser.as_bytes()).to_vec(),
+            authorize_request: carried,
+            pending_link: None,
+            insert_instant: now,
+            expires_instant: Instant::from_millis(now.as_millis() + REQUEST_TTL_MILLIS),
+        };
+        if let Err(error) = self.store.add_federation_request(&record).await {
+            tracing::error!(%error, "could not store a federation request");
+            return None;
+        }
+        Some(state)
     }
 
     /// `HMAC(key, purpose || 0 || state)`, base64url: 43 characters, a
@@ -343,10 +361,25 @@ impl FederatedSignIn {
             Ok(valid) => valid,
             Err(outcome) => return no_session(outcome),
         };
-        match self
+        let arrival = self
             .arrive(&valid, &request, &state, &callback, ip_address.clone())
+            .await;
+        self.conclude(oauth, valid, arrival, ip_address, user_agent)
             .await
-        {
+    }
+
+    /// Where an arrival leads, whatever the protocol: signed in (the same
+    /// `oauth` sign-in a password login ends in), the pending-link page,
+    /// or the sign-in page with the message.
+    pub(super) async fn conclude(
+        &self,
+        oauth: &OAuthService,
+        valid: ValidAuthorizeRequest,
+        arrival: Result<Arrival, String>,
+        ip_address: Option<String>,
+        user_agent: Option<String>,
+    ) -> CallbackOutcome {
+        match arrival {
             Ok(Arrival::SignedIn(user, provider)) => CallbackOutcome::Done(
                 oauth
                     .start_session(&valid, &user, Some(provider), ip_address, user_agent)
@@ -363,9 +396,12 @@ impl FederatedSignIn {
                 email,
                 error: None,
             }),
-            Err(message) => no_session(AuthorizeOutcome::SignIn {
-                request: Box::new(valid),
-                error: Some(message),
+            Err(message) => CallbackOutcome::Done(SignIn {
+                outcome: AuthorizeOutcome::SignIn {
+                    request: Box::new(valid),
+                    error: Some(message),
+                },
+                session_id: None,
             }),
         }
     }

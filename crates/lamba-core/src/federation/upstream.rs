@@ -147,7 +147,9 @@ impl Directory {
         if let Some(entry) = self.cached(provider) {
             return Ok(entry.endpoints);
         }
-        let oidc = &provider.oidc;
+        let Some(oidc) = provider.oidc() else {
+            return Err(MetadataError::Bad("provider type"));
+        };
         let mut endpoints = Endpoints {
             authorization: oidc.authorization_endpoint.clone(),
             token: oidc.token_endpoint.clone(),

@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use lamba_model::{ApplicationId, IdentityProvider, IdentityProviderId, LambdaId};
+use lamba_model::{
+    ApplicationId, CertificateKeyId, IdentityProvider, IdentityProviderId, LambdaId, Samlv2Settings,
+};
 use serde::Serialize;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -24,7 +26,11 @@ pub struct ProviderView<'a> {
     pub lambda_configuration: LambdaView,
     pub attribute_mappings: &'a BTreeMap<String, String>,
     pub application_configuration: BTreeMap<ApplicationId, ApplicationView<'a>>,
-    pub oauth2: OAuth2View<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oauth2: Option<OAuth2View<'a>>,
+    /// A `SAMLv2` provider's own fields, beside the shared ones.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub samlv2: Option<Samlv2View<'a>>,
     pub post_request: bool,
     #[serde(rename = "callbackURL", skip_serializing_if = "Option::is_none")]
     pub callback_url: Option<&'a str>,
@@ -77,12 +83,64 @@ pub struct OAuth2View<'a> {
     pub username_claim: &'a str,
 }
 
+/// FusionAuth's `SAMLv2` fields; `certificate` (PEM) when the IdP's
+/// certificate was given inline rather than as `keyId`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Samlv2View<'a> {
+    pub idp_endpoint: &'a str,
+    pub issuer: &'a str,
+    pub key_id: Option<CertificateKeyId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<String>,
+    pub name_id_format: &'a str,
+    pub use_name_id_for_email: bool,
+    pub email_claim: &'a str,
+    pub email_verified_claim: Option<&'a str>,
+    pub unique_id_claim: Option<&'a str>,
+    pub username_claim: Option<&'a str>,
+    pub sign_request: bool,
+    pub request_signing_key_id: Option<CertificateKeyId>,
+    pub xml_signature_c14n_method: &'static str,
+    pub assertion_configuration: serde_json::Value,
+    pub idp_initiated_configuration: serde_json::Value,
+}
+
+impl<'a> Samlv2View<'a> {
+    fn new(saml: &'a Samlv2Settings) -> Self {
+        Self {
+            idp_endpoint: &saml.idp_endpoint,
+            issuer: &saml.issuer,
+            key_id: saml.key_id,
+            certificate: saml
+                .certificate
+                .as_deref()
+                .map(lamba_saml::certificate::pem),
+            name_id_format: &saml.name_id_format,
+            use_name_id_for_email: saml.use_name_id_for_email,
+            email_claim: &saml.email_claim,
+            email_verified_claim: saml.email_verified_claim.as_deref(),
+            unique_id_claim: saml.unique_id_claim.as_deref(),
+            username_claim: saml.username_claim.as_deref(),
+            sign_request: saml.sign_request,
+            request_signing_key_id: saml.request_signing_key_id,
+            xml_signature_c14n_method: saml.c14n.as_str(),
+            assertion_configuration: serde_json::json!({
+                "destination": {
+                    "policy": saml.destination_policy.as_str(),
+                    "alternates": saml.destination_alternates,
+                }
+            }),
+            idp_initiated_configuration: serde_json::json!({ "enabled": saml.idp_initiated }),
+        }
+    }
+}
+
 impl<'a> ProviderView<'a> {
     pub fn new(provider: &'a IdentityProvider, callback_url: Option<&'a str>) -> Self {
-        let oidc = &provider.oidc;
         Self {
             id: provider.id,
-            provider_type: provider.provider_type.as_str(),
+            provider_type: provider.provider_type().as_str(),
             name: &provider.name,
             enabled: provider.enabled,
             debug: provider.debug,
@@ -111,7 +169,7 @@ impl<'a> ProviderView<'a> {
                     (*id, view)
                 })
                 .collect(),
-            oauth2: OAuth2View {
+            oauth2: provider.oidc().map(|oidc| OAuth2View {
                 client_id: &oidc.client_id,
                 client_authentication_method: oidc.client_authentication.as_str(),
                 issuer: oidc.issuer.as_deref(),
@@ -123,8 +181,13 @@ impl<'a> ProviderView<'a> {
                 email_verified_claim: &oidc.email_verified_claim,
                 unique_id_claim: &oidc.unique_id_claim,
                 username_claim: &oidc.username_claim,
-            },
-            post_request: oidc.post_request,
+            }),
+            samlv2: provider.samlv2().map(Samlv2View::new),
+            post_request: provider
+                .oidc()
+                .map(|o| o.post_request)
+                .or_else(|| provider.samlv2().map(|s| s.post_request))
+                .unwrap_or(false),
             callback_url,
             insert_instant: provider.insert_instant.as_millis(),
             last_update_instant: provider.last_update_instant.as_millis(),
@@ -160,7 +223,7 @@ impl<'a> From<&'a super::LinkDetail> for LinkView<'a> {
             display_name: link.display_name.as_deref(),
             identity_provider_id: link.identity_provider_id,
             identity_provider_name: &detail.provider.name,
-            identity_provider_type: detail.provider.provider_type.as_str(),
+            identity_provider_type: detail.provider.provider_type().as_str(),
             identity_provider_user_id: &link.identity_provider_user_id,
             user_id: link.user_id,
             insert_instant: link.insert_instant.as_millis(),

@@ -176,7 +176,11 @@ pub async fn link(
     finish(&state, &headers, outcome).await
 }
 
-async fn finish(state: &AppState, headers: &HeaderMap, outcome: CallbackOutcome) -> Response {
+pub(super) async fn finish(
+    state: &AppState,
+    headers: &HeaderMap,
+    outcome: CallbackOutcome,
+) -> Response {
     match outcome {
         CallbackOutcome::Done(signed_in) => {
             let session_cookie = signed_in.session_id.map(|id| {

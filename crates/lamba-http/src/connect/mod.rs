@@ -12,6 +12,7 @@ pub(crate) mod form;
 mod introspect;
 mod jwks;
 mod revoke;
+mod saml_sp;
 mod token;
 mod userinfo;
 mod web;
@@ -26,6 +27,9 @@ use crate::AppState;
 
 /// OAuth form bodies are small; anything larger is not one.
 const FORM_LIMIT_BYTES: usize = 64 * 1024;
+/// A SAML response, base64 in a form: `lamba-saml` refuses more than
+/// its 256 KiB of XML anyway.
+const SAML_FORM_LIMIT_BYTES: usize = 512 * 1024;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -58,4 +62,10 @@ pub fn routes() -> Router<AppState> {
             get(endsession::end_session).post(endsession::end_session_form),
         )
         .layer(DefaultBodyLimit::max(FORM_LIMIT_BYTES))
+        .merge(
+            Router::new()
+                .route("/samlv2/acs", post(saml_sp::acs))
+                .route("/samlv2/sp/metadata/{idp_id}", get(saml_sp::metadata))
+                .layer(DefaultBodyLimit::max(SAML_FORM_LIMIT_BYTES)),
+        )
 }

@@ -45,7 +45,7 @@ impl IdentityProviderRepository for CachedStore {
     ) -> StoreResult<Vec<IdentityProvider>> {
         let mut providers = self.all_identity_providers().await?;
         if let Some(wanted) = provider_type {
-            providers.retain(|p| p.provider_type == wanted);
+            providers.retain(|p| p.provider_type() == wanted);
         }
         Ok(providers)
     }

@@ -4,9 +4,10 @@
 use std::collections::BTreeMap;
 
 use lamba_model::{
-    ApplicationId, IdentityProvider, IdentityProviderId, IdentityProviderLink,
-    IdentityProviderType, Instant, LambdaId, LambdaType, LinkingStrategy, OidcSettings,
-    ProviderApplication, UpstreamClientAuthentication,
+    ApplicationId, CertificateKeyId, DestinationPolicy, IdentityProvider, IdentityProviderId,
+    IdentityProviderLink, IdentityProviderType, Instant, LambdaId, LambdaType, LinkingStrategy,
+    OidcSettings, ProviderApplication, ProviderProtocol, Samlv2Settings,
+    UpstreamClientAuthentication, XmlC14nMethod,
 };
 use uuid::Uuid;
 
@@ -30,7 +31,6 @@ fn provider(name: &str, domains: &[&str]) -> IdentityProvider {
     IdentityProvider {
         id: IdentityProviderId::from_uuid(Uuid::new_v4()),
         name: name.to_owned(),
-        provider_type: IdentityProviderType::OpenIdConnect,
         enabled: true,
         debug: true,
         button_text: "Sign in with Acme".to_owned(),
@@ -40,7 +40,7 @@ fn provider(name: &str, domains: &[&str]) -> IdentityProvider {
         reconcile_lambda_id: None,
         attribute_mappings,
         applications,
-        oidc: OidcSettings {
+        protocol: ProviderProtocol::OpenIdConnect(OidcSettings {
             client_id: "lamba".to_owned(),
             client_authentication: UpstreamClientAuthentication::ClientSecretPost,
             issuer: Some("https://idp.acme.example".to_owned()),
@@ -53,7 +53,7 @@ fn provider(name: &str, domains: &[&str]) -> IdentityProvider {
             unique_id_claim: "sub".to_owned(),
             username_claim: "preferred_username".to_owned(),
             post_request: false,
-        },
+        }),
         secrets: vec![0, 1, 2, 254, 255],
         secrets_sealed: true,
         insert_instant: Instant::from_millis(1_700_000_000_000),
@@ -61,11 +61,50 @@ fn provider(name: &str, domains: &[&str]) -> IdentityProvider {
     }
 }
 
+fn saml_provider(name: &str) -> IdentityProvider {
+    let mut provider = provider(name, &[]);
+    provider.protocol = ProviderProtocol::Samlv2(Samlv2Settings {
+        idp_endpoint: "https://idp.acme.example/sso".to_owned(),
+        issuer: "urn:acme:idp".to_owned(),
+        key_id: Some(CertificateKeyId::from_uuid(Uuid::new_v4())),
+        certificate: Some(vec![0x30, 0x82, 0, 255]),
+        name_id_format: "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent".to_owned(),
+        use_name_id_for_email: true,
+        email_claim: "mail".to_owned(),
+        email_verified_claim: Some("emailVerified".to_owned()),
+        unique_id_claim: None,
+        username_claim: Some("uid".to_owned()),
+        post_request: true,
+        sign_request: true,
+        request_signing_key_id: Some(CertificateKeyId::from_uuid(Uuid::new_v4())),
+        c14n: XmlC14nMethod::InclusiveWithComments,
+        destination_policy: DestinationPolicy::AllowAlternates,
+        destination_alternates: vec!["https://other.example/acs".to_owned()],
+        idp_initiated: true,
+    });
+    provider
+}
+
 pub async fn identity_providers_round_trip_update_and_delete(store: DynStore) {
     let a = provider("Zeta", &["acme.example", "acme.test"]);
     let b = provider("alpha", &[]);
     store.add_identity_provider(&a).await.unwrap();
     store.add_identity_provider(&b).await.unwrap();
+    let saml = saml_provider("Mid SAML");
+    store.add_identity_provider(&saml).await.unwrap();
+    assert_eq!(
+        store.lookup_identity_provider(saml.id).await.unwrap(),
+        Some(saml.clone()),
+        "a SAML provider's settings round-trip"
+    );
+    assert_eq!(
+        store
+            .list_identity_providers(Some(IdentityProviderType::Samlv2))
+            .await
+            .unwrap(),
+        vec![saml.clone()]
+    );
+    assert!(store.delete_identity_provider(saml.id).await.unwrap());
     assert_eq!(
         store.lookup_identity_provider(a.id).await.unwrap(),
         Some(a.clone())

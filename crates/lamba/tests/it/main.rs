@@ -28,6 +28,7 @@ mod oidc_client;
 mod operator;
 mod public_pkce;
 mod receiver;
+mod saml_sp;
 mod scoped;
 mod server;
 mod signin_ui;

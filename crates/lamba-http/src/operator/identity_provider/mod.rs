@@ -1,7 +1,8 @@
 //! `/api/identity-provider[/{identityProviderId}]`: upstream identity
-//! providers, FusionAuth's Identity Providers API (type `OpenIDConnect`).
-//! No answer carries a client secret; each carries `callbackURL`, the one
-//! redirect URI to register with the upstream provider. Links between users
+//! providers, FusionAuth's Identity Providers API (types `OpenIDConnect`
+//! and `SAMLv2`). No answer carries a client secret; each carries
+//! `callbackURL`, where the upstream provider sends users back (the
+//! redirect URI to register, or a SAML provider's ACS URL). Links between users
 //! and their upstream identities are under `/api/identity-provider/link`.
 
 mod create;
@@ -15,6 +16,7 @@ use axum::Router;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use lamba_core::ValidationErrors;
+use lamba_core::federation::providers::Samlv2Input;
 use lamba_core::federation::{ProviderApplicationInput, ProviderInput, ProviderView};
 use lamba_model::IdentityProvider;
 use serde::Serialize;
@@ -63,7 +65,10 @@ struct ProvidersResponse<'a> {
 }
 
 fn wrapped(state: &AppState, provider: &IdentityProvider) -> Response {
-    let callback = callback_url(state);
+    let callback = match provider.samlv2() {
+        Some(_) => state.core.federation.saml_acs_url(),
+        None => callback_url(state),
+    };
     Json(ProviderResponse {
         identity_provider: ProviderView::new(provider, Some(&callback)),
     })
@@ -86,6 +91,28 @@ pub(in crate::operator) fn parse_input(body: &Value) -> Result<ProviderInput, Va
     let mut errors = ValidationErrors::new();
     let oauth2 = provider.object("oauth2", &mut errors);
     let lambda = provider.object("lambdaConfiguration", &mut errors);
+    let destination = provider
+        .object("assertionConfiguration", &mut errors)
+        .object("destination", &mut errors);
+    let idp_initiated = provider.object("idpInitiatedConfiguration", &mut errors);
+    let samlv2 = Samlv2Input {
+        idp_endpoint: provider.string("idpEndpoint", &mut errors),
+        issuer: provider.string("issuer", &mut errors),
+        key_id: provider.string("keyId", &mut errors),
+        certificate: provider.string("certificate", &mut errors),
+        name_id_format: provider.string("nameIdFormat", &mut errors),
+        use_name_id_for_email: provider.bool("useNameIdForEmail", &mut errors),
+        email_claim: provider.string("emailClaim", &mut errors),
+        email_verified_claim: provider.string("emailVerifiedClaim", &mut errors),
+        unique_id_claim: provider.string("uniqueIdClaim", &mut errors),
+        username_claim: provider.string("usernameClaim", &mut errors),
+        sign_request: provider.bool("signRequest", &mut errors),
+        request_signing_key_id: provider.string("requestSigningKeyId", &mut errors),
+        c14n_method: provider.string("xmlSignatureC14nMethod", &mut errors),
+        destination_policy: destination.string("policy", &mut errors),
+        destination_alternates: destination.strings("alternates", &mut errors),
+        idp_initiated_enabled: idp_initiated.bool("enabled", &mut errors),
+    };
     let input = ProviderInput {
         provider_type: provider.string("type", &mut errors),
         name: provider.string("name", &mut errors),
@@ -126,6 +153,7 @@ pub(in crate::operator) fn parse_input(body: &Value) -> Result<ProviderInput, Va
         unique_id_claim: oauth2.string("uniqueIdClaim", &mut errors),
         username_claim: oauth2.string("usernameClaim", &mut errors),
         post_request: provider.bool("postRequest", &mut errors),
+        samlv2,
         // Last, once every field above has been read.
         read_errors: errors,
     };

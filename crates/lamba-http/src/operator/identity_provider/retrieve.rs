@@ -27,9 +27,17 @@ pub async fn list(
         .list(wanted.as_deref())
         .await?;
     let callback = callback_url(&state);
+    let acs = state.core.federation.saml_acs_url();
     let identity_providers = providers
         .iter()
-        .map(|p| ProviderView::new(p, Some(&callback)))
+        .map(|p| {
+            let back = if p.samlv2().is_some() {
+                &acs
+            } else {
+                &callback
+            };
+            ProviderView::new(p, Some(back))
+        })
         .collect();
     Ok(Json(ProvidersResponse { identity_providers }).into_response())
 }
